@@ -1,0 +1,71 @@
+//! Reading AWS SDK errors: one-line descriptions, which ones deserve a retry, and the backoff.
+
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use std::time::Duration;
+
+/// Error codes worth another try: the service (or the OIDC provider behind STS) was briefly busy.
+const RETRYABLE: [&str; 5] = [
+    "IDPCommunicationError",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+];
+
+/// Whether an SDK error is worth retrying: a throttling or provider-communication code, or a
+/// request that never got an answer.
+pub fn is_retryable<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    match e {
+        SdkError::ServiceError(_) => e.code().is_some_and(|c| RETRYABLE.contains(&c)),
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        _ => false,
+    }
+}
+
+/// Exponential backoff with jitter: 300 ms doubled per attempt, capped at 5 s, drawn from [½, 1] of that.
+pub fn backoff(attempt: u32) -> Duration {
+    let cap = (300u64 << attempt.saturating_sub(1).min(5)).min(5_000);
+    Duration::from_millis(rand::random_range(cap / 2..=cap))
+}
+
+/// `Code: message` of a service error, or the transport error with its cause.
+pub fn describe<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match (e.code(), e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        _ => {
+            // Transport errors hide the useful part (refused, DNS, TLS) in their sources.
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(cause) = src {
+                s.push_str(": ");
+                s.push_str(&cause.to_string());
+                src = cause.source();
+            }
+            s
+        }
+    }
+}
+
+/// Whether an SDK error carries this service error code.
+pub fn has_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, code: &str) -> bool {
+    e.code() == Some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..10 {
+            let d = backoff(attempt).as_millis() as u64;
+            let cap = (300u64 << (attempt - 1).min(5)).min(5000);
+            assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d}");
+        }
+    }
+}

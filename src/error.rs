@@ -1,0 +1,46 @@
+//! Errors a caller branches on, and the exit codes they map to.
+
+use thiserror::Error;
+
+/// Exit code for a run that failed for a reason outside the user's input (AWS refused, network).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code for bad input: a flag, a variable or a file the user must fix. Same code as clap's.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Input the user must fix before anything is sent to AWS.
+///
+/// Its message is one line that names the input and says how to fix it.
+#[derive(Debug, Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Build a [`UsageError`] wrapped in `anyhow`, for `return Err(usage!(...))`.
+#[macro_export]
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        ::anyhow::Error::new($crate::error::UsageError(format!($($arg)*)))
+    };
+}
+
+/// The exit code for an error chain: usage errors anywhere in the chain win.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|e| e.is::<UsageError>()) {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn usage_errors_map_to_2_even_under_context() {
+        let e: anyhow::Result<()> = Err(usage!("--repo: bad"));
+        let e = e.context("while ensuring the repository").unwrap_err();
+        assert_eq!(exit_code(&e), EXIT_USAGE);
+        assert_eq!(exit_code(&anyhow::anyhow!("network down")), EXIT_FAILURE);
+    }
+}
