@@ -206,14 +206,13 @@ async fn ensure_private(region: &str, plan: &RepoPlan) -> Result<()> {
             ))
         }
     };
-    let repo = match existing {
+    match existing {
         Some(repo) => {
             update_private(&ecr, plan, &repo).await?;
             println!(
                 "Repository {name} exists: {}",
                 repo.repository_uri().unwrap_or_default()
             );
-            repo
         }
         None => {
             let mut req = ecr
@@ -262,14 +261,10 @@ async fn ensure_private(region: &str, plan: &RepoPlan) -> Result<()> {
                         "Created repository {name}: {}",
                         repo.repository_uri().unwrap_or_default()
                     );
-                    repo
                 }
                 // Another job created it between our describe and create: that is success too.
                 Err(e) if has_code(&e, "RepositoryAlreadyExistsException") => {
                     println!("Repository {name} was created concurrently; using it");
-                    ecr_types::Repository::builder()
-                        .repository_name(name)
-                        .build()
                 }
                 Err(e) => {
                     return Err(anyhow::anyhow!(
