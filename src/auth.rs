@@ -228,6 +228,13 @@ pub async fn run_auth(settings: &Settings, args: AuthArgs) -> Result<()> {
             ))
         }
         (None, Some((arn, _))) => {
+            if let Some(var) = oidc::empty_token_variable() {
+                if config::env_var("AWS_ACCESS_KEY_ID").is_none() && config::env_var("AWS_PROFILE").is_none() {
+                    return Err(usage!(
+                        "{var} is set but empty and there are no access keys: enable OIDC for the project (or run in a context that provides it), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                    ));
+                }
+            }
             println!("No OIDC token; assuming {arn} with the standard credential chain (session {session})");
             assume_with_chain(region, &arn, &session, duration).await?
         }

@@ -18,7 +18,11 @@ use std::process::ExitCode;
 
 /// Parse the command line, run it, print any error as one chain, and map it to an exit code.
 pub fn main_entry() -> ExitCode {
-    let cli = cli::Cli::parse();
+    drop_empty_flag_variables();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_exit(e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,6 +40,54 @@ pub fn main_entry() -> ExitCode {
             ExitCode::from(error::exit_code(&e))
         }
     }
+}
+
+/// CircleCI passes an orb parameter left at "" as an empty variable; clap would read that as a
+/// flag given without a value. Treat empty as unset: remove them before parsing.
+fn drop_empty_flag_variables() {
+    fn walk(cmd: &clap::Command, names: &mut Vec<std::ffi::OsString>) {
+        names.extend(
+            cmd.get_arguments()
+                .filter_map(|a| a.get_env().map(|e| e.to_os_string())),
+        );
+        for sub in cmd.get_subcommands() {
+            walk(sub, names);
+        }
+    }
+    let mut names = Vec::new();
+    walk(&<cli::Cli as clap::CommandFactory>::command(), &mut names);
+    for name in names {
+        if std::env::var_os(&name).is_some_and(|v| v.to_string_lossy().trim().is_empty()) {
+            // Safe here: called first thing in main, before any other thread exists.
+            std::env::remove_var(&name);
+        }
+    }
+}
+
+/// Help and version go out as clap prints them; errors become one line, exit code 2.
+fn usage_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let line: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
+        })
+        .collect();
+    eprintln!(
+        "stevedore: {} (see --help)",
+        line.join("; ").trim_start_matches("error: ")
+    );
+    ExitCode::from(error::EXIT_USAGE)
 }
 
 /// Run one parsed command.

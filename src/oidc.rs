@@ -220,6 +220,14 @@ pub fn find_token(audience: Option<&str>) -> Result<Option<Token>> {
     mint(&agent, aud).map(Some)
 }
 
+/// The first token variable that is set but empty, if any: a sign that OIDC was expected
+/// but is not enabled (or the token was not passed through).
+pub fn empty_token_variable() -> Option<&'static str> {
+    TOKEN_VARIABLES
+        .into_iter()
+        .find(|v| std::env::var_os(v).is_some_and(|s| s.to_string_lossy().trim().is_empty()))
+}
+
 /// Ask the CircleCI agent for a token; fresh tokens are sometimes empty, so try a few times.
 fn mint(agent: &std::path::Path, audience: &str) -> Result<Token> {
     let claims = serde_json::json!({ "aud": audience }).to_string();

@@ -1,1 +1,7 @@
+//! Integration tests of the `stevedore` binary: one test binary, so the suite links once.
 
+mod auth;
+mod ecr;
+mod harness;
+mod input;
+mod secrets;
