@@ -1,0 +1,34 @@
+# stevedore: `make demo` runs the main flow end to end locally; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+SCRIPTS := $(wildcard scripts/*.sh) .ci/run
+
+.PHONY: build release deps lint fmt test demo bench
+
+build:
+	cargo build
+
+release:
+	cargo build --release
+
+deps:
+	@bash scripts/install-deps.sh
+
+fmt:
+	cargo fmt --all
+
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	shellcheck $(SCRIPTS)
+
+test: deps lint
+	cargo test --workspace
+
+demo: deps
+	cargo build
+	bash scripts/demo.sh
+
+bench: deps
+	cargo build --release
+	bash scripts/bench.sh

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a fresh machine: Debian packages, a Python venv
+# with moto (a third-party AWS emulator used as a cross-check), and nothing else by hand.
+# Idempotent and quick when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_packages=(shellcheck docker-registry skopeo apache2-utils)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+requirements=scripts/requirements-test.txt
+stamp=.venv/.installed-$(sha256sum "$requirements" | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  echo "install-deps: python venv from $requirements"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
