@@ -23,7 +23,7 @@ lint: deps
 	shellcheck $(SCRIPTS)
 
 test: deps lint
-	cargo test --workspace
+	cargo test --workspace --all-targets
 
 demo: deps
 	cargo build

@@ -1,0 +1,15 @@
+//! stevedore-sandbox: a local AWS for stevedore's tests and demo. One HTTP endpoint speaks STS
+//! (awsQuery), ECR, ECR Public and ECS (awsJson1_1) with the real wire shapes, so the unmodified
+//! AWS SDKs talk to it through `AWS_ENDPOINT_URL`; the CNCF registry runs behind ECR as a child.
+
+pub mod awsjson;
+pub mod clock;
+pub mod ecr;
+pub mod ecs;
+pub mod jwt;
+pub mod registry;
+pub mod server;
+pub mod sigv4;
+pub mod state;
+pub mod sts;
+pub mod trust;

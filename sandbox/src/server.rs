@@ -1,0 +1,423 @@
+//! The one HTTP endpoint: AWS APIs routed by protocol (X-Amz-Target for awsJson1_1, the form's
+//! Action for STS's awsQuery), request authentication, fault injection, and `/_sandbox/*` control.
+
+use crate::awsjson::{json_response, xml_error, xml_response, AwsError};
+use crate::ecs::{self, Ctx, Fate};
+use crate::jwt::Issuer;
+use crate::registry::Registry;
+use crate::sigv4;
+use crate::state::{Caller, Faults, RoleConfig, State};
+use crate::{ecr, sts};
+use axum::body::Bytes;
+use axum::extract::{Path, State as AxState};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Everything a request handler needs.
+pub struct App {
+    state: Mutex<State>,
+    pub issuer: Issuer,
+    pub registry: Option<Registry>,
+    pub public_registry: Option<Registry>,
+}
+
+impl App {
+    pub fn new(
+        state: State,
+        issuer: Issuer,
+        registry: Option<Registry>,
+        public_registry: Option<Registry>,
+    ) -> Self {
+        App {
+            state: Mutex::new(state),
+            issuer,
+            registry,
+            public_registry,
+        }
+    }
+
+    /// The state; never hold the guard across an await.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn account(&self) -> String {
+        self.lock().config.account_id.clone()
+    }
+    pub fn region(&self) -> String {
+        self.lock().config.region.clone()
+    }
+    pub fn alias(&self) -> String {
+        self.lock().config.public_alias.clone()
+    }
+    pub fn registry(&self, public: bool) -> Option<&Registry> {
+        if public {
+            self.public_registry.as_ref()
+        } else {
+            self.registry.as_ref()
+        }
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/_sandbox/reset", post(reset))
+        .route("/_sandbox/faults", get(get_faults).put(put_faults))
+        .route("/_sandbox/clock", get(get_clock).post(post_clock))
+        .route("/_sandbox/roles/{name}", put(put_role))
+        .route("/_sandbox/token", post(post_token))
+        .route("/_sandbox/calls", get(get_calls))
+        .route("/", any(api))
+        .fallback(|| async {
+            json_response(Err(AwsError::new(
+                404,
+                "UnknownOperationException",
+                "no such path on the sandbox",
+            )))
+        })
+        .with_state(app)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Service {
+    Ecr,
+    EcrPublic,
+    Ecs,
+    Sts,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Ecr => "ECR",
+            Service::EcrPublic => "ECRPublic",
+            Service::Ecs => "ECS",
+            Service::Sts => "STS",
+        }
+    }
+}
+
+/// Check the request's SigV4 signature and credentials; return the caller.
+fn authenticate(
+    app: &App,
+    service: Service,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, AwsError> {
+    let sts = service == Service::Sts;
+    let err = |sts_code: &str, json_code: &str, msg: &str| {
+        if sts {
+            AwsError::new(403, sts_code, msg)
+        } else {
+            AwsError::client(json_code, msg)
+        }
+    };
+    let header = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let auth = sigv4::parse(header).ok_or_else(|| {
+        err(
+            "MissingAuthenticationToken",
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        )
+    })?;
+    let st = app.lock();
+    let invalid = || {
+        err(
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        )
+    };
+    let cred = st.credentials.get(&auth.access_key).ok_or_else(invalid)?;
+    let token = headers
+        .get("x-amz-security-token")
+        .and_then(|v| v.to_str().ok());
+    if cred.session_token.as_deref() != token {
+        return Err(invalid());
+    }
+    if cred.expires.is_some_and(|e| e <= st.clock.now()) {
+        return Err(if sts {
+            AwsError::client(
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            )
+        } else {
+            AwsError::client(
+                "ExpiredTokenException",
+                "The security token included in the request is expired",
+            )
+        });
+    }
+    if !sigv4::verify(
+        &auth,
+        &cred.secret,
+        method.as_str(),
+        uri.path(),
+        uri.query().unwrap_or(""),
+        headers,
+        body,
+    ) {
+        return Err(err(
+            "SignatureDoesNotMatch",
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
+        ));
+    }
+    Ok(Caller {
+        arn: cred.arn.clone(),
+        user_id: cred.user_id.clone(),
+        role: cred.role.clone(),
+    })
+}
+
+/// Record the call and apply the configured faults. `Err` is the injected failure.
+async fn faults(app: &App, service: Service, op: &str) -> Result<(), AwsError> {
+    let (latency, fail) = {
+        let mut st = app.lock();
+        let now = st.clock.now();
+        st.calls.push((now, format!("{}.{op}", service.name())));
+        let f = &mut st.faults;
+        let applies = f.operations.is_empty() || f.operations.iter().any(|o| o == op);
+        let mut fail = None;
+        if applies {
+            if f.throttle_next > 0 {
+                f.throttle_next -= 1;
+                fail = Some(AwsError::throttling());
+            } else if f.throttle_share > 0.0 && rand::random::<f64>() < f.throttle_share {
+                fail = Some(AwsError::throttling());
+            } else if f.error_share > 0.0 && rand::random::<f64>() < f.error_share {
+                fail = Some(AwsError::new(
+                    500,
+                    "InternalFailure",
+                    "injected server error",
+                ));
+            }
+        }
+        (if applies { f.latency_ms } else { 0 }, fail)
+    };
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+    }
+    match fail {
+        Some(mut e) if service == Service::Sts && e.code == "ThrottlingException" => {
+            e.code = "Throttling".into();
+            Err(e)
+        }
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn api(
+    AxState(app): AxState<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
+        let service = match prefix {
+            "AmazonEC2ContainerRegistry_V20150921" => Service::Ecr,
+            "SpencerFrontendService" => Service::EcrPublic,
+            "AmazonEC2ContainerServiceV20141113" => Service::Ecs,
+            _ => {
+                return json_response(Err(AwsError::client(
+                    "UnknownOperationException",
+                    format!("The sandbox does not implement {target}"),
+                )))
+            }
+        };
+        let req: Value = if body.is_empty() {
+            json!({})
+        } else {
+            match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                Err(e) => {
+                    return json_response(Err(AwsError::client(
+                        "SerializationException",
+                        format!("request body is not JSON: {e}"),
+                    )))
+                }
+            }
+        };
+        let caller = match authenticate(&app, service, &method, &uri, &headers, &body) {
+            Ok(c) => c,
+            Err(e) => return json_response(Err(e)),
+        };
+        if let Err(e) = faults(&app, service, op).await {
+            return json_response(Err(e));
+        }
+        let result = match service {
+            Service::Ecr => ecr::handle(&app, false, op, &req).await,
+            Service::EcrPublic => ecr::handle(&app, true, op, &req).await,
+            _ => ecs_op(&app, op, &req, &caller),
+        };
+        return json_response(result);
+    }
+    let params: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let Some(action) = params.get("Action").cloned() else {
+        return json_response(Err(AwsError::client(
+            "UnknownOperationException",
+            "no X-Amz-Target header and no Action parameter: not an AWS request the sandbox knows",
+        )));
+    };
+    let result = if action == "AssumeRoleWithWebIdentity" {
+        // Unsigned by design: the token is the credential.
+        match faults(&app, Service::Sts, &action).await {
+            Ok(()) => sts::assume_role_with_web_identity(&mut app.lock(), &app.issuer, &params),
+            Err(e) => Err(e),
+        }
+    } else {
+        match authenticate(&app, Service::Sts, &method, &uri, &headers, &body) {
+            Err(e) => Err(e),
+            Ok(caller) => match faults(&app, Service::Sts, &action).await {
+                Err(e) => Err(e),
+                Ok(()) => match action.as_str() {
+                    "GetCallerIdentity" => Ok(sts::get_caller_identity(&app.lock(), &caller)),
+                    "AssumeRole" => sts::assume_role(&mut app.lock(), &caller, &params),
+                    other => Err(AwsError::client(
+                        "InvalidAction",
+                        format!("The sandbox does not implement STS {other}"),
+                    )),
+                },
+            },
+        }
+    };
+    match result {
+        Ok(inner) => xml_response(&action, &inner),
+        Err(e) => xml_error(&e),
+    }
+}
+
+fn ecs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Value, AwsError> {
+    let (result, probes) = {
+        let mut st = app.lock();
+        let (region, account, now) = (
+            st.config.region.clone(),
+            st.config.account_id.clone(),
+            st.clock.now(),
+        );
+        let ctx = Ctx {
+            region: &region,
+            account: &account,
+            now,
+        };
+        ecs::tick(&mut st.ecs, &ctx);
+        let r = ecs::handle(&mut st.ecs, &ctx, op, req, &caller.arn);
+        (r, std::mem::take(&mut st.ecs.to_probe))
+    };
+    for image in probes {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let fate = probe(&app, &image).await;
+            app.lock().ecs.fates.insert(image, fate);
+        });
+    }
+    result
+}
+
+/// What an image does when a task runs it: read from the registry that holds it.
+async fn probe(app: &App, image: &str) -> Fate {
+    let (host, path, reference) = ecs::parse_image(image);
+    let reg = [false, true]
+        .into_iter()
+        .filter_map(|p| app.registry(p))
+        .find(|r| Some(r.host.as_str()) == host.as_deref());
+    match reg {
+        None => ecs::fate_from_labels(None, image),
+        Some(reg) => match reg.labels(&path, &reference).await {
+            Ok(labels) => ecs::fate_from_labels(labels.as_ref(), image),
+            Err(e) => Fate::PullFails(format!("CannotPullContainerError: {e:#}")),
+        },
+    }
+}
+
+async fn reset(AxState(app): AxState<Arc<App>>) -> StatusCode {
+    app.lock().reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn get_faults(AxState(app): AxState<Arc<App>>) -> Json<Faults> {
+    Json(app.lock().faults.clone())
+}
+
+async fn put_faults(AxState(app): AxState<Arc<App>>, Json(f): Json<Faults>) -> StatusCode {
+    app.lock().faults = f;
+    StatusCode::NO_CONTENT
+}
+
+async fn get_clock(AxState(app): AxState<Arc<App>>) -> Json<Value> {
+    let st = app.lock();
+    Json(json!({"now": st.clock.now(), "speed": st.clock.speed()}))
+}
+
+/// `{"advance": seconds}` and/or `{"speed": factor}`.
+async fn post_clock(AxState(app): AxState<Arc<App>>, Json(body): Json<Value>) -> Json<Value> {
+    let mut st = app.lock();
+    if let Some(s) = body.get("speed").and_then(Value::as_f64) {
+        st.clock.set_speed(s);
+    }
+    if let Some(a) = body.get("advance").and_then(Value::as_f64) {
+        st.clock.advance(a);
+    }
+    Json(json!({"now": st.clock.now(), "speed": st.clock.speed()}))
+}
+
+async fn put_role(
+    AxState(app): AxState<Arc<App>>,
+    Path(name): Path<String>,
+    Json(role): Json<RoleConfig>,
+) -> StatusCode {
+    app.lock().roles.insert(name, role);
+    StatusCode::NO_CONTENT
+}
+
+/// Mint a token: `{"sub": …, "aud": …, "org": …, "ttl": seconds}`.
+async fn post_token(AxState(app): AxState<Arc<App>>, Json(body): Json<Value>) -> Response {
+    let org = body
+        .get("org")
+        .and_then(Value::as_str)
+        .map(String::from)
+        .unwrap_or_else(|| app.lock().config.org_id.clone());
+    let aud = body
+        .get("aud")
+        .and_then(Value::as_str)
+        .unwrap_or(&org)
+        .to_string();
+    let sub = body
+        .get("sub")
+        .and_then(Value::as_str)
+        .map(String::from)
+        .unwrap_or_else(|| format!("org/{org}/project/proj-sandbox/user/user-sandbox"));
+    let ttl = body.get("ttl").and_then(Value::as_i64).unwrap_or(3600);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    match app
+        .issuer
+        .sign(&crate::jwt::circleci_claims(&org, &aud, &sub, now, ttl))
+    {
+        Ok(t) => Json(json!({"token": t})).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn get_calls(AxState(app): AxState<Arc<App>>) -> Json<Value> {
+    let st = app.lock();
+    Json(json!(st
+        .calls
+        .iter()
+        .map(|(t, c)| json!({"at": t, "call": c}))
+        .collect::<Vec<_>>()))
+}
