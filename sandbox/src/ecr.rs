@@ -207,7 +207,7 @@ pub async fn handle(app: &App, public: bool, op: &str, body: &Value) -> OpResult
         "CreateRepository" => {
             let name = req_str(body, "repositoryName")?;
             if !valid_repo_name(name) {
-                return Err(AwsError::invalid_parameter(format!("Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*''")));
+                return Err(AwsError::invalid_parameter("Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must satisfy regular expression '(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*''"));
             }
             let (mutability, exclusions) = check_mutability(body)?;
             let encryption = body

@@ -146,7 +146,7 @@ fn client(msg: impl Into<String>) -> AwsError {
 /// Fargate's valid task CPU/memory pairs (MiB).
 pub fn fargate_pair_ok(cpu: u64, mem: u64) -> bool {
     let gib = |a: u64, b: u64, step: u64| {
-        mem >= a * 1024 && mem <= b * 1024 && (mem - a * 1024) % (step * 1024) == 0
+        mem >= a * 1024 && mem <= b * 1024 && (mem - a * 1024).is_multiple_of(step * 1024)
     };
     match cpu {
         256 => [512, 1024, 2048].contains(&mem),
@@ -676,7 +676,7 @@ fn control(st: &mut EcsState, ctx: &Ctx, svc: &mut Service) {
             t.deployment.as_deref() == Some(old.as_str()) && t.desired_status == "RUNNING"
         }) {
             let is_running = t.last_status == "RUNNING";
-            if !is_running || healthy - 1 >= min_healthy {
+            if !is_running || healthy > min_healthy {
                 stop_task(t, now, "ServiceSchedulerInitiated", &reason);
                 stopped.push(t.id.clone());
                 if is_running {

@@ -21,6 +21,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Everything a request handler needs.
 pub struct App {
     state: Mutex<State>,
+    /// Copies of the fixed configuration, readable without the lock.
+    account: String,
+    region: String,
+    alias: String,
     pub issuer: Issuer,
     pub registry: Option<Registry>,
     pub public_registry: Option<Registry>,
@@ -33,8 +37,14 @@ impl App {
         registry: Option<Registry>,
         public_registry: Option<Registry>,
     ) -> Self {
+        let account = state.config.account_id.clone();
+        let region = state.config.region.clone();
+        let alias = state.config.public_alias.clone();
         App {
             state: Mutex::new(state),
+            account,
+            region,
+            alias,
             issuer,
             registry,
             public_registry,
@@ -45,14 +55,14 @@ impl App {
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
-    pub fn account(&self) -> String {
-        self.lock().config.account_id.clone()
+    pub fn account(&self) -> &str {
+        &self.account
     }
-    pub fn region(&self) -> String {
-        self.lock().config.region.clone()
+    pub fn region(&self) -> &str {
+        &self.region
     }
-    pub fn alias(&self) -> String {
-        self.lock().config.public_alias.clone()
+    pub fn alias(&self) -> &str {
+        &self.alias
     }
     pub fn registry(&self, public: bool) -> Option<&Registry> {
         if public {

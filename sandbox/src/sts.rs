@@ -60,9 +60,7 @@ fn check_session(p: &BTreeMap<String, String>, max: i64) -> Result<(String, i64)
     if duration > max {
         return Err(AwsError::client(
             "ValidationError",
-            format!(
-                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-            ),
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         ));
     }
     Ok((session, duration))

@@ -48,7 +48,7 @@ pub struct WebIdentity<'a> {
     pub claims: &'a Value,
 }
 
-fn claim_values<'a>(claims: &'a Value, name: &str) -> Vec<String> {
+fn claim_values(claims: &Value, name: &str) -> Vec<String> {
     match claims.get(name) {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(a)) => a
