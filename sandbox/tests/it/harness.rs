@@ -217,3 +217,86 @@ pub fn oci_image(parent: &Path, name: &str, labels: &[(&str, &str)]) -> PathBuf 
     std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
     dir
 }
+
+/// moto's server from the project's venv, as a third-party cross-check; killed on drop.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let venv = std::env::var_os("STEVEDORE_TEST_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
+        let bin = venv.join("bin/moto_server");
+        assert!(
+            bin.is_file(),
+            "moto is not installed in {}: run `make test`, which installs it",
+            venv.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_ACCOUNT_ID", "123456789012")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "moto did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A subnet and a security group in moto's EC2 (moto checks that they exist, as AWS does;
+    /// the sandbox models no VPC and accepts any).
+    pub fn network(&self) -> (String, String) {
+        let venv = std::env::var_os("STEVEDORE_TEST_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
+        let program = format!(
+            "import boto3\nec2=boto3.client('ec2', endpoint_url={:?}, region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b')\nvpc=ec2.create_vpc(CidrBlock='10.0.0.0/16')['Vpc']['VpcId']\nsn=ec2.create_subnet(VpcId=vpc, CidrBlock='10.0.1.0/24')['Subnet']['SubnetId']\nsg=ec2.create_security_group(GroupName='g', Description='g', VpcId=vpc)['GroupId']\nprint(sn, sg)",
+            self.url
+        );
+        let out = Command::new(venv.join("bin/python"))
+            .args(["-c", &program])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut parts = text.split_whitespace().map(String::from);
+        (parts.next().unwrap(), parts.next().unwrap())
+    }
+
+    pub async fn config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(Credentials::new("AKIDMOTO", "moto", None, None, "moto"))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,12 +1,10 @@
 //! Scenario tests: the sandbox driven by the official AWS SDK for Rust, with images pushed by
 //! skopeo into its real registry.
 
-mod harness;
-
+use crate::harness::*;
 use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, DesiredStatus,
 };
-use harness::*;
 use reqwest::Method;
 use serde_json::json;
 use std::time::{Duration, Instant};

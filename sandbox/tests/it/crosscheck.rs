@@ -1,0 +1,273 @@
+//! The same ECR and ECS request sequence against moto's server and against the sandbox: both
+//! must accept what it does right and refuse what it does wrong, with the same error codes, so
+//! the sandbox cannot drift into accepting what AWS would refuse.
+
+use crate::harness::*;
+use aws_sdk_ecr::error::ProvideErrorMetadata;
+use aws_sdk_ecs::types::{
+    AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, NetworkConfiguration,
+    NetworkMode,
+};
+
+fn outcome<T, E: ProvideErrorMetadata>(r: &Result<T, E>) -> String {
+    match r {
+        Ok(_) => "ok".into(),
+        Err(e) => e.code().unwrap_or("?").to_string(),
+    }
+}
+
+async fn sequence(
+    conf: &aws_config::SdkConfig,
+    (subnet, group): (String, String),
+) -> Vec<(String, String)> {
+    let ecr = aws_sdk_ecr::Client::new(conf);
+    let ecs = aws_sdk_ecs::Client::new(conf);
+    let mut log: Vec<(String, String)> = Vec::new();
+    let mut note = |step: &str, what: String| log.push((step.to_string(), what));
+
+    let r = ecr
+        .create_repository()
+        .repository_name("xcheck/app")
+        .image_tag_mutability(aws_sdk_ecr::types::ImageTagMutability::Immutable)
+        .image_scanning_configuration(
+            aws_sdk_ecr::types::ImageScanningConfiguration::builder()
+                .scan_on_push(true)
+                .build(),
+        )
+        .send()
+        .await;
+    note("CreateRepository", outcome(&r));
+    let r = ecr
+        .create_repository()
+        .repository_name("xcheck/app")
+        .send()
+        .await;
+    note("CreateRepository again", outcome(&r));
+    let r = ecr
+        .describe_repositories()
+        .repository_names("xcheck/app")
+        .send()
+        .await;
+    note(
+        "DescribeRepositories",
+        r.map(|o| {
+            format!(
+                "{:?} {:?}",
+                o.repositories()[0].image_tag_mutability(),
+                o.repositories()[0]
+                    .image_scanning_configuration()
+                    .map(|c| c.scan_on_push())
+            )
+        })
+        .unwrap_or_else(|e| e.code().unwrap_or("?").into()),
+    );
+    let r = ecr
+        .describe_repositories()
+        .repository_names("missing")
+        .send()
+        .await;
+    note("DescribeRepositories missing", outcome(&r));
+    let policy = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+    let r = ecr
+        .put_lifecycle_policy()
+        .repository_name("xcheck/app")
+        .lifecycle_policy_text(policy)
+        .send()
+        .await;
+    note("PutLifecyclePolicy", outcome(&r));
+    let r = ecr
+        .get_lifecycle_policy()
+        .repository_name("xcheck/app")
+        .send()
+        .await;
+    note(
+        "GetLifecyclePolicy",
+        r.map(|o| {
+            o.lifecycle_policy_text()
+                .unwrap_or_default()
+                .contains("imageCountMoreThan")
+                .to_string()
+        })
+        .unwrap_or_default(),
+    );
+    let r = ecr
+        .put_lifecycle_policy()
+        .repository_name("missing")
+        .lifecycle_policy_text(policy)
+        .send()
+        .await;
+    note("PutLifecyclePolicy missing repo", outcome(&r));
+    let r = ecr
+        .get_repository_policy()
+        .repository_name("xcheck/app")
+        .send()
+        .await;
+    note("GetRepositoryPolicy none", outcome(&r));
+    let r = ecr.get_authorization_token().send().await;
+    note(
+        "GetAuthorizationToken",
+        r.map(|o| (o.authorization_data().len() == 1).to_string())
+            .unwrap_or_default(),
+    );
+
+    let r = ecs.create_cluster().cluster_name("xc").send().await;
+    note("CreateCluster", outcome(&r));
+    for image in ["repo/app:1", "repo/app:2"] {
+        let r = ecs
+            .register_task_definition()
+            .family("xfam")
+            .requires_compatibilities(Compatibility::Fargate)
+            .network_mode(NetworkMode::Awsvpc)
+            .cpu("256")
+            .memory("512")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("web")
+                    .image(image)
+                    .essential(true)
+                    .build(),
+            )
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("sidecar")
+                    .image("repo/side:1")
+                    .essential(false)
+                    .build(),
+            )
+            .send()
+            .await;
+        note(
+            "RegisterTaskDefinition",
+            r.map(|o| {
+                o.task_definition()
+                    .map(|t| t.revision())
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .unwrap_or_else(|e| e.code().unwrap_or("?").into()),
+        );
+    }
+    let r = ecs
+        .describe_task_definition()
+        .task_definition("xfam")
+        .send()
+        .await;
+    note(
+        "DescribeTaskDefinition latest",
+        r.map(|o| {
+            o.task_definition()
+                .map(|t| t.revision())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .unwrap_or_default(),
+    );
+    let net = NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .subnets(subnet)
+                .security_groups(group)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let r = ecs
+        .create_service()
+        .cluster("xc")
+        .service_name("xs")
+        .task_definition("xfam:1")
+        .desired_count(1)
+        .launch_type(LaunchType::Fargate)
+        .network_configuration(net)
+        .send()
+        .await;
+    note(
+        "CreateService",
+        r.map(|o| {
+            o.service()
+                .map(|s| s.deployments()[0].status().unwrap_or_default().to_string())
+                .unwrap_or_default()
+        })
+        .unwrap_or_else(|e| e.code().unwrap_or("?").into()),
+    );
+    let r = ecs
+        .update_service()
+        .cluster("xc")
+        .service("xs")
+        .task_definition("xfam:2")
+        .send()
+        .await;
+    note("UpdateService", outcome(&r));
+    let r = ecs
+        .describe_services()
+        .cluster("xc")
+        .services("xs")
+        .send()
+        .await;
+    note(
+        "DescribeServices",
+        r.map(|o| {
+            o.services()
+                .first()
+                .and_then(|s| s.task_definition())
+                .unwrap_or("none")
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .unwrap_or_else(|e| e.code().unwrap_or("?").into()),
+    );
+    let r = ecs
+        .update_service()
+        .cluster("xc")
+        .service("nope")
+        .desired_count(1)
+        .send()
+        .await;
+    note("UpdateService missing service", outcome(&r));
+    let r = ecs
+        .describe_services()
+        .cluster("nope")
+        .services("xs")
+        .send()
+        .await;
+    note("DescribeServices missing cluster", outcome(&r));
+    let r = ecs.list_tasks().cluster("xc").send().await;
+    note("ListTasks", outcome(&r));
+    let r = ecs
+        .deregister_task_definition()
+        .task_definition("xfam:1")
+        .send()
+        .await;
+    note(
+        "DeregisterTaskDefinition",
+        r.map(|o| format!("{:?}", o.task_definition().and_then(|t| t.status())))
+            .unwrap_or_default(),
+    );
+    log
+}
+
+#[tokio::test]
+async fn the_same_requests_get_the_same_answers_from_moto_and_the_sandbox() {
+    let moto = Moto::start();
+    let sandbox = Sandbox::start(1.0);
+    let from_moto = sequence(&moto.config().await, moto.network()).await;
+    let from_sandbox = sequence(
+        &sandbox.config(None, 1).await,
+        ("subnet-0123".into(), "sg-0123".into()),
+    )
+    .await;
+    for (m, s) in from_moto.iter().zip(&from_sandbox) {
+        assert_eq!(m, s, "moto and the sandbox disagree");
+    }
+    assert_eq!(from_moto.len(), from_sandbox.len());
+    // And the sequence is not vacuous: successes and refusals both occur.
+    assert!(from_sandbox
+        .iter()
+        .any(|(_, o)| o == "RepositoryAlreadyExistsException"));
+    assert!(from_sandbox
+        .iter()
+        .any(|(_, o)| o == "ServiceNotFoundException"));
+    assert!(from_sandbox.iter().filter(|(_, o)| o == "ok").count() >= 5);
+}

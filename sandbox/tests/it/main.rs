@@ -1,0 +1,5 @@
+//! Integration tests of the sandbox: one binary, so the suite links once.
+
+mod crosscheck;
+mod harness;
+mod scenarios;
