@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 SCRIPTS := $(wildcard scripts/*.sh) .ci/run
 
-.PHONY: build release deps lint fmt test demo bench
+.PHONY: build release deps lint fmt test demo bench sandbox
 
 build:
 	cargo build
@@ -23,11 +23,17 @@ lint: deps
 	shellcheck $(SCRIPTS)
 
 test: deps lint
+	cargo build --workspace
 	cargo test --workspace --all-targets
 
 demo: deps
-	cargo build
+	cargo build --workspace
 	bash scripts/demo.sh
+
+# A sandbox for a person: prints the exports to paste into a shell, serves until Ctrl-C.
+sandbox:
+	cargo build -p stevedore-sandbox
+	target/debug/stevedore-sandbox up
 
 bench: deps
 	cargo build --release

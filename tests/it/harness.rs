@@ -321,3 +321,105 @@ pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
 }
+
+/// The `stevedore-sandbox` binary of this workspace: `STEVEDORE_SANDBOX_BIN`, or beside this
+/// test's own target directory.
+pub fn sandbox_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("STEVEDORE_SANDBOX_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("stevedore-sandbox");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the workspace (`make test` does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running `stevedore-sandbox up`, stopped on drop; `env` holds the exports it printed.
+pub struct SandboxProc {
+    child: Child,
+    pub env: BTreeMap<String, String>,
+}
+
+impl SandboxProc {
+    pub fn start() -> SandboxProc {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(sandbox_bin());
+        cmd.args(["up", "--clock-speed", "20"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env_remove("STEVEDORE_SANDBOX_DIR");
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("start stevedore-sandbox");
+        let mut env = BTreeMap::new();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if line.starts_with("# stevedore-sandbox ready") {
+                break;
+            }
+            if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
+                env.insert(k.to_string(), v.trim_matches('\'').to_string());
+            }
+        }
+        assert!(
+            env.contains_key("AWS_ENDPOINT_URL"),
+            "the sandbox did not start"
+        );
+        std::thread::spawn(move || for _ in lines {});
+        SandboxProc { child, env }
+    }
+
+    /// Mint a token with `stevedore-sandbox token`.
+    pub fn token(&self, args: &[&str]) -> String {
+        let out = Command::new(sandbox_bin())
+            .arg("token")
+            .args(args)
+            .env("STEVEDORE_SANDBOX_DIR", &self.env["STEVEDORE_SANDBOX_DIR"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+impl Drop for SandboxProc {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Run {
+    /// Point the run at a sandbox: its endpoint, CA bundle and variables; `admin` adds its keys.
+    pub fn sandbox(mut self, sb: &SandboxProc, admin: bool) -> Self {
+        for (k, v) in &sb.env {
+            let wanted = !k.starts_with("STEVEDORE_SANDBOX")
+                && (admin
+                    || !k.starts_with("AWS_ACCESS_KEY_ID")
+                        && !k.starts_with("AWS_SECRET_ACCESS_KEY"));
+            if wanted {
+                self = self.env(k, v);
+            }
+        }
+        self
+    }
+}

@@ -4,4 +4,5 @@ mod auth;
 mod ecr;
 mod harness;
 mod input;
+mod sandbox;
 mod secrets;

@@ -53,6 +53,10 @@ impl Sandbox {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self) -> &str {
         &self.env["STEVEDORE_SANDBOX_URL"]
     }

@@ -650,3 +650,41 @@ async fn an_unimplemented_operation_is_a_400_that_names_it_and_is_not_retried() 
         .await;
     assert_eq!(calls.as_array().unwrap().len(), 1, "a 400 is not retried");
 }
+
+#[tokio::test]
+async fn stopping_the_sandbox_leaves_no_child_process_behind() {
+    no_child_left(false);
+    no_child_left(true);
+}
+
+/// Stop the sandbox (SIGTERM, or SIGKILL with `kill`) and check its registries went with it.
+fn no_child_left(kill: bool) {
+    let sb = Sandbox::start(1.0);
+    let pid = sb.pid();
+    let children = || {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let kids = children();
+    assert_eq!(kids.len(), 2, "two registries run as children: {kids:?}");
+    for k in &kids {
+        let cmd = std::fs::read_to_string(format!("/proc/{k}/cmdline")).unwrap_or_default();
+        assert!(cmd.contains("docker-registry\0serve"), "{cmd}");
+    }
+    if kill {
+        unsafe {
+            libc::kill(pid as i32, libc::SIGKILL);
+        }
+    }
+    drop(sb);
+    std::thread::sleep(Duration::from_millis(300));
+    for k in kids {
+        let alive = std::fs::read_to_string(format!("/proc/{k}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+        assert!(!alive, "registry {k} outlived the sandbox (killed: {kill})");
+    }
+}
