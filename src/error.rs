@@ -7,6 +7,19 @@ pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad input: a flag, a variable or a file the user must fix. Same code as clap's.
 pub const EXIT_USAGE: u8 = 2;
 
+/// Exit code for a deployment that failed or was rolled back.
+pub const EXIT_DEPLOY_FAILED: u8 = 3;
+/// Exit code for a deployment (or task) that did not finish within `--timeout`.
+pub const EXIT_TIMED_OUT: u8 = 4;
+
+/// A run that finished but whose outcome has its own exit code; its message is the summary.
+#[derive(Debug, Error)]
+#[error("{message}")]
+pub struct Outcome {
+    pub code: u8,
+    pub message: String,
+}
+
 /// Input the user must fix before anything is sent to AWS.
 ///
 /// Its message is one line that names the input and says how to fix it.
@@ -24,7 +37,9 @@ macro_rules! usage {
 
 /// The exit code for an error chain: usage errors anywhere in the chain win.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| e.is::<UsageError>()) {
+    if let Some(o) = err.chain().find_map(|e| e.downcast_ref::<Outcome>()) {
+        o.code
+    } else if err.chain().any(|e| e.is::<UsageError>()) {
         EXIT_USAGE
     } else {
         EXIT_FAILURE

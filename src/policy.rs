@@ -108,11 +108,7 @@ pub fn check_lifecycle(policy: &Value) -> std::result::Result<(), String> {
                 ))
             }
         }
-        if !sel
-            .get("countNumber")
-            .and_then(Value::as_u64)
-            .is_some_and(|c| c >= 1)
-        {
+        if sel.get("countNumber").and_then(Value::as_u64).unwrap_or(0) < 1 {
             return Err(format!(
                 "rule {n}: selection.countNumber must be an integer of at least 1"
             ));

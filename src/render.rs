@@ -35,6 +35,28 @@ impl Renderer {
     }
 }
 
+/// Render a user's template text in strict mode with JSON escaping; the error is one line.
+pub fn render_str(text: &str, data: &serde_json::Value) -> std::result::Result<String, String> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(json_escape);
+    hb.render_template(text, data).map_err(|e| {
+        // Parse errors carry a multi-line excerpt; keep the gist on one line.
+        let full = e.reason().to_string();
+        let gist = full
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("= reason:").map(str::trim))
+            .or_else(|| full.lines().next())
+            .unwrap_or_default()
+            .to_string();
+        let at = match (e.line_no, e.column_no) {
+            (Some(l), Some(c)) => format!("line {l}, column {c}: "),
+            _ => String::new(),
+        };
+        format!("{at}{gist}")
+    })
+}
+
 /// Escape a value for use inside a JSON string literal.
 pub fn json_escape(s: &str) -> String {
     let quoted = serde_json::to_string(s).unwrap_or_default();

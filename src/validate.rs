@@ -61,6 +61,30 @@ pub fn image_tag(tag: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A span of time: `500ms`, `30s`, `10m`, `1h`, or plain seconds.
+pub fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (use 500ms, 30s, 10m or 1h)"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a duration (use 500ms, 30s, 10m or 1h)"
+            ))
+        }
+    };
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 /// A 12-digit AWS account id.
 pub fn account_id(id: &str) -> Result<(), String> {
     if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
@@ -198,6 +222,16 @@ mod tests {
         ] {
             assert!(role_arn(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("10m").unwrap().as_secs(), 600);
+        assert_eq!(duration("250ms").unwrap().as_millis(), 250);
+        assert_eq!(duration("90").unwrap().as_secs(), 90);
+        assert_eq!(duration("1.5s").unwrap().as_millis(), 1500);
+        assert!(duration("soon").is_err());
+        assert!(duration("5d").is_err());
     }
 
     #[test]

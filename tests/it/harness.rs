@@ -423,3 +423,106 @@ impl Run {
         self
     }
 }
+
+impl SandboxProc {
+    /// Run a boto3 snippet against the sandbox as its administrator (a third-party client);
+    /// the snippet has `ecs` and `ecr` clients and prints JSON.
+    pub fn boto3(&self, snippet: &str) -> serde_json::Value {
+        let program = format!(
+            "import boto3, json\nkw=dict(endpoint_url={url:?}, region_name={region:?}, aws_access_key_id={ak:?}, aws_secret_access_key={sk:?})\necs=boto3.client('ecs', **kw)\necr=boto3.client('ecr', **kw)\n{snippet}\n",
+            url = self.env["AWS_ENDPOINT_URL"],
+            region = self.env["AWS_DEFAULT_REGION"],
+            ak = self.env["AWS_ACCESS_KEY_ID"],
+            sk = self.env["AWS_SECRET_ACCESS_KEY"],
+        );
+        let out = Command::new(venv().join("bin/python"))
+            .args(["-c", &program])
+            .output()
+            .expect("run python");
+        assert!(
+            out.status.success(),
+            "boto3 snippet failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("boto3 snippet prints JSON")
+    }
+
+    /// PUT a control document (faults, clock) to the sandbox.
+    pub fn control(&self, method: &str, path: &str, body: &str) {
+        let url = &self.env["STEVEDORE_SANDBOX_URL"];
+        let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
+    }
+
+    /// Build an OCI image (one small layer, these config labels) and push it with skopeo to the
+    /// sandbox's registry; returns the full reference `<registry>/<repo>:<tag>`.
+    pub fn push_image(&self, repo: &str, tag: &str, labels: &[(&str, &str)]) -> String {
+        let work = tempfile::tempdir().unwrap();
+        let layout = work.path().join("oci");
+        let blobs = layout.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |bytes: &[u8]| -> (String, usize) {
+            let mut child = Command::new("sha256sum")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(bytes).unwrap();
+            let hex = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()[..64]
+                .to_string();
+            std::fs::write(blobs.join(&hex), bytes).unwrap();
+            (format!("sha256:{hex}"), bytes.len())
+        };
+        let labels: serde_json::Map<String, serde_json::Value> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect();
+        let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Labels": labels}, "rootfs": {"type": "layers", "diff_ids": []}, "created": format!("{repo}:{tag}")});
+        let (cd, cs) = put(config.to_string().as_bytes());
+        let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs}, "layers": []});
+        let (md, ms) = put(manifest.to_string().as_bytes());
+        std::fs::write(
+            layout.join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "latest"}}]});
+        std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+        let certs = work.path().join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::copy(&self.env["AWS_CA_BUNDLE"], certs.join("ca.crt")).unwrap();
+        let token = self.boto3("print(json.dumps(ecr.get_authorization_token()['authorizationData'][0]['authorizationToken']))");
+        use base64::Engine;
+        let creds = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(token.as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let reference = format!("{}/{repo}:{tag}", self.env["STEVEDORE_SANDBOX_REGISTRY"]);
+        let out = Command::new("skopeo")
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                "--dest-creds",
+                &creds,
+                "--dest-cert-dir",
+            ])
+            .arg(&certs)
+            .arg(format!("oci:{}:latest", layout.display()))
+            .arg(format!("docker://{reference}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        reference
+    }
+}

@@ -1,0 +1,216 @@
+//! A small awsJson1_1 client, signed with SigV4 from the SDK's credential chain.
+//!
+//! ECS calls go through it rather than the typed SDK so that task definitions travel as JSON,
+//! field for field: a field this build has never heard of is copied, not dropped.
+
+use crate::aws_error::backoff;
+use crate::config;
+use anyhow::{Context, Result};
+use aws_credential_types::provider::ProvideCredentials;
+use serde_json::Value;
+use std::time::{Duration, SystemTime};
+
+/// An error answered by the service.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "ThrottlingException"
+                | "Throttling"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+        )
+    }
+}
+
+/// The outcome of one call: the answer, a service error, or a transport failure.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("{0:#}")]
+    Transport(anyhow::Error),
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+    region: String,
+    signing_name: &'static str,
+    target_prefix: &'static str,
+    credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    max_attempts: u32,
+    /// Called for every request, for tests and benchmarks that count calls.
+    pub calls: std::sync::atomic::AtomicU64,
+}
+
+impl Client {
+    /// An ECS client for `region`, with the SDK's credentials and endpoint variables.
+    pub async fn ecs(region: &str) -> Result<Client> {
+        let conf = config::sdk_config(Some(region), false).await?;
+        let credentials = conf.credentials_provider().context("no AWS credentials: run `stevedore auth` first, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")?;
+        let endpoint = config::env_var("AWS_ENDPOINT_URL_ECS")
+            .or_else(|| config::env_var("AWS_ENDPOINT_URL"))
+            .unwrap_or_else(|| format!("https://ecs.{region}.{}", config::dns_suffix(region)));
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        if let Some(bundle) = config::env_var("AWS_CA_BUNDLE") {
+            let pem = std::fs::read(&bundle)
+                .with_context(|| format!("reading AWS_CA_BUNDLE {bundle}"))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                .with_context(|| format!("AWS_CA_BUNDLE {bundle}"))?
+            {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let max_attempts = config::env_var("AWS_MAX_ATTEMPTS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5u32)
+            .max(1);
+        Ok(Client {
+            http: http.build()?,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            region: region.to_string(),
+            signing_name: "ecs",
+            target_prefix: "AmazonEC2ContainerServiceV20141113",
+            credentials,
+            max_attempts,
+            calls: Default::default(),
+        })
+    }
+
+    /// Call `op` with `body`, retrying throttling, 5xx and transport failures with jittered backoff.
+    pub async fn call(&self, op: &str, body: &Value) -> Result<Value, CallError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.call_once(op, body).await {
+                Err(CallError::Api(e))
+                    if attempt < self.max_attempts && (e.is_throttling() || e.status >= 500) => {}
+                Err(CallError::Transport(_)) if attempt < self.max_attempts => {}
+                other => return other,
+            }
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+
+    async fn call_once(&self, op: &str, body: &Value) -> Result<Value, CallError> {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let creds =
+            self.credentials.provide_credentials().await.map_err(|e| {
+                CallError::Transport(anyhow::anyhow!("loading AWS credentials: {e}"))
+            })?;
+        let payload = body.to_string();
+        let target = format!("{}.{op}", self.target_prefix);
+        let url = format!("{}/", self.endpoint);
+        let headers = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target.as_str()),
+        ];
+        let identity = creds.into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(self.signing_name)
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| CallError::Transport(anyhow::anyhow!("signing: {e}")))?
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            &url,
+            headers.iter().copied(),
+            SignableBody::Bytes(payload.as_bytes()),
+        )
+        .map_err(|e| CallError::Transport(anyhow::anyhow!("signing: {e}")))?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| CallError::Transport(anyhow::anyhow!("signing: {e}")))?
+            .into_parts();
+        let mut req = self.http.post(&url).body(payload);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        for h in instructions.headers() {
+            req = req.header(h.0, h.1);
+        }
+        let resp = req.send().await.map_err(|e| {
+            CallError::Transport(
+                anyhow::Error::new(e).context(format!("ECS {op}: {}", self.endpoint)),
+            )
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| CallError::Transport(e.into()))?;
+        let value: Value = if text.trim().is_empty() {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if status >= 300 {
+            return Err(CallError::Api(parse_error(status, &value)));
+        }
+        Ok(value)
+    }
+}
+
+/// An awsJson error document: `__type` (possibly `prefix#Code`) and `message` (or `Message`).
+pub fn parse_error(status: u16, v: &Value) -> ApiError {
+    let code = v
+        .get("__type")
+        .and_then(Value::as_str)
+        .unwrap_or("UnknownError");
+    let code = code
+        .rsplit('#')
+        .next()
+        .unwrap_or(code)
+        .split(':')
+        .next()
+        .unwrap_or(code);
+    let message = v
+        .get("message")
+        .or_else(|| v.get("Message"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    ApiError {
+        status,
+        code: code.to_string(),
+        message: message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn error_documents() {
+        let e = parse_error(
+            400,
+            &json!({"__type": "com.amazonaws.ecs#ServiceNotFoundException", "message": "Service not found."}),
+        );
+        assert_eq!(e.code, "ServiceNotFoundException");
+        assert_eq!(
+            e.to_string(),
+            "ServiceNotFoundException: Service not found."
+        );
+        assert!(parse_error(
+            400,
+            &json!({"__type": "ThrottlingException", "Message": "Rate exceeded"})
+        )
+        .is_throttling());
+        assert_eq!(parse_error(500, &json!("oops")).code, "UnknownError");
+    }
+}

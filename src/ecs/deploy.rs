@@ -1,0 +1,805 @@
+//! `stevedore deploy`: a new task-definition revision (only when something changed), the service
+//! update, and the rollout followed by its deployment id until it succeeds, fails or times out.
+
+use super::taskdef::{self, Changes};
+use super::wait::{self, Verdict, Watch};
+use crate::awsjson::{CallError, Client};
+use crate::cli::{CircuitBreaker, DeployArgs, WaitUntil};
+use crate::config::Settings;
+use crate::error::{Outcome, EXIT_DEPLOY_FAILED, EXIT_TIMED_OUT};
+use crate::usage;
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How one service's deployment ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Result_ {
+    Deployed,
+    /// Nothing to do, or a dry run.
+    Unchanged(String),
+    /// Updated without waiting.
+    Started,
+    Failed(String),
+    RolledBack(String),
+    TimedOut,
+}
+
+impl Result_ {
+    fn word(&self) -> &'static str {
+        match self {
+            Result_::Deployed => "deployed",
+            Result_::Unchanged(_) => "unchanged",
+            Result_::Started => "started",
+            Result_::Failed(_) => "failed",
+            Result_::RolledBack(_) => "rolled_back",
+            Result_::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// The report for one service.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub service: String,
+    pub task_definition: Option<String>,
+    pub deployment_id: Option<String>,
+    pub result: Result_,
+    pub seconds: f64,
+}
+
+/// Everything validated before the first call.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub cluster: String,
+    pub changes: Changes,
+    /// A task definition given whole (file or template), already registrable.
+    pub given: Option<Value>,
+    pub start_from: Option<String>,
+    pub desired_count: Option<i32>,
+    pub force: bool,
+    pub breaker: Option<CircuitBreaker>,
+    pub dry_run: bool,
+    pub wait_until: WaitUntil,
+    pub timeout: Duration,
+    pub poll: Duration,
+    pub rollback: bool,
+    /// Prefix lines with the service name (several services at once).
+    pub prefix: bool,
+}
+
+fn split_pair<'a>(flag: &str, item: &'a str, sep: char, shape: &str) -> Result<(&'a str, &'a str)> {
+    item.split_once(sep)
+        .map(|(a, b)| (a.trim(), b.trim()))
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .ok_or_else(|| usage!("{flag}: '{item}' is not {shape}"))
+}
+
+fn container_kv(flag: &str, raw: &[String]) -> Result<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for item in raw.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let (container, kv) = split_pair(flag, item, ':', "CONTAINER:NAME=VALUE")?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| usage!("{flag}: '{item}' is not CONTAINER:NAME=VALUE"))?;
+        if k.is_empty() {
+            return Err(usage!("{flag}: '{item}' has an empty NAME"));
+        }
+        out.push((container.to_string(), k.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+/// Read a task definition file: JSON, DescribeTaskDefinition's answer or the definition itself.
+fn read_task_definition_file(path: &std::path::Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        usage!(
+            "--task-definition-file: cannot read {}: {e}",
+            path.display()
+        )
+    })?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| {
+        usage!(
+            "--task-definition-file: {} is not valid JSON: {e}",
+            path.display()
+        )
+    })?;
+    check_given(
+        taskdef::registrable(&v),
+        &format!("--task-definition-file {}", path.display()),
+    )
+}
+
+fn check_given(v: Value, what: &str) -> Result<Value> {
+    if v.get("family").and_then(Value::as_str).is_none()
+        || v.get("containerDefinitions")
+            .and_then(Value::as_array)
+            .is_none_or(|c| c.is_empty())
+    {
+        return Err(usage!(
+            "{what}: a task definition needs \"family\" and \"containerDefinitions\""
+        ));
+    }
+    Ok(v)
+}
+
+fn render_template(path: &std::path::Path, vars: &[String]) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage!("--template: cannot read {}: {e}", path.display()))?;
+    let mut data = serde_json::Map::new();
+    for item in vars.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| usage!("--var: '{item}' is not KEY=VALUE"))?;
+        data.insert(k.trim().to_string(), Value::String(v.to_string()));
+    }
+    data.insert(
+        "env".into(),
+        Value::Object(
+            std::env::vars()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ),
+    );
+    let rendered = crate::render::render_str(&text, &Value::Object(data)).map_err(|e| {
+        let fix = if e.contains("strict mode") {
+            "pass it with --var NAME=VALUE"
+        } else {
+            "fix the template"
+        };
+        usage!("--template {}: {e}; {fix}", path.display())
+    })?;
+    let v: Value = serde_json::from_str(&rendered).map_err(|e| {
+        usage!(
+            "--template {}: the rendered text is not valid JSON: {e}",
+            path.display()
+        )
+    })?;
+    check_given(
+        taskdef::registrable(&v),
+        &format!("--template {}", path.display()),
+    )
+}
+
+impl Plan {
+    pub fn from_args(a: &DeployArgs) -> Result<Self> {
+        if a.cluster.trim().is_empty() {
+            return Err(usage!(
+                "--cluster (STEVEDORE_CLUSTER): empty; name the ECS cluster"
+            ));
+        }
+        let mut images = Vec::new();
+        for item in a
+            .containers
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            let (name, image) = split_pair("--container", item, '=', "CONTAINER=IMAGE")?;
+            taskdef::ImageRef::parse(image).map_err(|e| usage!("--container {name}: {e}"))?;
+            images.push((name.to_string(), image.to_string()));
+        }
+        if let Some(i) = &a.image {
+            taskdef::ImageRef::parse(i).map_err(|e| usage!("--image (STEVEDORE_IMAGE): {e}"))?;
+        }
+        if let Some(arn) = &a.task_definition {
+            if arn.starts_with("arn:") && !arn.contains(":task-definition/") {
+                return Err(usage!("--task-definition (STEVEDORE_TASK_DEFINITION): '{arn}' is not a task definition ARN (arn:aws:ecs:REGION:ACCOUNT:task-definition/FAMILY:REVISION)"));
+            }
+        }
+        for (flag, v) in [("--cpu", &a.cpu), ("--memory", &a.memory)] {
+            if v.as_ref().is_some_and(|x| x.parse::<u32>().is_err()) {
+                return Err(usage!(
+                    "{flag}: '{}' is not a whole number",
+                    v.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        if a.desired_count.is_some_and(|n| n < 0) {
+            return Err(usage!("--desired-count: must be 0 or more"));
+        }
+        let timeout = crate::validate::duration(&a.timeout)
+            .map_err(|e| usage!("--timeout (STEVEDORE_TIMEOUT): {e}"))?;
+        let poll = crate::validate::duration(&a.poll_interval)
+            .map_err(|e| usage!("--poll-interval (STEVEDORE_POLL_INTERVAL): {e}"))?;
+        let given = match (&a.task_definition_file, &a.template) {
+            (Some(f), _) => Some(read_task_definition_file(f)?),
+            (None, Some(t)) => Some(render_template(t, &a.vars)?),
+            _ => None,
+        };
+        let mut services: Vec<&String> =
+            a.services.iter().filter(|s| !s.trim().is_empty()).collect();
+        services.dedup();
+        Ok(Plan {
+            cluster: a.cluster.trim().to_string(),
+            changes: Changes {
+                images,
+                image: a.image.clone(),
+                env: container_kv("--env", &a.env)?,
+                secrets: container_kv("--secret", &a.secrets)?,
+                cpu: a.cpu.clone(),
+                memory: a.memory.clone(),
+            },
+            given,
+            start_from: a.task_definition.clone(),
+            desired_count: a.desired_count,
+            force: a.force_new_deployment,
+            breaker: a.circuit_breaker,
+            dry_run: a.dry_run,
+            wait_until: a.wait_until,
+            timeout,
+            poll,
+            rollback: a.rollback,
+            prefix: services.len() > 1,
+        })
+    }
+}
+
+fn now_epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+/// `stevedore deploy`.
+pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
+    let plan = Arc::new(Plan::from_args(&args)?);
+    let region = settings.require_region()?.to_string();
+    let client = Arc::new(Client::ecs(&region).await?);
+    let mut services: Vec<String> = args
+        .services
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    services.dedup();
+    let mut set = tokio::task::JoinSet::new();
+    for (i, service) in services.iter().enumerate() {
+        let (client, plan, service) = (client.clone(), plan.clone(), service.clone());
+        set.spawn(async move {
+            (
+                i,
+                service.clone(),
+                deploy_one(&client, &plan, &service).await,
+            )
+        });
+    }
+    let mut results: Vec<(usize, String, Result<Report>)> = Vec::new();
+    while let Some(r) = set.join_next().await {
+        results.push(r.context("a deployment task panicked")?);
+    }
+    results.sort_by_key(|r| r.0);
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for (_, service, r) in results {
+        match r {
+            Ok(rep) => reports.push(rep),
+            Err(e) => errors.push((service, e)),
+        }
+    }
+    if services.len() == 1 && reports.is_empty() {
+        return Err(errors
+            .pop()
+            .map(|(_, e)| e)
+            .unwrap_or_else(|| anyhow::anyhow!("no result")));
+    }
+    write_outputs(&args, &reports)?;
+    summarize(&reports, errors)
+}
+
+fn summarize(reports: &[Report], errors: Vec<(String, anyhow::Error)>) -> Result<()> {
+    let many = reports.len() + errors.len() > 1;
+    if many {
+        println!("summary:");
+    }
+    let mut code = 0u8;
+    let mut first_failure = None;
+    for r in reports {
+        let td = r
+            .task_definition
+            .as_deref()
+            .map(|t| t.rsplit('/').next().unwrap_or(t))
+            .unwrap_or("-");
+        let line = match &r.result {
+            Result_::Deployed => format!(
+                "{}: deployed {td} ({}) in {:.0} s",
+                r.service,
+                r.deployment_id.as_deref().unwrap_or("-"),
+                r.seconds
+            ),
+            Result_::Unchanged(why) => format!("{}: {why}", r.service),
+            Result_::Started => format!(
+                "{}: deployment {} of {td} started (not waiting)",
+                r.service,
+                r.deployment_id.as_deref().unwrap_or("-")
+            ),
+            Result_::Failed(why) => format!("{}: deployment of {td} FAILED: {why}", r.service),
+            Result_::RolledBack(why) => {
+                format!("{}: deployment of {td} ROLLED BACK: {why}", r.service)
+            }
+            Result_::TimedOut => format!(
+                "{}: deployment of {td} TIMED OUT after {:.0} s",
+                r.service, r.seconds
+            ),
+        };
+        match &r.result {
+            Result_::Failed(_) | Result_::RolledBack(_) => {
+                code = EXIT_DEPLOY_FAILED;
+                first_failure.get_or_insert(line.clone());
+            }
+            Result_::TimedOut if code != EXIT_DEPLOY_FAILED => {
+                code = EXIT_TIMED_OUT;
+                first_failure.get_or_insert(line.clone());
+            }
+            _ => {}
+        }
+        println!("{}{line}", if many { "  " } else { "" });
+    }
+    for (service, e) in &errors {
+        println!("  {service}: error: {e:#}");
+        code = code.max(1);
+    }
+    match code {
+        0 => Ok(()),
+        1 => Err(anyhow::anyhow!(
+            "{} of {} services could not be deployed",
+            errors.len(),
+            reports.len() + errors.len()
+        )),
+        c => Err(anyhow::Error::new(Outcome {
+            code: c,
+            message: first_failure.unwrap_or_default(),
+        })),
+    }
+}
+
+fn write_outputs(args: &DeployArgs, reports: &[Report]) -> Result<()> {
+    let doc: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let reason = match &r.result {
+                Result_::Failed(w) | Result_::RolledBack(w) | Result_::Unchanged(w) => Some(w.clone()),
+                _ => None,
+            };
+            json!({"service": r.service, "taskDefinitionArn": r.task_definition, "deploymentId": r.deployment_id, "result": r.result.word(), "reason": reason, "seconds": r.seconds})
+        })
+        .collect();
+    if let Some(path) = &args.output_file {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&json!({"deployments": doc}))? + "\n",
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let (Some(path), [r]) = (&args.bash_env, reports) {
+        if !path.as_os_str().is_empty() && !args.dry_run {
+            crate::export::append_bash_env(
+                path,
+                &[
+                    (
+                        "STEVEDORE_TASK_DEFINITION_ARN",
+                        r.task_definition.as_deref().unwrap_or_default(),
+                    ),
+                    (
+                        "STEVEDORE_DEPLOYMENT_ID",
+                        r.deployment_id.as_deref().unwrap_or_default(),
+                    ),
+                    ("STEVEDORE_DEPLOY_RESULT", r.result.word()),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Print a line, prefixed with the service when several deploy at once.
+fn say(plan: &Plan, service: &str, line: &str) {
+    if plan.prefix {
+        println!("[{service}] {line}");
+    } else {
+        println!("{line}");
+    }
+}
+
+fn api_err(op: &str, e: CallError) -> anyhow::Error {
+    anyhow::anyhow!("ECS {op}: {e}")
+}
+
+async fn describe_service(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Value, CallError> {
+    let out = client
+        .call(
+            "DescribeServices",
+            &json!({"cluster": cluster, "services": [service]}),
+        )
+        .await?;
+    Ok(out
+        .get("services")
+        .and_then(Value::as_array)
+        .and_then(|s| s.first())
+        .cloned()
+        .unwrap_or(Value::Null))
+}
+
+async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Report> {
+    let started = Instant::now();
+    let cluster = plan.cluster.as_str();
+    let svc = match describe_service(client, cluster, service).await {
+        Ok(v) if v.is_null() || v.get("status").and_then(Value::as_str) == Some("INACTIVE") => {
+            return Err(anyhow::anyhow!("service {service} not found in cluster {cluster}: check --service and --cluster (and the region)"));
+        }
+        Ok(v) => v,
+        Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
+            return Err(anyhow::anyhow!(
+                "cluster {cluster} not found: check --cluster and the region"
+            ));
+        }
+        Err(e) => return Err(api_err("DescribeServices", e)),
+    };
+    let current = svc
+        .get("taskDefinition")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+
+    // The task definition to start from, and what it becomes.
+    let (base_arn, base) = match &plan.given {
+        Some(v) => (None, v.clone()),
+        None => {
+            let from = plan.start_from.clone().unwrap_or_else(|| current.clone());
+            let d = client
+                .call("DescribeTaskDefinition", &json!({"taskDefinition": from}))
+                .await
+                .map_err(|e| match e {
+                    CallError::Api(a) if a.code == "ClientException" => {
+                        usage!("--task-definition: {from} not found ({})", a.message)
+                    }
+                    other => api_err("DescribeTaskDefinition", other),
+                })?;
+            let arn = d
+                .pointer("/taskDefinition/taskDefinitionArn")
+                .and_then(Value::as_str)
+                .map(String::from);
+            (arn, taskdef::registrable(&d))
+        }
+    };
+    let new = taskdef::apply(&base, &plan.changes).map_err(|e| usage!("{e}"))?;
+    // Compare with what the service runs, to register nothing when nothing changed.
+    let running = if base_arn.as_deref() == Some(current.as_str()) {
+        base.clone()
+    } else {
+        let d = client
+            .call(
+                "DescribeTaskDefinition",
+                &json!({"taskDefinition": current}),
+            )
+            .await
+            .map_err(|e| api_err("DescribeTaskDefinition", e))?;
+        taskdef::registrable(&d)
+    };
+    let unchanged_from_base = new == base;
+    let td_diff = taskdef::diff(&running, &new);
+
+    let breaker_cfg = plan.breaker.map(
+        |b| json!({"enable": b != CircuitBreaker::Off, "rollback": b == CircuitBreaker::Rollback}),
+    );
+    let mut service_changes = Vec::new();
+    let target_known = if unchanged_from_base {
+        base_arn.clone()
+    } else {
+        None
+    };
+    let td_changes = target_known.as_deref() != Some(current.as_str());
+    if td_changes {
+        service_changes.push(format!(
+            "~ taskDefinition: {current} -> {}",
+            target_known
+                .clone()
+                .unwrap_or_else(|| "(new revision)".into())
+        ));
+    }
+    if let Some(n) = plan.desired_count {
+        if svc.get("desiredCount").and_then(Value::as_i64) != Some(i64::from(n)) {
+            service_changes.push(format!(
+                "~ desiredCount: {} -> {n}",
+                svc.get("desiredCount").and_then(Value::as_i64).unwrap_or(0)
+            ));
+        }
+    }
+    if let Some(b) = &breaker_cfg {
+        let have = svc
+            .pointer("/deploymentConfiguration/deploymentCircuitBreaker")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if &have != b {
+            service_changes.push(format!("~ deploymentCircuitBreaker: {have} -> {b}"));
+        }
+    }
+    if plan.force {
+        service_changes.push("+ forceNewDeployment".into());
+    }
+
+    if plan.dry_run {
+        say(
+            plan,
+            service,
+            &format!("plan for service {service} in {cluster} (dry run: nothing is changed)"),
+        );
+        if td_diff.is_empty() {
+            say(plan, service, "task definition: unchanged");
+        } else {
+            say(plan, service, "task definition:");
+            for l in &td_diff {
+                say(plan, service, &format!("  {l}"));
+            }
+        }
+        if service_changes.is_empty() {
+            say(plan, service, "service: unchanged");
+        } else {
+            say(plan, service, "service:");
+            for l in &service_changes {
+                say(plan, service, &format!("  {l}"));
+            }
+        }
+        return Ok(Report {
+            service: service.into(),
+            task_definition: target_known,
+            deployment_id: None,
+            result: Result_::Unchanged("dry run: nothing changed".into()),
+            seconds: 0.0,
+        });
+    }
+    if service_changes.is_empty() {
+        return Ok(Report {
+            service: service.into(),
+            task_definition: Some(current.clone()),
+            deployment_id: None,
+            result: Result_::Unchanged(format!(
+                "nothing to deploy: the service already runs {}",
+                current.rsplit('/').next().unwrap_or(&current)
+            )),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+
+    let target = match target_known {
+        Some(arn) => arn,
+        None => {
+            let out = client
+                .call("RegisterTaskDefinition", &new)
+                .await
+                .map_err(|e| api_err("RegisterTaskDefinition", e))?;
+            let arn = out
+                .pointer("/taskDefinition/taskDefinitionArn")
+                .and_then(Value::as_str)
+                .context("RegisterTaskDefinition answered without an ARN")?
+                .to_string();
+            say(
+                plan,
+                service,
+                &format!("registered {}", arn.rsplit('/').next().unwrap_or(&arn)),
+            );
+            for l in &td_diff {
+                say(plan, service, &format!("  {l}"));
+            }
+            arn
+        }
+    };
+    let since = now_epoch();
+    let mut update = json!({"cluster": cluster, "service": service, "taskDefinition": target, "forceNewDeployment": plan.force});
+    if let Some(n) = plan.desired_count {
+        update["desiredCount"] = json!(n);
+    }
+    if let Some(b) = breaker_cfg {
+        update["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": b});
+    }
+    let deployment = start_deployment(client, &update).await?;
+    say(
+        plan,
+        service,
+        &format!(
+            "updated service {service}: deployment {deployment} of {}",
+            target.rsplit('/').next().unwrap_or(&target)
+        ),
+    );
+    if plan.wait_until == WaitUntil::None {
+        return Ok(Report {
+            service: service.into(),
+            task_definition: Some(target),
+            deployment_id: Some(deployment),
+            result: Result_::Started,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    let deadline = Instant::now() + plan.timeout;
+    let mut result = follow(client, plan, service, &deployment, since, deadline).await?;
+    if plan.rollback
+        && matches!(result, Result_::Failed(_) | Result_::TimedOut)
+        && current != target
+    {
+        let why = match &result {
+            Result_::Failed(w) => w.clone(),
+            _ => format!("no success within {:?}", plan.timeout),
+        };
+        say(
+            plan,
+            service,
+            &format!(
+                "rolling back to {} ({why})",
+                current.rsplit('/').next().unwrap_or(&current)
+            ),
+        );
+        let back = start_deployment(
+            client,
+            &json!({"cluster": cluster, "service": service, "taskDefinition": current}),
+        )
+        .await?;
+        let again = follow(
+            client,
+            plan,
+            service,
+            &back,
+            now_epoch(),
+            Instant::now() + plan.timeout,
+        )
+        .await?;
+        result = match again {
+            Result_::Deployed => Result_::RolledBack(format!(
+                "{why}; restored {}",
+                current.rsplit('/').next().unwrap_or(&current)
+            )),
+            other => Result_::Failed(format!(
+                "{why}; the rollback to {current} did not succeed either ({})",
+                other.word()
+            )),
+        };
+    }
+    Ok(Report {
+        service: service.into(),
+        task_definition: Some(target),
+        deployment_id: Some(deployment),
+        result,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// UpdateService, returning the id of the PRIMARY deployment it created.
+async fn start_deployment(client: &Client, update: &Value) -> Result<String> {
+    let out = client
+        .call("UpdateService", update)
+        .await
+        .map_err(|e| api_err("UpdateService", e))?;
+    let deps = out
+        .pointer("/service/deployments")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    deps.iter()
+        .find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"))
+        .and_then(|d| d.get("id").and_then(Value::as_str))
+        .map(String::from)
+        .context("UpdateService answered without a PRIMARY deployment")
+}
+
+/// Jitter a poll interval by up to a third either way.
+fn jittered(d: Duration) -> Duration {
+    let ms = d.as_millis() as u64;
+    Duration::from_millis(rand::random_range(ms * 2 / 3..=ms * 4 / 3 + 1))
+}
+
+/// Poll DescribeServices (once per poll) until the deployment is decided or the deadline passes.
+async fn follow(
+    client: &Client,
+    plan: &Plan,
+    service: &str,
+    id: &str,
+    since: f64,
+    deadline: Instant,
+) -> Result<Result_> {
+    let cluster = plan.cluster.as_str();
+    let mut watch = Watch::new(since);
+    let mut interval = plan.poll;
+    let mut failed_seen = 0;
+    loop {
+        let svc = match describe_service(client, cluster, service).await {
+            Ok(v) => {
+                interval = plan.poll;
+                v
+            }
+            Err(CallError::Api(e)) if e.is_throttling() => {
+                interval = (interval * 2).min(Duration::from_secs(30));
+                say(
+                    plan,
+                    service,
+                    &format!("throttled; polling every {} ms", interval.as_millis()),
+                );
+                tokio::time::sleep(jittered(interval)).await;
+                continue;
+            }
+            Err(e) => return Err(api_err("DescribeServices", e)),
+        };
+        for e in watch.new_events(&svc) {
+            say(plan, service, &e);
+        }
+        if let Some(c) = watch.counts(&svc, id) {
+            say(plan, service, &c);
+        }
+        let verdict = wait::assess(&svc, id, plan.wait_until == WaitUntil::Stable);
+        let failed = Watch::failed(&svc, id);
+        if failed > failed_seen || !matches!(verdict, Verdict::InProgress | Verdict::Deployed) {
+            failed_seen = failed;
+            report_stopped(client, plan, service, id, &mut watch).await;
+        }
+        match verdict {
+            Verdict::Deployed => return Ok(Result_::Deployed),
+            Verdict::Failed(r) => return Ok(Result_::Failed(r)),
+            Verdict::RolledBack { reason, to } => {
+                return Ok(Result_::RolledBack(format!(
+                    "{reason} (ECS rolled back to {})",
+                    to.rsplit('/').next().unwrap_or(&to)
+                )))
+            }
+            Verdict::InProgress => {}
+        }
+        if Instant::now() >= deadline {
+            return Ok(Result_::TimedOut);
+        }
+        tokio::time::sleep(
+            jittered(interval).min(
+                deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10),
+            ),
+        )
+        .await;
+    }
+}
+
+/// Print the reasons of the deployment's stopped tasks not printed yet.
+async fn report_stopped(client: &Client, plan: &Plan, service: &str, id: &str, watch: &mut Watch) {
+    let cluster = plan.cluster.as_str();
+    let Ok(list) = client
+        .call(
+            "ListTasks",
+            &json!({"cluster": cluster, "startedBy": id, "desiredStatus": "STOPPED"}),
+        )
+        .await
+    else {
+        return;
+    };
+    let arns: Vec<Value> = list
+        .get("taskArns")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|a| a.as_str().is_some_and(|s| !watch.seen_stopped.contains(s)))
+        .take(100)
+        .cloned()
+        .collect();
+    if arns.is_empty() {
+        return;
+    }
+    let Ok(tasks) = client
+        .call("DescribeTasks", &json!({"cluster": cluster, "tasks": arns}))
+        .await
+    else {
+        return;
+    };
+    for t in tasks
+        .get("tasks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if t.get("lastStatus").and_then(Value::as_str) != Some("STOPPED") {
+            continue;
+        }
+        if let Some(arn) = t.get("taskArn").and_then(Value::as_str) {
+            watch.seen_stopped.insert(arn.to_string());
+        }
+        say(plan, service, &wait::stopped_task_line(t));
+    }
+}

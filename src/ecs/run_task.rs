@@ -1,0 +1,207 @@
+//! `stevedore run-task`: a one-off task from a task definition, followed until it stops; the
+//! command exits with the essential container's exit code.
+
+use crate::awsjson::{CallError, Client};
+use crate::cli::RunTaskArgs;
+use crate::config::Settings;
+use crate::error::{Outcome, EXIT_TIMED_OUT};
+use crate::usage;
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// A command override: a JSON array of strings, or words separated by whitespace.
+pub fn parse_command(text: &str) -> Result<Vec<String>, String> {
+    let t = text.trim();
+    if t.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(t)
+            .map_err(|e| format!("'{t}' is not a JSON array of strings: {e}"))
+    } else {
+        let words: Vec<String> = t.split_whitespace().map(String::from).collect();
+        if words.is_empty() {
+            Err("the command is empty".into())
+        } else {
+            Ok(words)
+        }
+    }
+}
+
+/// The RunTask request for the arguments.
+pub fn request(a: &RunTaskArgs, container: &str) -> Result<Value> {
+    let mut ov = json!({"name": container});
+    if let Some(c) = &a.command {
+        ov["command"] =
+            json!(parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?);
+    }
+    let mut env = Vec::new();
+    for item in a.env.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| usage!("--env: '{item}' is not NAME=VALUE"))?;
+        env.push(json!({"name": k, "value": v}));
+    }
+    if !env.is_empty() {
+        ov["environment"] = json!(env);
+    }
+    let mut req = json!({"cluster": a.cluster, "taskDefinition": a.task_definition, "count": 1, "startedBy": "stevedore", "overrides": {"containerOverrides": [ov]}});
+    if let Some(lt) = &a.launch_type {
+        req["launchType"] = json!(lt);
+    }
+    if !a.subnets.is_empty() {
+        req["networkConfiguration"] = json!({"awsvpcConfiguration": {
+            "subnets": a.subnets, "securityGroups": a.security_groups,
+            "assignPublicIp": if a.assign_public_ip { "ENABLED" } else { "DISABLED" }}});
+    }
+    Ok(req)
+}
+
+/// `stevedore run-task`.
+pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
+    let timeout = crate::validate::duration(&a.timeout)
+        .map_err(|e| usage!("--timeout (STEVEDORE_TIMEOUT): {e}"))?;
+    let poll = crate::validate::duration(&a.poll_interval)
+        .map_err(|e| usage!("--poll-interval (STEVEDORE_POLL_INTERVAL): {e}"))?;
+    if let Some(c) = &a.command {
+        parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?;
+    }
+    let region = settings.require_region()?.to_string();
+    let client = Client::ecs(&region).await?;
+    let td = client
+        .call(
+            "DescribeTaskDefinition",
+            &json!({"taskDefinition": a.task_definition}),
+        )
+        .await
+        .map_err(|e| match e {
+            CallError::Api(x) if x.code == "ClientException" => usage!(
+                "--task-definition: {} not found ({})",
+                a.task_definition,
+                x.message
+            ),
+            other => anyhow::anyhow!("ECS DescribeTaskDefinition: {other}"),
+        })?;
+    let containers = td
+        .pointer("/taskDefinition/containerDefinitions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = containers
+        .iter()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .collect();
+    let container = match &a.container {
+        Some(c) if names.contains(&c.as_str()) => c.clone(),
+        Some(c) => {
+            return Err(usage!(
+                "--container: no container named '{c}' in {} (it has: {})",
+                a.task_definition,
+                names.join(", ")
+            ))
+        }
+        None => containers
+            .iter()
+            .find(|c| c.get("essential").and_then(Value::as_bool).unwrap_or(true))
+            .and_then(|c| c.get("name").and_then(Value::as_str))
+            .context("the task definition has no essential container")?
+            .to_string(),
+    };
+    let out = client
+        .call("RunTask", &request(&a, &container)?)
+        .await
+        .map_err(|e| anyhow::anyhow!("ECS RunTask: {e}"))?;
+    if let Some(f) = out
+        .get("failures")
+        .and_then(Value::as_array)
+        .and_then(|f| f.first())
+    {
+        return Err(anyhow::anyhow!(
+            "ECS RunTask failed: {} ({})",
+            f.get("reason").and_then(Value::as_str).unwrap_or("?"),
+            f.get("detail").and_then(Value::as_str).unwrap_or("")
+        ));
+    }
+    let arn = out
+        .pointer("/tasks/0/taskArn")
+        .and_then(Value::as_str)
+        .context("RunTask answered without a task")?
+        .to_string();
+    let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
+    println!(
+        "started task {id} of {} (container {container})",
+        a.task_definition
+    );
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    loop {
+        let d = match client
+            .call(
+                "DescribeTasks",
+                &json!({"cluster": a.cluster, "tasks": [arn]}),
+            )
+            .await
+        {
+            Ok(d) => d,
+            Err(CallError::Api(e)) if e.is_throttling() => {
+                tokio::time::sleep(poll * 2).await;
+                continue;
+            }
+            Err(e) => return Err(anyhow::anyhow!("ECS DescribeTasks: {e}")),
+        };
+        let t = d.pointer("/tasks/0").cloned().unwrap_or(Value::Null);
+        let status = t
+            .get("lastStatus")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
+        if status != last {
+            println!("task {id}: {status}");
+            last = status.clone();
+        }
+        if status == "STOPPED" {
+            println!("{}", super::wait::stopped_task_line(&t));
+            let c = t
+                .get("containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|c| c.get("name").and_then(Value::as_str) == Some(container.as_str()));
+            return match c.and_then(|c| c.get("exitCode")).and_then(Value::as_i64) {
+                Some(0) => Ok(()),
+                Some(code) => Err(anyhow::Error::new(Outcome {
+                    code: code.clamp(1, 255) as u8,
+                    message: format!("task {id}: container {container} exited with {code}"),
+                })),
+                None => Err(anyhow::anyhow!(
+                    "task {id} stopped before {container} ran: {}",
+                    t.get("stoppedReason")
+                        .and_then(Value::as_str)
+                        .unwrap_or("no reason given")
+                )),
+            };
+        }
+        if Instant::now() >= deadline {
+            return Err(anyhow::Error::new(Outcome { code: EXIT_TIMED_OUT, message: format!("task {id} did not stop within {timeout:?} (it is still {status}; it was not stopped)") }));
+        }
+        tokio::time::sleep(poll.min(Duration::from_secs(30))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands() {
+        assert_eq!(
+            parse_command(r#"["sh", "-c", "echo 'a b'"]"#).unwrap(),
+            ["sh", "-c", "echo 'a b'"]
+        );
+        assert_eq!(
+            parse_command("rake db:migrate").unwrap(),
+            ["rake", "db:migrate"]
+        );
+        assert!(parse_command("[1, 2]").is_err());
+        assert!(parse_command("  ").is_err());
+    }
+}

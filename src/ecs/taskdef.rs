@@ -1,0 +1,421 @@
+//! Task definitions as JSON: dropping the read-only fields, changing only what was asked, and
+//! describing the difference. Pure functions, no I/O.
+
+use serde_json::{Map, Value};
+
+/// Fields DescribeTaskDefinition returns that RegisterTaskDefinition refuses.
+pub const READ_ONLY: [&str; 8] = [
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+];
+
+/// The registrable part of a described task definition: everything but the read-only fields,
+/// including fields this code does not know. Accepts DescribeTaskDefinition's whole answer too.
+pub fn registrable(described: &Value) -> Value {
+    let td = described
+        .get("taskDefinition")
+        .filter(|v| v.is_object())
+        .unwrap_or(described);
+    let mut m: Map<String, Value> = td.as_object().cloned().unwrap_or_default();
+    for k in READ_ONLY {
+        m.remove(k);
+    }
+    Value::Object(m)
+}
+
+/// An image reference: `[registry/]repository[:tag][@digest]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub registry: Option<String>,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    pub fn parse(s: &str) -> Result<ImageRef, String> {
+        let s = s.trim();
+        if s.is_empty() || s.contains(char::is_whitespace) {
+            return Err(format!("'{s}' is not an image reference"));
+        }
+        let (rest, digest) = match s.split_once('@') {
+            Some((r, d)) => {
+                let hex = d
+                    .strip_prefix("sha256:")
+                    .ok_or_else(|| format!("'{s}': the digest must be sha256:<64 hex digits>"))?;
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!("'{s}': the digest must be sha256:<64 hex digits>"));
+                }
+                (r, Some(d.to_string()))
+            }
+            None => (s, None),
+        };
+        let (registry, path) = match rest.split_once('/') {
+            Some((first, p))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (Some(first.to_string()), p)
+            }
+            _ => (None, rest),
+        };
+        let (repository, tag) = match path.rsplit_once(':') {
+            Some((r, t)) => (r.to_string(), Some(t.to_string())),
+            None => (path.to_string(), None),
+        };
+        if repository.is_empty() || tag.as_deref() == Some("") {
+            return Err(format!("'{s}' is not an image reference"));
+        }
+        if let Some(t) = &tag {
+            crate::validate::image_tag(t).map_err(|e| format!("'{s}': the tag {e}"))?;
+        }
+        Ok(ImageRef {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// `registry/repository`, the part that names the repository.
+    pub fn name(&self) -> String {
+        match &self.registry {
+            Some(r) => format!("{r}/{}", self.repository),
+            None => self.repository.clone(),
+        }
+    }
+}
+
+/// What a deploy changes in a task definition.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// `container=image` pairs.
+    pub images: Vec<(String, String)>,
+    /// An image for every container whose image is in the same repository.
+    pub image: Option<String>,
+    /// `(container, NAME, value)`.
+    pub env: Vec<(String, String, String)>,
+    /// `(container, NAME, valueFrom)`.
+    pub secrets: Vec<(String, String, String)>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+}
+
+fn container_names(containers: &[Value]) -> String {
+    containers
+        .iter()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn upsert_named(list: &mut Value, name: &str, key: &str, value: &str) {
+    if !list.is_array() {
+        *list = Value::Array(vec![]);
+    }
+    let arr = list.as_array_mut().expect("array");
+    match arr
+        .iter_mut()
+        .find(|e| e.get("name").and_then(Value::as_str) == Some(name))
+    {
+        Some(e) => e[key] = Value::String(value.to_string()),
+        None => arr.push(serde_json::json!({"name": name, key: value})),
+    }
+}
+
+/// Apply the changes to a registrable task definition. Errors name the input to fix.
+pub fn apply(td: &Value, ch: &Changes) -> Result<Value, String> {
+    let mut td = td.clone();
+    let containers = td
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+        .ok_or("the task definition has no containerDefinitions")?;
+    let find = |containers: &mut Vec<Value>, name: &str, flag: &str| -> Result<usize, String> {
+        containers
+            .iter()
+            .position(|c| c.get("name").and_then(Value::as_str) == Some(name))
+            .ok_or_else(|| {
+                format!(
+                    "{flag}: no container named '{name}' in the task definition (it has: {})",
+                    container_names(containers)
+                )
+            })
+    };
+    for (name, image) in &ch.images {
+        ImageRef::parse(image).map_err(|e| format!("--container {name}=…: {e}"))?;
+        let i = find(containers, name, "--container")?;
+        containers[i]["image"] = Value::String(image.clone());
+    }
+    if let Some(image) = &ch.image {
+        let want = ImageRef::parse(image).map_err(|e| format!("--image: {e}"))?;
+        let mut hit = false;
+        for c in containers.iter_mut() {
+            let same = c
+                .get("image")
+                .and_then(Value::as_str)
+                .and_then(|i| ImageRef::parse(i).ok())
+                .is_some_and(|r| r.name() == want.name());
+            if same {
+                c["image"] = Value::String(image.clone());
+                hit = true;
+            }
+        }
+        if !hit {
+            let images: Vec<&str> = containers
+                .iter()
+                .filter_map(|c| c.get("image").and_then(Value::as_str))
+                .collect();
+            return Err(format!("--image: no container uses repository {} (images: {}); name the container with --container NAME=IMAGE", want.name(), images.join(", ")));
+        }
+    }
+    for (name, key, value) in &ch.env {
+        let i = find(containers, name, "--env")?;
+        upsert_named(&mut containers[i]["environment"], key, "value", value);
+    }
+    for (name, key, from) in &ch.secrets {
+        let i = find(containers, name, "--secret")?;
+        upsert_named(&mut containers[i]["secrets"], key, "valueFrom", from);
+    }
+    if let Some(cpu) = &ch.cpu {
+        td["cpu"] = Value::String(cpu.clone());
+    }
+    if let Some(mem) = &ch.memory {
+        td["memory"] = Value::String(mem.clone());
+    }
+    Ok(td)
+}
+
+/// The differences between two task definitions, one line per changed leaf, with containers
+/// (and name/value lists) keyed by name so a reordering is not reported as a change.
+pub fn diff(old: &Value, new: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk("", &keyed(old), &keyed(new), &mut out);
+    out
+}
+
+fn keyed(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), keyed(v))).collect()),
+        Value::Array(a)
+            if !a.is_empty()
+                && a.iter()
+                    .all(|e| e.get("name").and_then(Value::as_str).is_some()) =>
+        {
+            Value::Object(
+                a.iter()
+                    .map(|e| {
+                        (
+                            format!("[{}]", e["name"].as_str().unwrap_or_default()),
+                            keyed(e),
+                        )
+                    })
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(keyed).collect()),
+        other => other.clone(),
+    }
+}
+
+fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let p = if k.starts_with('[') {
+                    format!("{path}{k}")
+                } else if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(va), Some(vb)) => walk(&p, va, vb, out),
+                    (Some(va), None) => out.push(format!("- {p}: {va}")),
+                    (None, Some(vb)) => out.push(format!("+ {p}: {vb}")),
+                    (None, None) => {}
+                }
+            }
+        }
+        _ if a != b => out.push(format!("~ {path}: {a} -> {b}")),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn described() -> Value {
+        json!({"taskDefinition": {
+        "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/web:3", "revision": 3, "status": "ACTIVE",
+        "requiresAttributes": [{"name": "x"}], "compatibilities": ["EC2", "FARGATE"], "registeredAt": 1.0,
+        "registeredBy": "me", "family": "web", "cpu": "256", "memory": "512", "networkMode": "awsvpc",
+        "someFutureField": {"kept": true},
+        "containerDefinitions": [
+            {"name": "web", "image": "1.dkr.ecr.us-east-1.amazonaws.com/app:v1", "environment": [{"name": "A", "value": "1"}], "logConfiguration": {"logDriver": "awslogs"}},
+            {"name": "proxy", "image": "public.ecr.aws/nginx/nginx:1.27", "essential": false}
+        ]}})
+    }
+
+    #[test]
+    fn registrable_drops_only_read_only_fields() {
+        let r = registrable(&described());
+        for k in READ_ONLY {
+            assert!(r.get(k).is_none(), "{k}");
+        }
+        assert_eq!(r["someFutureField"]["kept"], true);
+        assert_eq!(
+            r["containerDefinitions"][0]["logConfiguration"]["logDriver"],
+            "awslogs"
+        );
+        assert_eq!(r.as_object().unwrap().len(), 6);
+    }
+
+    #[test]
+    fn changes_touch_only_what_was_asked() {
+        let base = registrable(&described());
+        let ch = Changes {
+            images: vec![(
+                "web".into(),
+                "1.dkr.ecr.us-east-1.amazonaws.com/app@sha256:".to_string() + &"a".repeat(64),
+            )],
+            env: vec![
+                ("web".into(), "A".into(), "2".into()),
+                ("proxy".into(), "B".into(), "x".into()),
+            ],
+            secrets: vec![(
+                "web".into(),
+                "DB".into(),
+                "arn:aws:ssm:us-east-1:1:parameter/db".into(),
+            )],
+            cpu: Some("512".into()),
+            memory: Some("1024".into()),
+            ..Default::default()
+        };
+        let new = apply(&base, &ch).unwrap();
+        let d = diff(&base, &new);
+        assert!(
+            d.contains(
+                &r#"~ containerDefinitions[web].environment[A].value: "1" -> "2""#.to_string()
+            ),
+            "{d:#?}"
+        );
+        assert!(
+            d.iter()
+                .any(|l| l.starts_with("~ containerDefinitions[web].image:")),
+            "{d:#?}"
+        );
+        assert!(
+            d.iter()
+                .any(|l| l.starts_with("+ containerDefinitions[proxy].environment:")),
+            "{d:#?}"
+        );
+        assert!(
+            d.iter()
+                .any(|l| l.starts_with("+ containerDefinitions[web].secrets:")),
+            "{d:#?}"
+        );
+        assert_eq!(d.len(), 6, "{d:#?}");
+        // Everything else is identical.
+        let mut back = new.clone();
+        back["containerDefinitions"][0]["image"] = base["containerDefinitions"][0]["image"].clone();
+        back["containerDefinitions"][0]["environment"] =
+            base["containerDefinitions"][0]["environment"].clone();
+        back["containerDefinitions"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("secrets");
+        back["containerDefinitions"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("environment");
+        back["cpu"] = json!("256");
+        back["memory"] = json!("512");
+        assert_eq!(back, base);
+        assert!(diff(&base, &base).is_empty());
+    }
+
+    #[test]
+    fn image_for_a_repository_replaces_matching_containers_only() {
+        let base = registrable(&described());
+        let ch = Changes {
+            image: Some("1.dkr.ecr.us-east-1.amazonaws.com/app:v2".into()),
+            ..Default::default()
+        };
+        let new = apply(&base, &ch).unwrap();
+        assert_eq!(
+            new["containerDefinitions"][0]["image"],
+            "1.dkr.ecr.us-east-1.amazonaws.com/app:v2"
+        );
+        assert_eq!(
+            new["containerDefinitions"][1]["image"],
+            "public.ecr.aws/nginx/nginx:1.27"
+        );
+        let e = apply(
+            &base,
+            &Changes {
+                image: Some("other/repo:1".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("--image: no container uses repository other/repo"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_containers_and_bad_images_are_named() {
+        let base = registrable(&described());
+        let e = apply(
+            &base,
+            &Changes {
+                images: vec![("api".into(), "x:1".into())],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "--container: no container named 'api' in the task definition (it has: web, proxy)"
+        );
+        let e = apply(
+            &base,
+            &Changes {
+                images: vec![("web".into(), "x@sha256:12".into())],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.contains("64 hex"), "{e}");
+    }
+
+    #[test]
+    fn image_references() {
+        let r = ImageRef::parse("127.0.0.1:5000/team/app:v1").unwrap();
+        assert_eq!(r.registry.as_deref(), Some("127.0.0.1:5000"));
+        assert_eq!(r.repository, "team/app");
+        assert_eq!(r.tag.as_deref(), Some("v1"));
+        let d = format!("localhost:5000/app@sha256:{}", "b".repeat(64));
+        let r = ImageRef::parse(&d).unwrap();
+        assert_eq!(
+            (r.name().as_str(), r.tag.as_deref()),
+            ("localhost:5000/app", None)
+        );
+        assert!(r.digest.is_some());
+        assert_eq!(ImageRef::parse("nginx").unwrap().name(), "nginx");
+        assert_eq!(ImageRef::parse("library/nginx:1").unwrap().registry, None);
+        assert!(ImageRef::parse("a b").is_err());
+        assert!(ImageRef::parse("app:").is_err());
+    }
+}

@@ -1,0 +1,301 @@
+//! Following one deployment: what a DescribeServices answer says about it, and what is new since
+//! the last poll. Pure functions; the polling loop lives in `deploy`.
+
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// What the service says about the deployment being followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    InProgress,
+    /// The deployment reached its goal.
+    Deployed,
+    /// ECS marked it FAILED (the circuit breaker without rollback, typically).
+    Failed(String),
+    /// It is gone and another deployment is PRIMARY: the circuit breaker rolled back.
+    RolledBack {
+        reason: String,
+        to: String,
+    },
+}
+
+fn deployments(service: &Value) -> &[Value] {
+    service
+        .get("deployments")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+fn int(v: &Value, k: &str) -> i64 {
+    v.get(k).and_then(Value::as_i64).unwrap_or(0)
+}
+
+/// Judge the deployment `id`. With `stable`, success also needs the old deployments drained.
+pub fn assess(service: &Value, id: &str, stable: bool) -> Verdict {
+    let deps = deployments(service);
+    let Some(d) = deps
+        .iter()
+        .find(|d| d.get("id").and_then(Value::as_str) == Some(id))
+    else {
+        let primary = deps
+            .iter()
+            .find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"));
+        let to = primary
+            .and_then(|p| p.get("taskDefinition"))
+            .and_then(Value::as_str)
+            .unwrap_or("another deployment")
+            .to_string();
+        let reason = primary
+            .and_then(|p| p.get("rolloutStateReason"))
+            .and_then(Value::as_str)
+            .unwrap_or("the deployment was replaced")
+            .to_string();
+        return Verdict::RolledBack { reason, to };
+    };
+    let alone = deps.len() == 1;
+    let counts_done =
+        int(d, "runningCount") == int(d, "desiredCount") && int(d, "pendingCount") == 0;
+    match d.get("rolloutState").and_then(Value::as_str) {
+        Some("FAILED") => Verdict::Failed(
+            d.get("rolloutStateReason")
+                .and_then(Value::as_str)
+                .unwrap_or("rollout failed")
+                .to_string(),
+        ),
+        Some("COMPLETED") if !stable || (alone && counts_done) => Verdict::Deployed,
+        Some(_) => Verdict::InProgress,
+        // No rolloutState (a Classic Load Balancer, an external controller): steady when alone.
+        None if alone
+            && counts_done
+            && d.get("status").and_then(Value::as_str) == Some("PRIMARY") =>
+        {
+            Verdict::Deployed
+        }
+        None => Verdict::InProgress,
+    }
+}
+
+/// What has been printed already, so each event and count change is printed once.
+#[derive(Debug, Default)]
+pub struct Watch {
+    seen_events: HashSet<String>,
+    last_counts: Option<(i64, i64, i64, i64)>,
+    pub seen_stopped: HashSet<String>,
+    /// Events older than this (epoch seconds) belong to earlier deployments.
+    pub since: f64,
+}
+
+impl Watch {
+    pub fn new(since: f64) -> Self {
+        Watch {
+            since,
+            ..Default::default()
+        }
+    }
+
+    /// Events not printed yet, oldest first.
+    pub fn new_events(&mut self, service: &Value) -> Vec<String> {
+        let mut fresh: Vec<(f64, String)> = Vec::new();
+        for e in service
+            .get("events")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let id = e
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let at = e.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
+            if at + 1.0 < self.since || !self.seen_events.insert(id) {
+                continue;
+            }
+            fresh.push((
+                at,
+                e.get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+        fresh.sort_by(|a, b| a.0.total_cmp(&b.0));
+        fresh.into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// A compact counts line when they changed: `running 1/2, pending 1, failed 0`.
+    pub fn counts(&mut self, service: &Value, id: &str) -> Option<String> {
+        let d = deployments(service)
+            .iter()
+            .find(|d| d.get("id").and_then(Value::as_str) == Some(id))?;
+        let c = (
+            int(d, "runningCount"),
+            int(d, "desiredCount"),
+            int(d, "pendingCount"),
+            int(d, "failedTasks"),
+        );
+        if self.last_counts == Some(c) {
+            return None;
+        }
+        self.last_counts = Some(c);
+        Some(format!(
+            "running {}/{}, pending {}, failed {}",
+            c.0, c.1, c.2, c.3
+        ))
+    }
+
+    /// The failed-task count of the deployment, to know when to look at stopped tasks.
+    pub fn failed(service: &Value, id: &str) -> i64 {
+        deployments(service)
+            .iter()
+            .find(|d| d.get("id").and_then(Value::as_str) == Some(id))
+            .map(|d| int(d, "failedTasks"))
+            .unwrap_or(0)
+    }
+}
+
+/// One line for a stopped task: its reason and the exit codes of its containers.
+pub fn stopped_task_line(task: &Value) -> String {
+    let id = task
+        .get("taskArn")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    let reason = task
+        .get("stoppedReason")
+        .and_then(Value::as_str)
+        .unwrap_or("stopped");
+    let code = task
+        .get("stopCode")
+        .and_then(Value::as_str)
+        .map(|c| format!(" [{c}]"))
+        .unwrap_or_default();
+    let exits: Vec<String> = task
+        .get("containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+            match (
+                c.get("exitCode").and_then(Value::as_i64),
+                c.get("reason").and_then(Value::as_str),
+            ) {
+                (Some(x), _) => format!("{name} exited {x}"),
+                (None, Some(r)) => format!("{name}: {r}"),
+                (None, None) => format!("{name}: no exit code"),
+            }
+        })
+        .collect();
+    format!("task {id} stopped{code}: {reason} ({})", exits.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dep(id: &str, status: &str, state: Option<&str>, running: i64, desired: i64) -> Value {
+        let mut d = json!({"id": id, "status": status, "runningCount": running, "desiredCount": desired, "pendingCount": 0, "failedTasks": 0, "taskDefinition": format!("td-{id}")});
+        if let Some(s) = state {
+            d["rolloutState"] = json!(s);
+            d["rolloutStateReason"] = json!(format!("reason {s}"));
+        }
+        d
+    }
+
+    #[test]
+    fn verdicts() {
+        let svc = |deps: Vec<Value>| json!({"deployments": deps});
+        assert_eq!(
+            assess(
+                &svc(vec![dep("a", "PRIMARY", Some("IN_PROGRESS"), 1, 2)]),
+                "a",
+                false
+            ),
+            Verdict::InProgress
+        );
+        assert_eq!(
+            assess(
+                &svc(vec![dep("a", "PRIMARY", Some("COMPLETED"), 2, 2)]),
+                "a",
+                false
+            ),
+            Verdict::Deployed
+        );
+        // COMPLETED while the old deployment still drains: deployed, but not yet stable.
+        let draining = svc(vec![
+            dep("a", "PRIMARY", Some("COMPLETED"), 2, 2),
+            dep("o", "ACTIVE", Some("COMPLETED"), 1, 2),
+        ]);
+        assert_eq!(assess(&draining, "a", false), Verdict::Deployed);
+        assert_eq!(assess(&draining, "a", true), Verdict::InProgress);
+        assert_eq!(
+            assess(
+                &svc(vec![dep("a", "PRIMARY", Some("FAILED"), 0, 2)]),
+                "a",
+                false
+            ),
+            Verdict::Failed("reason FAILED".into())
+        );
+        // Vanished: the breaker rolled back to another revision.
+        let rolled = assess(
+            &svc(vec![dep("b", "PRIMARY", Some("IN_PROGRESS"), 0, 2)]),
+            "a",
+            false,
+        );
+        assert_eq!(
+            rolled,
+            Verdict::RolledBack {
+                reason: "reason IN_PROGRESS".into(),
+                to: "td-b".into()
+            }
+        );
+        // Without rolloutState, steady means alone with the counts met.
+        assert_eq!(
+            assess(&svc(vec![dep("a", "PRIMARY", None, 2, 2)]), "a", false),
+            Verdict::Deployed
+        );
+        assert_eq!(
+            assess(
+                &svc(vec![
+                    dep("a", "PRIMARY", None, 2, 2),
+                    dep("o", "ACTIVE", None, 1, 2)
+                ]),
+                "a",
+                false
+            ),
+            Verdict::InProgress
+        );
+    }
+
+    #[test]
+    fn events_are_printed_once_oldest_first_and_not_from_before() {
+        let mut w = Watch::new(100.0);
+        let s1 = json!({"events": [{"id": "2", "createdAt": 110.0, "message": "second"}, {"id": "1", "createdAt": 105.0, "message": "first"}, {"id": "0", "createdAt": 50.0, "message": "old"}]});
+        assert_eq!(w.new_events(&s1), vec!["first", "second"]);
+        let s2 = json!({"events": [{"id": "3", "createdAt": 120.0, "message": "third"}, {"id": "2", "createdAt": 110.0, "message": "second"}]});
+        assert_eq!(w.new_events(&s2), vec!["third"]);
+    }
+
+    #[test]
+    fn counts_lines_only_on_change() {
+        let mut w = Watch::new(0.0);
+        let s = json!({"deployments": [dep("a", "PRIMARY", Some("IN_PROGRESS"), 1, 2)]});
+        assert_eq!(
+            w.counts(&s, "a").as_deref(),
+            Some("running 1/2, pending 0, failed 0")
+        );
+        assert_eq!(w.counts(&s, "a"), None);
+    }
+
+    #[test]
+    fn stopped_task_lines() {
+        let t = json!({"taskArn": "arn:aws:ecs:r:1:task/c/abc", "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+            "containers": [{"name": "web", "exitCode": 3}, {"name": "log", "reason": "CannotPullContainerError: nope"}]});
+        assert_eq!(stopped_task_line(&t), "task abc stopped [EssentialContainerExited]: Essential container in task exited (web exited 3; log: CannotPullContainerError: nope)");
+    }
+}

@@ -1,0 +1,446 @@
+//! `stevedore deploy` and `stevedore run-task` against the sandbox's simulated ECS.
+
+use crate::harness::*;
+use serde_json::{json, Value};
+
+const CRASH: &[(&str, &str)] = &[
+    ("stevedore.sandbox.exit-code", "3"),
+    ("stevedore.sandbox.exit-after", "1"),
+];
+
+/// A cluster `c1` with service `web` running revision 1 (two containers: `app` from `app_image`
+/// and a `log` sidecar), settled.
+fn setup(sb: &SandboxProc, app_image: &str, breaker: &str) {
+    let side = sb.push_image("sidecar", "v1", &[]);
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='web', requiresCompatibilities=['FARGATE'], networkMode='awsvpc', cpu='256', memory='512',\n\
+           executionRoleArn='arn:aws:iam::123456789012:role/exec', tags=[{{'key': 'team', 'value': 'a'}}],\n\
+           containerDefinitions=[{{'name': 'app', 'image': {app_image:?}, 'portMappings': [{{'containerPort': 8080, 'protocol': 'tcp'}}],\n\
+              'environment': [{{'name': 'MODE', 'value': 'prod'}}], 'logConfiguration': {{'logDriver': 'awslogs', 'options': {{'awslogs-group': '/ecs/web'}}}},\n\
+              'healthCheck': {{'command': ['CMD-SHELL', 'true'], 'interval': 30}}, 'ulimits': [{{'name': 'nofile', 'softLimit': 1024, 'hardLimit': 4096}}]}},\n\
+             {{'name': 'log', 'image': {side:?}, 'essential': False, 'memoryReservation': 64}}])\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=2, launchType='FARGATE',\n\
+           networkConfiguration={{'awsvpcConfiguration': {{'subnets': ['subnet-1']}}}},\n\
+           deploymentConfiguration={{'deploymentCircuitBreaker': {breaker}}})\n\
+         import time\n\
+         def settled():\n  s = ecs.describe_services(cluster='c1', services=['web'])['services'][0]\n  return s['deployments'][0].get('rolloutState') == 'COMPLETED'\n\
+         ok = any(settled() or time.sleep(0.05) for _ in range(200))\n\
+         print(json.dumps(ok))"
+    ));
+}
+
+fn deploy(sb: &SandboxProc, args: &[&str]) -> Run {
+    let mut all = vec!["deploy", "--cluster", "c1", "--poll-interval", "200ms"];
+    all.extend_from_slice(args);
+    stevedore(&all).sandbox(sb, true)
+}
+
+fn service(sb: &SandboxProc) -> Value {
+    sb.boto3("print(json.dumps(ecs.describe_services(cluster='c1', services=['web'])['services'][0], default=str))")
+}
+
+fn task_definitions(sb: &SandboxProc) -> Value {
+    sb.boto3(
+        "print(json.dumps(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']))",
+    )
+}
+
+#[test]
+fn a_rollout_completes_and_only_the_image_changes() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "{'enable': True, 'rollback': True}");
+    let run = deploy(
+        &sb,
+        &["--service", "web", "--container", &format!("app={v2}")],
+    );
+    let home = run.home();
+    let bash_env = home.path().join("bash_env");
+    let out_file = home.path().join("out.json");
+    let out = run
+        .env("BASH_ENV", bash_env.display().to_string())
+        .env("STEVEDORE_OUTPUT_FILE", out_file.display().to_string())
+        .run()
+        .success();
+    let text = &out.stdout;
+    assert!(text.contains("registered web:2"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "~ containerDefinitions[app].image: \"{v1}\" -> \"{v2}\""
+        )),
+        "{text}"
+    );
+    assert!(text.contains("(service web) has started 2 tasks"), "{text}");
+    assert!(text.contains("deployment completed."), "{text}");
+    assert!(text.contains("running 2/2, pending 0, failed 0"), "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("web: deployed web:2 (ecs-svc/"),
+        "{text}"
+    );
+    // Every other field comes back identical: compare the two revisions as boto3 reads them.
+    let both = sb.boto3("a = ecs.describe_task_definition(taskDefinition='web:1')['taskDefinition']\nb = ecs.describe_task_definition(taskDefinition='web:2')['taskDefinition']\nprint(json.dumps([a, b], default=str))");
+    let (mut a, mut b) = (both[0].clone(), both[1].clone());
+    for k in [
+        "taskDefinitionArn",
+        "revision",
+        "registeredAt",
+        "registeredBy",
+    ] {
+        a.as_object_mut().unwrap().remove(k);
+        b.as_object_mut().unwrap().remove(k);
+    }
+    assert_eq!(b["containerDefinitions"][0]["image"], json!(v2));
+    b["containerDefinitions"][0]["image"] = json!(v1);
+    assert_eq!(a, b, "a field changed or vanished besides the image");
+    // Outputs for later steps.
+    let exported = read_exports(&bash_env);
+    assert!(exported["STEVEDORE_TASK_DEFINITION_ARN"].ends_with("task-definition/web:2"));
+    assert!(exported["STEVEDORE_DEPLOYMENT_ID"].starts_with("ecs-svc/"));
+    assert_eq!(exported["STEVEDORE_DEPLOY_RESULT"], "deployed");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(out_file).unwrap()).unwrap();
+    assert_eq!(doc["deployments"][0]["result"], "deployed");
+    assert_eq!(
+        service(&sb)["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next(),
+        Some("web:2")
+    );
+    // Deploying the same image again registers nothing and starts nothing.
+    let again = deploy(
+        &sb,
+        &["--service", "web", "--container", &format!("app={v2}")],
+    )
+    .run()
+    .success();
+    assert!(
+        again
+            .stdout
+            .contains("nothing to deploy: the service already runs web:2"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(task_definitions(&sb).as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_crash_looping_image_fails_with_the_reason_and_the_breaker_rolls_back() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let bad = sb.push_image("app", "crash", CRASH);
+    setup(&sb, &v1, "{'enable': True, 'rollback': True}");
+    let out = deploy(&sb, &["--service", "web", "--image", &bad]).run();
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("deployment failed: tasks failed to start."),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "[EssentialContainerExited]: Essential container in task exited (app exited 3"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("ROLLED BACK"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("ROLLED BACK") && out.stderr.lines().count() == 1,
+        "{}",
+        out.stderr
+    );
+    assert!(service(&sb)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .ends_with("web:1"));
+}
+
+#[test]
+fn without_ecs_rollback_a_failed_deployment_is_rolled_back_by_stevedore_when_asked() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let bad = sb.push_image("app", "crash", CRASH);
+    setup(&sb, &v1, "{'enable': True, 'rollback': False}");
+    let out = deploy(&sb, &["--service", "web", "--image", &bad, "--rollback"]).run();
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout.contains(
+            "rolling back to web:1 (ECS deployment circuit breaker: tasks failed to start.)"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "ROLLED BACK: ECS deployment circuit breaker: tasks failed to start.; restored web:1"
+        ),
+        "{}",
+        out.stdout
+    );
+    let svc = service(&sb);
+    assert!(svc["taskDefinition"].as_str().unwrap().ends_with("web:1"));
+    assert_eq!(svc["deployments"][0]["rolloutState"], "COMPLETED");
+}
+
+#[test]
+fn a_missing_image_times_out_with_the_pull_error_printed() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    setup(&sb, &v1, "{'enable': False, 'rollback': False}");
+    let missing = format!("{}/app:never-pushed", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    let out = deploy(
+        &sb,
+        &["--service", "web", "--image", &missing, "--timeout", "4s"],
+    )
+    .run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("[TaskFailedToStart]: CannotPullContainerError"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("TIMED OUT"), "{}", out.stdout);
+}
+
+#[test]
+fn throttling_is_survived() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "{'enable': False, 'rollback': False}");
+    sb.control(
+        "PUT",
+        "/_sandbox/faults",
+        r#"{"throttle_next": 3, "operations": ["DescribeServices"]}"#,
+    );
+    // The first DescribeServices (before the update) is throttled too: it is retried.
+    let out = deploy(&sb, &["--service", "web", "--image", &v2])
+        .env("AWS_MAX_ATTEMPTS", "5")
+        .run()
+        .success();
+    assert!(out.stdout.contains("web: deployed web:2"), "{}", out.stdout);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "{'enable': False, 'rollback': False}");
+    let before = (task_definitions(&sb), service(&sb)["deployments"].clone());
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--image",
+            &v2,
+            "--env",
+            "app:MODE=staging",
+            "--desired-count",
+            "3",
+            "--dry-run",
+        ],
+    )
+    .run()
+    .success();
+    assert!(
+        out.stdout.contains("dry run: nothing is changed"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "~ containerDefinitions[app].environment[MODE].value: \"prod\" -> \"staging\""
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("~ desiredCount: 2 -> 3"),
+        "{}",
+        out.stdout
+    );
+    let after = (task_definitions(&sb), service(&sb)["deployments"].clone());
+    assert_eq!(before.0, after.0);
+    assert_eq!(before.1[0]["id"], after.1[0]["id"]);
+    assert_eq!(after.1.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_input_registers_nothing() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    setup(&sb, &v1, "{'enable': False, 'rollback': False}");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let broken = write(
+        "broken.hbs",
+        r#"{"family": "web", "containerDefinitions": [{{#each}}]}"#,
+    );
+    let needs_var = write(
+        "needs.hbs",
+        r#"{"family": "web", "containerDefinitions": [{"name": "app", "image": "{{image}}"}]}"#,
+    );
+    let not_json = write("td.json", "{\"family\": ");
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        ("unknown container", vec!["--container", "api=x/app:2"], "no container named 'api'"),
+        ("malformed image", vec!["--container", "app=x/app:"], "--container app"),
+        ("malformed template", vec!["--template", &broken], "--template"),
+        ("template variable missing", vec!["--template", &needs_var], "image"),
+        ("invalid ARN", vec!["--task-definition", "arn:aws:ecs:us-east-1:123456789012:service/c1/web"], "--task-definition"),
+        ("malformed JSON", vec!["--task-definition-file", &not_json], "--task-definition-file"),
+        ("bad timeout", vec!["--timeout", "soon"], "--timeout"),
+        ("env without container", vec!["--env", "MODE=x"], "--env"),
+    ];
+    for (what, args, needle) in cases {
+        let mut all = vec!["--service", "web"];
+        all.extend(args);
+        let out = deploy(&sb, &all).run();
+        assert_eq!(out.code, 2, "{what}: {}", out.all());
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{what}: {line}");
+        assert!(line.contains(needle), "{what}: {line}");
+    }
+    assert_eq!(
+        task_definitions(&sb).as_array().unwrap().len(),
+        1,
+        "nothing may be registered"
+    );
+    // A template that renders works, with --var.
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--template",
+            &needs_var,
+            "--var",
+            &format!("image={v1}"),
+            "--dry-run",
+        ],
+    )
+    .run()
+    .success();
+    assert!(
+        out.stdout.contains("- containerDefinitions[log]"),
+        "{}",
+        out.stdout
+    );
+    // Missing service and cluster are clear, and quick.
+    let t = std::time::Instant::now();
+    let out = deploy(&sb, &["--service", "nope"]).run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("service nope not found in cluster c1"),
+        "{}",
+        out.stderr
+    );
+    let out = stevedore(&["deploy", "--cluster", "nope", "--service", "web"])
+        .sandbox(&sb, true)
+        .run();
+    assert!(
+        out.stderr.contains("cluster nope not found"),
+        "{}",
+        out.stderr
+    );
+    assert!(t.elapsed().as_secs_f64() < 2.0);
+}
+
+#[test]
+fn several_services_deploy_concurrently_with_one_summary() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "{'enable': False, 'rollback': False}");
+    sb.boto3("ecs.create_service(cluster='c1', serviceName='worker', taskDefinition='web:1', desiredCount=1, launchType='FARGATE', networkConfiguration={'awsvpcConfiguration': {'subnets': ['s']}})\nprint(1)");
+    let out = deploy(&sb, &["--service", "web,worker", "--image", &v2])
+        .run()
+        .success();
+    assert!(
+        out.stdout.contains("[web] ") && out.stdout.contains("[worker] "),
+        "{}",
+        out.stdout
+    );
+    let summary = out.stdout.split("summary:").nth(1).unwrap();
+    assert!(
+        summary.contains("web: deployed web:2") && summary.contains("worker: deployed web:"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn run_task_exits_with_the_containers_code() {
+    let sb = SandboxProc::start();
+    let migrate = sb.push_image(
+        "migrate",
+        "v1",
+        &[
+            ("stevedore.sandbox.exit-code", "7"),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    );
+    let ok = sb.push_image(
+        "migrate",
+        "ok",
+        &[
+            ("stevedore.sandbox.exit-code", "0"),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    );
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='migrate', containerDefinitions=[{{'name': 'm', 'image': {migrate:?}}}])\necs.register_task_definition(family='ok', containerDefinitions=[{{'name': 'm', 'image': {ok:?}}}])\nprint(1)"));
+    let out = stevedore(&[
+        "run-task",
+        "--cluster",
+        "c1",
+        "--task-definition",
+        "migrate",
+        "--command",
+        r#"["rake","db:migrate"]"#,
+        "--env",
+        "A=1",
+        "--poll-interval",
+        "200ms",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 7, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("Essential container in task exited (m exited 7)"),
+        "{}",
+        out.stdout
+    );
+    let out = stevedore(&[
+        "run-task",
+        "--cluster",
+        "c1",
+        "--task-definition",
+        "ok",
+        "--poll-interval",
+        "200ms",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let overrides = sb.boto3("t = ecs.list_tasks(cluster='c1', desiredStatus='STOPPED')['taskArns']\nd = ecs.describe_tasks(cluster='c1', tasks=t)['tasks']\nprint(json.dumps([x['overrides'] for x in d]))");
+    assert!(
+        overrides
+            .to_string()
+            .contains(r#""command":["rake","db:migrate"]"#),
+        "{overrides}"
+    );
+}
