@@ -259,6 +259,46 @@ pub async fn run_auth(settings: &Settings, args: AuthArgs) -> Result<()> {
     Ok(())
 }
 
+/// Assume the job's role again with a fresh OIDC token, for waits that outlive the credentials.
+/// `Ok(None)` when there is no token or no role to do it with.
+pub async fn reassume(region: &str) -> Result<Option<aws_credential_types::Credentials>> {
+    let settings = Settings::resolve(config::Sources::from_env(Some(region.to_string())))?;
+    let role = resolve_role(
+        config::env_var("STEVEDORE_ROLE_ARN").as_deref(),
+        config::env_var("AWS_ROLE_ARN").as_deref(),
+        config::env_var("STEVEDORE_ROLE_NAME").as_deref(),
+        &settings,
+    )?;
+    let Some((arn, parsed)) = role else {
+        return Ok(None);
+    };
+    let audience = config::env_var("STEVEDORE_OIDC_AUDIENCE")
+        .or_else(|| config::env_var("CIRCLE_ORGANIZATION_ID"));
+    let Some(token) = oidc::find_token(audience.as_deref())? else {
+        return Ok(None);
+    };
+    let session = oidc::session_name(
+        config::env_var("CIRCLE_PROJECT_REPONAME").as_deref(),
+        config::env_var("CIRCLE_BUILD_NUM").as_deref(),
+        SystemTime::now(),
+    );
+    let c = assume_with_web_identity(Some(region), &token, &arn, &parsed, &session, 3600).await?;
+    let expiry = aws_smithy_types::DateTime::from_str(&c.expiration, Format::DateTime)
+        .ok()
+        .and_then(|d| SystemTime::try_from(d).ok());
+    println!(
+        "re-assumed {arn} (credentials valid until {})",
+        c.expiration
+    );
+    Ok(Some(aws_credential_types::Credentials::new(
+        c.access_key_id.clone(),
+        c.secret_access_key.clone(),
+        Some(c.session_token.clone()),
+        expiry,
+        "stevedore-reassumed",
+    )))
+}
+
 fn sts_region(region: Option<&str>) -> &str {
     // STS answers in every region; without one configured, the global partition's home will do.
     region.unwrap_or("us-east-1")

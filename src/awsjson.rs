@@ -47,6 +47,8 @@ pub struct Client {
     signing_name: &'static str,
     target_prefix: &'static str,
     credentials: aws_credential_types::provider::SharedCredentialsProvider,
+    /// Credentials from a re-assumption, replacing the chain's once they exist.
+    refreshed: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
     max_attempts: u32,
     /// Called for every request, for tests and benchmarks that count calls.
     pub calls: std::sync::atomic::AtomicU64,
@@ -81,17 +83,31 @@ impl Client {
             signing_name: "ecs",
             target_prefix: "AmazonEC2ContainerServiceV20141113",
             credentials,
+            refreshed: tokio::sync::Mutex::new(None),
             max_attempts,
             calls: Default::default(),
         })
     }
 
     /// Call `op` with `body`, retrying throttling, 5xx and transport failures with jittered backoff.
+    /// Expired (or nearly expired) OIDC credentials are re-assumed once and the call repeated.
     pub async fn call(&self, op: &str, body: &Value) -> Result<Value, CallError> {
         let mut attempt = 0;
+        let mut reassumed = false;
         loop {
             attempt += 1;
             match self.call_once(op, body).await {
+                Err(CallError::Api(e))
+                    if !reassumed
+                        && matches!(e.code.as_str(), "ExpiredTokenException" | "ExpiredToken") =>
+                {
+                    reassumed = true;
+                    match crate::auth::reassume(&self.region).await {
+                        Ok(Some(c)) => *self.refreshed.lock().await = Some(c),
+                        _ => return Err(CallError::Api(e)),
+                    }
+                    continue;
+                }
                 Err(CallError::Api(e))
                     if attempt < self.max_attempts && (e.is_throttling() || e.status >= 500) => {}
                 Err(CallError::Transport(_)) if attempt < self.max_attempts => {}
@@ -101,14 +117,41 @@ impl Client {
         }
     }
 
+    /// The credentials to sign with; re-assumes ahead of an expiry less than five minutes away.
+    async fn credentials(&self) -> Result<aws_credential_types::Credentials, CallError> {
+        let mut refreshed = self.refreshed.lock().await;
+        let current = match refreshed.clone() {
+            Some(c) => c,
+            None => self.credentials.provide_credentials().await.map_err(|e| {
+                CallError::Transport(anyhow::anyhow!("loading AWS credentials: {e}"))
+            })?,
+        };
+        let expiry = current.expiry().or_else(|| {
+            config::env_var("AWS_CREDENTIAL_EXPIRATION")
+                .and_then(|t| {
+                    aws_smithy_types::DateTime::from_str(
+                        &t,
+                        aws_smithy_types::date_time::Format::DateTime,
+                    )
+                    .ok()
+                })
+                .and_then(|d| SystemTime::try_from(d).ok())
+        });
+        let soon = expiry.is_some_and(|e| e < SystemTime::now() + Duration::from_secs(300));
+        if soon {
+            if let Ok(Some(c)) = crate::auth::reassume(&self.region).await {
+                *refreshed = Some(c.clone());
+                return Ok(c);
+            }
+        }
+        Ok(current)
+    }
+
     async fn call_once(&self, op: &str, body: &Value) -> Result<Value, CallError> {
         use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let creds =
-            self.credentials.provide_credentials().await.map_err(|e| {
-                CallError::Transport(anyhow::anyhow!("loading AWS credentials: {e}"))
-            })?;
+        let creds = self.credentials().await?;
         let payload = body.to_string();
         let target = format!("{}.{op}", self.target_prefix);
         let url = format!("{}/", self.endpoint);

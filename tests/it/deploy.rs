@@ -444,3 +444,57 @@ fn run_task_exits_with_the_containers_code() {
         "{overrides}"
     );
 }
+
+#[test]
+fn a_wait_that_outlives_the_oidc_credentials_re_assumes_the_role() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "{'enable': False, 'rollback': False}");
+    // Credentials from `stevedore auth`, as a job has them.
+    let token = sb.token(&["--project", "proj-1"]);
+    let role = format!(
+        "arn:aws:iam::{}:role/circleci-deployer",
+        sb.env["AWS_ACCOUNT_ID"]
+    );
+    let auth = stevedore(&["auth", "--role-arn", &role])
+        .sandbox(&sb, false)
+        .env("CIRCLE_OIDC_TOKEN_V2", &token);
+    let home = auth.home();
+    let bash_env = home.path().join("bash_env");
+    auth.env("BASH_ENV", bash_env.display().to_string())
+        .run()
+        .success();
+    let creds = read_exports(&bash_env);
+    // A slow rollout (real time), and the sandbox clock jumps past the credentials' expiry mid-wait.
+    sb.control("POST", "/_sandbox/clock", r#"{"speed": 1}"#);
+    let jump = {
+        let url = sb.env["STEVEDORE_SANDBOX_URL"].clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let body = r#"{"advance": 3700}"#;
+            use std::io::{Read, Write};
+            write!(s, "POST /_sandbox/clock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+            let mut r = String::new();
+            s.read_to_string(&mut r).unwrap();
+        })
+    };
+    let out = deploy(&sb, &["--service", "web", "--image", &v2])
+        .sandbox(&sb, false)
+        .env("AWS_ACCESS_KEY_ID", &creds["AWS_ACCESS_KEY_ID"])
+        .env("AWS_SECRET_ACCESS_KEY", &creds["AWS_SECRET_ACCESS_KEY"])
+        .env("AWS_SESSION_TOKEN", &creds["AWS_SESSION_TOKEN"])
+        .env("CIRCLE_OIDC_TOKEN_V2", &token)
+        .env("AWS_ROLE_ARN", &role)
+        .run();
+    jump.join().unwrap();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains(&format!("re-assumed {role}")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("web: deployed web:2"), "{}", out.stdout);
+}
