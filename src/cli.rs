@@ -153,6 +153,29 @@ pub struct DeployArgs {
           default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
     pub rollback: bool,
 
+    /// Create the service when it does not exist (needs a task definition source and, for
+    /// awsvpc, --subnets).
+    #[arg(long, env = "STEVEDORE_CREATE_SERVICE", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub create_service: bool,
+
+    /// Launch type of a created service: FARGATE or EC2.
+    #[arg(long, env = "STEVEDORE_LAUNCH_TYPE", default_value = "FARGATE")]
+    pub launch_type: String,
+
+    /// Subnets of a created service (awsvpc); comma-separated.
+    #[arg(long, env = "STEVEDORE_SUBNETS", value_delimiter = ',')]
+    pub subnets: Vec<String>,
+
+    /// Security groups of a created service (awsvpc); comma-separated.
+    #[arg(long, env = "STEVEDORE_SECURITY_GROUPS", value_delimiter = ',')]
+    pub security_groups: Vec<String>,
+
+    /// Give a created service's tasks public IPs.
+    #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub assign_public_ip: bool,
+
     /// Write the results as JSON to this file.
     #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]
     pub output_file: Option<PathBuf>,

@@ -67,6 +67,8 @@ pub struct Plan {
     pub rollback: bool,
     /// Prefix lines with the service name (several services at once).
     pub prefix: bool,
+    /// CreateService's settings, when the service may be created.
+    pub create: Option<Value>,
 }
 
 fn split_pair<'a>(flag: &str, item: &'a str, sep: char, shape: &str) -> Result<(&'a str, &'a str)> {
@@ -211,7 +213,25 @@ impl Plan {
         let mut services: Vec<&String> =
             a.services.iter().filter(|s| !s.trim().is_empty()).collect();
         services.dedup();
+        let create = if a.create_service {
+            if a.task_definition.is_none() && given.is_none() {
+                return Err(usage!("--create-service needs the task definition to start from: --task-definition, --task-definition-file or --template"));
+            }
+            let mut c =
+                json!({"launchType": a.launch_type, "desiredCount": a.desired_count.unwrap_or(1)});
+            let subnets: Vec<&String> = a.subnets.iter().filter(|s| !s.trim().is_empty()).collect();
+            if !subnets.is_empty() {
+                c["networkConfiguration"] = json!({"awsvpcConfiguration": {"subnets": subnets, "securityGroups": a.security_groups,
+                    "assignPublicIp": if a.assign_public_ip { "ENABLED" } else { "DISABLED" }}});
+            } else if a.launch_type == "FARGATE" {
+                return Err(usage!("--create-service with --launch-type FARGATE needs --subnets (and usually --security-groups)"));
+            }
+            Some(c)
+        } else {
+            None
+        };
         Ok(Plan {
+            create,
             cluster: a.cluster.trim().to_string(),
             changes: Changes {
                 images,
@@ -431,7 +451,10 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
     let cluster = plan.cluster.as_str();
     let svc = match describe_service(client, cluster, service).await {
         Ok(v) if v.is_null() || v.get("status").and_then(Value::as_str) == Some("INACTIVE") => {
-            return Err(anyhow::anyhow!("service {service} not found in cluster {cluster}: check --service and --cluster (and the region)"));
+            if plan.create.is_some() {
+                return create_service(client, plan, service, started).await;
+            }
+            return Err(anyhow::anyhow!("service {service} not found in cluster {cluster}: check --service and --cluster (and the region), or pass --create-service"));
         }
         Ok(v) => v,
         Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
@@ -663,6 +686,105 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
         service: service.into(),
         task_definition: Some(target),
         deployment_id: Some(deployment),
+        result,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Create the service from the given task definition and follow its first deployment.
+async fn create_service(
+    client: &Client,
+    plan: &Plan,
+    service: &str,
+    started: Instant,
+) -> Result<Report> {
+    let cluster = plan.cluster.as_str();
+    let td = match (&plan.given, &plan.start_from) {
+        (Some(v), _) => {
+            let new = taskdef::apply(v, &plan.changes).map_err(|e| usage!("{e}"))?;
+            if plan.dry_run {
+                say(plan, service, &format!("plan: register a task definition of family {} and create service {service} in {cluster} (dry run: nothing is changed)", new.get("family").and_then(Value::as_str).unwrap_or("?")));
+                return Ok(Report {
+                    service: service.into(),
+                    task_definition: None,
+                    deployment_id: None,
+                    result: Result_::Unchanged("dry run: nothing changed".into()),
+                    seconds: 0.0,
+                });
+            }
+            let out = client
+                .call("RegisterTaskDefinition", &new)
+                .await
+                .map_err(|e| api_err("RegisterTaskDefinition", e))?;
+            out.pointer("/taskDefinition/taskDefinitionArn")
+                .and_then(Value::as_str)
+                .context("RegisterTaskDefinition answered without an ARN")?
+                .to_string()
+        }
+        (None, Some(r)) => r.clone(),
+        (None, None) => {
+            return Err(usage!(
+                "--create-service needs --task-definition, --task-definition-file or --template"
+            ))
+        }
+    };
+    if plan.dry_run {
+        say(plan, service, &format!("plan: create service {service} in {cluster} with {td} (dry run: nothing is changed)"));
+        return Ok(Report {
+            service: service.into(),
+            task_definition: Some(td),
+            deployment_id: None,
+            result: Result_::Unchanged("dry run: nothing changed".into()),
+            seconds: 0.0,
+        });
+    }
+    let mut req = plan.create.clone().unwrap_or_else(|| json!({}));
+    req["cluster"] = json!(cluster);
+    req["serviceName"] = json!(service);
+    req["taskDefinition"] = json!(td);
+    if let Some(b) = plan.breaker {
+        req["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": {"enable": b != CircuitBreaker::Off, "rollback": b == CircuitBreaker::Rollback}});
+    }
+    let since = now_epoch();
+    let out = client
+        .call("CreateService", &req)
+        .await
+        .map_err(|e| api_err("CreateService", e))?;
+    let id = out
+        .pointer("/service/deployments")
+        .and_then(Value::as_array)
+        .and_then(|d| {
+            d.iter()
+                .find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"))
+        })
+        .and_then(|d| d.get("id").and_then(Value::as_str))
+        .context("CreateService answered without a PRIMARY deployment")?
+        .to_string();
+    say(
+        plan,
+        service,
+        &format!(
+            "created service {service} in {cluster}: deployment {id} of {}",
+            td.rsplit('/').next().unwrap_or(&td)
+        ),
+    );
+    let result = if plan.wait_until == WaitUntil::None {
+        Result_::Started
+    } else {
+        follow(
+            client,
+            plan,
+            service,
+            &id,
+            since,
+            Instant::now() + plan.timeout,
+        )
+        .await?
+    };
+    Ok(Report {
+        service: service.into(),
+        task_definition: Some(td),
+        deployment_id: Some(id),
         result,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -498,3 +498,69 @@ fn a_wait_that_outlives_the_oidc_credentials_re_assumes_the_role() {
     );
     assert!(out.stdout.contains("web: deployed web:2"), "{}", out.stdout);
 }
+
+#[test]
+fn a_missing_service_is_created_from_a_task_definition_file_when_asked() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    sb.boto3("ecs.create_cluster(clusterName='c1')\nprint(1)");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("td.json");
+    std::fs::write(&file, json!({"family": "api", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "512", "memory": "1024",
+        "containerDefinitions": [{"name": "api", "image": v1}]}).to_string()).unwrap();
+    let f = file.display().to_string();
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "api",
+            "--task-definition-file",
+            &f,
+            "--create-service",
+        ],
+    )
+    .run();
+    assert_eq!(
+        out.code,
+        2,
+        "FARGATE without subnets is refused before any call: {}",
+        out.all()
+    );
+    assert!(out.stderr.contains("--subnets"), "{}", out.stderr);
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "api",
+            "--task-definition-file",
+            &f,
+            "--create-service",
+            "--subnets",
+            "subnet-1",
+            "--desired-count",
+            "2",
+        ],
+    )
+    .run()
+    .success();
+    assert!(
+        out.stdout.contains("created service api in c1"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("api: deployed api:1"), "{}", out.stdout);
+    let svc = sb.boto3("print(json.dumps(ecs.describe_services(cluster='c1', services=['api'])['services'][0], default=str))");
+    assert_eq!(svc["runningCount"], 2);
+    assert_eq!(
+        svc["networkConfiguration"]["awsvpcConfiguration"]["subnets"][0],
+        "subnet-1"
+    );
+    // Without --create-service, a missing service is an error that says how to fix it.
+    let out = deploy(&sb, &["--service", "other", "--task-definition-file", &f]).run();
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("pass --create-service"),
+        "{}",
+        out.stderr
+    );
+}
