@@ -27,7 +27,7 @@ pub enum Command {
     #[command(subcommand)]
     Ecr(EcrCommand),
     /// Register a new task-definition revision, update the service, and follow the rollout to its end.
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Run a one-off task (a migration), wait for it to stop, and exit with its exit code.
     RunTask(RunTaskArgs),
 }
