@@ -36,5 +36,5 @@ sandbox:
 	target/debug/stevedore-sandbox up
 
 bench: deps
-	cargo build --release
+	cargo build --release --workspace
 	bash scripts/bench.sh

@@ -2,7 +2,8 @@
 # Speed, as ratios against a peer measured in the same run (never as absolute thresholds).
 # What exists so far: registry login. Peer: boto3 (the library under the AWS CLI that the
 # aws-ecr orb runs) making the same GetAuthorizationToken call and writing the same config.json.
-# Push (issue 4) and deploy (issue 5) benches join this script when those land.
+# Deploy: scripts/bench_deploy.py (time from the sandbox deciding a rollout to stevedore's exit).
+# Push (issue 4) joins this script when it lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STEVEDORE_BIN:-target/release/stevedore}
@@ -53,3 +54,6 @@ ours=$(median_ms "$bin" ecr login)
 peer=$(median_ms .venv/bin/python "$work/peer.py")
 echo "registry login, median of $runs: stevedore ${ours} ms, boto3 ${peer} ms"
 awk -v a="$ours" -v b="$peer" 'BEGIN { printf "ratio stevedore/boto3: %.2f\n", (b > 0 ? a / b : 0) }'
+
+# Deploy: latency after COMPLETED / FAILED and the DescribeServices rate, against the sandbox.
+STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_deploy.py

@@ -144,8 +144,8 @@ pub struct DeployArgs {
     #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "10m")]
     pub timeout: String,
 
-    /// Time between polls (jittered by a third either way); backs off on throttling.
-    #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "3s")]
+    /// Time between polls (jittered by a quarter either way); backs off on throttling.
+    #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "4s")]
     pub poll_interval: String,
 
     /// On failure or timeout, update the service back to its previous task definition and follow that.

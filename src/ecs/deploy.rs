@@ -808,10 +808,10 @@ async fn start_deployment(client: &Client, update: &Value) -> Result<String> {
         .context("UpdateService answered without a PRIMARY deployment")
 }
 
-/// Jitter a poll interval by up to a third either way.
+/// Jitter a poll interval by up to a quarter either way (the default 4 s becomes 3–5 s).
 fn jittered(d: Duration) -> Duration {
     let ms = d.as_millis() as u64;
-    Duration::from_millis(rand::random_range(ms * 2 / 3..=ms * 4 / 3 + 1))
+    Duration::from_millis(rand::random_range(ms * 3 / 4..=ms * 5 / 4 + 1))
 }
 
 /// Poll DescribeServices (once per poll) until the deployment is decided or the deadline passes.

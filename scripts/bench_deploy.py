@@ -1,0 +1,131 @@
+"""Deploy bench: how soon stevedore exits after the sandbox marks a rollout COMPLETED or FAILED,
+and how many DescribeServices calls a minute it makes while waiting. The peer is the cadence of
+the AWS CLI's services-stable waiter (one DescribeServices every 15 s; the aws-ecs orb's is 20 s).
+
+Runs the sandbox at real-time speed so its clock and the wall clock agree."""
+
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import boto3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("STEVEDORE_BIN", os.path.join(ROOT, "target/release/stevedore"))
+SANDBOX = os.environ.get("STEVEDORE_SANDBOX_BIN", os.path.join(ROOT, "target/release/stevedore-sandbox"))
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+WAITER_CADENCE = 15.0
+
+
+def start_sandbox():
+    proc = subprocess.Popen([SANDBOX, "up", "--clock-speed", "1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = {}
+    for line in proc.stdout:
+        if line.startswith("# stevedore-sandbox ready"):
+            break
+        if line.startswith("export "):
+            k, v = line[len("export "):].strip().split("=", 1)
+            env[k] = v.strip("'")
+    return proc, env
+
+
+def push(env, repo, tag, labels):
+    work = tempfile.mkdtemp()
+    blobs = os.path.join(work, "oci/blobs/sha256")
+    os.makedirs(blobs)
+
+    def put(data):
+        h = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(blobs, h), "wb") as f:
+            f.write(data)
+        return "sha256:" + h, len(data)
+
+    cd, cs = put(json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": labels}, "rootfs": {"type": "layers", "diff_ids": []}, "created": tag}).encode())
+    md, ms = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs}, "layers": []}).encode())
+    with open(os.path.join(work, "oci/oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+    with open(os.path.join(work, "oci/index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}, f)
+    certs = os.path.join(work, "certs")
+    os.makedirs(certs)
+    with open(env["AWS_CA_BUNDLE"]) as src, open(os.path.join(certs, "ca.crt"), "w") as dst:
+        dst.write(src.read())
+    import base64
+    token = ecr_client(env).get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    creds = base64.b64decode(token).decode()
+    ref = f"{env['STEVEDORE_SANDBOX_REGISTRY']}/{repo}:{tag}"
+    subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-creds", creds, "--dest-cert-dir", certs, f"oci:{work}/oci:latest", f"docker://{ref}"], check=True)
+    return ref
+
+
+def kw(env):
+    return dict(endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_DEFAULT_REGION"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+
+def ecr_client(env):
+    return boto3.client("ecr", **kw(env))
+
+
+def calls(env):
+    with urllib.request.urlopen(env["STEVEDORE_SANDBOX_URL"] + "/_sandbox/calls") as r:
+        return json.load(r)
+
+
+def scenario(env, ecs, service, image, breaker):
+    ecs.create_service(cluster="bench", serviceName=service, taskDefinition="web:1", desiredCount=2,
+                       deploymentConfiguration={"deploymentCircuitBreaker": breaker})
+    while ecs.describe_services(cluster="bench", services=[service])["services"][0]["deployments"][0].get("rolloutState") != "COMPLETED":
+        time.sleep(0.2)
+    out = tempfile.mktemp()
+    started = time.time()
+    proc = subprocess.run([BIN, "deploy", "--cluster", "bench", "--service", service, "--image", image, "--output-file", out],
+                          env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exited = time.time()
+    with open(out) as f:
+        dep_id = json.load(f)["deployments"][0]["deploymentId"]
+    svc = ecs.describe_services(cluster="bench", services=[service])["services"][0]
+    dep = next(d for d in svc["deployments"] if d["id"] == dep_id)
+    decided = dep["updatedAt"].timestamp()
+    log = calls(env)
+    # "While waiting": from the UpdateService that started the deployment to stevedore's exit.
+    updated = max(c["at"] for c in log if c["call"] == "ECS.UpdateService" and started <= c["at"] <= exited)
+    n = sum(1 for c in log if c["call"] == "ECS.DescribeServices" and updated <= c["at"] <= exited)
+    return proc.returncode, dep["rolloutState"], exited - decided, n / ((exited - updated) / 60.0), exited - started
+
+
+def main():
+    proc, env = start_sandbox()
+    try:
+        ecs = boto3.client("ecs", **kw(env))
+        good = push(env, "app", "v1", {})
+        good2 = push(env, "app", "v2", {})
+        crash = push(env, "app", "crash", {"stevedore.sandbox.exit-code": "3", "stevedore.sandbox.exit-after": "1"})
+        ecs.create_cluster(clusterName="bench")
+        ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": good}])
+        results = {"COMPLETED": [], "FAILED": []}
+        for i in range(RUNS):
+            for state, image, breaker in (("COMPLETED", good2, {"enable": False, "rollback": False}),
+                                           ("FAILED", crash, {"enable": True, "rollback": False})):
+                code, seen, latency, per_min, total = scenario(env, ecs, f"s-{state.lower()}-{i}", image, breaker)
+                if seen != state:
+                    sys.exit(f"bench: expected a {state} rollout, the sandbox says {seen} (stevedore exit {code})")
+                results[state].append((latency, per_min, total, code))
+        for state, rows in results.items():
+            lat = statistics.median(r[0] for r in rows)
+            rate = max(r[1] for r in rows)
+            codes = sorted({r[3] for r in rows})
+            print(f"deploy {state}: sandbox marked it -> stevedore exited in {lat:.2f} s (median of {len(rows)}; exit codes {codes}); "
+                  f"waiter cadence {WAITER_CADENCE:.0f} s; ratio {lat / WAITER_CADENCE:.2f}; DescribeServices {rate:.1f}/min at most (limit 30)")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    main()
