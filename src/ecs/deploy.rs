@@ -50,7 +50,7 @@ pub struct Report {
 }
 
 /// Everything validated before the first call.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Plan {
     pub cluster: String,
     pub changes: Changes,
@@ -69,6 +69,8 @@ pub struct Plan {
     pub prefix: bool,
     /// CreateService's settings, when the service may be created.
     pub create: Option<Value>,
+    /// Task definitions registered in this run, by content.
+    pub registered: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 fn split_pair<'a>(flag: &str, item: &'a str, sep: char, shape: &str) -> Result<(&'a str, &'a str)> {
@@ -231,6 +233,7 @@ impl Plan {
             None
         };
         Ok(Plan {
+            registered: Default::default(),
             create,
             cluster: a.cluster.trim().to_string(),
             changes: Changes {
@@ -593,15 +596,7 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
     let target = match target_known {
         Some(arn) => arn,
         None => {
-            let out = client
-                .call("RegisterTaskDefinition", &new)
-                .await
-                .map_err(|e| api_err("RegisterTaskDefinition", e))?;
-            let arn = out
-                .pointer("/taskDefinition/taskDefinitionArn")
-                .and_then(Value::as_str)
-                .context("RegisterTaskDefinition answered without an ARN")?
-                .to_string();
+            let arn = register(client, plan, &new).await?;
             say(
                 plan,
                 service,
@@ -712,14 +707,7 @@ async fn create_service(
                     seconds: 0.0,
                 });
             }
-            let out = client
-                .call("RegisterTaskDefinition", &new)
-                .await
-                .map_err(|e| api_err("RegisterTaskDefinition", e))?;
-            out.pointer("/taskDefinition/taskDefinitionArn")
-                .and_then(Value::as_str)
-                .context("RegisterTaskDefinition answered without an ARN")?
-                .to_string()
+            register(client, plan, &new).await?
         }
         (None, Some(r)) => r.clone(),
         (None, None) => {
@@ -788,6 +776,27 @@ async fn create_service(
         result,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Register a task definition once per run: services deployed together from the same family
+/// and the same changes share one new revision instead of racing to register two.
+async fn register(client: &Client, plan: &Plan, td: &Value) -> Result<String> {
+    let key = td.to_string();
+    let mut done = plan.registered.lock().await;
+    if let Some(arn) = done.get(&key) {
+        return Ok(arn.clone());
+    }
+    let out = client
+        .call("RegisterTaskDefinition", td)
+        .await
+        .map_err(|e| api_err("RegisterTaskDefinition", e))?;
+    let arn = out
+        .pointer("/taskDefinition/taskDefinitionArn")
+        .and_then(Value::as_str)
+        .context("RegisterTaskDefinition answered without an ARN")?
+        .to_string();
+    done.insert(key, arn.clone());
+    Ok(arn)
 }
 
 /// UpdateService, returning the id of the PRIMARY deployment it created.
