@@ -113,6 +113,12 @@ pub struct DeployArgs {
     #[arg(long = "var", env = "STEVEDORE_VARS", value_delimiter = '\n')]
     pub vars: Vec<String>,
 
+    /// Replace image tags in this account's ECR with their digests, so every task runs the
+    /// same image even if the tag moves later.
+    #[arg(long, env = "STEVEDORE_PIN_DIGESTS", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "true", value_parser = BoolishValueParser::new())]
+    pub pin_digests: bool,
+
     /// Set the service's desired count.
     #[arg(long, env = "STEVEDORE_DESIRED_COUNT")]
     pub desired_count: Option<i32>,

@@ -259,6 +259,64 @@ impl Plan {
     }
 }
 
+/// Whether an image's registry is this account's private ECR: the standard host, or the proxy
+/// endpoint GetAuthorizationToken names (which is how a local endpoint shows itself).
+fn in_private_ecr(registry: &str, ecr_host: &Option<String>) -> bool {
+    let standard = registry.contains(".dkr.ecr.")
+        && (registry.ends_with(".amazonaws.com") || registry.ends_with(".amazonaws.com.cn"));
+    standard || ecr_host.as_deref() == Some(registry)
+}
+
+/// Resolve tags of images in private ECR to digests (`repo@sha256:…`); a tag that does not
+/// exist is an error before anything is registered.
+async fn pin_digests(changes: &mut Changes, region: &str) -> Result<()> {
+    let mut images: Vec<&mut String> = changes.images.iter_mut().map(|(_, i)| i).collect();
+    if let Some(i) = changes.image.as_mut() {
+        images.push(i);
+    }
+    let candidates: Vec<&mut String> = images
+        .into_iter()
+        .filter(|i| {
+            taskdef::ImageRef::parse(i).is_ok_and(|r| r.digest.is_none() && r.registry.is_some())
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let ecr_host = crate::ecr::private_auth(region).await.ok().map(|a| a.host);
+    let conf = crate::config::sdk_config(Some(region), false).await?;
+    let ecr = aws_sdk_ecr::Client::new(&conf);
+    for image in candidates {
+        let r = taskdef::ImageRef::parse(image).map_err(|e| usage!("{e}"))?;
+        let registry = r.registry.clone().unwrap_or_default();
+        if !in_private_ecr(&registry, &ecr_host) {
+            continue;
+        }
+        let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
+        let out = ecr
+            .describe_images()
+            .repository_name(&r.repository)
+            .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(&tag).build())
+            .send()
+            .await
+            .map_err(|e| match crate::aws_error::describe(&e) {
+                d if d.starts_with("ImageNotFoundException") || d.starts_with("RepositoryNotFoundException") => {
+                    usage!("image {image} is not in ECR ({d}); push it first, or pass --pin-digests=false")
+                }
+                d => anyhow::anyhow!("ECR DescribeImages {}: {d}", r.repository),
+            })?;
+        let digest = out
+            .image_details()
+            .first()
+            .and_then(|d| d.image_digest())
+            .context("DescribeImages answered without a digest")?;
+        let pinned = format!("{}@{digest}", r.name());
+        println!("pinned {image} to {digest}");
+        *image = pinned;
+    }
+    Ok(())
+}
+
 fn now_epoch() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -268,8 +326,12 @@ fn now_epoch() -> f64 {
 
 /// `stevedore deploy`.
 pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
-    let plan = Arc::new(Plan::from_args(&args)?);
+    let mut plan = Plan::from_args(&args)?;
     let region = settings.require_region()?.to_string();
+    if args.pin_digests && !plan.dry_run {
+        pin_digests(&mut plan.changes, &region).await?;
+    }
+    let plan = Arc::new(plan);
     let client = Arc::new(Client::ecs(&region).await?);
     let mut services: Vec<String> = args
         .services

@@ -66,9 +66,14 @@ fn a_rollout_completes_and_only_the_image_changes() {
         .success();
     let text = &out.stdout;
     assert!(text.contains("registered web:2"), "{text}");
+    // The tag is pinned to its digest (the registry's, as ECR reports it).
+    let digest = sb.boto3("print(json.dumps(ecr.describe_images(repositoryName='app', imageIds=[{'imageTag': 'v2'}])['imageDetails'][0]['imageDigest']))");
+    let digest = digest.as_str().unwrap();
+    let pinned = format!("{}/app@{digest}", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    assert!(text.contains(&format!("pinned {v2} to {digest}")), "{text}");
     assert!(
         text.contains(&format!(
-            "~ containerDefinitions[app].image: \"{v1}\" -> \"{v2}\""
+            "~ containerDefinitions[app].image: \"{v1}\" -> \"{pinned}\""
         )),
         "{text}"
     );
@@ -94,7 +99,7 @@ fn a_rollout_completes_and_only_the_image_changes() {
         a.as_object_mut().unwrap().remove(k);
         b.as_object_mut().unwrap().remove(k);
     }
-    assert_eq!(b["containerDefinitions"][0]["image"], json!(v2));
+    assert_eq!(b["containerDefinitions"][0]["image"], json!(pinned));
     b["containerDefinitions"][0]["image"] = json!(v1);
     assert_eq!(a, b, "a field changed or vanished besides the image");
     // Outputs for later steps.
@@ -195,9 +200,27 @@ fn a_missing_image_times_out_with_the_pull_error_printed() {
     let v1 = sb.push_image("app", "v1", &[]);
     setup(&sb, &v1, "{'enable': False, 'rollback': False}");
     let missing = format!("{}/app:never-pushed", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    // Pinning finds out before anything is registered...
+    let out = deploy(&sb, &["--service", "web", "--image", &missing]).run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("is not in ECR (ImageNotFoundException"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(task_definitions(&sb).as_array().unwrap().len(), 1);
+    // ...and without it, ECS does: the pull fails until the timeout.
     let out = deploy(
         &sb,
-        &["--service", "web", "--image", &missing, "--timeout", "4s"],
+        &[
+            "--service",
+            "web",
+            "--image",
+            &missing,
+            "--timeout",
+            "4s",
+            "--pin-digests=false",
+        ],
     )
     .run();
     assert_eq!(out.code, 4, "{}", out.all());

@@ -495,7 +495,10 @@ impl SandboxProc {
         let certs = work.path().join("certs");
         std::fs::create_dir_all(&certs).unwrap();
         std::fs::copy(&self.env["AWS_CA_BUNDLE"], certs.join("ca.crt")).unwrap();
-        let token = self.boto3("print(json.dumps(ecr.get_authorization_token()['authorizationData'][0]['authorizationToken']))");
+        // ECR wants the repository to exist before a push; create it as a pipeline would.
+        let token = self.boto3(&format!(
+            "try:\n  ecr.create_repository(repositoryName={repo:?})\nexcept ecr.exceptions.RepositoryAlreadyExistsException:\n  pass\nprint(json.dumps(ecr.get_authorization_token()['authorizationData'][0]['authorizationToken']))"
+        ));
         use base64::Engine;
         let creds = String::from_utf8(
             base64::engine::general_purpose::STANDARD
