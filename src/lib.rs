@@ -10,6 +10,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod export;
+pub mod image;
 pub mod oidc;
 pub mod policy;
 pub mod render;
