@@ -26,6 +26,8 @@ pub enum Command {
     /// ECR repositories, registry login and image addresses.
     #[command(subcommand)]
     Ecr(EcrCommand),
+    /// Push an image (OCI layout, docker save archive, or the Docker engine's) to ECR or ECR Public.
+    Push(PushArgs),
     /// Register a new task-definition revision, update the service, and follow the rollout to its end.
     Deploy(Box<DeployArgs>),
     /// Run a one-off task (a migration), wait for it to stop, and exit with its exit code.
@@ -187,6 +189,63 @@ pub struct DeployArgs {
     pub output_file: Option<PathBuf>,
 
     /// Append STEVEDORE_TASK_DEFINITION_ARN, STEVEDORE_DEPLOYMENT_ID and STEVEDORE_DEPLOY_RESULT here.
+    #[arg(long, env = "BASH_ENV", value_name = "FILE")]
+    pub bash_env: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub target: RepoTarget,
+
+    /// Tags to push; repeat or comma-separate. Defaults to `latest`.
+    #[arg(long = "tag", env = "STEVEDORE_TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// An OCI image layout directory (e.g. `docker buildx build --output type=oci,tar=false`).
+    #[arg(long, env = "STEVEDORE_OCI_LAYOUT", value_name = "DIR", conflicts_with_all = ["archive", "docker_image"])]
+    pub oci_layout: Option<PathBuf>,
+
+    /// A tarball: `docker save` output (either layout) or an OCI layout archive.
+    #[arg(
+        long,
+        env = "STEVEDORE_ARCHIVE",
+        value_name = "FILE",
+        conflicts_with = "docker_image"
+    )]
+    pub archive: Option<PathBuf>,
+
+    /// An image in the local Docker engine (read with `docker save`, honouring DOCKER_HOST).
+    #[arg(long, env = "STEVEDORE_DOCKER_IMAGE", value_name = "NAME")]
+    pub docker_image: Option<String>,
+
+    /// Create the repository first if it is missing (scan on push, MUTABLE tags).
+    #[arg(long, env = "STEVEDORE_CREATE_REPO", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub create_repo: bool,
+
+    /// Leave tags that already exist in the repository alone (push nothing when all exist).
+    #[arg(long, env = "STEVEDORE_SKIP_EXISTING_TAGS", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub skip_existing_tags: bool,
+
+    /// Repository in the same registry to mount blobs from instead of uploading them.
+    #[arg(long, env = "STEVEDORE_MOUNT_FROM")]
+    pub mount_from: Option<String>,
+
+    /// Blobs uploaded at once.
+    #[arg(long, env = "STEVEDORE_PARALLEL", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub parallel: u16,
+
+    /// Push through the Docker daemon (`docker tag` + `docker push`) instead; needs --docker-image.
+    #[arg(long, env = "STEVEDORE_VIA", value_parser = ["native", "docker"], default_value = "native")]
+    pub via: String,
+
+    /// Write the result (digest, image reference, tags) as JSON to this file.
+    #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
+    /// Append STEVEDORE_IMAGE_DIGEST and STEVEDORE_IMAGE_URI here.
     #[arg(long, env = "BASH_ENV", value_name = "FILE")]
     pub bash_env: Option<PathBuf>,
 }

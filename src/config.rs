@@ -148,6 +148,12 @@ pub fn private_registry(account: &str, region: &str) -> String {
     format!("{account}.dkr.ecr.{region}.{}", dns_suffix(region))
 }
 
+/// The ECR Public registry host: `public.ecr.aws`, or `STEVEDORE_PUBLIC_REGISTRY_HOST` (a local
+/// stand-in such as the sandbox's).
+pub fn public_registry_host() -> String {
+    env_var("STEVEDORE_PUBLIC_REGISTRY_HOST").unwrap_or_else(|| ECR_PUBLIC_HOST.to_string())
+}
+
 /// The public registry prefix: `public.ecr.aws/<alias>`.
 pub fn public_registry(alias: &str) -> String {
     format!("{ECR_PUBLIC_HOST}/{alias}")

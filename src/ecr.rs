@@ -179,11 +179,33 @@ fn exclusion_filters(
 /// `stevedore ecr ensure-repo`.
 pub async fn run_ensure_repo(settings: &Settings, args: EnsureRepoArgs) -> Result<()> {
     let plan = RepoPlan::from_args(&args)?;
+    ensure(settings, &plan).await
+}
+
+impl RepoPlan {
+    /// A repository with the defaults: what `push --create-repo` asks for.
+    pub fn minimal(name: &str, public: bool) -> RepoPlan {
+        RepoPlan {
+            name: name.to_string(),
+            public,
+            scan_on_push: None,
+            tag_mutability: None,
+            mutability_exclusions: vec![],
+            encryption: None,
+            resource_tags: vec![],
+            lifecycle_policy: None,
+            repository_policy: None,
+        }
+    }
+}
+
+/// Create or update the repository as planned.
+pub async fn ensure(settings: &Settings, plan: &RepoPlan) -> Result<()> {
     if plan.public {
-        ensure_public(settings, &plan).await
+        ensure_public(settings, plan).await
     } else {
         let region = settings.require_region()?;
-        ensure_private(region, &plan).await
+        ensure_private(region, plan).await
     }
 }
 
@@ -491,6 +513,11 @@ impl RegistryAuth {
         })
     }
 
+    /// docker's `auth` value: base64 of `user:password` (also what HTTP Basic auth wants).
+    pub fn basic(&self) -> String {
+        self.auth_b64.clone()
+    }
+
     /// The user name and password, for `docker login`.
     fn user_password(&self) -> (String, String) {
         let decoded = base64::engine::general_purpose::STANDARD
@@ -549,7 +576,7 @@ pub async fn public_auth() -> Result<RegistryAuth> {
         .authorization_data()
         .context("GetAuthorizationToken answered without authorization data")?;
     RegistryAuth::new(
-        config::ECR_PUBLIC_HOST.to_string(),
+        config::public_registry_host(),
         data.authorization_token()
             .context("GetAuthorizationToken answered without a token")?,
         data.expires_at().and_then(|t| t.fmt(Format::DateTime).ok()),
@@ -587,7 +614,7 @@ pub async fn run_login(settings: &Settings, args: LoginArgs) -> Result<()> {
 }
 
 /// `docker login --password-stdin`: the password goes through a pipe, never the command line.
-fn docker_login(auth: &RegistryAuth) -> Result<()> {
+pub fn docker_login(auth: &RegistryAuth) -> Result<()> {
     use std::io::Write;
     let (user, password) = auth.user_password();
     let mut child = std::process::Command::new("docker")

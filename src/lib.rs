@@ -13,6 +13,8 @@ pub mod export;
 pub mod image;
 pub mod oidc;
 pub mod policy;
+pub mod push;
+pub mod registry;
 pub mod render;
 pub mod validate;
 
@@ -104,6 +106,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         cli::Command::Ecr(cli::EcrCommand::Login(a)) => ecr::run_login(&settings, a).await,
         cli::Command::Ecr(cli::EcrCommand::Uri(a)) => ecr::run_uri(&settings, a),
+        cli::Command::Push(a) => push::run(&settings, a).await,
         cli::Command::Deploy(a) => ecs::deploy::run(&settings, *a).await,
         cli::Command::RunTask(a) => ecs::run_task::run(&settings, a).await,
     }

@@ -190,6 +190,11 @@ async fn up(
             "STEVEDORE_SANDBOX_PUBLIC_REGISTRY",
             public.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
         ),
+        // stevedore's own override of the ECR Public host (public.ecr.aws in AWS).
+        (
+            "STEVEDORE_PUBLIC_REGISTRY_HOST",
+            public.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
+        ),
     ];
     let app = Arc::new(server::App::new(
         state::State::new(cfg),

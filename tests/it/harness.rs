@@ -529,3 +529,17 @@ impl SandboxProc {
         reference
     }
 }
+
+impl SandboxProc {
+    /// `AWS:<password>` of the private registry, as GetAuthorizationToken hands it out.
+    pub fn registry_creds(&self) -> String {
+        use base64::Engine;
+        let token = self.boto3("print(json.dumps(ecr.get_authorization_token()['authorizationData'][0]['authorizationToken']))");
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(token.as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    }
+}

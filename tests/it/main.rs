@@ -5,5 +5,6 @@ mod deploy;
 mod ecr;
 mod harness;
 mod input;
+mod push;
 mod sandbox;
 mod secrets;

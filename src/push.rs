@@ -1,0 +1,315 @@
+//! `stevedore push`: an image to private ECR or ECR Public over the OCI distribution API, with
+//! the blobs uploaded once and in parallel, and the manifest put under every tag last.
+
+use crate::cli::PushArgs;
+use crate::config::{self, Settings};
+use crate::ecr::{self, RegistryAuth};
+use crate::image::{self, Image, Source};
+use crate::registry::{self, BlobOutcome, Registry};
+use crate::usage;
+use crate::validate;
+use anyhow::{Context, Result};
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Tags from the flag (repeated or comma-separated), checked; `latest` when none.
+pub fn tags(raw: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for t in raw.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        validate::image_tag(t).map_err(|e| usage!("--tag (STEVEDORE_TAGS): '{t}' {e}"))?;
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_string());
+        }
+    }
+    if out.is_empty() {
+        out.push("latest".into());
+    }
+    Ok(out)
+}
+
+fn source(a: &PushArgs) -> Result<Source> {
+    match (&a.oci_layout, &a.archive) {
+        (Some(d), _) if d.is_dir() => Ok(Source::OciDir(d.clone())),
+        (Some(d), _) => Err(usage!("--oci-layout: {} is not a directory", d.display())),
+        (None, Some(f)) if f.is_file() => Ok(Source::Archive(f.clone())),
+        (None, Some(f)) => Err(usage!("--archive: {} is not a file", f.display())),
+        (None, None) => Err(usage!(
+            "nothing to push: pass --oci-layout DIR, --archive FILE or --docker-image NAME"
+        )),
+    }
+}
+
+/// `docker save NAME` into a temporary archive (DOCKER_HOST is honoured by the CLI).
+fn docker_save(name: &str) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::Builder::new()
+        .prefix("stevedore-docker-")
+        .tempdir()?;
+    let path = dir.path().join("image.tar");
+    let out = std::process::Command::new("docker")
+        .args(["save", "-o"])
+        .arg(&path)
+        .arg(name)
+        .output()
+        .map_err(|e| {
+            usage!("--docker-image: cannot run docker ({e}); install docker or push an archive")
+        })?;
+    if !out.status.success() {
+        return Err(usage!(
+            "--docker-image {name}: docker save failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("no output")
+        ));
+    }
+    Ok((dir, path))
+}
+
+/// `stevedore push`.
+pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
+    ecr::check_repo_name(&a.target.repo)?;
+    let tags = tags(&a.tags)?;
+    if let Some(m) = &a.mount_from {
+        ecr::check_repo_name(m).map_err(|e| usage!("--mount-from: {e}"))?;
+    }
+    let public = a.target.public;
+    let alias = if public {
+        Some(settings.require_alias()?.to_string())
+    } else {
+        None
+    };
+    let region = if public {
+        config::ECR_PUBLIC_REGION.to_string()
+    } else {
+        settings.require_region()?.to_string()
+    };
+    if a.via == "docker" {
+        let name = a
+            .docker_image
+            .as_deref()
+            .ok_or_else(|| usage!("--via docker needs --docker-image NAME"))?;
+        return via_docker(settings, &a, name, &tags).await;
+    }
+    // Read and verify the image before any call: a corrupt input uploads nothing.
+    let (_keep, src) = match &a.docker_image {
+        Some(name) => {
+            let (dir, path) = docker_save(name)?;
+            (Some(dir), Source::Archive(path))
+        }
+        None => (None, source(&a)?),
+    };
+    let started = Instant::now();
+    let img: Image = tokio::task::spawn_blocking(move || image::load(&src))
+        .await
+        .context("reading the image")??;
+    if a.create_repo {
+        let plan = ecr::RepoPlan::minimal(&a.target.repo, public);
+        ecr::ensure(settings, &plan).await?;
+    }
+    let auth = if public {
+        ecr::public_auth().await?
+    } else {
+        ecr::private_auth(&region).await?
+    };
+    let path = match &alias {
+        Some(al) => format!("{al}/{}", a.target.repo),
+        None => a.target.repo.clone(),
+    };
+    let refresh: registry::Refresh = {
+        let region = region.clone();
+        Arc::new(move || {
+            let region = region.clone();
+            Box::pin(async move {
+                let fresh: RegistryAuth = if public {
+                    ecr::public_auth().await?
+                } else {
+                    ecr::private_auth(&region).await?
+                };
+                Ok(fresh.basic())
+            })
+        })
+    };
+    let reg = Arc::new(Registry::new(&auth.host, auth.basic(), Some(refresh))?);
+    let reference = format!("{}/{path}", auth.host);
+
+    let mut todo = tags.clone();
+    if a.skip_existing_tags {
+        let mut kept = Vec::new();
+        for t in &todo {
+            match reg.manifest_digest(&path, t).await? {
+                Some(d) => println!("tag {t} exists ({d}); left alone"),
+                None => kept.push(t.clone()),
+            }
+        }
+        todo = kept;
+        if todo.is_empty() {
+            println!("nothing to push: every tag exists in {reference}");
+            return outputs(&a, &reference, &img.top.digest, &tags);
+        }
+    }
+
+    let total: u64 = img.blobs.iter().map(|b| b.size).sum();
+    println!(
+        "pushing {} ({} blobs, {:.1} MB) to {reference}",
+        img.top.digest,
+        img.blobs.len(),
+        total as f64 / 1e6
+    );
+    let sent = Arc::new(AtomicU64::new(0));
+    let skipped = Arc::new(AtomicU64::new(0));
+    let sem = Arc::new(tokio::sync::Semaphore::new(usize::from(a.parallel)));
+    let mut set = tokio::task::JoinSet::new();
+    for blob in img.blobs.clone() {
+        let (reg, sem, sent, skipped, path, from) = (
+            reg.clone(),
+            sem.clone(),
+            sent.clone(),
+            skipped.clone(),
+            path.clone(),
+            a.mount_from.clone(),
+        );
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("semaphore");
+            let t = Instant::now();
+            let say = |line: String| println!("{line}");
+            let outcome = reg.push_blob(&path, &blob, from.as_deref(), &say).await?;
+            let id = registry::short(&blob.digest);
+            match outcome {
+                BlobOutcome::Skipped => {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    println!(
+                        "blob {id} {:.1} MB: already there, skipped",
+                        blob.size as f64 / 1e6
+                    );
+                }
+                BlobOutcome::Mounted => println!(
+                    "blob {id} {:.1} MB: mounted from {}",
+                    blob.size as f64 / 1e6,
+                    from.unwrap_or_default()
+                ),
+                BlobOutcome::Uploaded { attempts } => {
+                    sent.fetch_add(blob.size, Ordering::Relaxed);
+                    let tries = if attempts > 1 {
+                        format!(" after {attempts} attempts")
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "blob {id} {:.1} MB: uploaded in {:.1} s{tries}",
+                        blob.size as f64 / 1e6,
+                        t.elapsed().as_secs_f64()
+                    );
+                }
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.context("an upload task panicked")??;
+    }
+    for child in &img.children {
+        reg.put_manifest(&path, &child.digest, child).await?;
+    }
+    for t in &todo {
+        reg.put_manifest(&path, t, &img.top).await?;
+        println!("tagged {reference}:{t}");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let bytes = sent.load(Ordering::Relaxed);
+    println!(
+        "pushed {reference}@{} in {secs:.1} s: {:.1} MB sent ({:.1} MB/s), {} of {} blobs already there",
+        img.top.digest,
+        bytes as f64 / 1e6,
+        bytes as f64 / 1e6 / secs.max(0.001),
+        skipped.load(Ordering::Relaxed),
+        img.blobs.len()
+    );
+    outputs(&a, &reference, &img.top.digest, &tags)
+}
+
+fn outputs(a: &PushArgs, reference: &str, digest: &str, tags: &[String]) -> Result<()> {
+    let uri = format!("{reference}@{digest}");
+    if let Some(path) = a.bash_env.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+        crate::export::append_bash_env(
+            path,
+            &[
+                ("STEVEDORE_IMAGE_DIGEST", digest),
+                ("STEVEDORE_IMAGE_URI", &uri),
+            ],
+        )?;
+    }
+    if let Some(path) = &a.output_file {
+        let doc = json!({"digest": digest, "imageUri": uri, "repository": reference, "tags": tags});
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `docker tag` + `docker push` for those who want the daemon to push.
+async fn via_docker(settings: &Settings, a: &PushArgs, name: &str, tags: &[String]) -> Result<()> {
+    let public = a.target.public;
+    let auth = if public {
+        ecr::public_auth().await?
+    } else {
+        ecr::private_auth(settings.require_region()?).await?
+    };
+    let path = if public {
+        format!("{}/{}", settings.require_alias()?, a.target.repo)
+    } else {
+        a.target.repo.clone()
+    };
+    let reference = format!("{}/{path}", auth.host);
+    ecr::docker_login(&auth)?;
+    let mut digest = String::new();
+    for t in tags {
+        let target = format!("{reference}:{t}");
+        let st = std::process::Command::new("docker")
+            .args(["tag", name, &target])
+            .status()
+            .context("running docker tag")?;
+        anyhow::ensure!(st.success(), "docker tag {name} {target} failed");
+        let out = std::process::Command::new("docker")
+            .args(["push", &target])
+            .output()
+            .context("running docker push")?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        anyhow::ensure!(
+            out.status.success(),
+            "docker push {target} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+        if let Some(d) = text
+            .split_whitespace()
+            .skip_while(|w| *w != "digest:")
+            .nth(1)
+        {
+            digest = d.to_string();
+        }
+        println!("pushed {target} with docker ({digest})");
+    }
+    outputs(a, &reference, &digest, tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_checked_deduplicated_and_default_to_latest() {
+        assert_eq!(tags(&[]).unwrap(), ["latest"]);
+        assert_eq!(
+            tags(&["v1".into(), " v1 ".into(), "sha-abc".into()]).unwrap(),
+            ["v1", "sha-abc"]
+        );
+        assert!(tags(&["bad:tag".into()])
+            .unwrap_err()
+            .to_string()
+            .starts_with("--tag"));
+    }
+}

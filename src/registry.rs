@@ -1,0 +1,371 @@
+//! An OCI distribution client for pushing, shaped by what works with ECR: HEAD every blob first,
+//! cross-repository mount when asked, then one POST and one streaming PUT per blob (no chunked
+//! PATCH), retries with jittered backoff on 408, 429, 5xx and broken connections (restarting only
+//! the failed blob), and a fresh token on 401.
+
+use crate::aws_error::backoff;
+use crate::image::Blob;
+use anyhow::{Context, Result};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Fetches a new `Basic` credential (base64 of `user:password`) when the registry answers 401.
+pub type Refresh =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<String>> + Send>> + Send + Sync>;
+
+pub const MAX_ATTEMPTS: u32 = 6;
+
+pub struct Registry {
+    http: reqwest::Client,
+    /// `https://host`.
+    pub base: String,
+    pub host: String,
+    auth: tokio::sync::RwLock<String>,
+    refresh: Option<Refresh>,
+}
+
+/// What happened to one blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobOutcome {
+    Skipped,
+    Mounted,
+    Uploaded { attempts: u32 },
+}
+
+/// A failure worth another attempt, or not.
+enum Attempt {
+    Retry(String),
+    Fatal(anyhow::Error),
+}
+
+fn retryable_status(s: u16) -> bool {
+    s == 408 || s == 429 || s >= 500
+}
+
+impl Registry {
+    pub fn new(host: &str, basic: String, refresh: Option<Refresh>) -> Result<Registry> {
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(16);
+        for var in ["AWS_CA_BUNDLE", "SSL_CERT_FILE"] {
+            if let Some(bundle) = crate::config::env_var(var) {
+                if let Ok(pem) = std::fs::read(&bundle) {
+                    for cert in reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default() {
+                        http = http.add_root_certificate(cert);
+                    }
+                }
+            }
+        }
+        Ok(Registry {
+            http: http.build()?,
+            base: format!("https://{host}"),
+            host: host.to_string(),
+            auth: tokio::sync::RwLock::new(basic),
+            refresh,
+        })
+    }
+
+    async fn header(&self) -> String {
+        format!("Basic {}", self.auth.read().await)
+    }
+
+    async fn reauth(&self) -> Result<()> {
+        let Some(r) = &self.refresh else {
+            anyhow::bail!(
+                "the registry refused the credentials (401) and there is no way to renew them"
+            )
+        };
+        let new = r().await.context("renewing the registry token")?;
+        *self.auth.write().await = new;
+        Ok(())
+    }
+
+    fn url(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else {
+            format!("{}{location}", self.base)
+        }
+    }
+
+    /// Whether the blob is in the repository already.
+    pub async fn blob_exists(&self, repo: &str, digest: &str) -> Result<bool> {
+        let mut reauthed = false;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let r = self
+                .http
+                .head(format!("{}/v2/{repo}/blobs/{digest}", self.base))
+                .header("Authorization", self.header().await)
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status().as_u16() == 200 => return Ok(true),
+                Ok(r) if r.status().as_u16() == 404 => return Ok(false),
+                Ok(r) if r.status().as_u16() == 401 && !reauthed => {
+                    reauthed = true;
+                    self.reauth().await?;
+                }
+                Ok(r) if !retryable_status(r.status().as_u16()) => {
+                    anyhow::bail!("HEAD blob {digest}: {}", r.status())
+                }
+                _ if attempt == MAX_ATTEMPTS => {
+                    anyhow::bail!("HEAD blob {digest}: no answer after {MAX_ATTEMPTS} attempts")
+                }
+                _ => tokio::time::sleep(backoff(attempt)).await,
+            }
+        }
+        Ok(false)
+    }
+
+    /// Push one blob: HEAD, then mount or POST + PUT, retried as a whole on transient failures.
+    pub async fn push_blob(
+        &self,
+        repo: &str,
+        blob: &Blob,
+        mount_from: Option<&str>,
+        progress: &(dyn Fn(String) + Sync),
+    ) -> Result<BlobOutcome> {
+        if self.blob_exists(repo, &blob.digest).await? {
+            return Ok(BlobOutcome::Skipped);
+        }
+        let mut reauthed = false;
+        for attempt in 1..=MAX_ATTEMPTS {
+            match self.upload_once(repo, blob, mount_from).await {
+                Ok(Some(outcome)) => return Ok(outcome),
+                Ok(None) => return Ok(BlobOutcome::Uploaded { attempts: attempt }),
+                Err(Attempt::Fatal(e)) => return Err(e),
+                Err(Attempt::Retry(why)) if why.starts_with("401") && !reauthed => {
+                    reauthed = true;
+                    self.reauth().await?;
+                }
+                Err(Attempt::Retry(why)) if attempt < MAX_ATTEMPTS => {
+                    let wait = backoff(attempt);
+                    progress(format!(
+                        "blob {} retry {attempt}/{} in {} ms: {why}",
+                        short(&blob.digest),
+                        MAX_ATTEMPTS - 1,
+                        wait.as_millis()
+                    ));
+                    tokio::time::sleep(wait).await;
+                }
+                Err(Attempt::Retry(why)) => anyhow::bail!(
+                    "blob {}: gave up after {MAX_ATTEMPTS} attempts: {why}",
+                    blob.digest
+                ),
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
+    /// One attempt. `Ok(Some(Mounted))` when mounted, `Ok(None)` when uploaded.
+    async fn upload_once(
+        &self,
+        repo: &str,
+        blob: &Blob,
+        mount_from: Option<&str>,
+    ) -> Result<Option<BlobOutcome>, Attempt> {
+        let transport = |e: reqwest::Error| Attempt::Retry(format!("{e}{}", e.source_text()));
+        let mut url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
+        if let Some(from) = mount_from.filter(|f| *f != repo) {
+            url = format!("{url}?mount={}&from={from}", blob.digest);
+        }
+        let r = self
+            .http
+            .post(&url)
+            .header("Authorization", self.header().await)
+            .header("Content-Length", "0")
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = r.status().as_u16();
+        if status == 201 && mount_from.is_some() {
+            return Ok(Some(BlobOutcome::Mounted));
+        }
+        if status != 202 {
+            let body = r.text().await.unwrap_or_default();
+            return Err(if status == 401 || retryable_status(status) {
+                Attempt::Retry(format!("{status} starting the upload"))
+            } else {
+                Attempt::Fatal(anyhow::anyhow!(
+                    "starting the upload of {}: {status}: {}",
+                    blob.digest,
+                    body.trim()
+                ))
+            });
+        }
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                Attempt::Fatal(anyhow::anyhow!(
+                    "the registry started an upload without a Location"
+                ))
+            })?;
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put_url = format!("{}{sep}digest={}", self.url(location), blob.digest);
+        let file = tokio::fs::File::open(&blob.path)
+            .await
+            .map_err(|e| Attempt::Fatal(anyhow::anyhow!("opening {}: {e}", blob.path.display())))?;
+        let body =
+            reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+        let r = self
+            .http
+            .put(put_url)
+            .header("Authorization", self.header().await)
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", blob.size.to_string())
+            .body(body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = r.status().as_u16();
+        // ECR answers 201 as the spec says for the final PUT; some registries answer 204.
+        if status == 201 || status == 204 {
+            if let Some(d) = r
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+            {
+                if d != blob.digest {
+                    return Err(Attempt::Fatal(anyhow::anyhow!(
+                        "the registry stored {d} for blob {}",
+                        blob.digest
+                    )));
+                }
+            }
+            return Ok(None);
+        }
+        let body = r.text().await.unwrap_or_default();
+        if status == 401 || retryable_status(status) {
+            Err(Attempt::Retry(format!("{status} uploading")))
+        } else {
+            Err(Attempt::Fatal(anyhow::anyhow!(
+                "uploading {}: {status}: {}",
+                blob.digest,
+                body.trim()
+            )))
+        }
+    }
+
+    /// The digest a tag points to, if it exists.
+    pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<String>> {
+        let accept = format!(
+            "{}, {}, {}, {}",
+            crate::image::OCI_INDEX,
+            crate::image::OCI_MANIFEST,
+            crate::image::DOCKER_LIST,
+            crate::image::DOCKER_MANIFEST
+        );
+        let mut reauthed = false;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let r = self
+                .http
+                .head(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+                .header("Authorization", self.header().await)
+                .header("Accept", &accept)
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status().is_success() => {
+                    return Ok(r
+                        .headers()
+                        .get("docker-content-digest")
+                        .and_then(|v| v.to_str().ok())
+                        .map(String::from));
+                }
+                Ok(r) if r.status().as_u16() == 404 => return Ok(None),
+                Ok(r) if r.status().as_u16() == 401 && !reauthed => {
+                    reauthed = true;
+                    self.reauth().await?;
+                }
+                Ok(r) if !retryable_status(r.status().as_u16()) => {
+                    anyhow::bail!("HEAD manifest {reference}: {}", r.status())
+                }
+                _ if attempt == MAX_ATTEMPTS => anyhow::bail!(
+                    "HEAD manifest {reference}: no answer after {MAX_ATTEMPTS} attempts"
+                ),
+                _ => tokio::time::sleep(backoff(attempt)).await,
+            }
+        }
+        Ok(None)
+    }
+
+    /// PUT a manifest under a tag or digest; checks the registry's digest against ours.
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        m: &crate::image::Manifest,
+    ) -> Result<()> {
+        let mut reauthed = false;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let r = self
+                .http
+                .put(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+                .header("Authorization", self.header().await)
+                .header("Content-Type", &m.media_type)
+                .body(m.bytes.clone())
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status().is_success() => {
+                    if let Some(d) = r
+                        .headers()
+                        .get("docker-content-digest")
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        anyhow::ensure!(
+                            d == m.digest,
+                            "the registry stored manifest {reference} as {d}, not {}",
+                            m.digest
+                        );
+                    }
+                    return Ok(());
+                }
+                Ok(r) if r.status().as_u16() == 401 && !reauthed => {
+                    reauthed = true;
+                    self.reauth().await?;
+                }
+                Ok(r) if !retryable_status(r.status().as_u16()) => {
+                    let status = r.status();
+                    anyhow::bail!(
+                        "PUT manifest {reference}: {status}: {}",
+                        r.text().await.unwrap_or_default().trim()
+                    )
+                }
+                _ if attempt == MAX_ATTEMPTS => anyhow::bail!(
+                    "PUT manifest {reference}: no success after {MAX_ATTEMPTS} attempts"
+                ),
+                _ => tokio::time::sleep(backoff(attempt)).await,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first 12 hex digits of a digest, for progress lines.
+pub fn short(digest: &str) -> &str {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    &hex[..hex.len().min(12)]
+}
+
+trait SourceText {
+    fn source_text(&self) -> String;
+}
+
+impl SourceText for reqwest::Error {
+    /// The causes reqwest hides (connection reset, TLS), for retry messages.
+    fn source_text(&self) -> String {
+        let mut out = String::new();
+        let mut src = std::error::Error::source(self);
+        while let Some(s) = src {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            src = s.source();
+        }
+        out
+    }
+}

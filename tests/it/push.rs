@@ -1,0 +1,450 @@
+//! `stevedore push` against the sandbox's real registries, read back with skopeo.
+
+use crate::harness::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn sha256_hex(b: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b).unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()[..64].to_string()
+}
+
+/// Random bytes, gzip-compressed as a layer would be.
+fn gz_layer(size: usize, seed: u8) -> Vec<u8> {
+    let raw: Vec<u8> = (0..size)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2654435761)
+                .rotate_left(u32::from(seed)) as u8
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("raw"), &raw).unwrap();
+    Command::new("gzip")
+        .args(["-n", "-1", "-c"])
+        .arg(dir.path().join("raw"))
+        .output()
+        .unwrap()
+        .stdout
+}
+
+struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    fn new(dir: &Path) -> Layout {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        Layout {
+            dir: dir.to_path_buf(),
+        }
+    }
+    fn put(&self, b: &[u8]) -> Value {
+        let h = sha256_hex(b);
+        std::fs::write(self.dir.join("blobs/sha256").join(&h), b).unwrap();
+        json!({"digest": format!("sha256:{h}"), "size": b.len()})
+    }
+    /// An image manifest with `layers` layers; returns its descriptor.
+    fn image(&self, layers: &[Vec<u8>], arch: &str) -> Value {
+        let ls: Vec<Value> = layers
+            .iter()
+            .map(|l| {
+                let mut d = self.put(l);
+                d["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar+gzip");
+                d
+            })
+            .collect();
+        let mut c = self.put(json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).to_string().as_bytes());
+        c["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+        let m = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": c, "layers": ls});
+        let mut d = self.put(m.to_string().as_bytes());
+        d["mediaType"] = json!("application/vnd.oci.image.manifest.v1+json");
+        d["platform"] = json!({"architecture": arch, "os": "linux"});
+        d
+    }
+    fn index(&self, manifests: Vec<Value>) {
+        std::fs::write(
+            self.dir.join("index.json"),
+            json!({"schemaVersion": 2, "manifests": manifests}).to_string(),
+        )
+        .unwrap();
+    }
+}
+
+/// skopeo's view of a pushed image: (digest, raw manifest).
+fn skopeo_inspect(sb: &SandboxProc, reference: &str) -> (String, Value) {
+    let certs = tempfile::tempdir().unwrap();
+    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.path().join("ca.crt")).unwrap();
+    let creds = sb.registry_creds();
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--creds", &creds, "--cert-dir"])
+        .arg(certs.path())
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "skopeo inspect: {}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let digest = format!("sha256:{}", sha256_hex(&raw.stdout));
+    (digest, serde_json::from_slice(&raw.stdout).unwrap())
+}
+
+/// skopeo copies the pushed image back into an OCI directory; returns the manifest digest it wrote.
+fn skopeo_copy_back(sb: &SandboxProc, reference: &str) -> String {
+    let certs = tempfile::tempdir().unwrap();
+    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.path().join("ca.crt")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let digest_file = out.path().join("digest");
+    let st = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--all",
+            "--preserve-digests",
+            "--src-creds",
+            &sb.registry_creds(),
+            "--src-cert-dir",
+        ])
+        .arg(certs.path())
+        .arg("--digestfile")
+        .arg(&digest_file)
+        .arg(format!("docker://{reference}"))
+        .arg(format!("oci:{}:x", out.path().join("oci").display()))
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    std::fs::read_to_string(digest_file)
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn printed_digest(stdout: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("pushed "))
+        .unwrap_or_else(|| panic!("no summary line in:\n{stdout}"));
+    line.split('@')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn an_oci_layout_pushes_reads_back_identically_and_a_second_push_uploads_nothing() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let l = Layout::new(&work.path().join("img"));
+    let d = l.image(
+        &[
+            gz_layer(300_000, 1),
+            gz_layer(200_000, 2),
+            gz_layer(50_000, 3),
+        ],
+        "amd64",
+    );
+    l.index(vec![d]);
+    let bash_env = work.path().join("bash_env");
+    let layout = l.dir.display().to_string();
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "team/app",
+        "--tag",
+        "v1,latest",
+        "--create-repo",
+        "--oci-layout",
+        &layout,
+    ])
+    .sandbox(&sb, true)
+    .env("BASH_ENV", bash_env.display().to_string())
+    .run()
+    .success();
+    let digest = printed_digest(&out.stdout);
+    assert!(
+        out.stdout.contains("Created repository team/app"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout.matches(": uploaded in").count(),
+        4,
+        "3 layers and the config: {}",
+        out.stdout
+    );
+    let registry = &sb.env["STEVEDORE_SANDBOX_REGISTRY"];
+    for tag in ["v1", "latest"] {
+        let (d, _) = skopeo_inspect(&sb, &format!("{registry}/team/app:{tag}"));
+        assert_eq!(d, digest, "skopeo reads {tag} as {d}");
+    }
+    assert_eq!(
+        skopeo_copy_back(&sb, &format!("{registry}/team/app:v1")),
+        digest
+    );
+    let exported = read_exports(&bash_env);
+    assert_eq!(exported["STEVEDORE_IMAGE_DIGEST"], digest);
+    assert_eq!(
+        exported["STEVEDORE_IMAGE_URI"],
+        format!("{registry}/team/app@{digest}")
+    );
+    // ECR sees it too.
+    let tags = sb.boto3("print(json.dumps(sorted(ecr.describe_images(repositoryName='team/app')['imageDetails'][0]['imageTags'])))");
+    assert_eq!(tags, json!(["latest", "v1"]));
+    // Warm: every blob is there.
+    let again = stevedore(&[
+        "push",
+        "--repo",
+        "team/app",
+        "--tag",
+        "v2",
+        "--oci-layout",
+        &layout,
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    assert_eq!(
+        again.stdout.matches("already there, skipped").count(),
+        4,
+        "{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains("0.0 MB sent"), "{}", again.stdout);
+    // --skip-existing-tags leaves an existing tag alone and pushes nothing when all exist.
+    let skip = stevedore(&[
+        "push",
+        "--repo",
+        "team/app",
+        "--tag",
+        "v1",
+        "--skip-existing-tags",
+        "--oci-layout",
+        &layout,
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    assert!(skip.stdout.contains("nothing to push"), "{}", skip.stdout);
+}
+
+#[test]
+fn a_multi_platform_index_arrives_whole() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let l = Layout::new(&work.path().join("img"));
+    let amd = l.image(&[gz_layer(100_000, 4)], "amd64");
+    let arm = l.image(&[gz_layer(100_000, 5)], "arm64");
+    l.index(vec![amd.clone(), arm.clone()]);
+    sb.boto3("ecr.create_repository(repositoryName='multi')\nprint(1)");
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "multi",
+        "--tag",
+        "v1",
+        "--oci-layout",
+        &l.dir.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    let digest = printed_digest(&out.stdout);
+    let (d, raw) = skopeo_inspect(
+        &sb,
+        &format!("{}/multi:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"]),
+    );
+    assert_eq!(d, digest);
+    let children: Vec<&str> = raw["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        children,
+        [
+            amd["digest"].as_str().unwrap(),
+            arm["digest"].as_str().unwrap()
+        ]
+    );
+    assert_eq!(
+        skopeo_copy_back(
+            &sb,
+            &format!("{}/multi:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"])
+        ),
+        digest
+    );
+}
+
+#[test]
+fn a_legacy_docker_archive_is_compressed_and_pushed() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("archive");
+    std::fs::create_dir_all(root.join("abc")).unwrap();
+    // An uncompressed layer tar, as docker save < 25 writes them.
+    let files = work.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("hello.txt"), "hello\n".repeat(1000)).unwrap();
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&files)
+        .args(["--mtime=@0", "-cf"])
+        .arg(root.join("abc/layer.tar"))
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let diff_id = sha256_hex(&std::fs::read(root.join("abc/layer.tar")).unwrap());
+    let config = json!({"architecture": "amd64", "os": "linux", "config": {}, "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{diff_id}")]}}).to_string();
+    let config_name = format!("{}.json", sha256_hex(config.as_bytes()));
+    std::fs::write(root.join(&config_name), &config).unwrap();
+    std::fs::write(
+        root.join("manifest.json"),
+        json!([{"Config": config_name, "RepoTags": ["app:legacy"], "Layers": ["abc/layer.tar"]}])
+            .to_string(),
+    )
+    .unwrap();
+    let tarball = work.path().join("legacy.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "legacy",
+        "--create-repo",
+        "--archive",
+        &tarball.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    let digest = printed_digest(&out.stdout);
+    let (d, raw) = skopeo_inspect(
+        &sb,
+        &format!("{}/legacy:latest", sb.env["STEVEDORE_SANDBOX_REGISTRY"]),
+    );
+    assert_eq!(d, digest);
+    assert_eq!(
+        raw["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        raw["layers"][0]["mediaType"],
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+
+    // A corrupt archive is refused before anything is uploaded.
+    let mut bytes = std::fs::read(&tarball).unwrap();
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"hello\nhello\n")
+        .unwrap();
+    bytes[at] = b'J';
+    let corrupt = work.path().join("corrupt.tar");
+    std::fs::write(&corrupt, &bytes).unwrap();
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "corrupt",
+        "--create-repo",
+        "--archive",
+        &corrupt.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("is corrupt"), "{}", out.stderr);
+    let repos = sb.boto3("print(json.dumps([r['repositoryName'] for r in ecr.describe_repositories()['repositories']]))");
+    assert!(
+        !repos.to_string().contains("corrupt"),
+        "nothing may be created: {repos}"
+    );
+}
+
+#[test]
+fn ecr_public_pushes_under_the_alias() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let l = Layout::new(&work.path().join("img"));
+    let d = l.image(&[gz_layer(10_000, 6)], "arm64");
+    l.index(vec![d]);
+    let out = stevedore(&[
+        "push",
+        "--public",
+        "--repo",
+        "tool",
+        "--create-repo",
+        "--tag",
+        "1.0",
+        "--oci-layout",
+        &l.dir.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    let digest = printed_digest(&out.stdout);
+    let host = &sb.env["STEVEDORE_PUBLIC_REGISTRY_HOST"];
+    let alias = &sb.env["AWS_ECR_PUBLIC_REGISTRY_ALIAS"];
+    assert!(
+        out.stdout
+            .contains(&format!("tagged {host}/{alias}/tool:1.0")),
+        "{}",
+        out.stdout
+    );
+    let (d, _) = skopeo_inspect_public(&sb, &format!("{host}/{alias}/tool:1.0"));
+    assert_eq!(d, digest);
+}
+
+fn skopeo_inspect_public(sb: &SandboxProc, reference: &str) -> (String, Value) {
+    let certs = tempfile::tempdir().unwrap();
+    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.path().join("ca.crt")).unwrap();
+    let token = sb.boto3("import boto3 as b\npub=b.client('ecr-public', **kw)\nprint(json.dumps(pub.get_authorization_token()['authorizationData']['authorizationToken']))");
+    use base64::Engine;
+    let creds = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(token.as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--creds", &creds, "--cert-dir"])
+        .arg(certs.path())
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "skopeo inspect: {}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    (
+        format!("sha256:{}", sha256_hex(&raw.stdout)),
+        serde_json::from_slice(&raw.stdout).unwrap(),
+    )
+}
