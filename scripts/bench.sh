@@ -3,7 +3,7 @@
 # What exists so far: registry login. Peer: boto3 (the library under the AWS CLI that the
 # aws-ecr orb runs) making the same GetAuthorizationToken call and writing the same config.json.
 # Deploy: scripts/bench_deploy.py (time from the sandbox deciding a rollout to stevedore's exit).
-# Push (issue 4) joins this script when it lands.
+# Push: scripts/bench_push.py (4 x 50 MB, cold and warm, against skopeo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STEVEDORE_BIN:-target/release/stevedore}
@@ -57,3 +57,6 @@ awk -v a="$ours" -v b="$peer" 'BEGIN { printf "ratio stevedore/boto3: %.2f\n", (
 
 # Deploy: latency after COMPLETED / FAILED and the DescribeServices rate, against the sandbox.
 STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_deploy.py
+
+# Push: stevedore against skopeo, cold and warm, over loopback TLS to the sandbox's registry.
+STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_push.py

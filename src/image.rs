@@ -76,12 +76,18 @@ pub enum Source {
 
 /// Load an image and verify every blob against its digest.
 pub fn load(source: &Source) -> Result<Image> {
-    let image = match source {
-        Source::OciDir(dir) => from_oci_dir(dir, None)?,
-        Source::Archive(path) => from_archive(path)?,
-    };
-    verify(&image)?;
+    let image = read(source)?;
+    verify(&image.blobs)?;
     Ok(image)
+}
+
+/// Load an image, checking its manifests but not yet its blobs (see [`verify`]): a push verifies
+/// only the blobs the registry does not have.
+pub fn read(source: &Source) -> Result<Image> {
+    match source {
+        Source::OciDir(dir) => from_oci_dir(dir, None),
+        Source::Archive(path) => from_archive(path),
+    }
 }
 
 fn blob_path(dir: &Path, digest: &str) -> Result<PathBuf> {
@@ -407,11 +413,10 @@ fn compress_layer(src: &Path, diff_id: &str, out: &Path) -> Result<Blob> {
     })
 }
 
-/// Check every blob's content against its digest and size, in parallel; fail before uploading.
-pub fn verify(image: &Image) -> Result<()> {
+/// Check blobs' content against their digests and sizes, in parallel; fail before uploading.
+pub fn verify(blobs: &[Blob]) -> Result<()> {
     let results: Vec<Result<()>> = std::thread::scope(|s| {
-        let handles: Vec<_> = image
-            .blobs
+        let handles: Vec<_> = blobs
             .iter()
             .map(|b| {
                 s.spawn(move || {

@@ -101,13 +101,9 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         None => (None, source(&a)?),
     };
     let started = Instant::now();
-    let img: Image = tokio::task::spawn_blocking(move || image::load(&src))
+    let img: Image = tokio::task::spawn_blocking(move || image::read(&src))
         .await
         .context("reading the image")??;
-    if a.create_repo {
-        let plan = ecr::RepoPlan::minimal(&a.target.repo, public);
-        ecr::ensure(settings, &plan).await?;
-    }
     let auth = if public {
         ecr::public_auth().await?
     } else {
@@ -150,6 +146,34 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         }
     }
 
+    // Which blobs the registry lacks (HEAD each, concurrently); only those are read and checked
+    // against their digests, all of them before the first byte is uploaded.
+    let mut heads = tokio::task::JoinSet::new();
+    for (i, b) in img.blobs.iter().enumerate() {
+        let (reg, path, digest) = (reg.clone(), path.clone(), b.digest.clone());
+        heads.spawn(async move { (i, reg.blob_exists(&path, &digest).await) });
+    }
+    let mut present = vec![false; img.blobs.len()];
+    while let Some(r) = heads.join_next().await {
+        let (i, exists) = r.context("a HEAD task panicked")?;
+        present[i] = exists?;
+    }
+    let missing: Vec<image::Blob> = img
+        .blobs
+        .iter()
+        .zip(&present)
+        .filter(|(_, p)| !**p)
+        .map(|(b, _)| b.clone())
+        .collect();
+    let check = missing.clone();
+    tokio::task::spawn_blocking(move || image::verify(&check))
+        .await
+        .context("verifying the image")??;
+    if a.create_repo {
+        let plan = ecr::RepoPlan::minimal(&a.target.repo, public);
+        ecr::ensure(settings, &plan).await?;
+    }
+
     let total: u64 = img.blobs.iter().map(|b| b.size).sum();
     println!(
         "pushing {} ({} blobs, {:.1} MB) to {reference}",
@@ -161,7 +185,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     let skipped = Arc::new(AtomicU64::new(0));
     let sem = Arc::new(tokio::sync::Semaphore::new(usize::from(a.parallel)));
     let mut set = tokio::task::JoinSet::new();
-    for blob in img.blobs.clone() {
+    for (blob, there) in img.blobs.iter().cloned().zip(present) {
         let (reg, sem, sent, skipped, path, from) = (
             reg.clone(),
             sem.clone(),
@@ -174,7 +198,11 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
             let _permit = sem.acquire_owned().await.expect("semaphore");
             let t = Instant::now();
             let say = |line: String| println!("{line}");
-            let outcome = reg.push_blob(&path, &blob, from.as_deref(), &say).await?;
+            let outcome = if there {
+                BlobOutcome::Skipped
+            } else {
+                reg.push_blob(&path, &blob, from.as_deref(), &say).await?
+            };
             let id = registry::short(&blob.digest);
             match outcome {
                 BlobOutcome::Skipped => {

@@ -119,7 +119,8 @@ impl Registry {
         Ok(false)
     }
 
-    /// Push one blob: HEAD, then mount or POST + PUT, retried as a whole on transient failures.
+    /// Push one blob the registry lacks (see [`Registry::blob_exists`]): mount, or POST + PUT,
+    /// retried as a whole on transient failures.
     pub async fn push_blob(
         &self,
         repo: &str,
@@ -127,9 +128,6 @@ impl Registry {
         mount_from: Option<&str>,
         progress: &(dyn Fn(String) + Sync),
     ) -> Result<BlobOutcome> {
-        if self.blob_exists(repo, &blob.digest).await? {
-            return Ok(BlobOutcome::Skipped);
-        }
         let mut reauthed = false;
         for attempt in 1..=MAX_ATTEMPTS {
             match self.upload_once(repo, blob, mount_from).await {

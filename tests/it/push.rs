@@ -161,7 +161,7 @@ fn an_oci_layout_pushes_reads_back_identically_and_a_second_push_uploads_nothing
         ],
         "amd64",
     );
-    l.index(vec![d]);
+    l.index(vec![d.clone()]);
     let bash_env = work.path().join("bash_env");
     let layout = l.dir.display().to_string();
     let out = stevedore(&[
@@ -243,6 +243,46 @@ fn an_oci_layout_pushes_reads_back_identically_and_a_second_push_uploads_nothing
     .run()
     .success();
     assert!(skip.stdout.contains("nothing to push"), "{}", skip.stdout);
+    // A layout with a damaged layer is refused before anything is created or uploaded.
+    let broken = work.path().join("broken");
+    let st = Command::new("cp")
+        .arg("-r")
+        .arg(&l.dir)
+        .arg(&broken)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let layer = broken
+        .join("blobs/sha256")
+        .join(d["digest"].as_str().unwrap().trim_start_matches("sha256:"));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(&layer).unwrap()).unwrap();
+    let first = broken.join("blobs/sha256").join(
+        manifest["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:"),
+    );
+    let mut bytes = std::fs::read(&first).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&first, bytes).unwrap();
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "broken",
+        "--create-repo",
+        "--oci-layout",
+        &broken.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("is corrupt or truncated"),
+        "{}",
+        out.stderr
+    );
+    let repos = sb.boto3("print(json.dumps([r['repositoryName'] for r in ecr.describe_repositories()['repositories']]))");
+    assert_eq!(repos, json!(["team/app"]), "nothing may be created");
 }
 
 #[test]
