@@ -7,6 +7,7 @@ pub mod clock;
 pub mod ecr;
 pub mod ecs;
 pub mod jwt;
+pub mod proxy;
 pub mod registry;
 pub mod server;
 pub mod sigv4;

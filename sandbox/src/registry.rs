@@ -62,10 +62,13 @@ pub fn ensure_tls(dir: &Path) -> Result<Tls> {
     Ok(tls)
 }
 
-/// A running registry.
+/// A running registry, reached by clients through its TLS front (see [`crate::proxy`]).
 pub struct Registry {
-    /// `127.0.0.1:<port>`.
+    /// `127.0.0.1:<port>` of the front: the address clients use.
     pub host: String,
+    /// The registry itself, for the sandbox's own reads.
+    direct: String,
+    _front: crate::proxy::Proxy,
     pub user: String,
     pub password: String,
     child: tokio::process::Child,
@@ -74,7 +77,11 @@ pub struct Registry {
 
 impl Registry {
     /// Start `docker-registry serve` in `dir` on a free port and wait until it answers.
-    pub async fn start(dir: &Path, tls: &Tls) -> Result<Registry> {
+    pub async fn start(
+        dir: &Path,
+        tls: &Tls,
+        faults: crate::proxy::SharedFaults,
+    ) -> Result<Registry> {
         let program = which("docker-registry").context("docker-registry is not installed (Debian package docker-registry); run `make deps` or pass --no-registry")?;
         std::fs::create_dir_all(dir.join("storage"))?;
         let password = Alphanumeric.sample_string(&mut rand::rng(), 32);
@@ -84,7 +91,7 @@ impl Registry {
             .local_addr()?
             .port();
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: {secret}\n  tls:\n    certificate: {cert}\n    key: {key}\nauth:\n  htpasswd:\n    realm: stevedore-sandbox\n    path: {htpasswd}\n",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  relativeurls: true\n  secret: {secret}\n  tls:\n    certificate: {cert}\n    key: {key}\nauth:\n  htpasswd:\n    realm: stevedore-sandbox\n    path: {htpasswd}\n",
             storage = dir.join("storage").display(),
             secret = Alphanumeric.sample_string(&mut rand::rng(), 24),
             cert = tls.cert_pem.display(),
@@ -113,8 +120,12 @@ impl Registry {
             .add_root_certificate(ca)
             .timeout(Duration::from_secs(30))
             .build()?;
+        let direct = format!("127.0.0.1:{port}");
+        let front = crate::proxy::start(direct.clone(), tls, faults).await?;
         let mut reg = Registry {
-            host: format!("127.0.0.1:{port}"),
+            host: front.host.clone(),
+            direct,
+            _front: front,
             user: "AWS".into(),
             password,
             child,
@@ -124,7 +135,7 @@ impl Registry {
         loop {
             if let Ok(r) = reg
                 .client
-                .get(format!("https://{}/v2/", reg.host))
+                .get(format!("https://{}/v2/", reg.direct))
                 .send()
                 .await
             {
@@ -139,7 +150,10 @@ impl Registry {
                 );
             }
             if Instant::now() > deadline {
-                bail!("docker-registry did not answer on {} within 20 s", reg.host);
+                bail!(
+                    "docker-registry did not answer on {} within 20 s",
+                    reg.direct
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -152,7 +166,7 @@ impl Registry {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("https://{}/v2/{path}", self.host)
+        format!("https://{}/v2/{path}", self.direct)
     }
 
     /// Tags of a repository (empty when it holds nothing).

@@ -26,6 +26,7 @@ pub struct App {
     region: String,
     alias: String,
     pub issuer: Issuer,
+    pub registry_faults: crate::proxy::SharedFaults,
     pub registry: Option<Registry>,
     pub public_registry: Option<Registry>,
 }
@@ -36,6 +37,7 @@ impl App {
         issuer: Issuer,
         registry: Option<Registry>,
         public_registry: Option<Registry>,
+        registry_faults: crate::proxy::SharedFaults,
     ) -> Self {
         let account = state.config.account_id.clone();
         let region = state.config.region.clone();
@@ -46,6 +48,7 @@ impl App {
             region,
             alias,
             issuer,
+            registry_faults,
             registry,
             public_registry,
         }
@@ -77,6 +80,10 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/_sandbox/reset", post(reset))
         .route("/_sandbox/faults", get(get_faults).put(put_faults))
+        .route(
+            "/_sandbox/registry-faults",
+            get(get_registry_faults).put(put_registry_faults),
+        )
         .route("/_sandbox/clock", get(get_clock).post(post_clock))
         .route("/_sandbox/roles/{name}", put(put_role))
         .route("/_sandbox/token", post(post_token))
@@ -363,6 +370,27 @@ async fn get_faults(AxState(app): AxState<Arc<App>>) -> Json<Faults> {
 
 async fn put_faults(AxState(app): AxState<Arc<App>>, Json(f): Json<Faults>) -> StatusCode {
     app.lock().faults = f;
+    StatusCode::NO_CONTENT
+}
+
+async fn get_registry_faults(
+    AxState(app): AxState<Arc<App>>,
+) -> Json<crate::proxy::RegistryFaults> {
+    Json(
+        app.registry_faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+    )
+}
+
+async fn put_registry_faults(
+    AxState(app): AxState<Arc<App>>,
+    Json(f): Json<crate::proxy::RegistryFaults>,
+) -> StatusCode {
+    *app.registry_faults
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = f;
     StatusCode::NO_CONTENT
 }
 

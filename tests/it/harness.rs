@@ -543,3 +543,21 @@ impl SandboxProc {
         .unwrap()
     }
 }
+
+impl SandboxProc {
+    /// GET a control document from the sandbox.
+    pub fn control_get(&self, path: &str) -> serde_json::Value {
+        let url = &self.env["STEVEDORE_SANDBOX_URL"];
+        let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {reply}"))
+    }
+}

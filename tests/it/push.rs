@@ -488,3 +488,66 @@ fn skopeo_inspect_public(sb: &SandboxProc, reference: &str) -> (String, Value) {
         serde_json::from_slice(&raw.stdout).unwrap(),
     )
 }
+
+#[test]
+fn a_push_survives_failed_and_cut_blob_uploads_with_the_same_digest() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let l = Layout::new(&work.path().join("img"));
+    let layers: Vec<Vec<u8>> = (0..10).map(|i| gz_layer(150_000, 10 + i)).collect();
+    let d = l.image(&layers, "amd64");
+    l.index(vec![d]);
+    // 20 % of blob uploads fail: half answered 500 after the body, half cut mid-body; the first
+    // two fail for certain so the test cannot pass without exercising the retries.
+    sb.control(
+        "PUT",
+        "/_sandbox/registry-faults",
+        r#"{"fail_share": 0.1, "cut_share": 0.1, "fail_next": 2}"#,
+    );
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "flaky",
+        "--create-repo",
+        "--tag",
+        "v1",
+        "--oci-layout",
+        &l.dir.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    let digest = printed_digest(&out.stdout);
+    let faults = sb.control_get("/_sandbox/registry-faults");
+    let injected = faults["failed"].as_u64().unwrap() + faults["cut"].as_u64().unwrap();
+    assert!(injected >= 2, "{faults}");
+    assert!(out.stdout.contains(" retry "), "{}", out.stdout);
+    sb.control("PUT", "/_sandbox/registry-faults", "{}");
+    let (d, _) = skopeo_inspect(
+        &sb,
+        &format!("{}/flaky:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"]),
+    );
+    assert_eq!(d, digest);
+    assert_eq!(
+        skopeo_copy_back(
+            &sb,
+            &format!("{}/flaky:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"])
+        ),
+        digest
+    );
+    // And against an unfaulted push of the same layout elsewhere: the same digest.
+    let clean = stevedore(&[
+        "push",
+        "--repo",
+        "clean",
+        "--create-repo",
+        "--tag",
+        "v1",
+        "--oci-layout",
+        &l.dir.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    assert_eq!(printed_digest(&clean.stdout), digest);
+}

@@ -1,0 +1,190 @@
+//! A TLS front for each registry: what clients talk to. It forwards every request to the
+//! registry (TLS to TLS) and, for fault-injection tests, fails or cuts a share of blob uploads
+//! the way flaky networks and registries do.
+
+use anyhow::{Context, Result};
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+
+/// Faults for blob uploads (the final PUT of `…/blobs/uploads/…`), set through
+/// `/_sandbox/registry-faults`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistryFaults {
+    /// Share (0–1) of blob uploads answered with HTTP 500.
+    pub fail_share: f64,
+    /// Share of blob uploads whose connection is cut after part of the body.
+    pub cut_share: f64,
+    /// The next N blob uploads fail with 500 (deterministic).
+    pub fail_next: u32,
+    /// Counters: what was injected so far.
+    pub failed: u32,
+    pub cut: u32,
+    pub uploads: u32,
+}
+
+pub type SharedFaults = Arc<Mutex<RegistryFaults>>;
+
+enum Fault {
+    None,
+    Fail,
+    Cut,
+}
+
+fn decide(faults: &SharedFaults) -> Fault {
+    let mut f = faults.lock().unwrap_or_else(|p| p.into_inner());
+    f.uploads += 1;
+    if f.fail_next > 0 {
+        f.fail_next -= 1;
+        f.failed += 1;
+        return Fault::Fail;
+    }
+    let r: f64 = rand::random();
+    if r < f.fail_share {
+        f.failed += 1;
+        Fault::Fail
+    } else if r < f.fail_share + f.cut_share {
+        f.cut += 1;
+        Fault::Cut
+    } else {
+        Fault::None
+    }
+}
+
+/// A running front; `host` is what clients use.
+pub struct Proxy {
+    pub host: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Start a TLS front on a free port for the registry at `upstream` (`127.0.0.1:port`).
+pub async fn start(
+    upstream: String,
+    tls: &crate::registry::Tls,
+    faults: SharedFaults,
+) -> Result<Proxy> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(&tls.cert_pem)?.collect::<Result<_, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key_pem)?;
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .context("the registry certificate")?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&tls.ca_pem)?)?;
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let host = listener.local_addr()?.to_string();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let (acceptor, client, upstream, faults) = (
+                acceptor.clone(),
+                client.clone(),
+                upstream.clone(),
+                faults.clone(),
+            );
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let (client, upstream, faults) =
+                            (client.clone(), upstream.clone(), faults.clone());
+                        async move { forward(client, &upstream, &faults, req.map(Body::new)).await }
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            });
+        }
+    });
+    Ok(Proxy { host, task })
+}
+
+async fn forward(
+    client: reqwest::Client,
+    upstream: &str,
+    faults: &SharedFaults,
+    req: Request<Body>,
+) -> Result<Response<Body>, std::io::Error> {
+    let blob_put =
+        req.method() == axum::http::Method::PUT && req.uri().path().contains("/blobs/uploads/");
+    if blob_put {
+        match decide(faults) {
+            Fault::None => {}
+            Fault::Fail => {
+                // Read the body first, as a registry that fails at the end of an upload does.
+                let mut body = req.into_body().into_data_stream();
+                while let Some(chunk) = body.next().await {
+                    if chunk.is_err() {
+                        break;
+                    }
+                }
+                let mut r = Response::new(Body::from(
+                    r#"{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}"#,
+                ));
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                return Ok(r);
+            }
+            Fault::Cut => {
+                // Take some of the body, then drop the connection without an answer.
+                let mut body = req.into_body().into_data_stream();
+                let _ = body.next().await;
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected cut",
+                ));
+            }
+        }
+    }
+    let url = format!(
+        "https://{upstream}{}",
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut out = client.request(req.method().clone(), url);
+    for (k, v) in req.headers() {
+        if !matches!(k.as_str(), "host" | "connection" | "transfer-encoding") {
+            out = out.header(k, v);
+        }
+    }
+    let out = out.body(reqwest::Body::wrap_stream(
+        req.into_body().into_data_stream(),
+    ));
+    let resp = out
+        .send()
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut r = Response::builder().status(resp.status().as_u16());
+    for (k, v) in resp.headers() {
+        if !matches!(k.as_str(), "connection" | "transfer-encoding") {
+            r = r.header(k, v);
+        }
+    }
+    r.body(Body::from_stream(resp.bytes_stream()))
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
