@@ -551,3 +551,92 @@ fn a_push_survives_failed_and_cut_blob_uploads_with_the_same_digest() {
     .success();
     assert_eq!(printed_digest(&clean.stdout), digest);
 }
+
+/// Build a small image with the Docker engine (FROM scratch: nothing is pulled).
+fn docker_build(tag: &str) -> String {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("hello.txt"), format!("hello from {tag}\n")).unwrap();
+    std::fs::write(ctx.path().join("Dockerfile"), "FROM scratch\nCOPY hello.txt /hello.txt\nLABEL org.opencontainers.image.title=stevedore-test\n").unwrap();
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(ctx.path())
+        .output()
+        .expect("docker (the machine's engine) is needed");
+    assert!(
+        out.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", tag])
+        .output()
+        .unwrap();
+    String::from_utf8(id.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn an_image_built_by_the_docker_engine_pushes_natively_and_via_docker() {
+    let sb = SandboxProc::start();
+    let tag = format!("stevedore-it:{}", std::process::id());
+    let id = docker_build(&tag);
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "from-docker",
+        "--create-repo",
+        "--tag",
+        "v1",
+        "--docker-image",
+        &tag,
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    let digest = printed_digest(&out.stdout);
+    let reference = format!("{}/from-docker:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    let (d, raw) = skopeo_inspect(&sb, &reference);
+    assert_eq!(d, digest);
+    // The engine's image id is its config digest: the same image arrived.
+    assert_eq!(raw["config"]["digest"].as_str(), Some(id.as_str()), "{raw}");
+    assert_eq!(skopeo_copy_back(&sb, &reference), digest);
+    // The daemon can push it too, when asked to.
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "from-docker",
+        "--tag",
+        "via-daemon",
+        "--docker-image",
+        &tag,
+        "--via",
+        "docker",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    let _ = Command::new("docker")
+        .args([
+            "image",
+            "rm",
+            "-f",
+            &tag,
+            &format!(
+                "{}/from-docker:via-daemon",
+                sb.env["STEVEDORE_SANDBOX_REGISTRY"]
+            ),
+        ])
+        .output();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let (via, raw2) = skopeo_inspect(
+        &sb,
+        &format!(
+            "{}/from-docker:via-daemon",
+            sb.env["STEVEDORE_SANDBOX_REGISTRY"]
+        ),
+    );
+    assert_eq!(raw2["config"]["digest"].as_str(), Some(id.as_str()));
+    assert!(
+        out.stdout.contains(&via),
+        "stevedore reports the daemon's digest: {}",
+        out.stdout
+    );
+}
