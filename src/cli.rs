@@ -216,8 +216,18 @@ pub struct PushArgs {
     pub archive: Option<PathBuf>,
 
     /// An image in the local Docker engine (read with `docker save`, honouring DOCKER_HOST).
-    #[arg(long, env = "STEVEDORE_DOCKER_IMAGE", value_name = "NAME")]
+    #[arg(
+        long,
+        env = "STEVEDORE_DOCKER_IMAGE",
+        value_name = "NAME",
+        conflicts_with = "from"
+    )]
     pub docker_image: Option<String>,
+
+    /// Copy an image from this account's private ECR (REPO:TAG or REPO@DIGEST), e.g. to ECR
+    /// Public; blobs the target has already are not copied.
+    #[arg(long, env = "STEVEDORE_FROM", value_name = "IMAGE", conflicts_with_all = ["oci_layout", "archive"])]
+    pub from: Option<String>,
 
     /// Create the repository first if it is missing (scan on push, MUTABLE tags).
     #[arg(long, env = "STEVEDORE_CREATE_REPO", action = clap::ArgAction::Set, num_args = 0..=1,

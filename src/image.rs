@@ -42,6 +42,61 @@ pub struct Image {
     _work: Option<tempfile::TempDir>,
 }
 
+impl Image {
+    /// An image whose blobs are still to be fetched into their paths (under `work`).
+    pub fn remote(
+        blobs: Vec<Blob>,
+        children: Vec<Manifest>,
+        top: Manifest,
+        work: tempfile::TempDir,
+    ) -> Image {
+        Image {
+            blobs,
+            children,
+            top,
+            _work: Some(work),
+        }
+    }
+}
+
+/// The config and layer descriptors of an image manifest, as (digest, size).
+pub fn manifest_descriptors(bytes: &[u8]) -> Result<Vec<(String, u64)>> {
+    let m: Value = serde_json::from_slice(bytes).context("a manifest is not JSON")?;
+    let config = m.get("config").into_iter();
+    let layers = m
+        .get("layers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    config
+        .chain(layers)
+        .map(|d| {
+            let digest = d
+                .get("digest")
+                .and_then(Value::as_str)
+                .context("a descriptor has no digest")?;
+            let size = d
+                .get("size")
+                .and_then(Value::as_u64)
+                .context("a descriptor has no size")?;
+            Ok((digest.to_string(), size))
+        })
+        .collect()
+}
+
+/// The child manifest digests of an index, or `None` for an image manifest.
+pub fn index_children(m: &Manifest) -> Option<Vec<String>> {
+    let v: Value = serde_json::from_slice(&m.bytes).ok()?;
+    is_index(&m.media_type, &v).then(|| {
+        v.get("manifests")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.get("digest").and_then(Value::as_str).map(String::from))
+            .collect()
+    })
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
 }

@@ -36,7 +36,7 @@ fn source(a: &PushArgs) -> Result<Source> {
         (None, Some(f)) if f.is_file() => Ok(Source::Archive(f.clone())),
         (None, Some(f)) => Err(usage!("--archive: {} is not a file", f.display())),
         (None, None) => Err(usage!(
-            "nothing to push: pass --oci-layout DIR, --archive FILE or --docker-image NAME"
+            "nothing to push: pass --oci-layout DIR, --archive FILE, --docker-image NAME or --from REPO:TAG"
         )),
     }
 }
@@ -92,18 +92,28 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
             .ok_or_else(|| usage!("--via docker needs --docker-image NAME"))?;
         return via_docker(settings, &a, name, &tags).await;
     }
-    // Read and verify the image before any call: a corrupt input uploads nothing.
-    let (_keep, src) = match &a.docker_image {
-        Some(name) => {
-            let (dir, path) = docker_save(name)?;
-            (Some(dir), Source::Archive(path))
-        }
-        None => (None, source(&a)?),
-    };
     let started = Instant::now();
-    let img: Image = tokio::task::spawn_blocking(move || image::read(&src))
-        .await
-        .context("reading the image")??;
+    let (img, copy_from): (Image, Option<(Arc<Registry>, String)>) = match &a.from {
+        Some(from) => {
+            let (img, reg, repo) = remote_image(settings.require_region()?, from).await?;
+            (img, Some((reg, repo)))
+        }
+        None => {
+            // Read the image before any call: a broken input uploads nothing.
+            let (keep, src) = match &a.docker_image {
+                Some(name) => {
+                    let (dir, path) = docker_save(name)?;
+                    (Some(dir), Source::Archive(path))
+                }
+                None => (None, source(&a)?),
+            };
+            let img = tokio::task::spawn_blocking(move || image::read(&src))
+                .await
+                .context("reading the image")??;
+            drop(keep);
+            (img, None)
+        }
+    };
     let auth = if public {
         ecr::public_auth().await?
     } else {
@@ -165,6 +175,14 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         .filter(|(_, p)| !**p)
         .map(|(b, _)| b.clone())
         .collect();
+    if let Some((src, repo)) = &copy_from {
+        // Copying between registries: fetch only what the target lacks.
+        for b in &missing {
+            src.download_blob(repo, &b.digest, &b.path)
+                .await
+                .with_context(|| format!("copying blob {}", b.digest))?;
+        }
+    }
     let check = missing.clone();
     tokio::task::spawn_blocking(move || image::verify(&check))
         .await
@@ -255,6 +273,62 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         img.blobs.len()
     );
     outputs(&a, &reference, &img.top.digest, &tags)
+}
+
+/// An image in this account's private ECR, as a source: manifests fetched now, blobs on demand.
+async fn remote_image(region: &str, from: &str) -> Result<(Image, Arc<Registry>, String)> {
+    let (repo, reference) = match from.split_once('@') {
+        Some((r, d)) => (r.to_string(), d.to_string()),
+        None => match from.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            Some((r, t)) => (r.to_string(), t.to_string()),
+            None => (from.to_string(), "latest".to_string()),
+        },
+    };
+    ecr::check_repo_name(&repo).map_err(|e| usage!("--from: {e}"))?;
+    let auth = ecr::private_auth(region).await?;
+    let refresh: registry::Refresh = {
+        let region = region.to_string();
+        Arc::new(move || {
+            let region = region.clone();
+            Box::pin(async move { Ok(ecr::private_auth(&region).await?.basic()) })
+        })
+    };
+    let src = Arc::new(Registry::new(&auth.host, auth.basic(), Some(refresh))?);
+    let top = src
+        .get_manifest(&repo, &reference)
+        .await
+        .map_err(|e| usage!("--from {from}: {e:#}"))?;
+    let mut manifests = Vec::new();
+    let mut children = Vec::new();
+    match image::index_children(&top) {
+        Some(ds) => {
+            for d in ds {
+                let m = src.get_manifest(&repo, &d).await?;
+                manifests.push(m.clone());
+                children.push(m);
+            }
+        }
+        None => manifests.push(top.clone()),
+    }
+    let work = tempfile::Builder::new()
+        .prefix("stevedore-copy-")
+        .tempdir()?;
+    let mut blobs: Vec<image::Blob> = Vec::new();
+    for m in &manifests {
+        for (digest, size) in image::manifest_descriptors(&m.bytes)? {
+            if !blobs.iter().any(|b| b.digest == digest) {
+                let path = work.path().join(digest.replace(':', "-"));
+                blobs.push(image::Blob { digest, size, path });
+            }
+        }
+    }
+    println!(
+        "copying {}/{repo}@{} ({} blobs)",
+        auth.host,
+        top.digest,
+        blobs.len()
+    );
+    Ok((Image::remote(blobs, children, top, work), src, repo))
 }
 
 fn outputs(a: &PushArgs, reference: &str, digest: &str, tags: &[String]) -> Result<()> {

@@ -344,6 +344,98 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// GET with a fresh token on 401 and retries on transient failures.
+    async fn get(&self, url: &str, accept: Option<&str>) -> Result<reqwest::Response> {
+        let mut reauthed = false;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut req = self
+                .http
+                .get(url)
+                .header("Authorization", self.header().await);
+            if let Some(a) = accept {
+                req = req.header("Accept", a);
+            }
+            match req.send().await {
+                Ok(r) if r.status().is_success() => return Ok(r),
+                Ok(r) if r.status().as_u16() == 401 && !reauthed => {
+                    reauthed = true;
+                    self.reauth().await?;
+                }
+                Ok(r) if !retryable_status(r.status().as_u16()) => {
+                    anyhow::bail!("GET {url}: {}", r.status())
+                }
+                _ if attempt == MAX_ATTEMPTS => {
+                    anyhow::bail!("GET {url}: no success after {MAX_ATTEMPTS} attempts")
+                }
+                _ => tokio::time::sleep(backoff(attempt)).await,
+            }
+        }
+        anyhow::bail!("GET {url}: no success")
+    }
+
+    /// A manifest or index by tag or digest, checked against its digest.
+    pub async fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<crate::image::Manifest> {
+        let accept = format!(
+            "{}, {}, {}, {}",
+            crate::image::OCI_INDEX,
+            crate::image::OCI_MANIFEST,
+            crate::image::DOCKER_LIST,
+            crate::image::DOCKER_MANIFEST
+        );
+        let r = self
+            .get(
+                &format!("{}/v2/{repo}/manifests/{reference}", self.base),
+                Some(&accept),
+            )
+            .await?;
+        let media_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(crate::image::OCI_MANIFEST)
+            .to_string();
+        let bytes = r.bytes().await?.to_vec();
+        let digest = format!("sha256:{}", crate::image::sha256_hex(&bytes));
+        if reference.starts_with("sha256:") {
+            anyhow::ensure!(
+                digest == reference,
+                "manifest {reference} arrived as {digest}"
+            );
+        }
+        Ok(crate::image::Manifest {
+            digest,
+            media_type,
+            bytes,
+        })
+    }
+
+    /// Download a blob into `path`.
+    pub async fn download_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+        path: &std::path::Path,
+    ) -> Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let r = self
+            .get(&format!("{}/v2/{repo}/blobs/{digest}", self.base), None)
+            .await?;
+        let mut file = tokio::fs::File::create(path).await?;
+        let mut stream = r.bytes_stream();
+        use futures_util::StreamExt;
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk?).await?;
+        }
+        file.flush().await?;
+        Ok(())
+    }
+}
+
 /// The first 12 hex digits of a digest, for progress lines.
 pub fn short(digest: &str) -> &str {
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);

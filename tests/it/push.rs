@@ -640,3 +640,92 @@ fn an_image_built_by_the_docker_engine_pushes_natively_and_via_docker() {
         out.stdout
     );
 }
+
+#[test]
+fn an_image_is_copied_from_private_ecr_to_ecr_public_without_re_uploading() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let l = Layout::new(&work.path().join("img"));
+    let amd = l.image(&[gz_layer(80_000, 30), gz_layer(60_000, 31)], "amd64");
+    let arm = l.image(&[gz_layer(70_000, 32)], "arm64");
+    l.index(vec![amd, arm]);
+    let pushed = stevedore(&[
+        "push",
+        "--repo",
+        "team/app",
+        "--create-repo",
+        "--tag",
+        "v1",
+        "--oci-layout",
+        &l.dir.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    let digest = printed_digest(&pushed.stdout);
+    let copy = stevedore(&[
+        "push",
+        "--public",
+        "--repo",
+        "app",
+        "--create-repo",
+        "--tag",
+        "v1",
+        "--from",
+        "team/app:v1",
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    assert_eq!(printed_digest(&copy.stdout), digest, "{}", copy.stdout);
+    assert_eq!(
+        copy.stdout.matches(": uploaded in").count(),
+        5,
+        "{}",
+        copy.stdout
+    );
+    let host = &sb.env["STEVEDORE_PUBLIC_REGISTRY_HOST"];
+    let (d, _) = skopeo_inspect_public(
+        &sb,
+        &format!("{host}/{}/app:v1", sb.env["AWS_ECR_PUBLIC_REGISTRY_ALIAS"]),
+    );
+    assert_eq!(d, digest);
+    // Again, under another tag: the target has every blob; nothing is copied.
+    let again = stevedore(&[
+        "push",
+        "--public",
+        "--repo",
+        "app",
+        "--tag",
+        "v1.0.0",
+        "--from",
+        &format!("team/app@{digest}"),
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    assert_eq!(
+        again.stdout.matches("already there, skipped").count(),
+        5,
+        "{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains("0.0 MB sent"), "{}", again.stdout);
+    // A source that does not exist is an input error.
+    let out = stevedore(&[
+        "push",
+        "--public",
+        "--repo",
+        "app",
+        "--from",
+        "team/app:nope",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("--from team/app:nope"),
+        "{}",
+        out.stderr
+    );
+}
