@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end, on this machine: what a CircleCI job with the orb does, step by step,
-# against the stevedore sandbox (a local AWS whose STS verifies OIDC tokens for real and whose
-# ECR is backed by a real registry). Push (issue 4) and deploy (issue 5) are not built yet; the
-# demo stands in skopeo for the push, using the credentials `stevedore ecr login` wrote, and stops
-# before the deploy.
+# against the stevedore sandbox (a local AWS whose STS verifies OIDC tokens for real, whose ECR is
+# backed by real registries and whose ECS simulates rollouts, ten times faster than real time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STEVEDORE_BIN:-target/debug/stevedore}
@@ -20,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$sandbox" up --dir "$work/sandbox" --clock-speed 10 >"$work/sandbox.env" 2>"$work/sandbox.log" &
+"$sandbox" up --dir "$work/sandbox" --clock-speed 10 --cluster demo >"$work/sandbox.env" 2>"$work/sandbox.log" &
 sandbox_pid=$!
 for _ in $(seq 200); do
   grep -q '^# stevedore-sandbox ready' "$work/sandbox.env" 2>/dev/null && break
@@ -32,47 +30,89 @@ done
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+# An OCI image layout with one layer and these config labels (what `docker buildx build
+# --output type=oci` would produce; built by hand because nothing can be pulled here).
+# The sandbox reads stevedore.sandbox.exit-code to make a container exit.
+image() {
+  local dir=$1 labels=$2 layer_hex config config_hex manifest manifest_hex
+  mkdir -p "$dir/blobs/sha256" "$dir.rootfs"
+  printf 'demo %s\n' "$labels" >"$dir.rootfs/hello.txt"
+  tar -C "$dir.rootfs" --mtime=@0 -cf - . | gzip -n >"$dir/layer"
+  layer_hex=$(sha256sum "$dir/layer" | cut -c1-64)
+  mv "$dir/layer" "$dir/blobs/sha256/$layer_hex"
+  config="{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Labels\":$labels},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}"
+  config_hex=$(printf '%s' "$config" | sha256sum | cut -c1-64)
+  printf '%s' "$config" >"$dir/blobs/sha256/$config_hex"
+  manifest="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:$config_hex\",\"size\":${#config}},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$layer_hex\",\"size\":$(stat -c %s "$dir/blobs/sha256/$layer_hex")}]}"
+  manifest_hex=$(printf '%s' "$manifest" | sha256sum | cut -c1-64)
+  printf '%s' "$manifest" >"$dir/blobs/sha256/$manifest_hex"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s}]}' "$manifest_hex" "${#manifest}" >"$dir/index.json"
+}
+
 # The job's environment, as CircleCI and the project's settings provide it. The sandbox's admin
 # keys are dropped: the job authenticates with its OIDC token only.
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 export CIRCLE_PROJECT_REPONAME=demo-app CIRCLE_BUILD_NUM=1 CIRCLE_ORGANIZATION_ID=org-sandbox
 export BASH_ENV="$work/bash_env" HOME="$work/home" DOCKER_CONFIG="$work/home/.docker"
+export AWS_ROLE_ARN="arn:aws:iam::$AWS_ACCOUNT_ID:role/circleci-deployer"
 mkdir -p "$HOME"
 CIRCLE_OIDC_TOKEN_V2=$("$sandbox" token --project proj-demo --vcs-origin github.com/acme/demo-app --vcs-ref refs/heads/main)
 export CIRCLE_OIDC_TOKEN_V2
 
 step "stevedore auth: assume the CI role with the job's OIDC token (verified by the sandbox's STS)"
-"$bin" auth --role-name circleci-deployer
+"$bin" auth
+# shellcheck disable=SC1090
+. "$BASH_ENV"
+"$bin" whoami
+
+step "stevedore ecr ensure-repo: scan on push and a lifecycle policy"
+"$bin" ecr ensure-repo --repo acme/demo-app --keep-last 20 --expire-untagged-days 7 --resource-tag team=demo
+
+step "stevedore push: build-1 (native OCI push, no daemon)"
+image "$work/v1" '{"org.opencontainers.image.version":"1"}'
+"$bin" push --repo acme/demo-app --tag "build-$CIRCLE_BUILD_NUM,latest" --oci-layout "$work/v1"
 # shellcheck disable=SC1090
 . "$BASH_ENV"
 
-step "stevedore whoami"
-"$bin" whoami
+step "stevedore deploy: create the service from a template, pinned to $STEVEDORE_IMAGE_URI"
+cat >"$work/web.json.hbs" <<'JSON'
+{
+  "family": "demo-web",
+  "requiresCompatibilities": ["FARGATE"],
+  "networkMode": "awsvpc",
+  "cpu": "256",
+  "memory": "512",
+  "containerDefinitions": [
+    {"name": "web", "image": "{{image}}", "portMappings": [{"containerPort": 8080}],
+     "environment": [{"name": "BUILD", "value": "{{env.CIRCLE_BUILD_NUM}}"}]}
+  ]
+}
+JSON
+"$bin" deploy --cluster demo --service web --template "$work/web.json.hbs" --var "image=$STEVEDORE_IMAGE_URI" \
+  --create-service --subnets subnet-demo --desired-count 2 --circuit-breaker rollback --poll-interval 1s
 
-step "stevedore ecr ensure-repo: repository with scan-on-push and a lifecycle policy"
-"$bin" ecr ensure-repo --repo acme/demo-app --keep-last 20 --expire-untagged-days 7 --resource-tag team=demo
-"$bin" ecr ensure-repo --repo acme/demo-app
+step "stevedore run-task: a migration before the next release"
+image "$work/migrate" '{"stevedore.sandbox.exit-code":"0","stevedore.sandbox.exit-after":"3"}'
+"$bin" push --repo acme/demo-app --tag migrate --oci-layout "$work/migrate"
+# shellcheck disable=SC1090
+. "$BASH_ENV"
+"$bin" deploy --cluster demo --service web --image "$STEVEDORE_IMAGE_URI" --dry-run
+echo "(a dry run: nothing changed)"
 
-step "stevedore ecr login"
-"$bin" ecr login
+step "stevedore deploy: build-2 crashes on start; the circuit breaker rolls back and stevedore says so"
+image "$work/v2" '{"stevedore.sandbox.exit-code":"3","stevedore.sandbox.exit-after":"2"}'
+export CIRCLE_BUILD_NUM=2
+"$bin" push --repo acme/demo-app --tag "build-$CIRCLE_BUILD_NUM" --oci-layout "$work/v2"
+# shellcheck disable=SC1090
+. "$BASH_ENV"
+set +e
+"$bin" deploy --cluster demo --service web --container "web=$STEVEDORE_IMAGE_URI" --poll-interval 1s
+code=$?
+set -e
+echo "stevedore deploy exited with $code (3: the deployment failed and was rolled back)"
+[ "$code" -eq 3 ]
 
-image=$("$bin" ecr uri --repo acme/demo-app --tag "build-$CIRCLE_BUILD_NUM")
-step "push (skopeo stands in for stevedore push, issue 4); in AWS the address would be $image"
-layout="$work/image"
-mkdir -p "$layout/blobs/sha256" "$work/certs"
-cp "$AWS_CA_BUNDLE" "$work/certs/ca.crt"
-config='{"architecture":"amd64","os":"linux","config":{"Labels":{"org.opencontainers.image.title":"demo"}},"rootfs":{"type":"layers","diff_ids":[]}}'
-config_hex=$(printf '%s' "$config" | sha256sum | cut -c1-64)
-printf '%s' "$config" >"$layout/blobs/sha256/$config_hex"
-manifest="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:$config_hex\",\"size\":${#config}},\"layers\":[]}"
-manifest_hex=$(printf '%s' "$manifest" | sha256sum | cut -c1-64)
-printf '%s' "$manifest" >"$layout/blobs/sha256/$manifest_hex"
-printf '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"latest"}}]}' "$manifest_hex" "${#manifest}" >"$layout/index.json"
-skopeo --insecure-policy copy --quiet --authfile "$DOCKER_CONFIG/config.json" --dest-cert-dir "$work/certs" \
-  "oci:$layout:latest" "docker://$STEVEDORE_SANDBOX_REGISTRY/acme/demo-app:build-$CIRCLE_BUILD_NUM"
-echo "pushed sha256:$manifest_hex as $STEVEDORE_SANDBOX_REGISTRY/acme/demo-app:build-$CIRCLE_BUILD_NUM"
-
-step "not yet built"
-echo "stevedore push (issue 4) and stevedore deploy with rollout following (issue 5) come next;"
-echo "the sandbox already simulates ECS rollouts for them (see sandbox/tests)."
+step "done"
+echo "auth, repository, push, deploy, rollback detection: the whole job ran against the local sandbox."
+echo "Still to come: the orb that wraps these commands (issue 6)."

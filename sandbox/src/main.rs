@@ -35,6 +35,9 @@ enum Command {
         /// Run without the registries (control plane only).
         #[arg(long)]
         no_registry: bool,
+        /// ECS clusters to create at start; repeat.
+        #[arg(long = "cluster")]
+        clusters: Vec<String>,
     },
     /// Mint a CircleCI-shaped OIDC token signed by the sandbox's issuer key.
     Token {
@@ -121,7 +124,8 @@ async fn run(cli: Cli) -> Result<()> {
             config,
             clock_speed,
             no_registry,
-        } => up(port, dir, config, clock_speed, no_registry).await,
+            clusters,
+        } => up(port, dir, config, clock_speed, no_registry, clusters).await,
     }
 }
 
@@ -131,6 +135,7 @@ async fn up(
     config: Option<PathBuf>,
     clock_speed: Option<f64>,
     no_registry: bool,
+    clusters: Vec<String>,
 ) -> Result<()> {
     let temp = match &dir {
         Some(_) => None,
@@ -197,13 +202,12 @@ async fn up(
             public.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
         ),
     ];
-    let app = Arc::new(server::App::new(
-        state::State::new(cfg),
-        issuer,
-        private,
-        public,
-        faults,
-    ));
+    let mut state = state::State::new(cfg);
+    for c in clusters {
+        let now = state.clock.now();
+        state.ecs.clusters.insert(c, now);
+    }
+    let app = Arc::new(server::App::new(state, issuer, private, public, faults));
     {
         let mut out = std::io::stdout().lock();
         for (k, v) in &exports {

@@ -11,7 +11,7 @@ use crate::usage;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How one service's deployment ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,13 +315,6 @@ async fn pin_digests(changes: &mut Changes, region: &str) -> Result<()> {
         *image = pinned;
     }
     Ok(())
-}
-
-fn now_epoch() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
 }
 
 /// `stevedore deploy`.
@@ -670,7 +663,6 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
             arn
         }
     };
-    let since = now_epoch();
     let mut update = json!({"cluster": cluster, "service": service, "taskDefinition": target, "forceNewDeployment": plan.force});
     if let Some(n) = plan.desired_count {
         update["desiredCount"] = json!(n);
@@ -697,7 +689,9 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
         });
     }
     let deadline = Instant::now() + plan.timeout;
-    let mut result = follow(client, plan, service, &deployment, since, deadline).await?;
+    // Events already there belong to earlier deployments: print only what is new.
+    let mut watch = Watch::seeded(&svc);
+    let mut result = follow(client, plan, service, &deployment, deadline, &mut watch).await?;
     if plan.rollback
         && matches!(result, Result_::Failed(_) | Result_::TimedOut)
         && current != target
@@ -724,8 +718,8 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
             plan,
             service,
             &back,
-            now_epoch(),
             Instant::now() + plan.timeout,
+            &mut watch,
         )
         .await?;
         result = match again {
@@ -795,7 +789,6 @@ async fn create_service(
     if let Some(b) = plan.breaker {
         req["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": {"enable": b != CircuitBreaker::Off, "rollback": b == CircuitBreaker::Rollback}});
     }
-    let since = now_epoch();
     let out = client
         .call("CreateService", &req)
         .await
@@ -826,8 +819,8 @@ async fn create_service(
             plan,
             service,
             &id,
-            since,
             Instant::now() + plan.timeout,
+            &mut Watch::default(),
         )
         .await?
     };
@@ -891,11 +884,10 @@ async fn follow(
     plan: &Plan,
     service: &str,
     id: &str,
-    since: f64,
     deadline: Instant,
+    watch: &mut Watch,
 ) -> Result<Result_> {
     let cluster = plan.cluster.as_str();
-    let mut watch = Watch::new(since);
     let mut interval = plan.poll;
     let mut failed_seen = 0;
     loop {
@@ -926,16 +918,17 @@ async fn follow(
         let failed = Watch::failed(&svc, id);
         if failed > failed_seen || !matches!(verdict, Verdict::InProgress | Verdict::Deployed) {
             failed_seen = failed;
-            report_stopped(client, plan, service, id, &mut watch).await;
+            report_stopped(client, plan, service, id, watch).await;
         }
         match verdict {
             Verdict::Deployed => return Ok(Result_::Deployed),
             Verdict::Failed(r) => return Ok(Result_::Failed(r)),
             Verdict::RolledBack { reason, to } => {
+                let reason = wait::failure_event(&svc, id).unwrap_or(reason);
                 return Ok(Result_::RolledBack(format!(
                     "{reason} (ECS rolled back to {})",
                     to.rsplit('/').next().unwrap_or(&to)
-                )))
+                )));
             }
             Verdict::InProgress => {}
         }

@@ -82,16 +82,24 @@ pub struct Watch {
     seen_events: HashSet<String>,
     last_counts: Option<(i64, i64, i64, i64)>,
     pub seen_stopped: HashSet<String>,
-    /// Events older than this (epoch seconds) belong to earlier deployments.
-    pub since: f64,
 }
 
 impl Watch {
-    pub fn new(since: f64) -> Self {
-        Watch {
-            since,
-            ..Default::default()
+    /// A watch that treats the events `before` already shows as seen: they belong to earlier
+    /// deployments. (Event ids, not timestamps: the local clock may be skewed.)
+    pub fn seeded(before: &Value) -> Self {
+        let mut w = Watch::default();
+        for e in before
+            .get("events")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = e.get("id").and_then(Value::as_str) {
+                w.seen_events.insert(id.to_string());
+            }
         }
+        w
     }
 
     /// Events not printed yet, oldest first.
@@ -109,7 +117,7 @@ impl Watch {
                 .unwrap_or_default()
                 .to_string();
             let at = e.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
-            if at + 1.0 < self.since || !self.seen_events.insert(id) {
+            if !self.seen_events.insert(id) {
                 continue;
             }
             fresh.push((
@@ -153,6 +161,20 @@ impl Watch {
             .map(|d| int(d, "failedTasks"))
             .unwrap_or(0)
     }
+}
+
+/// Why ECS failed the deployment `id`, from its "deployment failed: …" event.
+pub fn failure_event(service: &Value, id: &str) -> Option<String> {
+    let marker = format!("(deployment {id}) deployment failed: ");
+    service
+        .get("events")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter_map(|e| e.get("message").and_then(Value::as_str))
+        .find_map(|m| {
+            m.split_once(&marker)
+                .map(|(_, why)| format!("deployment failed: {why}"))
+        })
 }
 
 /// One line for a stopped task: its reason and the exit codes of its containers.
@@ -274,8 +296,9 @@ mod tests {
 
     #[test]
     fn events_are_printed_once_oldest_first_and_not_from_before() {
-        let mut w = Watch::new(100.0);
-        let s1 = json!({"events": [{"id": "2", "createdAt": 110.0, "message": "second"}, {"id": "1", "createdAt": 105.0, "message": "first"}, {"id": "0", "createdAt": 50.0, "message": "old"}]});
+        let mut w =
+            Watch::seeded(&json!({"events": [{"id": "0", "createdAt": 500.0, "message": "old"}]}));
+        let s1 = json!({"events": [{"id": "2", "createdAt": 110.0, "message": "second"}, {"id": "1", "createdAt": 105.0, "message": "first"}, {"id": "0", "createdAt": 500.0, "message": "old"}]});
         assert_eq!(w.new_events(&s1), vec!["first", "second"]);
         let s2 = json!({"events": [{"id": "3", "createdAt": 120.0, "message": "third"}, {"id": "2", "createdAt": 110.0, "message": "second"}]});
         assert_eq!(w.new_events(&s2), vec!["third"]);
@@ -283,13 +306,23 @@ mod tests {
 
     #[test]
     fn counts_lines_only_on_change() {
-        let mut w = Watch::new(0.0);
+        let mut w = Watch::default();
         let s = json!({"deployments": [dep("a", "PRIMARY", Some("IN_PROGRESS"), 1, 2)]});
         assert_eq!(
             w.counts(&s, "a").as_deref(),
             Some("running 1/2, pending 0, failed 0")
         );
         assert_eq!(w.counts(&s, "a"), None);
+    }
+
+    #[test]
+    fn failure_events() {
+        let s = json!({"events": [{"id": "1", "message": "(service web) (deployment ecs-svc/9) deployment failed: tasks failed to start."}]});
+        assert_eq!(
+            failure_event(&s, "ecs-svc/9").as_deref(),
+            Some("deployment failed: tasks failed to start.")
+        );
+        assert_eq!(failure_event(&s, "ecs-svc/8"), None);
     }
 
     #[test]
