@@ -92,31 +92,47 @@ impl Registry {
 
     /// Whether the blob is in the repository already.
     pub async fn blob_exists(&self, repo: &str, digest: &str) -> Result<bool> {
+        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
+        let r = self
+            .send(&format!("HEAD blob {digest}"), |http| http.head(&url))
+            .await?;
+        match r.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            s => anyhow::bail!("HEAD blob {digest}: {s}"),
+        }
+    }
+
+    /// Send a request built by `make`, with a fresh token on the first 401 and jittered retries
+    /// on 408, 429, 5xx and broken connections. Returns the first other answer.
+    async fn send(
+        &self,
+        what: &str,
+        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
         let mut reauthed = false;
         for attempt in 1..=MAX_ATTEMPTS {
-            let r = self
-                .http
-                .head(format!("{}/v2/{repo}/blobs/{digest}", self.base))
+            match make(&self.http)
                 .header("Authorization", self.header().await)
                 .send()
-                .await;
-            match r {
-                Ok(r) if r.status().as_u16() == 200 => return Ok(true),
-                Ok(r) if r.status().as_u16() == 404 => return Ok(false),
+                .await
+            {
                 Ok(r) if r.status().as_u16() == 401 && !reauthed => {
                     reauthed = true;
                     self.reauth().await?;
                 }
-                Ok(r) if !retryable_status(r.status().as_u16()) => {
-                    anyhow::bail!("HEAD blob {digest}: {}", r.status())
+                Ok(r) if !retryable_status(r.status().as_u16()) => return Ok(r),
+                Ok(r) if attempt == MAX_ATTEMPTS => {
+                    anyhow::bail!("{what}: {} after {MAX_ATTEMPTS} attempts", r.status())
                 }
-                _ if attempt == MAX_ATTEMPTS => {
-                    anyhow::bail!("HEAD blob {digest}: no answer after {MAX_ATTEMPTS} attempts")
-                }
+                Err(e) if attempt == MAX_ATTEMPTS => anyhow::bail!(
+                    "{what}: {e}{} after {MAX_ATTEMPTS} attempts",
+                    e.source_text()
+                ),
                 _ => tokio::time::sleep(backoff(attempt)).await,
             }
         }
-        Ok(false)
+        anyhow::bail!("{what}: no answer")
     }
 
     /// Push one blob the registry lacks (see [`Registry::blob_exists`]): mount, or POST + PUT,
@@ -250,45 +266,21 @@ impl Registry {
 
     /// The digest a tag points to, if it exists.
     pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<String>> {
-        let accept = format!(
-            "{}, {}, {}, {}",
-            crate::image::OCI_INDEX,
-            crate::image::OCI_MANIFEST,
-            crate::image::DOCKER_LIST,
-            crate::image::DOCKER_MANIFEST
-        );
-        let mut reauthed = false;
-        for attempt in 1..=MAX_ATTEMPTS {
-            let r = self
-                .http
-                .head(format!("{}/v2/{repo}/manifests/{reference}", self.base))
-                .header("Authorization", self.header().await)
-                .header("Accept", &accept)
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status().is_success() => {
-                    return Ok(r
-                        .headers()
-                        .get("docker-content-digest")
-                        .and_then(|v| v.to_str().ok())
-                        .map(String::from));
-                }
-                Ok(r) if r.status().as_u16() == 404 => return Ok(None),
-                Ok(r) if r.status().as_u16() == 401 && !reauthed => {
-                    reauthed = true;
-                    self.reauth().await?;
-                }
-                Ok(r) if !retryable_status(r.status().as_u16()) => {
-                    anyhow::bail!("HEAD manifest {reference}: {}", r.status())
-                }
-                _ if attempt == MAX_ATTEMPTS => anyhow::bail!(
-                    "HEAD manifest {reference}: no answer after {MAX_ATTEMPTS} attempts"
-                ),
-                _ => tokio::time::sleep(backoff(attempt)).await,
-            }
+        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
+        let r = self
+            .send(&format!("HEAD manifest {reference}"), |http| {
+                http.head(&url).header("Accept", manifest_accept())
+            })
+            .await?;
+        match r.status().as_u16() {
+            404 => Ok(None),
+            s if (200..300).contains(&s) => Ok(r
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)),
+            s => anyhow::bail!("HEAD manifest {reference}: {s}"),
         }
-        Ok(None)
     }
 
     /// PUT a manifest under a tag or digest; checks the registry's digest against ours.
@@ -298,47 +290,31 @@ impl Registry {
         reference: &str,
         m: &crate::image::Manifest,
     ) -> Result<()> {
-        let mut reauthed = false;
-        for attempt in 1..=MAX_ATTEMPTS {
-            let r = self
-                .http
-                .put(format!("{}/v2/{repo}/manifests/{reference}", self.base))
-                .header("Authorization", self.header().await)
-                .header("Content-Type", &m.media_type)
-                .body(m.bytes.clone())
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status().is_success() => {
-                    if let Some(d) = r
-                        .headers()
-                        .get("docker-content-digest")
-                        .and_then(|v| v.to_str().ok())
-                    {
-                        anyhow::ensure!(
-                            d == m.digest,
-                            "the registry stored manifest {reference} as {d}, not {}",
-                            m.digest
-                        );
-                    }
-                    return Ok(());
-                }
-                Ok(r) if r.status().as_u16() == 401 && !reauthed => {
-                    reauthed = true;
-                    self.reauth().await?;
-                }
-                Ok(r) if !retryable_status(r.status().as_u16()) => {
-                    let status = r.status();
-                    anyhow::bail!(
-                        "PUT manifest {reference}: {status}: {}",
-                        r.text().await.unwrap_or_default().trim()
-                    )
-                }
-                _ if attempt == MAX_ATTEMPTS => anyhow::bail!(
-                    "PUT manifest {reference}: no success after {MAX_ATTEMPTS} attempts"
-                ),
-                _ => tokio::time::sleep(backoff(attempt)).await,
-            }
+        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
+        let r = self
+            .send(&format!("PUT manifest {reference}"), |http| {
+                http.put(&url)
+                    .header("Content-Type", &m.media_type)
+                    .body(m.bytes.clone())
+            })
+            .await?;
+        let status = r.status();
+        if !status.is_success() {
+            anyhow::bail!(
+                "PUT manifest {reference}: {status}: {}",
+                r.text().await.unwrap_or_default().trim()
+            );
+        }
+        if let Some(d) = r
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+        {
+            anyhow::ensure!(
+                d == m.digest,
+                "the registry stored manifest {reference} as {d}, not {}",
+                m.digest
+            );
         }
         Ok(())
     }
@@ -347,31 +323,17 @@ impl Registry {
 impl Registry {
     /// GET with a fresh token on 401 and retries on transient failures.
     async fn get(&self, url: &str, accept: Option<&str>) -> Result<reqwest::Response> {
-        let mut reauthed = false;
-        for attempt in 1..=MAX_ATTEMPTS {
-            let mut req = self
-                .http
-                .get(url)
-                .header("Authorization", self.header().await);
-            if let Some(a) = accept {
-                req = req.header("Accept", a);
-            }
-            match req.send().await {
-                Ok(r) if r.status().is_success() => return Ok(r),
-                Ok(r) if r.status().as_u16() == 401 && !reauthed => {
-                    reauthed = true;
-                    self.reauth().await?;
+        let r = self
+            .send(&format!("GET {url}"), |http| {
+                let req = http.get(url);
+                match accept {
+                    Some(a) => req.header("Accept", a),
+                    None => req,
                 }
-                Ok(r) if !retryable_status(r.status().as_u16()) => {
-                    anyhow::bail!("GET {url}: {}", r.status())
-                }
-                _ if attempt == MAX_ATTEMPTS => {
-                    anyhow::bail!("GET {url}: no success after {MAX_ATTEMPTS} attempts")
-                }
-                _ => tokio::time::sleep(backoff(attempt)).await,
-            }
-        }
-        anyhow::bail!("GET {url}: no success")
+            })
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "GET {url}: {}", r.status());
+        Ok(r)
     }
 
     /// A manifest or index by tag or digest, checked against its digest.
@@ -380,17 +342,10 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<crate::image::Manifest> {
-        let accept = format!(
-            "{}, {}, {}, {}",
-            crate::image::OCI_INDEX,
-            crate::image::OCI_MANIFEST,
-            crate::image::DOCKER_LIST,
-            crate::image::DOCKER_MANIFEST
-        );
         let r = self
             .get(
                 &format!("{}/v2/{repo}/manifests/{reference}", self.base),
-                Some(&accept),
+                Some(&manifest_accept()),
             )
             .await?;
         let media_type = r
@@ -434,6 +389,12 @@ impl Registry {
         file.flush().await?;
         Ok(())
     }
+}
+
+/// The manifest media types a push or copy reads.
+fn manifest_accept() -> String {
+    use crate::image::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
+    format!("{OCI_INDEX}, {OCI_MANIFEST}, {DOCKER_LIST}, {DOCKER_MANIFEST}")
 }
 
 /// The first 12 hex digits of a digest, for progress lines.

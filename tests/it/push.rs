@@ -79,13 +79,17 @@ impl Layout {
     }
 }
 
-/// skopeo's view of a pushed image: (digest, raw manifest).
+/// skopeo's view of a pushed image in the private registry: (digest, raw manifest).
 fn skopeo_inspect(sb: &SandboxProc, reference: &str) -> (String, Value) {
+    skopeo_inspect_with(sb, reference, &sb.registry_creds())
+}
+
+/// skopeo's view of an image, with these `user:password` credentials.
+fn skopeo_inspect_with(sb: &SandboxProc, reference: &str, creds: &str) -> (String, Value) {
     let certs = tempfile::tempdir().unwrap();
     std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.path().join("ca.crt")).unwrap();
-    let creds = sb.registry_creds();
     let raw = Command::new("skopeo")
-        .args(["inspect", "--raw", "--creds", &creds, "--cert-dir"])
+        .args(["inspect", "--raw", "--creds", creds, "--cert-dir"])
         .arg(certs.path())
         .arg(format!("docker://{reference}"))
         .output()
@@ -462,8 +466,6 @@ fn ecr_public_pushes_under_the_alias() {
 }
 
 fn skopeo_inspect_public(sb: &SandboxProc, reference: &str) -> (String, Value) {
-    let certs = tempfile::tempdir().unwrap();
-    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.path().join("ca.crt")).unwrap();
     let token = sb.boto3("import boto3 as b\npub=b.client('ecr-public', **kw)\nprint(json.dumps(pub.get_authorization_token()['authorizationData']['authorizationToken']))");
     use base64::Engine;
     let creds = String::from_utf8(
@@ -472,21 +474,7 @@ fn skopeo_inspect_public(sb: &SandboxProc, reference: &str) -> (String, Value) {
             .unwrap(),
     )
     .unwrap();
-    let raw = Command::new("skopeo")
-        .args(["inspect", "--raw", "--creds", &creds, "--cert-dir"])
-        .arg(certs.path())
-        .arg(format!("docker://{reference}"))
-        .output()
-        .unwrap();
-    assert!(
-        raw.status.success(),
-        "skopeo inspect: {}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    (
-        format!("sha256:{}", sha256_hex(&raw.stdout)),
-        serde_json::from_slice(&raw.stdout).unwrap(),
-    )
+    skopeo_inspect_with(sb, reference, &creds)
 }
 
 #[test]
