@@ -29,18 +29,19 @@ done
 . "$work/sandbox.env"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+echo "sandbox up at $STEVEDORE_SANDBOX_URL; ECS tasks are $STEVEDORE_SANDBOX_TASKS"
 
-# An OCI image layout with one layer and these config labels (what `docker buildx build
-# --output type=oci` would produce; built by hand because nothing can be pulled here).
-# The sandbox reads stevedore.sandbox.exit-code to make a container exit.
+# An OCI image layout: a static busybox and a command (what `docker buildx build --output
+# type=oci` would produce; built by hand because nothing can be pulled here). Where a Docker
+# engine answers, the sandbox runs it for real; otherwise it reads the labels, which say the same.
 image() {
-  local dir=$1 labels=$2 layer_hex config config_hex manifest manifest_hex
-  mkdir -p "$dir/blobs/sha256" "$dir.rootfs"
-  printf 'demo %s\n' "$labels" >"$dir.rootfs/hello.txt"
-  tar -C "$dir.rootfs" --mtime=@0 -cf - . | gzip -n >"$dir/layer"
+  local dir=$1 labels=$2 cmd=$3 layer_hex config config_hex manifest manifest_hex
+  mkdir -p "$dir/blobs/sha256" "$dir.rootfs/bin"
+  cp /bin/busybox "$dir.rootfs/bin/busybox"
+  tar -C "$dir.rootfs" --mtime=@0 --owner=0 --group=0 -cf - . | gzip -n >"$dir/layer"
   layer_hex=$(sha256sum "$dir/layer" | cut -c1-64)
   mv "$dir/layer" "$dir/blobs/sha256/$layer_hex"
-  config="{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Labels\":$labels},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}"
+  config="{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Labels\":$labels,\"Cmd\":$cmd},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:$(tar -C "$dir.rootfs" --mtime=@0 --owner=0 --group=0 -cf - . | sha256sum | cut -c1-64)\"]}}"
   config_hex=$(printf '%s' "$config" | sha256sum | cut -c1-64)
   printf '%s' "$config" >"$dir/blobs/sha256/$config_hex"
   manifest="{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:$config_hex\",\"size\":${#config}},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$layer_hex\",\"size\":$(stat -c %s "$dir/blobs/sha256/$layer_hex")}]}"
@@ -70,7 +71,7 @@ step "stevedore ecr ensure-repo: scan on push and a lifecycle policy"
 "$bin" ecr ensure-repo --repo acme/demo-app --keep-last 20 --expire-untagged-days 7 --resource-tag team=demo
 
 step "stevedore push: build-1 (native OCI push, no daemon)"
-image "$work/v1" '{"org.opencontainers.image.version":"1"}'
+image "$work/v1" '{"org.opencontainers.image.version":"1"}' '["/bin/busybox","sleep","3600"]'
 "$bin" push --repo acme/demo-app --tag "build-$CIRCLE_BUILD_NUM,latest" --oci-layout "$work/v1"
 # shellcheck disable=SC1090
 . "$BASH_ENV"
@@ -93,7 +94,7 @@ JSON
   --create-service --subnets subnet-demo --desired-count 2 --circuit-breaker rollback --poll-interval 1s
 
 step "stevedore run-task: a migration before the next release"
-image "$work/migrate" '{"stevedore.sandbox.exit-code":"0","stevedore.sandbox.exit-after":"3"}'
+image "$work/migrate" '{"stevedore.sandbox.exit-code":"0","stevedore.sandbox.exit-after":"3"}' '["/bin/busybox","sh","-c","echo migrating; sleep 3; exit 0"]'
 "$bin" push --repo acme/demo-app --tag migrate --oci-layout "$work/migrate"
 # shellcheck disable=SC1090
 . "$BASH_ENV"
@@ -101,7 +102,7 @@ image "$work/migrate" '{"stevedore.sandbox.exit-code":"0","stevedore.sandbox.exi
 echo "(a dry run: nothing changed)"
 
 step "stevedore deploy: build-2 crashes on start; the circuit breaker rolls back and stevedore says so"
-image "$work/v2" '{"stevedore.sandbox.exit-code":"3","stevedore.sandbox.exit-after":"2"}'
+image "$work/v2" '{"stevedore.sandbox.exit-code":"3","stevedore.sandbox.exit-after":"1"}' '["/bin/busybox","sh","-c","sleep 1; exit 3"]'
 export CIRCLE_BUILD_NUM=2
 "$bin" push --repo acme/demo-app --tag "build-$CIRCLE_BUILD_NUM" --oci-layout "$work/v2"
 # shellcheck disable=SC1090

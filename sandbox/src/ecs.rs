@@ -77,6 +77,26 @@ pub struct Container {
     pub reason: Option<String>,
 }
 
+/// A task's container in Docker mode.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Container_ {
+    /// Simulated mode: the image's fate decides.
+    Simulated,
+    Starting,
+    Started(String),
+    Failed(String),
+    Exited(String, i32),
+}
+
+/// A container to start, in Docker mode.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub task_arn: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Task {
     pub arn: String,
@@ -101,10 +121,20 @@ pub struct Task {
     pub overrides: Value,
     pub cpu: Option<String>,
     pub memory: Option<String>,
+    /// The real container behind the task, in Docker mode.
+    pub docker: Container_,
 }
 
 #[derive(Debug, Default)]
 pub struct EcsState {
+    /// Tasks run as real containers (see [`crate::docker`]).
+    pub docker_mode: bool,
+    /// Sandbox seconds a primary deployment must hold its counts before it is COMPLETED
+    /// (SETTLE_SECS when 0; Docker mode sets it to a few real seconds at the clock's speed).
+    pub settle_secs: f64,
+    /// Containers to start, and to remove, once the lock is released.
+    pub to_run: Vec<RunRequest>,
+    pub to_remove: Vec<String>,
     pub clusters: BTreeMap<String, f64>,
     pub taskdefs: BTreeMap<String, Vec<TaskDef>>,
     pub services: BTreeMap<(String, String), Service>,
@@ -354,13 +384,68 @@ fn new_task(
 ) -> String {
     let id = new_id();
     let containers = containers_of(td, &overrides);
-    for c in &containers {
-        if !st.fates.contains_key(&c.image) && !st.to_probe.contains(&c.image) {
-            st.to_probe.push(c.image.clone());
+    let arn = ctx.arn("task", &format!("{cluster}/{id}"));
+    let docker = if st.docker_mode {
+        // The first essential container runs for real, with its overrides.
+        let c = containers
+            .iter()
+            .find(|c| c.essential)
+            .unwrap_or(&containers[0]);
+        let ov = overrides["containerOverrides"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|o| o["name"].as_str() == Some(c.name.as_str()));
+        let command = ov
+            .and_then(|o| o["command"].as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut env: Vec<(String, String)> = td.json["containerDefinitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["name"].as_str() == Some(c.name.as_str()))
+            .flat_map(|d| d["environment"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| {
+                Some((
+                    e["name"].as_str()?.to_string(),
+                    e["value"].as_str().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect();
+        env.extend(
+            ov.and_then(|o| o["environment"].as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|e| {
+                    Some((
+                        e["name"].as_str()?.to_string(),
+                        e["value"].as_str().unwrap_or_default().to_string(),
+                    ))
+                }),
+        );
+        st.to_run.push(RunRequest {
+            task_arn: arn.clone(),
+            image: c.image.clone(),
+            command,
+            env,
+        });
+        Container_::Starting
+    } else {
+        for c in &containers {
+            if !st.fates.contains_key(&c.image) && !st.to_probe.contains(&c.image) {
+                st.to_probe.push(c.image.clone());
+            }
         }
-    }
+        Container_::Simulated
+    };
     st.tasks.push(Task {
-        arn: ctx.arn("task", &format!("{cluster}/{id}")),
+        docker,
+        arn,
         id: id.clone(),
         cluster: cluster.to_string(),
         td_arn: td_arn(td),
@@ -386,9 +471,12 @@ fn new_task(
     id
 }
 
-fn stop_task(t: &mut Task, now: f64, code: &str, reason: &str) {
+fn stop_task(t: &mut Task, now: f64, code: &str, reason: &str, to_remove: &mut Vec<String>) {
     if t.desired_status == "STOPPED" {
         return;
+    }
+    if let Container_::Started(id) = &t.docker {
+        to_remove.push(id.clone());
     }
     t.desired_status = "STOPPED".into();
     t.stop_code = Some(code.to_string());
@@ -439,6 +527,44 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
             "PROVISIONING" if now - task.created_at >= PROVISION_SECS => {
                 task.last_status = "PENDING".into();
                 task.pending_at = Some(now);
+            }
+            "PENDING" if task.docker != Container_::Simulated => match task.docker.clone() {
+                Container_::Started(_) | Container_::Exited(..) => {
+                    task.last_status = "RUNNING".into();
+                    task.started_at = Some(now);
+                }
+                Container_::Failed(reason) => {
+                    task.containers[0].reason = Some(reason.clone());
+                    task.last_status = "STOPPED".into();
+                    task.desired_status = "STOPPED".into();
+                    task.stopped_at = Some(now);
+                    task.stopping_at = Some(now);
+                    task.stop_code = Some("TaskFailedToStart".into());
+                    task.stopped_reason = Some(reason);
+                    if let Some(d) = &task.deployment {
+                        failed_by_deployment.push(d.clone());
+                    }
+                }
+                _ => {}
+            },
+            "RUNNING" if task.docker != Container_::Simulated => {
+                if let Container_::Exited(_, code) = task.docker {
+                    let i = task
+                        .containers
+                        .iter()
+                        .position(|c| c.essential)
+                        .unwrap_or(0);
+                    task.containers[i].exit_code = Some(code);
+                    task.last_status = "STOPPED".into();
+                    task.desired_status = "STOPPED".into();
+                    task.stopped_at = Some(now);
+                    task.stopping_at = Some(now);
+                    task.stop_code = Some("EssentialContainerExited".into());
+                    task.stopped_reason = Some("Essential container in task exited".into());
+                    if let Some(d) = &task.deployment {
+                        failed_by_deployment.push(d.clone());
+                    }
+                }
             }
             "PENDING" if now - task.pending_at.unwrap_or(now) >= PULL_SECS => {
                 let fates: Vec<Option<Fate>> = task
@@ -677,7 +803,13 @@ fn control(st: &mut EcsState, ctx: &Ctx, svc: &mut Service) {
         }) {
             let is_running = t.last_status == "RUNNING";
             if !is_running || healthy > min_healthy {
-                stop_task(t, now, "ServiceSchedulerInitiated", &reason);
+                stop_task(
+                    t,
+                    now,
+                    "ServiceSchedulerInitiated",
+                    &reason,
+                    &mut st.to_remove,
+                );
                 stopped.push(t.id.clone());
                 if is_running {
                     healthy -= 1;
@@ -719,7 +851,12 @@ fn control(st: &mut EcsState, ctx: &Ctx, svc: &mut Service) {
         && live(&st.tasks, &p.id).count() as i64 == desired
     {
         let since = *p.settled_since.get_or_insert(now);
-        if now - since >= SETTLE_SECS {
+        let settle = if st.settle_secs > 0.0 {
+            st.settle_secs
+        } else {
+            SETTLE_SECS
+        };
+        if now - since >= settle {
             p.rollout_state = "COMPLETED".into();
             p.rollout_reason = format!("ECS deployment {} completed.", p.id);
             p.updated_at = now;
@@ -1121,7 +1258,13 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
             for t in st.tasks.iter_mut().filter(|t| {
                 t.service.as_deref() == Some(svc.name.as_str()) && t.cluster == svc.cluster
             }) {
-                stop_task(t, ctx.now, "ServiceSchedulerInitiated", "Service deleted");
+                stop_task(
+                    t,
+                    ctx.now,
+                    "ServiceSchedulerInitiated",
+                    "Service deleted",
+                    &mut st.to_remove,
+                );
             }
             let mut out = service_json(st, ctx, &svc);
             out["status"] = json!("DRAINING");
@@ -1234,7 +1377,7 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
                 .iter_mut()
                 .find(|t| t.arn == r || t.id == r)
                 .ok_or_else(|| AwsError::invalid_parameter("The referenced task was not found."))?;
-            stop_task(t, ctx.now, "UserInitiated", &reason);
+            stop_task(t, ctx.now, "UserInitiated", &reason, &mut st.to_remove);
             let t = t.clone();
             Ok(json!({"task": task_json(ctx, &t)}))
         }

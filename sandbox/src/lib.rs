@@ -4,6 +4,7 @@
 
 pub mod awsjson;
 pub mod clock;
+pub mod docker;
 pub mod ecr;
 pub mod ecs;
 pub mod jwt;

@@ -38,6 +38,9 @@ enum Command {
         /// ECS clusters to create at start; repeat.
         #[arg(long = "cluster")]
         clusters: Vec<String>,
+        /// Run tasks as real containers: auto (when `docker info` answers), on, or off.
+        #[arg(long, env = "STEVEDORE_SANDBOX_DOCKER", default_value = "auto", value_parser = ["auto", "on", "off"])]
+        docker: String,
     },
     /// Mint a CircleCI-shaped OIDC token signed by the sandbox's issuer key.
     Token {
@@ -125,7 +128,19 @@ async fn run(cli: Cli) -> Result<()> {
             clock_speed,
             no_registry,
             clusters,
-        } => up(port, dir, config, clock_speed, no_registry, clusters).await,
+            docker,
+        } => {
+            up(
+                port,
+                dir,
+                config,
+                clock_speed,
+                no_registry,
+                clusters,
+                &docker,
+            )
+            .await
+        }
     }
 }
 
@@ -136,6 +151,7 @@ async fn up(
     clock_speed: Option<f64>,
     no_registry: bool,
     clusters: Vec<String>,
+    docker_mode: &str,
 ) -> Result<()> {
     let temp = match &dir {
         Some(_) => None,
@@ -174,6 +190,23 @@ async fn up(
         );
         (Some(a?), Some(b?))
     };
+    let docker = match docker_mode {
+        "off" => None,
+        _ if no_registry => None,
+        mode => match stevedore_sandbox::docker::Docker::detect(&dir).await {
+            Some(d) => Some(d),
+            None if mode == "on" => anyhow::bail!("--docker on, but `docker info` does not answer"),
+            None => None,
+        },
+    };
+    if let Some(d) = &docker {
+        let auths: Vec<(String, String)> = [&private, &public]
+            .into_iter()
+            .flatten()
+            .map(|r| (r.host.clone(), r.auth_token()))
+            .collect();
+        d.login(&auths)?;
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .context("binding the API port")?;
@@ -196,6 +229,14 @@ async fn up(
             "STEVEDORE_SANDBOX_PUBLIC_REGISTRY",
             public.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
         ),
+        (
+            "STEVEDORE_SANDBOX_TASKS",
+            if docker.is_some() {
+                "docker".to_string()
+            } else {
+                "simulated".to_string()
+            },
+        ),
         // stevedore's own override of the ECR Public host (public.ecr.aws in AWS).
         (
             "STEVEDORE_PUBLIC_REGISTRY_HOST",
@@ -203,11 +244,24 @@ async fn up(
         ),
     ];
     let mut state = state::State::new(cfg);
+    state.ecs.docker_mode = docker.is_some();
+    if docker.is_some() {
+        // Real containers live in real time: a rollout completes only after its tasks have run
+        // for three real seconds, so an app that crashes on start fails the rollout.
+        state.ecs.settle_secs = 3.0 * state.clock.speed();
+    }
     for c in clusters {
         let now = state.clock.now();
         state.ecs.clusters.insert(c, now);
     }
-    let app = Arc::new(server::App::new(state, issuer, private, public, faults));
+    let app = Arc::new(server::App::new(
+        state,
+        issuer,
+        private,
+        public,
+        faults,
+        docker.clone(),
+    ));
     {
         let mut out = std::io::stdout().lock();
         for (k, v) in &exports {
@@ -227,6 +281,9 @@ async fn up(
     axum::serve(listener, server::router(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await?;
+    if let Some(d) = &docker {
+        d.cleanup().await;
+    }
     // Stop the registries before the temporary directory goes.
     if let Ok(app) = Arc::try_unwrap(app) {
         for r in [app.registry, app.public_registry].into_iter().flatten() {

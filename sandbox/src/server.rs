@@ -27,6 +27,8 @@ pub struct App {
     alias: String,
     pub issuer: Issuer,
     pub registry_faults: crate::proxy::SharedFaults,
+    /// Docker mode: tasks run as real containers.
+    pub docker: Option<crate::docker::Docker>,
     pub registry: Option<Registry>,
     pub public_registry: Option<Registry>,
 }
@@ -38,6 +40,7 @@ impl App {
         registry: Option<Registry>,
         public_registry: Option<Registry>,
         registry_faults: crate::proxy::SharedFaults,
+        docker: Option<crate::docker::Docker>,
     ) -> Self {
         let account = state.config.account_id.clone();
         let region = state.config.region.clone();
@@ -49,6 +52,7 @@ impl App {
             alias,
             issuer,
             registry_faults,
+            docker,
             registry,
             public_registry,
         }
@@ -331,6 +335,12 @@ fn ecs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Valu
         };
         ecs::tick(&mut st.ecs, &ctx);
         let r = ecs::handle(&mut st.ecs, &ctx, op, req, &caller.arn);
+        // The next tick may have more to start or remove; take what there is now.
+        let runs = std::mem::take(&mut st.ecs.to_run);
+        let removals = std::mem::take(&mut st.ecs.to_remove);
+        if let Some(docker) = app.docker.clone() {
+            start_containers(app, docker, runs, removals);
+        }
         (r, std::mem::take(&mut st.ecs.to_probe))
     };
     for image in probes {
@@ -341,6 +351,65 @@ fn ecs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Valu
         });
     }
     result
+}
+
+/// Docker mode: start the tasks' containers and follow them to their exit; remove stopped ones.
+fn start_containers(
+    app: &Arc<App>,
+    docker: crate::docker::Docker,
+    runs: Vec<ecs::RunRequest>,
+    removals: Vec<String>,
+) {
+    for id in removals {
+        let docker = docker.clone();
+        tokio::spawn(async move { docker.remove(&id).await });
+    }
+    for run in runs {
+        let (app, docker) = (app.clone(), docker.clone());
+        tokio::spawn(async move {
+            let short = run
+                .task_arn
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let result = docker.run(&short, &run.image, &run.command, &run.env).await;
+            let id = {
+                let mut st = app.lock();
+                let Some(t) = st.ecs.tasks.iter_mut().find(|t| t.arn == run.task_arn) else {
+                    return;
+                };
+                match result {
+                    Ok(id) => {
+                        t.docker = ecs::Container_::Started(id.clone());
+                        // Stopped while its container was starting: remove it now.
+                        if t.desired_status == "STOPPED" {
+                            st.ecs.to_remove.push(id);
+                            return;
+                        }
+                        id
+                    }
+                    Err(reason) => {
+                        t.docker = ecs::Container_::Failed(reason);
+                        return;
+                    }
+                }
+            };
+            if let Some(code) = docker.wait(&id).await {
+                {
+                    let mut st = app.lock();
+                    if let Some(t) = st.ecs.tasks.iter_mut().find(|t| t.arn == run.task_arn) {
+                        if matches!(t.docker, ecs::Container_::Started(_))
+                            && t.desired_status == "RUNNING"
+                        {
+                            t.docker = ecs::Container_::Exited(id.clone(), code);
+                        }
+                    }
+                }
+                docker.remove(&id).await;
+            }
+        });
+    }
 }
 
 /// What an image does when a task runs it: read from the registry that holds it.

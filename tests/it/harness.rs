@@ -352,7 +352,7 @@ impl SandboxProc {
     pub fn start() -> SandboxProc {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(sandbox_bin());
-        cmd.args(["up", "--clock-speed", "20"])
+        cmd.args(["up", "--clock-speed", "20", "--docker", "off"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .env_remove("STEVEDORE_SANDBOX_DIR");

@@ -181,8 +181,12 @@ pub fn oci_image(parent: &Path, name: &str, labels: &[(&str, &str)]) -> PathBuf 
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let src = parent.join(format!("{name}-rootfs"));
-    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(src.join("bin")).unwrap();
     std::fs::write(src.join("hello.txt"), format!("image {name}\n")).unwrap();
+    // A static busybox makes the image runnable, so Docker mode runs it for real; its command
+    // does what the labels tell the simulation.
+    std::fs::copy("/bin/busybox", src.join("bin/busybox"))
+        .expect("busybox-static (make deps installs it)");
     let tar_path = parent.join(format!("{name}.tar"));
     let st = Command::new("tar")
         .arg("-C")
@@ -210,7 +214,23 @@ pub fn oci_image(parent: &Path, name: &str, labels: &[(&str, &str)]) -> PathBuf 
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
         .collect();
-    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Labels": labels, "Cmd": ["/hello"]}, "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256_hex(&tar))]}});
+    let cmd = match (
+        labels.get("stevedore.sandbox.exit-code"),
+        labels.get("stevedore.sandbox.exit-after"),
+    ) {
+        (Some(code), after) => serde_json::json!([
+            "/bin/busybox",
+            "sh",
+            "-c",
+            format!(
+                "sleep {}; exit {}",
+                after.and_then(|a| a.as_str()).unwrap_or("5"),
+                code.as_str().unwrap_or("1")
+            )
+        ]),
+        (None, _) => serde_json::json!(["/bin/busybox", "sleep", "3600"]),
+    };
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Labels": labels, "Cmd": cmd}, "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha256_hex(&tar))]}});
     let (config_digest, config_size) = put(config.to_string().as_bytes());
     let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},

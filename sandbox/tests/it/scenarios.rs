@@ -688,3 +688,57 @@ fn no_child_left(kill: bool) {
         assert!(!alive, "registry {k} outlived the sandbox (killed: {kill})");
     }
 }
+
+#[tokio::test]
+async fn in_docker_mode_a_task_runs_its_real_command() {
+    // Docker mode runs the container: a command override decides the exit code. The simulation
+    // reads only image labels, so there the same task keeps running.
+    let docker = std::env::var("STEVEDORE_SANDBOX_DOCKER").is_ok_and(|v| v == "on");
+    let sb = Sandbox::start(SPEED);
+    let tmp = tempfile::tempdir().unwrap();
+    push(&sb, tmp.path(), "tool", "v1", &[]).await;
+    let ecs = aws_sdk_ecs::Client::new(&sb.config(None, 3).await);
+    ecs_setup(&sb, &ecs, &["tool:v1"]).await;
+    let ov = aws_sdk_ecs::types::TaskOverride::builder()
+        .container_overrides(
+            aws_sdk_ecs::types::ContainerOverride::builder()
+                .name("web")
+                .command("/bin/busybox")
+                .command("sh")
+                .command("-c")
+                .command("exit 42")
+                .build(),
+        )
+        .build();
+    let run = ecs
+        .run_task()
+        .cluster("c1")
+        .task_definition("web")
+        .overrides(ov)
+        .send()
+        .await
+        .unwrap();
+    let arn = run.tasks()[0].task_arn().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(if docker { 20 } else { 3 });
+    let last = loop {
+        let t = ecs
+            .describe_tasks()
+            .cluster("c1")
+            .tasks(&arn)
+            .send()
+            .await
+            .unwrap()
+            .tasks()[0]
+            .clone();
+        if t.last_status() == Some("STOPPED") || Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if docker {
+        assert_eq!(last.last_status(), Some("STOPPED"), "{last:#?}");
+        assert_eq!(last.containers()[0].exit_code(), Some(42));
+    } else {
+        assert_eq!(last.last_status(), Some("RUNNING"), "{last:#?}");
+    }
+}

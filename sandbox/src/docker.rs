@@ -1,0 +1,171 @@
+//! Docker mode: where a Docker engine answers, ECS tasks run as real containers pulled from the
+//! sandbox's registry, so an app really starts, crashes or exits with its own code.
+
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::process::Command;
+
+/// A Docker engine the sandbox drives through the `docker` CLI (so DOCKER_HOST applies).
+#[derive(Debug, Clone)]
+pub struct Docker {
+    /// A docker config directory holding the registry credentials.
+    config: PathBuf,
+    /// Every container carries `stevedore-sandbox=<label>`, for cleaning up.
+    pub label: String,
+    /// `docker run`s under way, and whether the sandbox is shutting down (then none start).
+    inflight: Arc<AtomicUsize>,
+    closing: Arc<AtomicBool>,
+}
+
+impl Docker {
+    /// The engine, if `docker info` answers.
+    pub async fn detect(dir: &std::path::Path) -> Option<Docker> {
+        let ok = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output()
+            .await
+            .ok()?
+            .status
+            .success();
+        ok.then(|| Docker {
+            config: dir.join("docker-config"),
+            label: format!("sb-{:08x}", rand::random::<u32>()),
+            inflight: Default::default(),
+            closing: Default::default(),
+        })
+    }
+
+    /// Write the registries' credentials where `docker pull` will find them.
+    pub fn login(&self, auths: &[(String, String)]) -> Result<()> {
+        std::fs::create_dir_all(&self.config)?;
+        let map: serde_json::Map<String, serde_json::Value> = auths
+            .iter()
+            .map(|(h, a)| (h.clone(), serde_json::json!({"auth": a})))
+            .collect();
+        std::fs::write(
+            self.config.join("config.json"),
+            serde_json::json!({"auths": map}).to_string(),
+        )
+        .context("writing the docker config")
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.arg("--config").arg(&self.config);
+        c.stdin(std::process::Stdio::null());
+        c
+    }
+
+    /// Pull and start a container; `Err` is the reason the task fails to start, worded as ECS does.
+    pub async fn run(
+        &self,
+        task: &str,
+        image: &str,
+        command: &[String],
+        env: &[(String, String)],
+    ) -> Result<String, String> {
+        self.inflight.fetch_add(1, Ordering::SeqCst);
+        let r = if self.closing.load(Ordering::SeqCst) {
+            Err("CannotStartContainerError: the sandbox is shutting down".to_string())
+        } else {
+            self.run_now(task, image, command, env).await
+        };
+        self.inflight.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    async fn run_now(
+        &self,
+        task: &str,
+        image: &str,
+        command: &[String],
+        env: &[(String, String)],
+    ) -> Result<String, String> {
+        let mut c = self.cmd();
+        c.args([
+            "run",
+            "-d",
+            "--label",
+            &format!("stevedore-sandbox={}", self.label),
+            "--name",
+            &format!("{}-{task}", self.label),
+        ]);
+        for (k, v) in env {
+            c.arg("-e").arg(format!("{k}={v}"));
+        }
+        c.arg(image).args(command);
+        let out = c
+            .output()
+            .await
+            .map_err(|e| format!("CannotStartContainerError: {e}"))?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = err
+            .lines()
+            .find(|l| l.contains("Error") || l.contains("error"))
+            .or_else(|| err.lines().find(|l| !l.trim().is_empty()))
+            .unwrap_or("docker run failed")
+            .trim()
+            .trim_start_matches("docker: ")
+            .to_string();
+        let pull = [
+            "pull",
+            "manifest",
+            "not found",
+            "unauthorized",
+            "Unable to find image",
+        ]
+        .iter()
+        .any(|k| err.contains(k));
+        Err(if pull {
+            format!("CannotPullContainerError: {line}")
+        } else {
+            format!("CannotStartContainerError: {line}")
+        })
+    }
+
+    /// Wait for a container to exit; its exit code.
+    pub async fn wait(&self, id: &str) -> Option<i32> {
+        let out = self.cmd().args(["wait", id]).output().await.ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
+    pub async fn remove(&self, id: &str) {
+        let _ = self.cmd().args(["rm", "-f", id]).output().await;
+    }
+
+    /// Remove every container this sandbox started, once no `docker run` is under way.
+    pub async fn cleanup(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        for _ in 0..200 {
+            if self.inflight.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let Ok(out) = self
+            .cmd()
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=stevedore-sandbox={}", self.label),
+            ])
+            .output()
+            .await
+        else {
+            return;
+        };
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        if !ids.is_empty() {
+            let _ = self.cmd().args(["rm", "-f"]).args(&ids).output().await;
+        }
+    }
+}
