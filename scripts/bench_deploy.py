@@ -2,7 +2,8 @@
 and how many DescribeServices calls a minute it makes while waiting. The peer is the cadence of
 the AWS CLI's services-stable waiter (one DescribeServices every 15 s; the aws-ecs orb's is 20 s).
 
-Runs the sandbox at real-time speed so its clock and the wall clock agree."""
+Runs the sandbox at real-time speed so its clock and the wall clock agree, with tasks simulated
+(the rollout timing is the sandbox's, not a container's)."""
 
 import hashlib
 import json
@@ -24,7 +25,7 @@ WAITER_CADENCE = 15.0
 
 
 def start_sandbox():
-    proc = subprocess.Popen([SANDBOX, "up", "--clock-speed", "1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([SANDBOX, "up", "--clock-speed", "1", "--docker", "off"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     env = {}
     for line in proc.stdout:
         if line.startswith("# stevedore-sandbox ready"):
