@@ -79,7 +79,7 @@ pub struct Container {
 
 /// A task's container in Docker mode.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Container_ {
+pub enum RealContainer {
     /// Simulated mode: the image's fate decides.
     Simulated,
     Starting,
@@ -122,7 +122,7 @@ pub struct Task {
     pub cpu: Option<String>,
     pub memory: Option<String>,
     /// The real container behind the task, in Docker mode.
-    pub docker: Container_,
+    pub docker: RealContainer,
 }
 
 #[derive(Debug, Default)]
@@ -434,14 +434,14 @@ fn new_task(
             command,
             env,
         });
-        Container_::Starting
+        RealContainer::Starting
     } else {
         for c in &containers {
             if !st.fates.contains_key(&c.image) && !st.to_probe.contains(&c.image) {
                 st.to_probe.push(c.image.clone());
             }
         }
-        Container_::Simulated
+        RealContainer::Simulated
     };
     st.tasks.push(Task {
         docker,
@@ -475,7 +475,7 @@ fn stop_task(t: &mut Task, now: f64, code: &str, reason: &str, to_remove: &mut V
     if t.desired_status == "STOPPED" {
         return;
     }
-    if let Container_::Started(id) = &t.docker {
+    if let RealContainer::Started(id) = &t.docker {
         to_remove.push(id.clone());
     }
     t.desired_status = "STOPPED".into();
@@ -528,12 +528,12 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
                 task.last_status = "PENDING".into();
                 task.pending_at = Some(now);
             }
-            "PENDING" if task.docker != Container_::Simulated => match task.docker.clone() {
-                Container_::Started(_) | Container_::Exited(..) => {
+            "PENDING" if task.docker != RealContainer::Simulated => match task.docker.clone() {
+                RealContainer::Started(_) | RealContainer::Exited(..) => {
                     task.last_status = "RUNNING".into();
                     task.started_at = Some(now);
                 }
-                Container_::Failed(reason) => {
+                RealContainer::Failed(reason) => {
                     task.containers[0].reason = Some(reason.clone());
                     task.last_status = "STOPPED".into();
                     task.desired_status = "STOPPED".into();
@@ -547,8 +547,8 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
                 }
                 _ => {}
             },
-            "RUNNING" if task.docker != Container_::Simulated => {
-                if let Container_::Exited(_, code) = task.docker {
+            "RUNNING" if task.docker != RealContainer::Simulated => {
+                if let RealContainer::Exited(_, code) = task.docker {
                     let i = task
                         .containers
                         .iter()

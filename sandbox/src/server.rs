@@ -381,7 +381,7 @@ fn start_containers(
                 };
                 match result {
                     Ok(id) => {
-                        t.docker = ecs::Container_::Started(id.clone());
+                        t.docker = ecs::RealContainer::Started(id.clone());
                         // Stopped while its container was starting: remove it now.
                         if t.desired_status == "STOPPED" {
                             st.ecs.to_remove.push(id);
@@ -390,7 +390,7 @@ fn start_containers(
                         id
                     }
                     Err(reason) => {
-                        t.docker = ecs::Container_::Failed(reason);
+                        t.docker = ecs::RealContainer::Failed(reason);
                         return;
                     }
                 }
@@ -399,10 +399,10 @@ fn start_containers(
                 {
                     let mut st = app.lock();
                     if let Some(t) = st.ecs.tasks.iter_mut().find(|t| t.arn == run.task_arn) {
-                        if matches!(t.docker, ecs::Container_::Started(_))
+                        if matches!(t.docker, ecs::RealContainer::Started(_))
                             && t.desired_status == "RUNNING"
                         {
-                            t.docker = ecs::Container_::Exited(id.clone(), code);
+                            t.docker = ecs::RealContainer::Exited(id.clone(), code);
                         }
                     }
                 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// How one service's deployment ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Result_ {
+pub enum DeployResult {
     Deployed,
     /// Nothing to do, or a dry run.
     Unchanged(String),
@@ -26,15 +26,15 @@ pub enum Result_ {
     TimedOut,
 }
 
-impl Result_ {
+impl DeployResult {
     fn word(&self) -> &'static str {
         match self {
-            Result_::Deployed => "deployed",
-            Result_::Unchanged(_) => "unchanged",
-            Result_::Started => "started",
-            Result_::Failed(_) => "failed",
-            Result_::RolledBack(_) => "rolled_back",
-            Result_::TimedOut => "timed_out",
+            DeployResult::Deployed => "deployed",
+            DeployResult::Unchanged(_) => "unchanged",
+            DeployResult::Started => "started",
+            DeployResult::Failed(_) => "failed",
+            DeployResult::RolledBack(_) => "rolled_back",
+            DeployResult::TimedOut => "timed_out",
         }
     }
 }
@@ -45,7 +45,7 @@ pub struct Report {
     pub service: String,
     pub task_definition: Option<String>,
     pub deployment_id: Option<String>,
-    pub result: Result_,
+    pub result: DeployResult,
     pub seconds: f64,
 }
 
@@ -381,33 +381,33 @@ fn summarize(reports: &[Report], errors: Vec<(String, anyhow::Error)>) -> Result
             .map(|t| t.rsplit('/').next().unwrap_or(t))
             .unwrap_or("-");
         let line = match &r.result {
-            Result_::Deployed => format!(
+            DeployResult::Deployed => format!(
                 "{}: deployed {td} ({}) in {:.0} s",
                 r.service,
                 r.deployment_id.as_deref().unwrap_or("-"),
                 r.seconds
             ),
-            Result_::Unchanged(why) => format!("{}: {why}", r.service),
-            Result_::Started => format!(
+            DeployResult::Unchanged(why) => format!("{}: {why}", r.service),
+            DeployResult::Started => format!(
                 "{}: deployment {} of {td} started (not waiting)",
                 r.service,
                 r.deployment_id.as_deref().unwrap_or("-")
             ),
-            Result_::Failed(why) => format!("{}: deployment of {td} FAILED: {why}", r.service),
-            Result_::RolledBack(why) => {
+            DeployResult::Failed(why) => format!("{}: deployment of {td} FAILED: {why}", r.service),
+            DeployResult::RolledBack(why) => {
                 format!("{}: deployment of {td} ROLLED BACK: {why}", r.service)
             }
-            Result_::TimedOut => format!(
+            DeployResult::TimedOut => format!(
                 "{}: deployment of {td} TIMED OUT after {:.0} s",
                 r.service, r.seconds
             ),
         };
         match &r.result {
-            Result_::Failed(_) | Result_::RolledBack(_) => {
+            DeployResult::Failed(_) | DeployResult::RolledBack(_) => {
                 code = EXIT_DEPLOY_FAILED;
                 first_failure.get_or_insert(line.clone());
             }
-            Result_::TimedOut if code != EXIT_DEPLOY_FAILED => {
+            DeployResult::TimedOut if code != EXIT_DEPLOY_FAILED => {
                 code = EXIT_TIMED_OUT;
                 first_failure.get_or_insert(line.clone());
             }
@@ -438,7 +438,7 @@ fn write_outputs(args: &DeployArgs, reports: &[Report]) -> Result<()> {
         .iter()
         .map(|r| {
             let reason = match &r.result {
-                Result_::Failed(w) | Result_::RolledBack(w) | Result_::Unchanged(w) => Some(w.clone()),
+                DeployResult::Failed(w) | DeployResult::RolledBack(w) | DeployResult::Unchanged(w) => Some(w.clone()),
                 _ => None,
             };
             json!({"service": r.service, "taskDefinitionArn": r.task_definition, "deploymentId": r.deployment_id, "result": r.result.word(), "reason": reason, "seconds": r.seconds})
@@ -631,7 +631,7 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
             service: service.into(),
             task_definition: target_known,
             deployment_id: None,
-            result: Result_::Unchanged("dry run: nothing changed".into()),
+            result: DeployResult::Unchanged("dry run: nothing changed".into()),
             seconds: 0.0,
         });
     }
@@ -640,7 +640,7 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
             service: service.into(),
             task_definition: Some(current.clone()),
             deployment_id: None,
-            result: Result_::Unchanged(format!(
+            result: DeployResult::Unchanged(format!(
                 "nothing to deploy: the service already runs {}",
                 current.rsplit('/').next().unwrap_or(&current)
             )),
@@ -684,7 +684,7 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
             service: service.into(),
             task_definition: Some(target),
             deployment_id: Some(deployment),
-            result: Result_::Started,
+            result: DeployResult::Started,
             seconds: started.elapsed().as_secs_f64(),
         });
     }
@@ -693,11 +693,11 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
     let mut watch = Watch::seeded(&svc);
     let mut result = follow(client, plan, service, &deployment, deadline, &mut watch).await?;
     if plan.rollback
-        && matches!(result, Result_::Failed(_) | Result_::TimedOut)
+        && matches!(result, DeployResult::Failed(_) | DeployResult::TimedOut)
         && current != target
     {
         let why = match &result {
-            Result_::Failed(w) => w.clone(),
+            DeployResult::Failed(w) => w.clone(),
             _ => format!("no success within {:?}", plan.timeout),
         };
         say(
@@ -723,11 +723,11 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
         )
         .await?;
         result = match again {
-            Result_::Deployed => Result_::RolledBack(format!(
+            DeployResult::Deployed => DeployResult::RolledBack(format!(
                 "{why}; restored {}",
                 current.rsplit('/').next().unwrap_or(&current)
             )),
-            other => Result_::Failed(format!(
+            other => DeployResult::Failed(format!(
                 "{why}; the rollback to {current} did not succeed either ({})",
                 other.word()
             )),
@@ -759,7 +759,7 @@ async fn create_service(
                     service: service.into(),
                     task_definition: None,
                     deployment_id: None,
-                    result: Result_::Unchanged("dry run: nothing changed".into()),
+                    result: DeployResult::Unchanged("dry run: nothing changed".into()),
                     seconds: 0.0,
                 });
             }
@@ -778,7 +778,7 @@ async fn create_service(
             service: service.into(),
             task_definition: Some(td),
             deployment_id: None,
-            result: Result_::Unchanged("dry run: nothing changed".into()),
+            result: DeployResult::Unchanged("dry run: nothing changed".into()),
             seconds: 0.0,
         });
     }
@@ -812,7 +812,7 @@ async fn create_service(
         ),
     );
     let result = if plan.wait_until == WaitUntil::None {
-        Result_::Started
+        DeployResult::Started
     } else {
         follow(
             client,
@@ -886,7 +886,7 @@ async fn follow(
     id: &str,
     deadline: Instant,
     watch: &mut Watch,
-) -> Result<Result_> {
+) -> Result<DeployResult> {
     let cluster = plan.cluster.as_str();
     let mut interval = plan.poll;
     let mut failed_seen = 0;
@@ -921,11 +921,11 @@ async fn follow(
             report_stopped(client, plan, service, id, watch).await;
         }
         match verdict {
-            Verdict::Deployed => return Ok(Result_::Deployed),
-            Verdict::Failed(r) => return Ok(Result_::Failed(r)),
+            Verdict::Deployed => return Ok(DeployResult::Deployed),
+            Verdict::Failed(r) => return Ok(DeployResult::Failed(r)),
             Verdict::RolledBack { reason, to } => {
                 let reason = wait::failure_event(&svc, id).unwrap_or(reason);
-                return Ok(Result_::RolledBack(format!(
+                return Ok(DeployResult::RolledBack(format!(
                     "{reason} (ECS rolled back to {})",
                     to.rsplit('/').next().unwrap_or(&to)
                 )));
@@ -933,7 +933,7 @@ async fn follow(
             Verdict::InProgress => {}
         }
         if Instant::now() >= deadline {
-            return Ok(Result_::TimedOut);
+            return Ok(DeployResult::TimedOut);
         }
         tokio::time::sleep(
             jittered(interval).min(
