@@ -471,6 +471,26 @@ fn new_task(
     id
 }
 
+/// A task stops on its own (its container failed to start or exited): it counts as failed for
+/// its deployment.
+fn fail_task(
+    task: &mut Task,
+    now: f64,
+    code: &str,
+    reason: &str,
+    failed_by_deployment: &mut Vec<String>,
+) {
+    task.last_status = "STOPPED".into();
+    task.desired_status = "STOPPED".into();
+    task.stopped_at = Some(now);
+    task.stopping_at = Some(now);
+    task.stop_code = Some(code.to_string());
+    task.stopped_reason = Some(reason.to_string());
+    if let Some(d) = &task.deployment {
+        failed_by_deployment.push(d.clone());
+    }
+}
+
 fn stop_task(t: &mut Task, now: f64, code: &str, reason: &str, to_remove: &mut Vec<String>) {
     if t.desired_status == "STOPPED" {
         return;
@@ -535,15 +555,13 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
                 }
                 RealContainer::Failed(reason) => {
                     task.containers[0].reason = Some(reason.clone());
-                    task.last_status = "STOPPED".into();
-                    task.desired_status = "STOPPED".into();
-                    task.stopped_at = Some(now);
-                    task.stopping_at = Some(now);
-                    task.stop_code = Some("TaskFailedToStart".into());
-                    task.stopped_reason = Some(reason);
-                    if let Some(d) = &task.deployment {
-                        failed_by_deployment.push(d.clone());
-                    }
+                    fail_task(
+                        task,
+                        now,
+                        "TaskFailedToStart",
+                        &reason,
+                        &mut failed_by_deployment,
+                    );
                 }
                 _ => {}
             },
@@ -555,15 +573,13 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
                         .position(|c| c.essential)
                         .unwrap_or(0);
                     task.containers[i].exit_code = Some(code);
-                    task.last_status = "STOPPED".into();
-                    task.desired_status = "STOPPED".into();
-                    task.stopped_at = Some(now);
-                    task.stopping_at = Some(now);
-                    task.stop_code = Some("EssentialContainerExited".into());
-                    task.stopped_reason = Some("Essential container in task exited".into());
-                    if let Some(d) = &task.deployment {
-                        failed_by_deployment.push(d.clone());
-                    }
+                    fail_task(
+                        task,
+                        now,
+                        "EssentialContainerExited",
+                        "Essential container in task exited",
+                        &mut failed_by_deployment,
+                    );
                 }
             }
             "PENDING" if now - task.pending_at.unwrap_or(now) >= PULL_SECS => {
@@ -581,15 +597,13 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
                     .find(|(_, f)| matches!(f, Some(Fate::PullFails(_))))
                 {
                     task.containers[i].reason = Some(reason.clone());
-                    task.last_status = "STOPPED".into();
-                    task.desired_status = "STOPPED".into();
-                    task.stopped_at = Some(now);
-                    task.stopping_at = Some(now);
-                    task.stop_code = Some("TaskFailedToStart".into());
-                    task.stopped_reason = Some(reason.clone());
-                    if let Some(d) = &task.deployment {
-                        failed_by_deployment.push(d.clone());
-                    }
+                    fail_task(
+                        task,
+                        now,
+                        "TaskFailedToStart",
+                        reason,
+                        &mut failed_by_deployment,
+                    );
                 } else {
                     task.last_status = "RUNNING".into();
                     task.started_at = Some(now);
@@ -610,15 +624,13 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
                     for (j, c) in task.containers.iter_mut().enumerate() {
                         c.exit_code = Some(if j == i { code } else { 137 });
                     }
-                    task.last_status = "STOPPED".into();
-                    task.desired_status = "STOPPED".into();
-                    task.stopped_at = Some(now);
-                    task.stopping_at = Some(now);
-                    task.stop_code = Some("EssentialContainerExited".into());
-                    task.stopped_reason = Some("Essential container in task exited".into());
-                    if let Some(d) = &task.deployment {
-                        failed_by_deployment.push(d.clone());
-                    }
+                    fail_task(
+                        task,
+                        now,
+                        "EssentialContainerExited",
+                        "Essential container in task exited",
+                        &mut failed_by_deployment,
+                    );
                 }
             }
             "DEACTIVATING" if now - task.stopping_at.unwrap_or(now) >= STOP_SECS => {

@@ -693,8 +693,8 @@ fn no_child_left(kill: bool) {
 async fn in_docker_mode_a_task_runs_its_real_command() {
     // Docker mode runs the container: a command override decides the exit code. The simulation
     // reads only image labels, so there the same task keeps running.
-    let docker = std::env::var("STEVEDORE_SANDBOX_DOCKER").is_ok_and(|v| v == "on");
     let sb = Sandbox::start(SPEED);
+    let docker = sb.env["STEVEDORE_SANDBOX_TASKS"] == "docker";
     let tmp = tempfile::tempdir().unwrap();
     push(&sb, tmp.path(), "tool", "v1", &[]).await;
     let ecs = aws_sdk_ecs::Client::new(&sb.config(None, 3).await);
