@@ -108,7 +108,7 @@ impl Settings {
     }
 }
 
-/// An ECR Public alias: 2–50 of lowercase letters, digits, '-' and '_'? AWS says `[a-z][a-z0-9]+(?:[._-][a-z0-9]+)*`.
+/// An ECR Public alias: 2–50 characters, `[a-z][a-z0-9]+(?:[._-][a-z0-9]+)*`.
 fn validate_alias(alias: &str) -> Result<()> {
     let ok = (2..=50).contains(&alias.len())
         && alias.starts_with(|c: char| c.is_ascii_lowercase())
