@@ -20,6 +20,8 @@ pub struct RegistryFaults {
     pub cut_share: f64,
     /// The next N blob uploads fail with 500 (deterministic).
     pub fail_next: u32,
+    /// The next N requests of any kind are refused with 401, as when a registry token expires.
+    pub unauthorized_next: u32,
     /// Counters: what was injected so far.
     pub failed: u32,
     pub cut: u32,
@@ -129,6 +131,23 @@ async fn forward(
     faults: &SharedFaults,
     req: Request<Body>,
 ) -> Result<Response<Body>, std::io::Error> {
+    let refuse = {
+        let mut f = faults.lock().unwrap_or_else(|p| p.into_inner());
+        let refuse = f.unauthorized_next > 0;
+        f.unauthorized_next = f.unauthorized_next.saturating_sub(1);
+        refuse
+    };
+    if refuse {
+        let mut r = Response::new(Body::from(
+            r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required (injected)"}]}"#,
+        ));
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        r.headers_mut().insert(
+            "www-authenticate",
+            axum::http::HeaderValue::from_static("Basic realm=\"stevedore-sandbox\""),
+        );
+        return Ok(r);
+    }
     let blob_put =
         req.method() == axum::http::Method::PUT && req.uri().path().contains("/blobs/uploads/");
     if blob_put {

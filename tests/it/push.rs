@@ -717,3 +717,46 @@ fn an_image_is_copied_from_private_ecr_to_ecr_public_without_re_uploading() {
         out.stderr
     );
 }
+
+#[test]
+fn a_refused_registry_token_is_renewed_once_and_the_push_goes_on() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let l = Layout::new(&work.path().join("img"));
+    let d = l.image(&[gz_layer(20_000, 40)], "amd64");
+    l.index(vec![d]);
+    sb.boto3("ecr.create_repository(repositoryName='renew')\nprint(1)");
+    // The registry refuses the first request, as it does when a 12-hour ECR token has expired.
+    sb.control(
+        "PUT",
+        "/_sandbox/registry-faults",
+        r#"{"unauthorized_next": 1}"#,
+    );
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "renew",
+        "--tag",
+        "v1",
+        "--oci-layout",
+        &l.dir.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    let digest = printed_digest(&out.stdout);
+    // stevedore asked for a token, was refused, asked for a fresh one, and went on.
+    let calls = sb.control_get("/_sandbox/calls");
+    let tokens = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["call"] == "ECR.GetAuthorizationToken")
+        .count();
+    assert_eq!(tokens, 2, "{calls}");
+    let (d, _) = skopeo_inspect(
+        &sb,
+        &format!("{}/renew:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"]),
+    );
+    assert_eq!(d, digest);
+}
