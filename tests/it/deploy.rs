@@ -587,3 +587,30 @@ fn a_missing_service_is_created_from_a_task_definition_file_when_asked() {
         out.stderr
     );
 }
+
+#[test]
+fn wait_until_stable_returns_with_the_old_tasks_drained() {
+    // The sandbox has no load-balancer draining, so there COMPLETED and drained coincide; the
+    // case where they differ (COMPLETED while the old deployment drains) is unit-tested in
+    // `ecs::wait`. This checks the flag end to end.
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "{'enable': False, 'rollback': False}");
+    let out = deploy(
+        &sb,
+        &["--service", "web", "--image", &v2, "--wait-until", "stable"],
+    )
+    .run()
+    .success();
+    assert!(out.stdout.contains("web: deployed web:2"), "{}", out.stdout);
+    let svc = service(&sb);
+    assert_eq!(
+        svc["deployments"].as_array().unwrap().len(),
+        1,
+        "only the new deployment is left: {svc}"
+    );
+    assert_eq!(svc["runningCount"], 2);
+    let old = sb.boto3("t = ecs.list_tasks(cluster='c1', serviceName='web', desiredStatus='RUNNING')['taskArns']\nd = ecs.describe_tasks(cluster='c1', tasks=t)['tasks']\nprint(json.dumps(sorted(x['taskDefinitionArn'].rsplit('/', 1)[1] for x in d)))");
+    assert_eq!(old, json!(["web:2", "web:2"]));
+}
