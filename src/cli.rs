@@ -32,6 +32,34 @@ pub enum Command {
     Deploy(Box<DeployArgs>),
     /// Run a one-off task (a migration), wait for it to stop, and exit with its exit code.
     RunTask(RunTaskArgs),
+    /// IAM set-up help.
+    #[command(subcommand)]
+    Iam(IamCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IamCommand {
+    /// Print the trust policy that lets CircleCI's OIDC tokens for a project assume the CI role.
+    Trust(IamTrustArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IamTrustArgs {
+    /// CircleCI organization id (the OIDC issuer and audience).
+    #[arg(long, env = "CIRCLE_ORGANIZATION_ID")]
+    pub org_id: String,
+
+    /// CircleCI project id whose jobs may assume the role.
+    #[arg(long, env = "CIRCLE_PROJECT_ID")]
+    pub project_id: String,
+
+    /// Admit only jobs of this branch (matched through the v2 token's vcs-ref).
+    #[arg(long, env = "STEVEDORE_TRUST_BRANCH")]
+    pub branch: Option<String>,
+
+    /// With --branch: the repository origin, e.g. github.com/acme/app (default: any).
+    #[arg(long, env = "STEVEDORE_TRUST_VCS_ORIGIN", requires = "branch")]
+    pub vcs_origin: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

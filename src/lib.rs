@@ -10,6 +10,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod error;
 pub mod export;
+pub mod iam;
 pub mod image;
 pub mod oidc;
 pub mod policy;
@@ -109,5 +110,6 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Push(a) => push::run(&settings, a).await,
         cli::Command::Deploy(a) => ecs::deploy::run(&settings, *a).await,
         cli::Command::RunTask(a) => ecs::run_task::run(&settings, a).await,
+        cli::Command::Iam(cli::IamCommand::Trust(a)) => iam::run_trust(&settings, a),
     }
 }

@@ -6,8 +6,10 @@ use handlebars::Handlebars;
 use serde::Serialize;
 
 /// The built-in templates, by name.
-const TEMPLATES: &[(&str, &str)] =
-    &[("lifecycle", include_str!("../templates/lifecycle.json.hbs"))];
+const TEMPLATES: &[(&str, &str)] = &[
+    ("lifecycle", include_str!("../templates/lifecycle.json.hbs")),
+    ("trust", include_str!("../templates/trust-policy.json.hbs")),
+];
 
 /// A registry of the built-in templates.
 pub struct Renderer {

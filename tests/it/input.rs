@@ -61,6 +61,8 @@ fn bad_input_exits_2_with_one_line_and_creates_nothing() {
         ("token without role", vec!["auth"], vec![("CIRCLE_OIDC_TOKEN_V2", &good_token)], "AWS_ROLE_ARN"),
         ("bad duration", vec!["auth", "--role-name", "ci", "--duration", "5m"], vec![("CIRCLE_OIDC_TOKEN_V2", &good_token)], "--duration"),
         ("nowhere to export", vec!["auth", "--role-name", "ci"], vec![("CIRCLE_OIDC_TOKEN_V2", &good_token), ("BASH_ENV", "")], "BASH_ENV"),
+        ("bad organization id", vec!["iam", "trust", "--org-id", "not an id", "--project-id", "p1"], vec![], "--org-id"),
+        ("trust policy without account", vec!["iam", "trust", "--org-id", "o1", "--project-id", "p1"], vec![("AWS_ACCOUNT_ID", "")], "AWS_ACCOUNT_ID"),
         ("bad session name", vec!["auth", "--role-name", "ci", "--session-name", "a b"], vec![("CIRCLE_OIDC_TOKEN_V2", &good_token)], "--session-name"),
     ];
     for (what, args, env, input) in cases {

@@ -165,3 +165,124 @@ fn login_writes_credentials_the_real_registry_accepts() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+#[test]
+fn the_rendered_trust_policy_admits_the_right_project_and_branch_only() {
+    let sb = SandboxProc::start();
+    let out = stevedore(&[
+        "iam",
+        "trust",
+        "--org-id",
+        "org-1",
+        "--project-id",
+        "proj-1",
+        "--branch",
+        "main",
+        "--vcs-origin",
+        "github.com/acme/app",
+    ])
+    .env("AWS_ACCOUNT_ID", &sb.env["AWS_ACCOUNT_ID"])
+    .run()
+    .success();
+    let policy: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    sb.control(
+        "PUT",
+        "/_sandbox/roles/ci-main",
+        &serde_json::json!({"trust_policy": policy}).to_string(),
+    );
+    let assume = |token: String| {
+        stevedore(&["auth", "--role-name", "ci-main"])
+            .sandbox(&sb, false)
+            .env("CIRCLE_OIDC_TOKEN_V2", &token)
+            .env("BASH_ENV", "/dev/null")
+            .run()
+    };
+    let token = |project: &str, origin: Option<&str>, branch: Option<&str>| {
+        let mut args = vec!["--org", "org-1", "--project", project];
+        if let (Some(o), Some(b)) = (origin, branch) {
+            args.extend(["--vcs-origin", o, "--vcs-ref", b]);
+        }
+        sb.token(&args)
+    };
+    assert_eq!(
+        assume(token(
+            "proj-1",
+            Some("github.com/acme/app"),
+            Some("refs/heads/main")
+        ))
+        .code,
+        0,
+        "the right project and branch"
+    );
+    for (what, t) in [
+        (
+            "another project",
+            token(
+                "proj-2",
+                Some("github.com/acme/app"),
+                Some("refs/heads/main"),
+            ),
+        ),
+        (
+            "another branch",
+            token(
+                "proj-1",
+                Some("github.com/acme/app"),
+                Some("refs/heads/feature"),
+            ),
+        ),
+        (
+            "another repository",
+            token(
+                "proj-1",
+                Some("github.com/evil/app"),
+                Some("refs/heads/main"),
+            ),
+        ),
+        ("a v1 token without vcs-ref", token("proj-1", None, None)),
+    ] {
+        let out = assume(t);
+        assert_eq!(out.code, 1, "{what}: {}", out.all());
+        assert!(
+            out.stderr.contains("AccessDenied"),
+            "{what}: {}",
+            out.stderr
+        );
+    }
+    // Without a branch lock, every branch of the project is admitted, another project is not.
+    let out = stevedore(&[
+        "iam",
+        "trust",
+        "--org-id",
+        "org-1",
+        "--project-id",
+        "proj-1",
+    ])
+    .env("AWS_ACCOUNT_ID", &sb.env["AWS_ACCOUNT_ID"])
+    .run()
+    .success();
+    let policy: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    sb.control(
+        "PUT",
+        "/_sandbox/roles/ci-any",
+        &serde_json::json!({"trust_policy": policy}).to_string(),
+    );
+    let any = |t: String| {
+        stevedore(&["auth", "--role-name", "ci-any"])
+            .sandbox(&sb, false)
+            .env("CIRCLE_OIDC_TOKEN_V2", &t)
+            .env("BASH_ENV", "/dev/null")
+            .run()
+            .code
+    };
+    assert_eq!(
+        any(token(
+            "proj-1",
+            Some("github.com/acme/app"),
+            Some("refs/heads/feature")
+        )),
+        0
+    );
+    assert_eq!(any(token("proj-1", None, None)), 0);
+    assert_eq!(any(token("proj-2", None, None)), 1);
+}
