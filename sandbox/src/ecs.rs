@@ -987,6 +987,15 @@ fn task_json(ctx: &Ctx, t: &Task) -> Value {
     v
 }
 
+/// The strings of a request's list member (missing or mistyped entries are skipped).
+fn str_list<'a>(body: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
+    body.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
 fn cluster_name(body: &Value) -> String {
     let c = opt_str(body, "cluster").unwrap_or("default");
     c.rsplit_once(":cluster/").map_or(c, |(_, n)| n).to_string()
@@ -1240,13 +1249,7 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
             let cluster = cluster_name(body);
             require_cluster(st, &cluster)?;
             let (mut services, mut failures) = (vec![], vec![]);
-            for s in body
-                .get("services")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
+            for s in str_list(body, "services") {
                 let name = s.rsplit('/').next().unwrap_or(s);
                 match st.services.get(&(cluster.clone(), name.to_string())) {
                     Some(svc) => services.push(service_json(st, ctx, svc)),
@@ -1320,13 +1323,7 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
             let cluster = cluster_name(body);
             require_cluster(st, &cluster)?;
             let (mut tasks, mut failures) = (vec![], vec![]);
-            for r in body
-                .get("tasks")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
+            for r in str_list(body, "tasks") {
                 match st.tasks.iter().find(|t| t.arn == r || t.id == r) {
                     Some(t) => tasks.push(task_json(ctx, t)),
                     None => failures.push(json!({"arn": r, "reason": "MISSING"})),
@@ -1441,13 +1438,7 @@ fn service_deployments(st: &EcsState, ctx: &Ctx, op: &str, body: &Value) -> OpRe
         return Ok(json!({"serviceDeployments": list}));
     }
     let (mut found, mut failures) = (vec![], vec![]);
-    for arn in body
-        .get("serviceDeploymentArns")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for arn in str_list(body, "serviceDeploymentArns") {
         let hit = st.services.values().find_map(|svc| {
             svc.history
                 .iter()

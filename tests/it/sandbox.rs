@@ -166,37 +166,48 @@ fn login_writes_credentials_the_real_registry_accepts() {
     );
 }
 
-#[test]
-fn the_rendered_trust_policy_admits_the_right_project_and_branch_only() {
-    let sb = SandboxProc::start();
-    let out = stevedore(&[
-        "iam",
-        "trust",
-        "--org-id",
-        "org-1",
-        "--project-id",
-        "proj-1",
-        "--branch",
-        "main",
-        "--vcs-origin",
-        "github.com/acme/app",
-    ])
-    .env("AWS_ACCOUNT_ID", &sb.env["AWS_ACCOUNT_ID"])
-    .run()
-    .success();
+/// Render a trust policy with `stevedore iam trust` and give it to a sandbox role.
+fn role_from_rendered_trust(sb: &SandboxProc, role: &str, args: &[&str]) {
+    let mut all = vec!["iam", "trust"];
+    all.extend_from_slice(args);
+    let out = stevedore(&all)
+        .env("AWS_ACCOUNT_ID", &sb.env["AWS_ACCOUNT_ID"])
+        .run()
+        .success();
     let policy: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     sb.control(
         "PUT",
-        "/_sandbox/roles/ci-main",
+        &format!("/_sandbox/roles/{role}"),
         &serde_json::json!({"trust_policy": policy}).to_string(),
     );
-    let assume = |token: String| {
-        stevedore(&["auth", "--role-name", "ci-main"])
-            .sandbox(&sb, false)
-            .env("CIRCLE_OIDC_TOKEN_V2", &token)
-            .env("BASH_ENV", "/dev/null")
-            .run()
-    };
+}
+
+/// `stevedore auth` into a sandbox role with a token.
+fn assume(sb: &SandboxProc, role: &str, token: &str) -> Output {
+    stevedore(&["auth", "--role-name", role])
+        .sandbox(sb, false)
+        .env("CIRCLE_OIDC_TOKEN_V2", token)
+        .env("BASH_ENV", "/dev/null")
+        .run()
+}
+
+#[test]
+fn the_rendered_trust_policy_admits_the_right_project_and_branch_only() {
+    let sb = SandboxProc::start();
+    role_from_rendered_trust(
+        &sb,
+        "ci-main",
+        &[
+            "--org-id",
+            "org-1",
+            "--project-id",
+            "proj-1",
+            "--branch",
+            "main",
+            "--vcs-origin",
+            "github.com/acme/app",
+        ],
+    );
     let token = |project: &str, origin: Option<&str>, branch: Option<&str>| {
         let mut args = vec!["--org", "org-1", "--project", project];
         if let (Some(o), Some(b)) = (origin, branch) {
@@ -205,11 +216,15 @@ fn the_rendered_trust_policy_admits_the_right_project_and_branch_only() {
         sb.token(&args)
     };
     assert_eq!(
-        assume(token(
-            "proj-1",
-            Some("github.com/acme/app"),
-            Some("refs/heads/main")
-        ))
+        assume(
+            &sb,
+            "ci-main",
+            &token(
+                "proj-1",
+                Some("github.com/acme/app"),
+                Some("refs/heads/main")
+            )
+        )
         .code,
         0,
         "the right project and branch"
@@ -241,7 +256,7 @@ fn the_rendered_trust_policy_admits_the_right_project_and_branch_only() {
         ),
         ("a v1 token without vcs-ref", token("proj-1", None, None)),
     ] {
-        let out = assume(t);
+        let out = assume(&sb, "ci-main", &t);
         assert_eq!(out.code, 1, "{what}: {}", out.all());
         assert!(
             out.stderr.contains("AccessDenied"),
@@ -250,39 +265,24 @@ fn the_rendered_trust_policy_admits_the_right_project_and_branch_only() {
         );
     }
     // Without a branch lock, every branch of the project is admitted, another project is not.
-    let out = stevedore(&[
-        "iam",
-        "trust",
-        "--org-id",
-        "org-1",
-        "--project-id",
-        "proj-1",
-    ])
-    .env("AWS_ACCOUNT_ID", &sb.env["AWS_ACCOUNT_ID"])
-    .run()
-    .success();
-    let policy: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    sb.control(
-        "PUT",
-        "/_sandbox/roles/ci-any",
-        &serde_json::json!({"trust_policy": policy}).to_string(),
+    role_from_rendered_trust(
+        &sb,
+        "ci-any",
+        &["--org-id", "org-1", "--project-id", "proj-1"],
     );
-    let any = |t: String| {
-        stevedore(&["auth", "--role-name", "ci-any"])
-            .sandbox(&sb, false)
-            .env("CIRCLE_OIDC_TOKEN_V2", &t)
-            .env("BASH_ENV", "/dev/null")
-            .run()
-            .code
-    };
     assert_eq!(
-        any(token(
-            "proj-1",
-            Some("github.com/acme/app"),
-            Some("refs/heads/feature")
-        )),
+        assume(
+            &sb,
+            "ci-any",
+            &token(
+                "proj-1",
+                Some("github.com/acme/app"),
+                Some("refs/heads/feature")
+            )
+        )
+        .code,
         0
     );
-    assert_eq!(any(token("proj-1", None, None)), 0);
-    assert_eq!(any(token("proj-2", None, None)), 1);
+    assert_eq!(assume(&sb, "ci-any", &token("proj-1", None, None)).code, 0);
+    assert_eq!(assume(&sb, "ci-any", &token("proj-2", None, None)).code, 1);
 }
