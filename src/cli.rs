@@ -41,6 +41,48 @@ pub enum Command {
 pub enum IamCommand {
     /// Print the trust policy that lets CircleCI's OIDC tokens for a project assume the CI role.
     Trust(IamTrustArgs),
+    /// Print the least-privilege permissions policy the CI role needs for what stevedore does.
+    Policy(IamPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// Repository the role pushes to (and creates); repeat or comma-separate.
+    #[arg(long = "repo", env = "STEVEDORE_REPO", value_delimiter = ',')]
+    pub repos: Vec<String>,
+
+    /// The repositories are in ECR Public.
+    #[arg(long, env = "STEVEDORE_PUBLIC", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub public: bool,
+
+    /// ECS cluster name of the services and one-off tasks.
+    #[arg(long, env = "STEVEDORE_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Service the role deploys; repeat or comma-separate.
+    #[arg(long = "service", env = "STEVEDORE_SERVICES", value_delimiter = ',')]
+    pub services: Vec<String>,
+
+    /// Task role of the task definitions (name or ARN): the role must be allowed to pass it.
+    #[arg(long = "task-role", value_delimiter = ',')]
+    pub task_roles: Vec<String>,
+
+    /// Execution role of the task definitions (name or ARN).
+    #[arg(long = "execution-role", value_delimiter = ',')]
+    pub execution_roles: Vec<String>,
+
+    /// Task-definition family the role may run as a one-off task (`stevedore run-task`).
+    #[arg(long = "run-task-family", value_delimiter = ',')]
+    pub run_task_families: Vec<String>,
+
+    /// Also allow `deploy --create-service`.
+    #[arg(long)]
+    pub create_service: bool,
+
+    /// Also allow `ecr ensure-repo --repository-policy` (it decides who may pull and push).
+    #[arg(long)]
+    pub repository_policy: bool,
 }
 
 #[derive(Debug, Args)]

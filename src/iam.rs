@@ -1,8 +1,11 @@
+//! `stevedore iam policy`: the least-privilege permissions policy for exactly the calls stevedore
+//! makes, scoped to the named repositories, services and roles.
+//!
 //! `stevedore iam trust`: the trust policy a CI role needs for CircleCI's OIDC provider, as
 //! CircleCI documents it — audience with StringEquals, `sub` with StringLike so the v2 token's
 //! longer subject still matches, and an optional branch lock through `vcs-origin`/`vcs-ref`.
 
-use crate::cli::IamTrustArgs;
+use crate::cli::{IamPolicyArgs, IamTrustArgs};
 use crate::config::{self, Settings};
 use crate::render::Renderer;
 use crate::usage;
@@ -89,9 +92,274 @@ pub fn run_trust(settings: &Settings, a: IamTrustArgs) -> Result<()> {
     Ok(())
 }
 
+/// What the permissions policy covers, with names resolved to ARNs.
+#[derive(Debug, Default)]
+pub struct PolicyScope {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    pub public: bool,
+    pub repos: Vec<String>,
+    pub cluster: Option<String>,
+    pub services: Vec<String>,
+    /// Role names or ARNs.
+    pub pass_roles: Vec<String>,
+    pub run_task_families: Vec<String>,
+    pub create_service: bool,
+    pub repository_policy: bool,
+}
+
+fn last_segment(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+/// Render the permissions policy JSON (pure).
+pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
+    let (partition, region, account) = (&p.partition, &p.region, &p.account);
+    let repo_arns: Vec<String> = p
+        .repos
+        .iter()
+        .map(|r| {
+            if p.public {
+                format!("arn:{partition}:ecr-public::{account}:repository/{r}")
+            } else {
+                format!("arn:{partition}:ecr:{region}:{account}:repository/{r}")
+            }
+        })
+        .collect();
+    let cluster = p.cluster.as_deref().map(last_segment);
+    let cluster_arn = cluster
+        .map(|c| format!("arn:{partition}:ecs:{region}:{account}:cluster/{c}"))
+        .unwrap_or_default();
+    let service_arns: Vec<String> = p
+        .services
+        .iter()
+        .map(|s| {
+            format!(
+                "arn:{partition}:ecs:{region}:{account}:service/{}/{}",
+                cluster.unwrap_or("default"),
+                last_segment(s)
+            )
+        })
+        .collect();
+    let run_task_arns: Vec<String> = p
+        .run_task_families
+        .iter()
+        .map(|f| format!("arn:{partition}:ecs:{region}:{account}:task-definition/{f}:*"))
+        .collect();
+    let mut pass_role_arns: Vec<String> = p
+        .pass_roles
+        .iter()
+        .map(|r| {
+            if r.starts_with("arn:") {
+                r.clone()
+            } else {
+                format!("arn:{partition}:iam::{account}:role/{r}")
+            }
+        })
+        .collect();
+    pass_role_arns.dedup();
+    let text = Renderer::new()?.render(
+        "permissions",
+        &serde_json::json!({
+            "public": p.public,
+            "prefix": if p.public { "ecr-public" } else { "ecr" },
+            "service_sid": if p.public { "EcrPublic" } else { "Ecr" },
+            "repo_arns": repo_arns,
+            "repository_policy": p.repository_policy,
+            "service_arns": service_arns,
+            "create_service": p.create_service,
+            "cluster_arn": cluster_arn,
+            "run_task_arns": run_task_arns,
+            "pass_role_arns": pass_role_arns,
+        }),
+    )?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// `stevedore iam policy`.
+pub fn run_policy(settings: &Settings, a: IamPolicyArgs) -> Result<()> {
+    if a.repos.is_empty() && a.services.is_empty() && a.run_task_families.is_empty() {
+        return Err(usage!(
+            "iam policy: name what the role works on: --repo (push), --service (deploy) or --run-task-family"
+        ));
+    }
+    for r in &a.repos {
+        crate::validate::repository_name(r).map_err(|e| usage!("--repo: {e}"))?;
+    }
+    let needs_cluster = !a.services.is_empty() || !a.run_task_families.is_empty();
+    let cluster = match (&a.cluster, needs_cluster) {
+        (None, true) => {
+            return Err(usage!(
+                "--cluster: required with --service or --run-task-family (the cluster they run in)"
+            ))
+        }
+        (c, _) => c.clone(),
+    };
+    let bad_name = |s: &str| {
+        s.is_empty() || s.len() > 255 || s.contains(|c: char| c.is_whitespace() || c == '*')
+    };
+    for (flag, values) in [
+        ("--service", &a.services),
+        ("--run-task-family", &a.run_task_families),
+        ("--task-role", &a.task_roles),
+        ("--execution-role", &a.execution_roles),
+    ] {
+        if let Some(v) = values.iter().find(|v| bad_name(v)) {
+            return Err(usage!(
+                "{flag}: '{v}' is not a name (no spaces or wildcards)"
+            ));
+        }
+    }
+    if (!a.task_roles.is_empty() || !a.execution_roles.is_empty()) && !needs_cluster {
+        return Err(usage!(
+            "--task-role/--execution-role: only needed with --service or --run-task-family"
+        ));
+    }
+    let region = settings.require_region()?;
+    let account = settings.require_account()?;
+    let policy = permissions_policy(&PolicyScope {
+        partition: config::partition(region).to_string(),
+        region: region.to_string(),
+        account: account.to_string(),
+        public: a.public,
+        repos: a.repos,
+        cluster,
+        services: a.services,
+        pass_roles: a.task_roles.into_iter().chain(a.execution_roles).collect(),
+        run_task_families: a.run_task_families,
+        create_service: a.create_service,
+        repository_policy: a.repository_policy,
+    })?;
+    println!("{}", serde_json::to_string_pretty(&policy)?);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scope() -> PolicyScope {
+        PolicyScope {
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            repos: vec!["team/web".into()],
+            cluster: Some("prod".into()),
+            services: vec!["web".into()],
+            pass_roles: vec![
+                "web-task".into(),
+                "arn:aws:iam::123456789012:role/ecsTaskExecutionRole".into(),
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn sids(p: &serde_json::Value) -> Vec<&str> {
+        p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn private_push_and_deploy_policy_is_scoped() {
+        let p = permissions_policy(&scope()).unwrap();
+        assert_eq!(
+            sids(&p),
+            [
+                "EcrLogin",
+                "EcrRepository",
+                "EcrPush",
+                "EcsTaskDefinitions",
+                "EcsServices",
+                "EcsTasks",
+                "PassTaskRoles"
+            ]
+        );
+        let st = &p["Statement"];
+        assert_eq!(st[0]["Resource"], "*");
+        assert_eq!(
+            st[2]["Resource"],
+            serde_json::json!(["arn:aws:ecr:us-east-1:123456789012:repository/team/web"])
+        );
+        assert_eq!(
+            st[4]["Resource"],
+            serde_json::json!(["arn:aws:ecs:us-east-1:123456789012:service/prod/web"])
+        );
+        assert_eq!(
+            st[5]["Condition"]["ArnEquals"]["ecs:cluster"],
+            "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
+        );
+        assert_eq!(
+            st[6]["Resource"],
+            serde_json::json!([
+                "arn:aws:iam::123456789012:role/web-task",
+                "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
+            ])
+        );
+        assert_eq!(
+            st[6]["Condition"]["StringEquals"]["iam:PassedToService"],
+            "ecs-tasks.amazonaws.com"
+        );
+        // Nothing outside the named resources but the two actions AWS only grants on "*".
+        let stars: Vec<&str> = st
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Resource"] == "*" && s.get("Condition").is_none())
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert_eq!(stars, ["EcrLogin", "EcsTaskDefinitions"]);
+        assert!(!p.to_string().contains("SetRepositoryPolicy"));
+        assert!(!p.to_string().contains("CreateService"));
+    }
+
+    #[test]
+    fn public_push_policy_needs_the_bearer_token() {
+        let p = permissions_policy(&PolicyScope {
+            public: true,
+            cluster: None,
+            services: vec![],
+            pass_roles: vec![],
+            ..scope()
+        })
+        .unwrap();
+        assert_eq!(
+            sids(&p),
+            ["EcrPublicLogin", "EcrPublicRepository", "EcrPublicPush"]
+        );
+        let login = &p["Statement"][0]["Action"];
+        assert_eq!(
+            login,
+            &serde_json::json!([
+                "ecr-public:GetAuthorizationToken",
+                "sts:GetServiceBearerToken"
+            ])
+        );
+        assert_eq!(
+            p["Statement"][2]["Resource"][0],
+            "arn:aws:ecr-public::123456789012:repository/team/web"
+        );
+    }
+
+    #[test]
+    fn options_add_exactly_their_statements() {
+        let p = permissions_policy(&PolicyScope {
+            run_task_families: vec!["migrate".into()],
+            create_service: true,
+            repository_policy: true,
+            ..scope()
+        })
+        .unwrap();
+        assert!(sids(&p).contains(&"EcsRunTask"));
+        let text = p.to_string();
+        assert!(text.contains("task-definition/migrate:*"));
+        assert!(text.contains("ecs:CreateService"));
+        assert!(text.contains("ecr:SetRepositoryPolicy"));
+    }
 
     #[test]
     fn sub_patterns() {

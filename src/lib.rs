@@ -111,5 +111,6 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Deploy(a) => ecs::deploy::run(&settings, *a).await,
         cli::Command::RunTask(a) => ecs::run_task::run(&settings, a).await,
         cli::Command::Iam(cli::IamCommand::Trust(a)) => iam::run_trust(&settings, a),
+        cli::Command::Iam(cli::IamCommand::Policy(a)) => iam::run_policy(&settings, a),
     }
 }

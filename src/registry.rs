@@ -40,6 +40,19 @@ enum Attempt {
     Fatal(anyhow::Error),
 }
 
+/// What a 403 from ECR means: the role's policy lacks the action behind the request (HEAD
+/// answers carry no body to say so).
+fn forbidden(what: &str, host: &str, action: &str, repo: &str) -> anyhow::Error {
+    let prefix = if host == crate::config::public_registry_host() {
+        "ecr-public"
+    } else {
+        "ecr"
+    };
+    anyhow::anyhow!(
+        "{what}: 403 Forbidden: the registry refused; the role needs {prefix}:{action} on repository {repo} (`stevedore iam policy` renders the statements)"
+    )
+}
+
 fn retryable_status(s: u16) -> bool {
     s == 408 || s == 429 || s >= 500
 }
@@ -99,6 +112,12 @@ impl Registry {
         match r.status().as_u16() {
             200 => Ok(true),
             404 => Ok(false),
+            403 => Err(forbidden(
+                &format!("HEAD blob {digest}"),
+                &self.host,
+                "BatchCheckLayerAvailability",
+                repo,
+            )),
             s => anyhow::bail!("HEAD blob {digest}: {s}"),
         }
     }
@@ -279,6 +298,12 @@ impl Registry {
                 .get("docker-content-digest")
                 .and_then(|v| v.to_str().ok())
                 .map(String::from)),
+            403 => Err(forbidden(
+                &format!("HEAD manifest {reference}"),
+                &self.host,
+                "BatchGetImage",
+                repo,
+            )),
             s => anyhow::bail!("HEAD manifest {reference}: {s}"),
         }
     }

@@ -179,14 +179,14 @@ async fn up(
     }
     let issuer = jwt::Issuer::load_or_create(&dir)?;
     let tls = registry::ensure_tls(&dir)?;
-    let faults: stevedore_sandbox::proxy::SharedFaults = Default::default();
+    let shared = stevedore_sandbox::proxy::Shared::default();
     let (private, public) = if no_registry {
         (None, None)
     } else {
         let (private_dir, public_dir) = (dir.join("registry"), dir.join("registry-public"));
         let (a, b) = tokio::join!(
-            registry::Registry::start(&private_dir, &tls, faults.clone()),
-            registry::Registry::start(&public_dir, &tls, faults.clone())
+            registry::Registry::start(&private_dir, &tls, shared.clone(), false),
+            registry::Registry::start(&public_dir, &tls, shared.clone(), true)
         );
         (Some(a?), Some(b?))
     };
@@ -259,7 +259,7 @@ async fn up(
         issuer,
         private,
         public,
-        faults,
+        shared,
         docker.clone(),
     ));
     {

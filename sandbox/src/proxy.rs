@@ -30,6 +30,37 @@ pub struct RegistryFaults {
 
 pub type SharedFaults = Arc<Mutex<RegistryFaults>>;
 
+/// A registry password the sandbox's GetAuthorizationToken issued to a principal. The front
+/// checks each request against the principal's permissions policy, as ECR does, then forwards
+/// it with the registry's own credentials.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub principal: String,
+    /// `None`: the principal may do anything (admin keys, roles without a policy).
+    pub policy: Option<serde_json::Value>,
+    pub region: String,
+    pub account: String,
+}
+
+/// Issued registry passwords and the principals they stand for.
+pub type Grants = Arc<Mutex<std::collections::HashMap<String, Grant>>>;
+
+/// What both fronts share with the API server.
+#[derive(Clone, Default)]
+pub struct Shared {
+    pub faults: SharedFaults,
+    pub grants: Grants,
+}
+
+/// One front's own settings.
+struct Front {
+    upstream: String,
+    /// `Basic …` with the registry's own credentials.
+    upstream_auth: String,
+    public: bool,
+    shared: Shared,
+}
+
 enum Fault {
     None,
     Fail,
@@ -71,9 +102,17 @@ impl Drop for Proxy {
 /// Start a TLS front on a free port for the registry at `upstream` (`127.0.0.1:port`).
 pub async fn start(
     upstream: String,
+    upstream_auth: String,
+    public: bool,
     tls: &crate::registry::Tls,
-    faults: SharedFaults,
+    shared: Shared,
 ) -> Result<Proxy> {
+    let front = Arc::new(Front {
+        upstream,
+        upstream_auth,
+        public,
+        shared,
+    });
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> =
@@ -98,21 +137,15 @@ pub async fn start(
             let Ok((tcp, _)) = listener.accept().await else {
                 continue;
             };
-            let (acceptor, client, upstream, faults) = (
-                acceptor.clone(),
-                client.clone(),
-                upstream.clone(),
-                faults.clone(),
-            );
+            let (acceptor, client, front) = (acceptor.clone(), client.clone(), front.clone());
             tokio::spawn(async move {
                 let Ok(stream) = acceptor.accept(tcp).await else {
                     return;
                 };
                 let service =
                     hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                        let (client, upstream, faults) =
-                            (client.clone(), upstream.clone(), faults.clone());
-                        async move { forward(client, &upstream, &faults, req.map(Body::new)).await }
+                        let (client, front) = (client.clone(), front.clone());
+                        async move { forward(client, &front, req.map(Body::new)).await }
                     });
                 let _ = hyper_util::server::conn::auto::Builder::new(
                     hyper_util::rt::TokioExecutor::new(),
@@ -125,12 +158,63 @@ pub async fn start(
     Ok(Proxy { host, task })
 }
 
+/// The password of a Basic `Authorization` header.
+fn basic_password(req: &Request<Body>) -> Option<String> {
+    use base64::Engine;
+    let v = req.headers().get("authorization")?.to_str().ok()?;
+    let b64 = v.strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let (_, pw) = String::from_utf8(raw)
+        .ok()?
+        .split_once(':')
+        .map(|(u, p)| (u.to_string(), p.to_string()))?;
+    Some(pw)
+}
+
+/// ECR's answer to a registry request the principal's policy does not allow.
+fn denied(message: &str) -> Response<Body> {
+    let body = serde_json::json!({"errors": [{"code": "DENIED", "message": message}]});
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = StatusCode::FORBIDDEN;
+    r.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Check an issued password's principal against the request; `Some` is the refusal.
+fn authorize(front: &Front, req: &Request<Body>) -> Option<Response<Body>> {
+    let pw = basic_password(req)?;
+    let grant = front
+        .shared
+        .grants
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&pw)
+        .cloned()?;
+    let policy = grant.policy.as_ref()?;
+    let scope = crate::iam::Scope {
+        region: &grant.region,
+        account: &grant.account,
+    };
+    let needs = crate::iam::registry_needs(
+        &scope,
+        front.public,
+        req.method().as_str(),
+        req.uri().path(),
+    );
+    crate::iam::first_denied(policy, &needs)
+        .map(|(need, d)| denied(&crate::iam::denial(&grant.principal, need, d)))
+}
+
 async fn forward(
     client: reqwest::Client,
-    upstream: &str,
-    faults: &SharedFaults,
+    front: &Front,
     req: Request<Body>,
 ) -> Result<Response<Body>, std::io::Error> {
+    let faults = &front.shared.faults;
+    let upstream = &front.upstream;
     let refuse = {
         let mut f = faults.lock().unwrap_or_else(|p| p.into_inner());
         let refuse = f.unauthorized_next > 0;
@@ -148,6 +232,17 @@ async fn forward(
         );
         return Ok(r);
     }
+    if let Some(refusal) = authorize(front, &req) {
+        return Ok(refusal);
+    }
+    let issued = basic_password(&req).is_some_and(|pw| {
+        front
+            .shared
+            .grants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&pw)
+    });
     let blob_put =
         req.method() == axum::http::Method::PUT && req.uri().path().contains("/blobs/uploads/");
     if blob_put {
@@ -187,9 +282,14 @@ async fn forward(
     );
     let mut out = client.request(req.method().clone(), url);
     for (k, v) in req.headers() {
-        if !matches!(k.as_str(), "host" | "connection" | "transfer-encoding") {
+        let replaced = issued && k.as_str() == "authorization";
+        if !replaced && !matches!(k.as_str(), "host" | "connection" | "transfer-encoding") {
             out = out.header(k, v);
         }
+    }
+    if issued {
+        // The registry knows only its own password; the issued one stood for a principal.
+        out = out.header("authorization", front.upstream_auth.as_str());
     }
     let out = out.body(reqwest::Body::wrap_stream(
         req.into_body().into_data_stream(),

@@ -80,7 +80,8 @@ impl Registry {
     pub async fn start(
         dir: &Path,
         tls: &Tls,
-        faults: crate::proxy::SharedFaults,
+        shared: crate::proxy::Shared,
+        public: bool,
     ) -> Result<Registry> {
         let program = which("docker-registry").context("docker-registry is not installed (Debian package docker-registry); run `make deps` or pass --no-registry")?;
         std::fs::create_dir_all(dir.join("storage"))?;
@@ -121,7 +122,15 @@ impl Registry {
             .timeout(Duration::from_secs(30))
             .build()?;
         let direct = format!("127.0.0.1:{port}");
-        let front = crate::proxy::start(direct.clone(), tls, faults).await?;
+        let upstream_auth = {
+            use base64::Engine;
+            let raw = format!("AWS:{password}");
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(raw)
+            )
+        };
+        let front = crate::proxy::start(direct.clone(), upstream_auth, public, tls, shared).await?;
         let mut reg = Registry {
             host: front.host.clone(),
             direct,

@@ -27,6 +27,8 @@ pub struct App {
     alias: String,
     pub issuer: Issuer,
     pub registry_faults: crate::proxy::SharedFaults,
+    /// Registry passwords issued by GetAuthorizationToken, checked by the registry fronts.
+    pub registry_grants: crate::proxy::Grants,
     /// Docker mode: tasks run as real containers.
     pub docker: Option<crate::docker::Docker>,
     pub registry: Option<Registry>,
@@ -39,7 +41,7 @@ impl App {
         issuer: Issuer,
         registry: Option<Registry>,
         public_registry: Option<Registry>,
-        registry_faults: crate::proxy::SharedFaults,
+        shared: crate::proxy::Shared,
         docker: Option<crate::docker::Docker>,
     ) -> Self {
         let account = state.config.account_id.clone();
@@ -51,7 +53,8 @@ impl App {
             region,
             alias,
             issuer,
-            registry_faults,
+            registry_faults: shared.faults,
+            registry_grants: shared.grants,
             docker,
             registry,
             public_registry,
@@ -275,6 +278,9 @@ async fn api(
             Ok(c) => c,
             Err(e) => return json_response(Err(e)),
         };
+        if let Err(e) = authorize(&app, service, op, &req, &caller) {
+            return json_response(Err(e));
+        }
         if let Err(e) = faults(&app, service, op).await {
             return json_response(Err(e));
         }
@@ -282,6 +288,10 @@ async fn api(
             Service::Ecr => ecr::handle(&app, false, op, &req).await,
             Service::EcrPublic => ecr::handle(&app, true, op, &req).await,
             _ => ecs_op(&app, op, &req, &caller),
+        };
+        let result = match (op, result) {
+            ("GetAuthorizationToken", Ok(v)) => Ok(issue_registry_password(&app, &caller, v)),
+            (_, r) => r,
         };
         return json_response(result);
     }
@@ -318,6 +328,72 @@ async fn api(
         Ok(inner) => xml_response(&action, &inner),
         Err(e) => xml_error(&e),
     }
+}
+
+/// The permissions policy of the caller's role; `None` when the caller may do anything.
+fn caller_policy(app: &App, caller: &Caller) -> Option<Value> {
+    let role = caller.role.as_ref()?;
+    app.lock().roles.get(role)?.permissions_policy.clone()
+}
+
+/// IAM's check of an identity policy, before the service sees the request (as in AWS, a call
+/// that is not allowed fails with AccessDeniedException whatever its parameters).
+fn authorize(
+    app: &App,
+    service: Service,
+    op: &str,
+    req: &Value,
+    caller: &Caller,
+) -> Result<(), AwsError> {
+    let Some(policy) = caller_policy(app, caller) else {
+        return Ok(());
+    };
+    let scope = crate::iam::Scope {
+        region: app.region(),
+        account: app.account(),
+    };
+    let needs = match service {
+        Service::Ecr => crate::iam::ecr_needs(&scope, false, op, req),
+        Service::EcrPublic => crate::iam::ecr_needs(&scope, true, op, req),
+        Service::Ecs => crate::iam::ecs_needs(&scope, op, req),
+        Service::Sts => return Ok(()),
+    };
+    match crate::iam::first_denied(&policy, &needs) {
+        None => Ok(()),
+        Some((need, d)) => Err(AwsError::client(
+            "AccessDeniedException",
+            crate::iam::denial(&caller.arn, need, d),
+        )),
+    }
+}
+
+/// Replace the registry's own password in a GetAuthorizationToken answer with one issued to
+/// the caller, so the registry front can hold registry requests to the caller's policy.
+fn issue_registry_password(app: &App, caller: &Caller, mut answer: Value) -> Value {
+    use base64::Engine;
+    use rand::distr::{Alphanumeric, SampleString};
+    let password = Alphanumeric.sample_string(&mut rand::rng(), 40);
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{password}"));
+    app.registry_grants
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            password,
+            crate::proxy::Grant {
+                principal: caller.arn.clone(),
+                policy: caller_policy(app, caller),
+                region: app.region().to_string(),
+                account: app.account().to_string(),
+            },
+        );
+    let data = &mut answer["authorizationData"];
+    match data {
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| i["authorizationToken"] = Value::String(token.clone())),
+        other => other["authorizationToken"] = Value::String(token),
+    }
+    answer
 }
 
 fn ecs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Value, AwsError> {
@@ -484,9 +560,14 @@ async fn put_role(
     AxState(app): AxState<Arc<App>>,
     Path(name): Path<String>,
     Json(role): Json<RoleConfig>,
-) -> StatusCode {
+) -> Response {
+    if let Some(policy) = &role.permissions_policy {
+        if let Err(why) = crate::iam::check_policy(policy) {
+            return (StatusCode::BAD_REQUEST, why).into_response();
+        }
+    }
     app.lock().roles.insert(name, role);
-    StatusCode::NO_CONTENT
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// Mint a token: `{"sub": …, "aud": …, "org": …, "ttl": seconds}`.

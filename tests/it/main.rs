@@ -4,6 +4,7 @@ mod auth;
 mod deploy;
 mod ecr;
 mod harness;
+mod iam;
 mod input;
 mod push;
 mod sandbox;

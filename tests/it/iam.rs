@@ -1,0 +1,251 @@
+//! `stevedore iam policy` proven against the sandbox, which evaluates a role's permissions
+//! policy on every API and registry call: the whole CI flow succeeds under the rendered policy
+//! and fails with AccessDenied when any one of its statements is removed.
+
+use crate::harness::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+const POLICY_ARGS: &[&str] = &[
+    "iam",
+    "policy",
+    "--repo",
+    "app",
+    "--cluster",
+    "c1",
+    "--service",
+    "web",
+    "--task-role",
+    "app-task",
+    "--execution-role",
+    "arn:aws:iam::123456789012:role/exec",
+    "--run-task-family",
+    "migrate",
+];
+
+fn rendered_policy(sb: &SandboxProc) -> Value {
+    let out = stevedore(POLICY_ARGS).sandbox(sb, false).run().success();
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+/// A cluster `c1` with service `web` (task role + execution role) and a `migrate` family.
+fn setup(sb: &SandboxProc) {
+    let base = sb.push_image("base", "v1", &[]);
+    let migrate = sb.push_image(
+        "base",
+        "migrate",
+        &[
+            ("stevedore.sandbox.exit-code", "0"),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    );
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='web', taskRoleArn='arn:aws:iam::123456789012:role/app-task',\n\
+           executionRoleArn='arn:aws:iam::123456789012:role/exec', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}])\n\
+         ecs.register_task_definition(family='migrate', containerDefinitions=[{{'name': 'm', 'image': {migrate:?}}}])\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
+         print(1)"
+    ));
+}
+
+/// The role `ci` with the default CircleCI trust and this permissions policy.
+fn role(sb: &SandboxProc, policy: &Value) {
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.circleci.com/org/org-sandbox"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"oidc.circleci.com/org/org-sandbox:aud": "org-sandbox"}}
+    }]});
+    sb.control(
+        "PUT",
+        "/_sandbox/roles/ci",
+        &json!({"trust_policy": trust, "permissions_policy": policy}).to_string(),
+    );
+}
+
+/// The CI job as the role: auth, ensure-repo, push, a migration, deploy. The first failing
+/// step's output, or `Ok` with the steps' outputs.
+fn flow(sb: &SandboxProc, layout: &std::path::Path) -> Result<String, String> {
+    let home = tempfile::tempdir().unwrap();
+    let bash_env = home.path().join("bash_env");
+    let token = sb.token(&["--org", "org-sandbox", "--project", "p1"]);
+    let out = stevedore(&["auth", "--role-name", "ci"])
+        .sandbox(sb, false)
+        .env("CIRCLE_OIDC_TOKEN_V2", &token)
+        .env("BASH_ENV", bash_env.to_str().unwrap())
+        .run();
+    if out.code != 0 {
+        return Err(format!("auth: {}", out.all()));
+    }
+    let creds: BTreeMap<String, String> = read_exports(&bash_env);
+    let as_role = |args: &[&str]| {
+        let mut run = stevedore(args).sandbox(sb, false);
+        for (k, v) in &creds {
+            run = run.env(k, v);
+        }
+        run.env("DOCKER_CONFIG", home.path().to_str().unwrap())
+            .env("BASH_ENV", "/dev/null")
+            .run()
+    };
+    let uri = format!("{}/app", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    let container = format!("app={uri}:v1");
+    let steps: [(&str, Vec<&str>); 4] = [
+        (
+            "ensure-repo",
+            vec!["ecr", "ensure-repo", "--repo", "app", "--keep-last", "5"],
+        ),
+        (
+            "push",
+            vec![
+                "push",
+                "--oci-layout",
+                layout.to_str().unwrap(),
+                "--repo",
+                "app",
+                "--tag",
+                "v1",
+            ],
+        ),
+        (
+            "run-task",
+            vec![
+                "run-task",
+                "--cluster",
+                "c1",
+                "--task-definition",
+                "migrate",
+                "--poll-interval",
+                "200ms",
+            ],
+        ),
+        (
+            "deploy",
+            vec![
+                "deploy",
+                "--cluster",
+                "c1",
+                "--service",
+                "web",
+                "--container",
+                &container,
+                "--poll-interval",
+                "200ms",
+                "--timeout",
+                "60s",
+            ],
+        ),
+    ];
+    let mut log = String::new();
+    for (name, args) in steps {
+        let out = as_role(&args);
+        if out.code != 0 {
+            return Err(format!("{name}: {}", out.all()));
+        }
+        log.push_str(&out.all());
+    }
+    Ok(log)
+}
+
+/// An OCI layout of a small image, copied out of the sandbox's registry with skopeo.
+fn layout(sb: &SandboxProc, dir: &std::path::Path) -> std::path::PathBuf {
+    let src = sb.push_image("base", "src", &[]);
+    let dest = dir.join("oci");
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.join("ca.crt")).unwrap();
+    let out = std::process::Command::new("skopeo")
+        .args(["copy", "--quiet", "--src-creds", &sb.registry_creds()])
+        .arg(format!("--src-cert-dir={}", certs.display()))
+        .arg(format!("docker://{src}"))
+        .arg(format!("oci:{}:v1", dest.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dest
+}
+
+#[test]
+fn the_flow_succeeds_under_the_rendered_policy_and_needs_every_statement() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let oci = layout(&sb, work.path());
+    let policy = rendered_policy(&sb);
+    let statements = policy["Statement"].as_array().unwrap().clone();
+    assert_eq!(statements.len(), 8, "{policy:#}");
+
+    setup(&sb);
+    role(&sb, &policy);
+    let log = flow(&sb, &oci).unwrap_or_else(|e| panic!("under the rendered policy: {e}"));
+    assert!(
+        log.contains("COMPLETED") || log.contains("deployed"),
+        "{log}"
+    );
+    let td = sb.boto3("print(json.dumps(ecs.describe_services(cluster='c1', services=['web'])['services'][0]['taskDefinition']))");
+    assert!(td.as_str().unwrap().ends_with("web:2"), "{td}");
+
+    for (i, removed) in statements.iter().enumerate() {
+        let sid = removed["Sid"].as_str().unwrap();
+        let mut cut = policy.clone();
+        cut["Statement"].as_array_mut().unwrap().remove(i);
+        sb.control("POST", "/_sandbox/reset", "");
+        setup(&sb);
+        role(&sb, &cut);
+        let err = match flow(&sb, &oci) {
+            Ok(log) => panic!("without {sid} the flow still succeeded: {log}"),
+            Err(e) => e,
+        };
+        let actions: Vec<String> = match &removed["Action"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+            _ => unreachable!(),
+        };
+        eprintln!("without {sid}: {}", err.lines().last().unwrap_or_default());
+        // AWS's own words, or, for a HEAD request (403 without a body), stevedore's reading of it.
+        assert!(
+            actions.iter().any(
+                |a| err.contains(&format!("not authorized to perform: {a} "))
+                    || err.contains(&format!(
+                        "403 Forbidden: the registry refused; the role needs {a} "
+                    ))
+            ),
+            "without {sid}, the failure should name one of {actions:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn iam_policy_refuses_what_it_cannot_scope() {
+    for (args, named) in [
+        (vec!["iam", "policy"], "--repo"),
+        (vec!["iam", "policy", "--service", "web"], "--cluster"),
+        (vec!["iam", "policy", "--repo", "Bad Name"], "--repo"),
+        (
+            vec!["iam", "policy", "--cluster", "c", "--service", "we b"],
+            "--service",
+        ),
+        (
+            vec!["iam", "policy", "--repo", "app", "--task-role", "r"],
+            "--task-role",
+        ),
+    ] {
+        let out = stevedore(&args)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ACCOUNT_ID", "123456789012")
+            .run();
+        assert_eq!(out.code, 2, "{args:?}: {}", out.all());
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains(named), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty());
+    }
+    let out = stevedore(&["iam", "policy", "--repo", "app"])
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .without("AWS_ACCOUNT_ID")
+        .run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("AWS_ACCOUNT_ID"), "{}", out.stderr);
+}
