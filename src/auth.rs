@@ -124,6 +124,17 @@ impl std::fmt::Debug for TempCredentials {
 }
 
 impl TempCredentials {
+    /// The credentials for an in-process client (the doctor's probes).
+    pub fn to_sdk(&self) -> aws_credential_types::Credentials {
+        aws_credential_types::Credentials::new(
+            self.access_key_id.clone(),
+            self.secret_access_key.clone(),
+            Some(self.session_token.clone()),
+            None,
+            "stevedore-doctor",
+        )
+    }
+
     fn from_sts(
         c: Option<&aws_sdk_sts::types::Credentials>,
         assumed_arn: Option<String>,
@@ -304,7 +315,7 @@ fn sts_region(region: Option<&str>) -> &str {
     region.unwrap_or("us-east-1")
 }
 
-async fn assume_with_web_identity(
+pub(crate) async fn assume_with_web_identity(
     region: Option<&str>,
     token: &Token,
     arn: &str,
@@ -344,7 +355,7 @@ async fn assume_with_web_identity(
     }
 }
 
-async fn assume_with_chain(
+pub(crate) async fn assume_with_chain(
     region: Option<&str>,
     arn: &str,
     session: &str,

@@ -40,6 +40,45 @@ pub enum CallError {
     Transport(anyhow::Error),
 }
 
+/// The awsJson1_1 APIs this client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Ecs,
+    Ecr,
+    EcrPublic,
+}
+
+impl Api {
+    fn signing_name(self) -> &'static str {
+        match self {
+            Api::Ecs => "ecs",
+            Api::Ecr => "ecr",
+            Api::EcrPublic => "ecr-public",
+        }
+    }
+    fn target_prefix(self) -> &'static str {
+        match self {
+            Api::Ecs => "AmazonEC2ContainerServiceV20141113",
+            Api::Ecr => "AmazonEC2ContainerRegistry_V20150921",
+            Api::EcrPublic => "SpencerFrontendService",
+        }
+    }
+    /// The SDK's endpoint variable for the service, then the global one, then AWS's host.
+    fn endpoint(self, region: &str) -> String {
+        let (var, host) = match self {
+            Api::Ecs => ("AWS_ENDPOINT_URL_ECS", format!("ecs.{region}")),
+            Api::Ecr => ("AWS_ENDPOINT_URL_ECR", format!("api.ecr.{region}")),
+            Api::EcrPublic => (
+                "AWS_ENDPOINT_URL_ECR_PUBLIC",
+                format!("api.ecr-public.{region}"),
+            ),
+        };
+        config::env_var(var)
+            .or_else(|| config::env_var("AWS_ENDPOINT_URL"))
+            .unwrap_or_else(|| format!("https://{host}.{}", config::dns_suffix(region)))
+    }
+}
+
 pub struct Client {
     http: reqwest::Client,
     endpoint: String,
@@ -57,11 +96,23 @@ pub struct Client {
 impl Client {
     /// An ECS client for `region`, with the SDK's credentials and endpoint variables.
     pub async fn ecs(region: &str) -> Result<Client> {
-        let conf = config::sdk_config(Some(region), false).await?;
-        let credentials = conf.credentials_provider().context("no AWS credentials: run `stevedore auth` first, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")?;
-        let endpoint = config::env_var("AWS_ENDPOINT_URL_ECS")
-            .or_else(|| config::env_var("AWS_ENDPOINT_URL"))
-            .unwrap_or_else(|| format!("https://ecs.{region}.{}", config::dns_suffix(region)));
+        Client::new(Api::Ecs, region, None).await
+    }
+
+    /// A client of `api` in `region`; `credentials` replace the SDK's chain when given.
+    pub async fn new(
+        api: Api,
+        region: &str,
+        credentials: Option<aws_credential_types::Credentials>,
+    ) -> Result<Client> {
+        let credentials = match credentials {
+            Some(c) => aws_credential_types::provider::SharedCredentialsProvider::new(c),
+            None => {
+                let conf = config::sdk_config(Some(region), false).await?;
+                conf.credentials_provider().context("no AWS credentials: run `stevedore auth` first, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")?
+            }
+        };
+        let endpoint = api.endpoint(region);
         let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
         if let Some(bundle) = config::env_var("AWS_CA_BUNDLE") {
             let pem = std::fs::read(&bundle)
@@ -80,8 +131,8 @@ impl Client {
             http: http.build()?,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region: region.to_string(),
-            signing_name: "ecs",
-            target_prefix: "AmazonEC2ContainerServiceV20141113",
+            signing_name: api.signing_name(),
+            target_prefix: api.target_prefix(),
             credentials,
             refreshed: tokio::sync::Mutex::new(None),
             max_attempts,
@@ -187,9 +238,11 @@ impl Client {
             req = req.header(h.0, h.1);
         }
         let resp = req.send().await.map_err(|e| {
-            CallError::Transport(
-                anyhow::Error::new(e).context(format!("ECS {op}: {}", self.endpoint)),
-            )
+            CallError::Transport(anyhow::Error::new(e).context(format!(
+                "{} {op}: {}",
+                self.signing_name.to_uppercase(),
+                self.endpoint
+            )))
         })?;
         let status = resp.status().as_u16();
         let text = resp

@@ -35,6 +35,51 @@ pub enum Command {
     /// IAM set-up help.
     #[command(subcommand)]
     Iam(IamCommand),
+    /// Check the set-up in order (token, role, variables, repository, service, task roles,
+    /// permissions) and stop at the first problem with the fix.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Role to assume, as for `stevedore auth`.
+    #[arg(long, env = "STEVEDORE_ROLE_ARN", conflicts_with = "role_name")]
+    pub role_arn: Option<String>,
+
+    /// Role name in AWS_ACCOUNT_ID, instead of --role-arn.
+    #[arg(long, env = "STEVEDORE_ROLE_NAME")]
+    pub role_name: Option<String>,
+
+    /// Audience of a minted OIDC token (default: CIRCLE_ORGANIZATION_ID).
+    #[arg(long, env = "STEVEDORE_OIDC_AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// Repository the job pushes to.
+    #[arg(long, env = "STEVEDORE_REPO")]
+    pub repo: Option<String>,
+
+    /// The repository is in ECR Public.
+    #[arg(long, env = "STEVEDORE_PUBLIC", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub public: bool,
+
+    /// A missing repository is fine: the job creates it.
+    #[arg(long, env = "STEVEDORE_CREATE_REPO", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub create_repo: bool,
+
+    /// ECS cluster of the services.
+    #[arg(long, env = "STEVEDORE_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Service the job deploys; repeat or comma-separate.
+    #[arg(
+        long = "service",
+        env = "STEVEDORE_SERVICES",
+        value_delimiter = ',',
+        requires = "cluster"
+    )]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

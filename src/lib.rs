@@ -6,6 +6,7 @@ pub mod awsjson;
 pub mod cli;
 pub mod config;
 pub mod docker_config;
+pub mod doctor;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
@@ -112,5 +113,6 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::RunTask(a) => ecs::run_task::run(&settings, a).await,
         cli::Command::Iam(cli::IamCommand::Trust(a)) => iam::run_trust(&settings, a),
         cli::Command::Iam(cli::IamCommand::Policy(a)) => iam::run_policy(&settings, a),
+        cli::Command::Doctor(a) => doctor::run(&settings, a).await,
     }
 }

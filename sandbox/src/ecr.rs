@@ -328,9 +328,12 @@ pub async fn handle(app: &App, public: bool, op: &str, body: &Value) -> OpResult
                 )
             }
         }
-        "DescribeImages" | "ListImages" | "BatchGetImage" | "PutImage" | "BatchDeleteImage" => {
-            image_op(app, public, op, body).await
-        }
+        "DescribeImages"
+        | "ListImages"
+        | "BatchGetImage"
+        | "PutImage"
+        | "BatchDeleteImage"
+        | "BatchCheckLayerAvailability" => image_op(app, public, op, body).await,
         "DescribeRegistries" if public => Ok(
             json!({"registries": [{"registryId": app.account(), "registryArn": format!("arn:aws:ecr-public::{}:registry/{}", app.account(), app.account()), "registryUri": format!("public.ecr.aws/{}", app.alias()), "verified": true, "aliases": [{"name": app.alias(), "status": "ACTIVE", "primaryRegistryAlias": true, "defaultRegistryAlias": true}]}]}),
         ),
@@ -533,6 +536,16 @@ async fn image_op(app: &App, public: bool, op: &str, body: &Value) -> OpResult {
                 }
             }
             Ok(json!({"imageDetails": details}))
+        }
+        "BatchCheckLayerAvailability" => {
+            let (mut layers, mut failures) = (vec![], vec![]);
+            for digest in crate::trust::strings(body.get("layerDigests")) {
+                match reg.blob(&path, digest).await.map_err(server)? {
+                    Some(b) => layers.push(json!({"layerDigest": digest, "layerAvailability": "AVAILABLE", "layerSize": b.len()})),
+                    None => failures.push(json!({"layerDigest": digest, "failureCode": "MissingLayerDigest", "failureReason": "Could not find layer"})),
+                }
+            }
+            Ok(json!({"layers": layers, "failures": failures}))
         }
         "BatchGetImage" => {
             let mut images = Vec::new();

@@ -2,6 +2,7 @@
 
 mod auth;
 mod deploy;
+mod doctor;
 mod ecr;
 mod harness;
 mod iam;
