@@ -35,9 +35,37 @@ pub enum Command {
     /// IAM set-up help.
     #[command(subcommand)]
     Iam(IamCommand),
+    /// Print a CloudFormation template that creates the OIDC provider, the CI role (trust and
+    /// least-privilege policies) and the ECR repository with a lifecycle policy.
+    Bootstrap(BootstrapArgs),
     /// Check the set-up in order (token, role, variables, repository, service, task roles,
     /// permissions) and stop at the first problem with the fix.
     Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub trust: IamTrustArgs,
+
+    #[command(flatten)]
+    pub policy: IamPolicyArgs,
+
+    /// Name of the CI role the stack creates.
+    #[arg(long, env = "STEVEDORE_ROLE_NAME", default_value = "stevedore-ci")]
+    pub role_name: String,
+
+    /// Lifecycle policy of the repository: keep the newest N images.
+    #[arg(long, env = "STEVEDORE_KEEP_LAST", default_value_t = 30)]
+    pub keep_last: u32,
+
+    /// Lifecycle policy of the repository: expire untagged images after N days.
+    #[arg(long, env = "STEVEDORE_EXPIRE_UNTAGGED_DAYS", default_value_t = 7)]
+    pub expire_untagged_days: u32,
+
+    /// Write the template here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 //! CircleCI documents it — audience with StringEquals, `sub` with StringLike so the v2 token's
 //! longer subject still matches, and an optional branch lock through `vcs-origin`/`vcs-ref`.
 
-use crate::cli::{IamPolicyArgs, IamTrustArgs};
+use crate::cli::{BootstrapArgs, IamPolicyArgs, IamTrustArgs};
 use crate::config::{self, Settings};
 use crate::render::Renderer;
 use crate::usage;
@@ -54,6 +54,13 @@ pub fn trust_policy(
 
 /// `stevedore iam trust`.
 pub fn run_trust(settings: &Settings, a: IamTrustArgs) -> Result<()> {
+    let policy = trust_from_args(settings, &a)?;
+    println!("{}", serde_json::to_string_pretty(&policy)?);
+    Ok(())
+}
+
+/// The trust policy the arguments ask for, after checking them.
+pub fn trust_from_args(settings: &Settings, a: &IamTrustArgs) -> Result<serde_json::Value> {
     if !id_ok(&a.org_id) {
         return Err(usage!(
             "--org-id: '{}' is not a CircleCI organization id (Organization Settings > Overview)",
@@ -66,12 +73,12 @@ pub fn run_trust(settings: &Settings, a: IamTrustArgs) -> Result<()> {
             a.project_id
         ));
     }
-    if let Some(b) = &a.branch {
+    if let Some(b) = a.branch.as_deref() {
         if b.is_empty() || b.contains(char::is_whitespace) || b.contains('*') && b != "*" {
             return Err(usage!("--branch: '{b}' is not a branch name"));
         }
     }
-    if let Some(o) = &a.vcs_origin {
+    if let Some(o) = a.vcs_origin.as_deref() {
         if o.contains(char::is_whitespace) || o.contains("://") {
             return Err(usage!(
                 "--vcs-origin: '{o}' should look like github.com/OWNER/REPO (no scheme)"
@@ -80,16 +87,14 @@ pub fn run_trust(settings: &Settings, a: IamTrustArgs) -> Result<()> {
     }
     let account = settings.require_account()?;
     let partition = config::partition(settings.region.as_deref().unwrap_or("us-east-1"));
-    let policy = trust_policy(
+    trust_policy(
         account,
         partition,
         &a.org_id,
         &a.project_id,
         a.branch.as_deref(),
         a.vcs_origin.as_deref(),
-    )?;
-    println!("{}", serde_json::to_string_pretty(&policy)?);
-    Ok(())
+    )
 }
 
 /// What the permissions policy covers, with names resolved to ARNs.
@@ -179,6 +184,13 @@ pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
 
 /// `stevedore iam policy`.
 pub fn run_policy(settings: &Settings, a: IamPolicyArgs) -> Result<()> {
+    let policy = policy_from_args(settings, a)?;
+    println!("{}", serde_json::to_string_pretty(&policy)?);
+    Ok(())
+}
+
+/// The permissions policy the arguments ask for, after checking them.
+pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_json::Value> {
     if a.repos.is_empty() && a.services.is_empty() && a.run_task_families.is_empty() {
         return Err(usage!(
             "iam policy: name what the role works on: --repo (push), --service (deploy) or --run-task-family"
@@ -218,7 +230,7 @@ pub fn run_policy(settings: &Settings, a: IamPolicyArgs) -> Result<()> {
     }
     let region = settings.require_region()?;
     let account = settings.require_account()?;
-    let policy = permissions_policy(&PolicyScope {
+    permissions_policy(&PolicyScope {
         partition: config::partition(region).to_string(),
         region: region.to_string(),
         account: account.to_string(),
@@ -230,8 +242,89 @@ pub fn run_policy(settings: &Settings, a: IamPolicyArgs) -> Result<()> {
         run_task_families: a.run_task_families,
         create_service: a.create_service,
         repository_policy: a.repository_policy,
-    })?;
-    println!("{}", serde_json::to_string_pretty(&policy)?);
+    })
+}
+
+/// What `stevedore bootstrap` puts in its CloudFormation template.
+pub struct Bootstrap<'a> {
+    pub org_id: &'a str,
+    pub project_id: &'a str,
+    pub role_name: &'a str,
+    pub repo: &'a str,
+    pub public: bool,
+    pub trust: serde_json::Value,
+    pub permissions: serde_json::Value,
+    pub lifecycle: serde_json::Value,
+}
+
+impl Bootstrap<'_> {
+    /// The template (pure): the two policies and the lifecycle policy are rendered by their own
+    /// templates and embedded as they are.
+    pub fn template(&self) -> Result<serde_json::Value> {
+        let text = Renderer::new()?.render(
+            "bootstrap",
+            &serde_json::json!({
+                "org_id": self.org_id, "project_id": self.project_id,
+                "role_name": self.role_name, "repo": self.repo, "public": self.public,
+                "trust_policy": self.trust.to_string(),
+                "permissions_policy": self.permissions.to_string(),
+                "lifecycle_policy": self.lifecycle.to_string(),
+            }),
+        )?;
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+/// `stevedore bootstrap`.
+pub fn run_bootstrap(settings: &Settings, a: BootstrapArgs) -> Result<()> {
+    if a.policy.repos.len() != 1 {
+        return Err(usage!(
+            "--repo: bootstrap creates one repository; name exactly one (got {})",
+            a.policy.repos.len()
+        ));
+    }
+    let role_ok = !a.role_name.is_empty()
+        && a.role_name.len() <= 64
+        && a.role_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if !role_ok {
+        return Err(usage!(
+            "--role-name: '{}' is not an IAM role name (up to 64 of A-Z a-z 0-9 +=,.@_-)",
+            a.role_name
+        ));
+    }
+    let trust = trust_from_args(settings, &a.trust)?;
+    let (repo, public) = (a.policy.repos[0].clone(), a.policy.public);
+    let permissions = policy_from_args(settings, a.policy)?;
+    let lifecycle =
+        crate::policy::builtin_lifecycle(Some(a.keep_last), Some(a.expire_untagged_days))?
+            .unwrap_or_default();
+    let template = Bootstrap {
+        org_id: &a.trust.org_id,
+        project_id: &a.trust.project_id,
+        role_name: &a.role_name,
+        repo: &repo,
+        public,
+        trust,
+        permissions,
+        lifecycle,
+    }
+    .template()?;
+    let text = serde_json::to_string_pretty(&template)? + "\n";
+    match &a.output {
+        Some(path) => {
+            std::fs::write(path, text)
+                .map_err(|e| usage!("--output: cannot write {}: {e}", path.display()))?;
+            eprintln!(
+                "wrote {}; create the stack with:\n  aws cloudformation deploy --template-file {} --stack-name {} --capabilities CAPABILITY_NAMED_IAM\n(add --parameter-overrides CreateOidcProvider=false if the account already has the CircleCI provider)",
+                path.display(),
+                path.display(),
+                a.role_name
+            );
+        }
+        None => print!("{text}"),
+    }
     Ok(())
 }
 
@@ -342,6 +435,31 @@ mod tests {
         assert_eq!(
             p["Statement"][2]["Resource"][0],
             "arn:aws:ecr-public::123456789012:repository/team/web"
+        );
+    }
+
+    #[test]
+    fn the_public_bootstrap_creates_a_public_repository() {
+        let t = Bootstrap {
+            org_id: "o",
+            project_id: "p",
+            role_name: "ci",
+            repo: "web",
+            public: true,
+            trust: serde_json::json!({"Statement": []}),
+            permissions: serde_json::json!({"Statement": []}),
+            lifecycle: serde_json::json!({"rules": []}),
+        }
+        .template()
+        .unwrap();
+        assert_eq!(
+            t["Resources"]["Repository"]["Type"],
+            "AWS::ECR::PublicRepository"
+        );
+        assert!(t["Outputs"].get("RepositoryUri").is_none());
+        assert_eq!(
+            t["Resources"]["CiRole"]["Properties"]["AssumeRolePolicyDocument"],
+            serde_json::json!({"Statement": []})
         );
     }
 

@@ -114,5 +114,6 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Iam(cli::IamCommand::Trust(a)) => iam::run_trust(&settings, a),
         cli::Command::Iam(cli::IamCommand::Policy(a)) => iam::run_policy(&settings, a),
         cli::Command::Doctor(a) => doctor::run(&settings, a).await,
+        cli::Command::Bootstrap(a) => iam::run_bootstrap(&settings, a),
     }
 }

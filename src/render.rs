@@ -9,6 +9,7 @@ use serde::Serialize;
 const TEMPLATES: &[(&str, &str)] = &[
     ("lifecycle", include_str!("../templates/lifecycle.json.hbs")),
     ("trust", include_str!("../templates/trust-policy.json.hbs")),
+    ("bootstrap", include_str!("../templates/bootstrap.json.hbs")),
     (
         "permissions",
         include_str!("../templates/permissions-policy.json.hbs"),

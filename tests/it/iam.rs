@@ -249,3 +249,106 @@ fn iam_policy_refuses_what_it_cannot_scope() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("AWS_ACCOUNT_ID"), "{}", out.stderr);
 }
+
+/// `stevedore bootstrap`'s template: cfn-lint (AWS's CloudFormation linter) finds nothing, and
+/// moto's CloudFormation creates the role with exactly the `iam trust` and `iam policy` documents
+/// and the repository with the lifecycle policy.
+#[test]
+fn the_bootstrap_template_lints_clean_and_creates_the_role_and_repository() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("stevedore.json");
+    let common = ["--org-id", "org-1", "--project-id", "proj-1"];
+    let scope = [
+        "--repo",
+        "app",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--task-role",
+        "app-task",
+    ];
+    let env = |run: Run| {
+        run.env("AWS_ACCOUNT_ID", "123456789012")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+    };
+    let mut args = vec!["bootstrap", "--output", file.to_str().unwrap()];
+    args.extend(common);
+    args.extend(scope);
+    let out = env(stevedore(&args)).run().success();
+    assert!(
+        out.stderr.contains("aws cloudformation deploy"),
+        "{}",
+        out.stderr
+    );
+    let lint = std::process::Command::new(venv().join("bin/cfn-lint"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "cfn-lint: {}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+
+    let rendered = |cmd: &[&str]| -> Value {
+        serde_json::from_str(&env(stevedore(cmd)).run().success().stdout).unwrap()
+    };
+    let mut trust_cmd = vec!["iam", "trust"];
+    trust_cmd.extend(common);
+    let mut policy_cmd = vec!["iam", "policy"];
+    policy_cmd.extend(scope);
+    let (trust, policy) = (rendered(&trust_cmd), rendered(&policy_cmd));
+
+    let moto = Moto::start();
+    let got = moto.boto3(&format!(
+        "cf=boto3.client('cloudformation', **kw)\niam=boto3.client('iam', **kw)\n\
+         cf.create_stack(StackName='stevedore-ci', TemplateBody=open({file:?}).read(), Capabilities=['CAPABILITY_NAMED_IAM'])\n\
+         s=cf.describe_stacks(StackName='stevedore-ci')['Stacks'][0]\n\
+         doc=iam.get_role_policy(RoleName='stevedore-ci', PolicyName='stevedore-push-and-deploy')['PolicyDocument']\n\
+         import ast\n\
+         # moto keeps a CloudFormation-made inline policy as Python's repr of the document.\n\
+         doc=ast.literal_eval(doc) if isinstance(doc, str) else doc\n\
+         print(json.dumps({{'status': s['StackStatus'], 'outputs': {{o['OutputKey']: o['OutputValue'] for o in s['Outputs']}},\n\
+           'trust': iam.get_role(RoleName='stevedore-ci')['Role']['AssumeRolePolicyDocument'], 'policy': doc}}))",
+        file = file.to_str().unwrap()
+    ));
+    assert_eq!(got["status"], "CREATE_COMPLETE", "{got:#}");
+    assert_eq!(
+        got["outputs"]["RoleArn"],
+        "arn:aws:iam::123456789012:role/stevedore-ci"
+    );
+    assert_eq!(got["trust"], trust);
+    assert_eq!(got["policy"], policy);
+    // moto's CloudFormation ignores LifecyclePolicy (and AWS::IAM::OIDCProvider): read the
+    // lifecycle text from the template, where ECR will read it.
+    let template: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let text = template["Resources"]["Repository"]["Properties"]["LifecyclePolicy"]
+        ["LifecyclePolicyText"]
+        .as_str()
+        .unwrap();
+    let lifecycle: Value = serde_json::from_str(text).unwrap();
+    let rules = lifecycle["rules"].as_array().unwrap();
+    assert_eq!(rules[0]["selection"]["tagStatus"], "untagged");
+    assert_eq!(rules[1]["selection"]["countNumber"], 30);
+    assert_eq!(
+        template["Resources"]["Repository"]["Properties"]["ImageScanningConfiguration"]
+            ["ScanOnPush"],
+        true
+    );
+
+    // Bad input is one line and writes nothing.
+    let mut two = vec!["bootstrap", "--output", file.to_str().unwrap()];
+    two.extend(common);
+    two.extend(["--repo", "a,b"]);
+    std::fs::remove_file(&file).unwrap();
+    let out = env(stevedore(&two)).run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("--repo: bootstrap creates one repository"),
+        "{}",
+        out.stderr
+    );
+    assert!(!file.exists());
+}
