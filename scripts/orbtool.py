@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""The orb's tooling, offline (the CircleCI CLI cannot be installed here, and its validate needs
+the network):
+
+  pack    write the single orb.yml as `circleci orb pack` does: @orb.yml merged with commands/,
+          executors/, jobs/ and examples/ (file name -> key), and every string that is exactly
+          <<include(path)>> replaced by that file; the release version and SHA256SUMS are filled
+          into the @@STEVEDORE_VERSION@@ / @@STEVEDORE_SHA256SUMS@@ placeholders.
+  review  orb-tools' review rules (RC002, RC005, RC008, RC009, RC010), parameters used and
+          declared both ways, no eval and no << in scripts, references to commands and executors
+          that exist.
+  run     expand a job of a packed orb the way CircleCI does (parameters with defaults and types,
+          orb commands, when/unless, environment) and run its steps in bash, with $BASH_ENV
+          carried from step to step. The end-to-end tests use it against the sandbox.
+"""
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+FOLDERS = ["commands", "executors", "jobs", "examples"]
+INCLUDE = re.compile(r"^\s*<<\s*include\(([^)]+)\)\s*>>\s*$")
+PARAM = re.compile(r"<<\s*parameters\.([A-Za-z0-9_-]+)\s*>>")
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+BUILTIN_STEPS = {
+    "checkout",
+    "setup_remote_docker",
+    "restore_cache",
+    "save_cache",
+    "run",
+    "when",
+    "unless",
+    "store_artifacts",
+    "store_test_results",
+    "persist_to_workspace",
+    "attach_workspace",
+    "add_ssh_keys",
+}
+
+
+class LiteralDumper(yaml.SafeDumper):
+    """Scripts as literal blocks, prose folded at the dump width, sequences indented."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
+def _str_representer(dumper, value):
+    body = value.rstrip("\n")
+    if "\n" in body:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    if value.endswith("\n") or len(value) > 80:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=">")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+LiteralDumper.add_representer(str, _str_representer)
+
+
+def die(msg, code=2):
+    print(f"orbtool: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def source_tree(src):
+    """The orb's source as one document, includes not yet resolved."""
+    orb = load(os.path.join(src, "@orb.yml")) or {}
+    for folder in FOLDERS:
+        d = os.path.join(src, folder)
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            if name.endswith((".yml", ".yaml")):
+                orb.setdefault(folder, {})[os.path.splitext(name)[0]] = load(os.path.join(d, name))
+    return orb
+
+
+def resolve(node, src, fill):
+    if isinstance(node, dict):
+        return {k: resolve(v, src, fill) for k, v in node.items()}
+    if isinstance(node, list):
+        return [resolve(v, src, fill) for v in node]
+    if isinstance(node, str):
+        m = INCLUDE.match(node)
+        if m:
+            with open(os.path.join(src, m.group(1).strip()), encoding="utf-8") as f:
+                node = f.read()
+        return fill(node)
+    return node
+
+
+def pack(args):
+    version = args.version or ""
+    sums = ""
+    if args.checksums:
+        with open(args.checksums, encoding="utf-8") as f:
+            sums = f.read().strip()
+        for line in sums.splitlines():
+            if not re.match(r"^[0-9a-f]{64}  \*?stevedore-[A-Za-z0-9_.-]+\.tar\.gz$", line):
+                die(f"{args.checksums}: not a SHA256SUMS line: {line!r}")
+    if sums and not version:
+        die("--checksums needs --version")
+
+    def fill(s):
+        if version:
+            s = s.replace("@@STEVEDORE_VERSION@@", version)
+        if sums:
+            s = s.replace("@@STEVEDORE_SHA256SUMS@@", sums)
+        return s
+
+    orb = resolve(source_tree(args.src), args.src, fill)
+    text = yaml.dump(orb, Dumper=LiteralDumper, sort_keys=False, width=96, allow_unicode=True)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"packed {args.output} (version {version or 'unset'}, {len(sums.splitlines())} checksums)")
+
+
+def walk_steps(steps):
+    """Every step, descending into when/unless."""
+    for step in steps or []:
+        yield step
+        if isinstance(step, dict):
+            for key in ("when", "unless"):
+                if key in step:
+                    yield from walk_steps(step[key].get("steps"))
+
+
+def review(args):
+    src = args.src
+    orb = source_tree(src)
+    problems = []
+    desc = orb.get("description") or ""
+    if len(desc.strip()) < 64:
+        problems.append("RC005: the orb's description must be 64 characters or more")
+    for key in ("home_url", "source_url"):
+        if not (orb.get("display") or {}).get(key):
+            problems.append(f"display.{key} is missing")
+    commands = orb.get("commands") or {}
+    executors = orb.get("executors") or {}
+    for folder in ("commands", "jobs", "executors"):
+        for name, comp in (orb.get(folder) or {}).items():
+            where = f"{folder}/{name}"
+            if not SNAKE.match(name):
+                problems.append(f"RC010: {where}: the name is not snake_case")
+            if not (comp.get("description") or "").strip():
+                problems.append(f"RC002: {where} has no description")
+            params = comp.get("parameters") or {}
+            for p, spec in params.items():
+                if not SNAKE.match(p):
+                    problems.append(f"RC010: {where}: parameter {p} is not snake_case")
+                if not (spec or {}).get("description"):
+                    problems.append(f"RC002: {where}: parameter {p} has no description")
+            body = {k: v for k, v in comp.items() if k != "parameters"}
+            used = set(PARAM.findall(yaml.dump(body)))
+            for p in sorted(used - set(params)):
+                problems.append(f"{where} uses << parameters.{p} >> but does not declare it")
+            for p in sorted(set(params) - used):
+                problems.append(f"{where} declares parameter {p} but never uses it")
+            for step in walk_steps(comp.get("steps")):
+                name_of = step if isinstance(step, str) else next(iter(step))
+                if name_of not in BUILTIN_STEPS and name_of not in commands:
+                    problems.append(f"{where}: step {name_of} is neither a built-in step nor a command of the orb")
+                if name_of != "run":
+                    continue
+                run = step["run"]
+                if isinstance(run, str) or not run.get("name"):
+                    problems.append(f"RC008: {where}: a run step has no name")
+                    continue
+                cmd = run.get("command", "")
+                m = INCLUDE.match(cmd)
+                if not m:
+                    problems.append(f"RC009: {where}: run step '{run['name']}' should <<include(scripts/...)>> its command")
+                    continue
+                script_path = os.path.join(src, m.group(1).strip())
+                if not os.path.isfile(script_path):
+                    problems.append(f"{where}: {m.group(1)} does not exist")
+                    continue
+                with open(script_path, encoding="utf-8") as f:
+                    script = f.read()
+                if "<<" in script:
+                    problems.append(f"{m.group(1)}: contains '<<', which CircleCI reads as parameter syntax")
+                if re.search(r"(^|[;&|\s])eval\s", script):
+                    problems.append(f"{m.group(1)}: uses eval")
+                for var, value in (run.get("environment") or {}).items():
+                    if not var.startswith("STEVEDORE_"):
+                        problems.append(f"{where}: environment {var} should be a STEVEDORE_* variable")
+            if folder == "jobs":
+                ex = comp.get("executor")
+                if isinstance(ex, str) and PARAM.search(ex):
+                    default = (params.get(PARAM.search(ex).group(1)) or {}).get("default")
+                    if default not in executors:
+                        problems.append(f"{where}: default executor {default} is not an executor of the orb")
+    for name, ex in (orb.get("examples") or {}).items():
+        if not SNAKE.match(name):
+            problems.append(f"RC010: examples/{name}: the name is not snake_case")
+        if not (ex.get("description") or "").strip() or "usage" not in ex:
+            problems.append(f"examples/{name} needs a description and a usage")
+    scripts_dir = os.path.join(src, "scripts")
+    included = set(re.findall(r"<<include\((scripts/[^)]+)\)>>", yaml.dump(orb, width=1000)))
+    for name in sorted(os.listdir(scripts_dir)):
+        if f"scripts/{name}" not in included:
+            problems.append(f"scripts/{name} is not included by any command")
+    for p in problems:
+        print(p)
+    if problems:
+        die(f"{len(problems)} review problem(s)", 1)
+    print(f"review: {len(commands)} commands, {len(orb.get('jobs') or {})} jobs, {len(executors)} executors, {len(orb.get('examples') or {})} examples: clean")
+
+
+# ---- run: CircleCI's expansion of a job, then its steps in bash ----
+
+
+class Expander:
+    def __init__(self, orb):
+        self.orb = orb
+
+    @staticmethod
+    def bind(kind, name, spec, given):
+        """Parameter values: given ones checked against their types, defaults for the rest."""
+        params = spec.get("parameters") or {}
+        unknown = set(given) - set(params)
+        if unknown:
+            die(f"{kind} {name}: unknown parameter(s) {', '.join(sorted(unknown))}")
+        values = {}
+        for p, s in params.items():
+            if p in given:
+                v = given[p]
+            elif "default" in s:
+                v = s["default"]
+            else:
+                die(f"{kind} {name}: required parameter {p} is missing")
+            t = s.get("type", "string")
+            if t == "boolean":
+                if isinstance(v, str) and v in ("true", "false"):
+                    v = v == "true"
+                if not isinstance(v, bool):
+                    die(f"{kind} {name}: parameter {p} must be a boolean, got {v!r}")
+            elif t == "enum" and v not in s.get("enum", []):
+                die(f"{kind} {name}: parameter {p} must be one of {s.get('enum')}, got {v!r}")
+            elif t == "integer" and not isinstance(v, int):
+                die(f"{kind} {name}: parameter {p} must be an integer, got {v!r}")
+            values[p] = v
+        return values
+
+    @staticmethod
+    def substitute(node, values):
+        if isinstance(node, dict):
+            return {k: Expander.substitute(v, values) for k, v in node.items()}
+        if isinstance(node, list):
+            return [Expander.substitute(v, values) for v in node]
+        if isinstance(node, str):
+            whole = PARAM.fullmatch(node.strip())
+            if whole and whole.group(1) in values:
+                # A value that is only a parameter keeps the parameter's type.
+                return values[whole.group(1)]
+
+            def text(m):
+                if m.group(1) not in values:
+                    die(f"<< parameters.{m.group(1)} >> is not a parameter here")
+                v = values[m.group(1)]
+                return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+            return PARAM.sub(text, node)
+        return node
+
+    def steps(self, steps):
+        """Flatten orb commands and when/unless into built-in steps."""
+        out = []
+        for step in steps or []:
+            name, args = (step, {}) if isinstance(step, str) else next(iter(step.items()))
+            args = args or {}
+            if name in ("when", "unless"):
+                cond = args.get("condition")
+                truthy = bool(cond) and cond not in ("false", "0")
+                if truthy == (name == "when"):
+                    out.extend(self.steps(args.get("steps")))
+            elif name in (self.orb.get("commands") or {}):
+                spec = self.orb["commands"][name]
+                values = self.bind("command", name, spec, args)
+                out.extend(self.steps(self.substitute(spec.get("steps"), values)))
+            elif name in BUILTIN_STEPS:
+                out.append((name, args))
+            else:
+                die(f"unknown step {name}")
+        return out
+
+    def job(self, name, given):
+        jobs = self.orb.get("jobs") or {}
+        if name not in jobs:
+            die(f"the orb has no job {name} (jobs: {', '.join(jobs)})")
+        spec = jobs[name]
+        values = self.bind("job", name, spec, given)
+        body = self.substitute({k: v for k, v in spec.items() if k != "parameters"}, values)
+        executor = body.get("executor")
+        ex_name = executor if isinstance(executor, str) else (executor or {}).get("name")
+        if ex_name and ex_name not in (self.orb.get("executors") or {}):
+            die(f"job {name}: executor {ex_name} is not an executor of the orb")
+        return self.steps(body.get("steps"))
+
+
+def env_value(v):
+    # CircleCI hands a boolean parameter to `environment:` as 1 or 0 (circleci-docs#5304).
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    return "" if v is None else str(v)
+
+
+def cache_key(key):
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    return key.replace("{{ arch }}", f"arch1-linux-{arch}")
+
+
+def run(args):
+    orb = load(args.orb)
+    given = {}
+    for p in args.param or []:
+        k, _, v = p.partition("=")
+        given[k] = v
+    steps = Expander(orb).job(args.job, given)
+    work = args.workdir or tempfile.mkdtemp(prefix="orb-job-")
+    os.makedirs(work, exist_ok=True)
+    bash_env = os.path.join(tempfile.mkdtemp(prefix="orb-bash-env-"), "bash_env")
+    open(bash_env, "w").close()
+    cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="orb-cache-")
+    base_env = dict(os.environ, BASH_ENV=bash_env, CIRCLE_WORKING_DIRECTORY=work, CIRCLECI="true")
+    for i, (name, a) in enumerate(steps, 1):
+        if name == "run":
+            title = a.get("name", "run")
+            print(f"#### step {i}: {title}", flush=True)
+            env = dict(base_env)
+            env.update({k: env_value(v) for k, v in (a.get("environment") or {}).items()})
+            with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
+                f.write(a["command"])
+                script = f.name
+            # CircleCI's default shell; bash reads $BASH_ENV before the script, as in a job.
+            code = subprocess.call(["/bin/bash", "-eo", "pipefail", script], cwd=a.get("working_directory", work), env=env)
+            os.unlink(script)
+            if code != 0:
+                print(f"#### step {i} ({title}) failed with exit code {code}", flush=True)
+                sys.exit(code)
+        elif name == "checkout":
+            print(f"#### step {i}: checkout", flush=True)
+            if args.checkout:
+                shutil.copytree(args.checkout, work, dirs_exist_ok=True)
+        elif name == "restore_cache":
+            keys = a.get("keys") or [a.get("key")]
+            hit = next((k for k in map(cache_key, keys) if os.path.isdir(os.path.join(cache_dir, k))), None)
+            print(f"#### step {i}: restore_cache {'hit ' + hit if hit else 'miss'}", flush=True)
+            if hit:
+                shutil.copytree(os.path.join(cache_dir, hit), "/", dirs_exist_ok=True)
+        elif name == "save_cache":
+            key = cache_key(a["key"])
+            print(f"#### step {i}: save_cache {key}", flush=True)
+            for p in a.get("paths") or []:
+                p = os.path.expanduser(p)
+                if os.path.exists(p):
+                    shutil.copytree(p, os.path.join(cache_dir, key) + p, dirs_exist_ok=True)
+        else:
+            print(f"#### step {i}: {name} (nothing to do on this machine)", flush=True)
+    print(f"#### job {args.job}: all {len(steps)} steps succeeded", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pack")
+    p.add_argument("--src", default="orb/src")
+    p.add_argument("--version")
+    p.add_argument("--checksums", help="a SHA256SUMS file of the release archives")
+    p.add_argument("-o", "--output", default="-")
+    p.set_defaults(func=pack)
+    r = sub.add_parser("review")
+    r.add_argument("--src", default="orb/src")
+    r.set_defaults(func=review)
+    x = sub.add_parser("run")
+    x.add_argument("--orb", required=True)
+    x.add_argument("--job", required=True)
+    x.add_argument("--param", action="append", help="NAME=VALUE")
+    x.add_argument("--checkout", help="the project directory checkout copies")
+    x.add_argument("--workdir")
+    x.add_argument("--cache-dir")
+    x.set_defaults(func=run)
+    a = ap.parse_args()
+    a.func(a)
+
+
+if __name__ == "__main__":
+    main()
