@@ -1,15 +1,34 @@
 # stevedore: `make demo` runs the main flow end to end locally; `make test` runs every test.
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
-SCRIPTS := $(wildcard scripts/*.sh) .ci/run
+SCRIPTS := $(wildcard scripts/*.sh) $(wildcard orb/src/scripts/*.sh) .ci/run
+VERSION = $(shell cargo pkgid -p stevedore | sed 's/.*@//')
+PY := .venv/bin/python
 
-.PHONY: build release deps lint fmt test demo bench sandbox
+.PHONY: build release dist orb orb-check deps lint fmt test demo bench sandbox
 
 build:
 	cargo build
 
 release:
 	cargo build --release
+
+# Release archives (static, this machine's architecture) with .sha256 files and SHA256SUMS.
+dist: deps
+	bash scripts/dist.sh
+
+# The packed orb, with the version and the checksums of dist/ in it.
+orb: dist
+	$(PY) scripts/orbtool.py pack --version $(VERSION) --checksums dist/v$(VERSION)/SHA256SUMS -o dist/orb.yml
+
+# The orb's checks: review rules, the SchemaStore CircleCI schema (packed orb and our own
+# config), yamllint, and the scripts' bats tests.
+orb-check: deps
+	$(PY) scripts/orbtool.py review
+	$(PY) scripts/orbtool.py pack --version $(VERSION) -o target/orb-check.yml
+	.venv/bin/check-jsonschema --builtin-schema vendor.circle-ci target/orb-check.yml .circleci/config.yml
+	.venv/bin/yamllint -c .yamllint.yml orb/src target/orb-check.yml .circleci
+	bats tests/orb
 
 deps:
 	@bash scripts/install-deps.sh
@@ -24,7 +43,7 @@ lint: deps
 
 # The sandbox's scenarios run twice: tasks simulated, and as real containers where a Docker
 # engine answers.
-test: deps lint
+test: deps lint orb-check dist
 	cargo build --workspace
 	STEVEDORE_SANDBOX_DOCKER=off cargo test --workspace --all-targets
 	if docker info >/dev/null 2>&1; then \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests and the demo need on a fresh machine: Debian packages, a Python venv
-# with moto (a third-party AWS emulator used as a cross-check), and nothing else by hand.
+# Installs what the tests and the demo need on a fresh machine: Debian packages, the static musl
+# Rust target for release archives, a Python venv with moto (a third-party AWS emulator used as a
+# cross-check) and the orb's linters, and nothing else by hand.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,8 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-apt_packages=(shellcheck docker-registry skopeo apache2-utils busybox-static)
+apt_packages=(shellcheck docker-registry skopeo apache2-utils busybox-static bats bats-assert bats-support
+  musl-tools)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -18,6 +20,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: apt-get install ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+musl_target="$(uname -m | sed s/arm64/aarch64/)-unknown-linux-musl"
+if ! rustup target list --installed | grep -qx "$musl_target"; then
+  echo "install-deps: rustup target add $musl_target"
+  rustup target add "$musl_target"
 fi
 
 requirements=scripts/requirements-test.txt
