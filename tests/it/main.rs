@@ -7,6 +7,7 @@ mod ecr;
 mod harness;
 mod iam;
 mod input;
+mod orb;
 mod push;
 mod sandbox;
 mod secrets;

@@ -118,3 +118,12 @@ linux/amd64,linux/arm64"
   run cat "$STUB_LOG/stevedore"
   assert_output "auth"
 }
+
+@test "deploy_service: a named container gets the image as CONTAINER=IMAGE" {
+  stub stevedore 'echo "[$STEVEDORE_IMAGE] [$STEVEDORE_CONTAINER_IMAGES]" >"'"$T"'/images"'
+  STEVEDORE_CLUSTER=c1 STEVEDORE_SERVICES=web STEVEDORE_IMAGE_URI=reg/app@sha256:1 \
+    STEVEDORE_DEPLOY_CONTAINER=app run bash "$S/deploy_service.sh"
+  assert_success
+  run cat "$T/images"
+  assert_output "[] [app=reg/app@sha256:1]"
+}

@@ -1,0 +1,259 @@
+//! The orb end to end: a job of the packed orb, expanded as CircleCI does and run step by step in
+//! bash (`scripts/orbtool.py run`) against the sandbox, with the release archive of `make dist`
+//! served from a local HTTP server and installed by the orb's own install command.
+
+use crate::harness::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `python -m http.server` on a free port, killed on drop.
+struct Files {
+    child: Child,
+    url: String,
+}
+
+impl Files {
+    fn serve(dir: &Path) -> Files {
+        let port = free_port();
+        let child = Command::new(venv().join("bin/python"))
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .arg("--directory")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "http.server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Files {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A project with a Dockerfile: a static busybox, and the sandbox's crash labels when asked.
+fn project(dir: &Path, crash: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("busybox")).expect("busybox-static (make deps)");
+    let labels = if crash {
+        "LABEL stevedore.sandbox.exit-code=3 stevedore.sandbox.exit-after=1\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM scratch\nCOPY busybox /bin/busybox\n{labels}CMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n"),
+    )
+    .unwrap();
+}
+
+struct Job<'a> {
+    sb: &'a SandboxProc,
+    orb: PathBuf,
+    home: PathBuf,
+    files: &'a Files,
+}
+
+impl Job<'_> {
+    /// Run `build_push_and_deploy` with a clean environment: what CircleCI gives a job, the
+    /// sandbox's variables (no admin keys), and no stevedore on PATH.
+    fn run(&self, checkout: &Path, tag: &str) -> Output {
+        let work = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(venv().join("bin/python"));
+        cmd.arg(root().join("scripts/orbtool.py"))
+            .args(["run", "--orb"])
+            .arg(&self.orb)
+            .args(["--job", "build_push_and_deploy", "--checkout"])
+            .arg(checkout)
+            .arg("--workdir")
+            .arg(work.path());
+        for p in [
+            "repo=app".to_string(),
+            format!("tag={tag},${{CIRCLE_BUILD_NUM}}"),
+            "create_repo=true".into(),
+            "keep_last=5".into(),
+            "cluster=c1".into(),
+            "service=web".into(),
+            "container=app".into(),
+            "role_name=ci".into(),
+            "timeout=2m".into(),
+            format!("download_base_url={}", self.files.url),
+        ] {
+            cmd.arg("--param").arg(p);
+        }
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &self.home)
+            .env(
+                "CIRCLE_OIDC_TOKEN_V2",
+                self.sb.token(&["--org", "org-sandbox", "--project", "p1"]),
+            )
+            .env("CIRCLE_SHA1", "0123456789abcdef0123456789abcdef01234567")
+            .env("CIRCLE_BUILD_NUM", "42")
+            .env("CIRCLE_PROJECT_REPONAME", "demo");
+        for (k, v) in &self.sb.env {
+            let admin =
+                k.starts_with("AWS_ACCESS_KEY_ID") || k.starts_with("AWS_SECRET_ACCESS_KEY");
+            if !admin && !k.starts_with("STEVEDORE_SANDBOX") {
+                cmd.env(k, v);
+            }
+        }
+        let out = cmd.output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+#[test]
+fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_reason() {
+    let version = env!("CARGO_PKG_VERSION");
+    let dist = root().join("dist");
+    let sums = dist.join(format!("v{version}/SHA256SUMS"));
+    assert!(
+        sums.exists(),
+        "{} is missing: run `make dist` first (`make test` does)",
+        sums.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let orb = tmp.path().join("orb.yml");
+    let packed = Command::new(venv().join("bin/python"))
+        .arg(root().join("scripts/orbtool.py"))
+        .args(["pack", "--src"])
+        .arg(root().join("orb/src"))
+        .args(["--version", version, "--checksums"])
+        .arg(&sums)
+        .arg("-o")
+        .arg(&orb)
+        .output()
+        .unwrap();
+    assert!(
+        packed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&packed.stderr)
+    );
+
+    let sb = SandboxProc::start();
+    let base = sb.push_image("base", "v1", &[]);
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}])\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=2,\n\
+           deploymentConfiguration={{'deploymentCircuitBreaker': {{'enable': True, 'rollback': True}}}})\n\
+         print(1)"
+    ));
+    // The job's role holds exactly what `stevedore iam policy` renders for it.
+    let policy: Value = serde_json::from_str(
+        &stevedore(&[
+            "iam",
+            "policy",
+            "--repo",
+            "app",
+            "--cluster",
+            "c1",
+            "--service",
+            "web",
+        ])
+        .sandbox(&sb, false)
+        .run()
+        .success()
+        .stdout,
+    )
+    .unwrap();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.circleci.com/org/org-sandbox"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"oidc.circleci.com/org/org-sandbox:aud": "org-sandbox"}}
+    }]});
+    sb.control(
+        "PUT",
+        "/_sandbox/roles/ci",
+        &json!({"trust_policy": trust, "permissions_policy": policy}).to_string(),
+    );
+
+    let files = Files::serve(&dist);
+    let job = Job {
+        sb: &sb,
+        orb,
+        home: tmp.path().join("home"),
+        files: &files,
+    };
+    std::fs::create_dir_all(&job.home).unwrap();
+
+    let good = tmp.path().join("good");
+    project(&good, false);
+    let out = job.run(&good, "v1");
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains(&format!(
+            "Installed stevedore {version} for x86_64-unknown-linux-musl"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("#### job build_push_and_deploy: all"),
+        "{}",
+        out.stdout
+    );
+    let image = sb.boto3("s = ecs.describe_services(cluster='c1', services=['web'])['services'][0]\nprint(json.dumps(ecs.describe_task_definition(taskDefinition=s['taskDefinition'])['taskDefinition']['containerDefinitions'][0]['image']))");
+    let image = image.as_str().unwrap();
+    assert!(image.contains("/app@sha256:"), "the service runs {image}");
+    let tags = sb.boto3("print(json.dumps(sorted(t for i in ecr.describe_images(repositoryName='app')['imageDetails'] for t in i.get('imageTags', []))))");
+    assert_eq!(tags, json!(["42", "v1"]));
+    let lifecycle = sb.boto3("print(json.dumps(json.loads(ecr.get_lifecycle_policy(repositoryName='app')['lifecyclePolicyText'])['rules'][0]['selection']['countNumber']))");
+    assert_eq!(lifecycle, json!(5));
+
+    // A crashing image: the job fails at the deploy step with the rollout's reason; the binary
+    // installed by the first run is reused.
+    let bad = tmp.path().join("bad");
+    project(&bad, true);
+    let out = job.run(&bad, "v2");
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains(&format!("stevedore {version} is installed already")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("Essential container in task exited (app exited 3)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("(Deploy to Amazon ECS) failed with exit code 3"),
+        "{}",
+        out.stdout
+    );
+}
