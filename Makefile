@@ -50,7 +50,7 @@ test: deps lint orb-check dist
 	  STEVEDORE_SANDBOX_DOCKER=on cargo test -p stevedore-sandbox --test it scenarios; \
 	else echo "no Docker engine: the Docker-mode scenarios did not run"; fi
 
-demo: deps
+demo: deps dist
 	cargo build --workspace
 	bash scripts/demo.sh
 

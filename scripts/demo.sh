@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STEVEDORE_BIN:-target/debug/stevedore}
 sandbox=${STEVEDORE_SANDBOX_BIN:-target/debug/stevedore-sandbox}
+version=$(cargo pkgid -p stevedore | sed 's/.*@//')
 
 work=$(mktemp -d)
 sandbox_pid=
@@ -67,6 +68,9 @@ step "stevedore auth: assume the CI role with the job's OIDC token (verified by 
 . "$BASH_ENV"
 "$bin" whoami
 
+step "stevedore doctor: the job's set-up checked in order (token, role, variables, repository, cluster, permissions)"
+"$bin" doctor --repo acme/demo-app --create-repo --cluster demo
+
 step "stevedore ecr ensure-repo: scan on push and a lifecycle policy"
 "$bin" ecr ensure-repo --repo acme/demo-app --keep-last 20 --expire-untagged-days 7 --resource-tag team=demo
 
@@ -114,6 +118,30 @@ set -e
 echo "stevedore deploy exited with $code (3: the deployment failed and was rolled back)"
 [ "$code" -eq 3 ]
 
+step "the orb: its build_push_and_deploy job, packed with the release archive's checksum, run step by step"
+if [ -f "dist/v$version/SHA256SUMS" ] && docker info >/dev/null 2>&1; then
+  .venv/bin/python scripts/orbtool.py pack --version "$version" --checksums "dist/v$version/SHA256SUMS" -o "$work/orb.yml"
+  port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  .venv/bin/python -m http.server --bind 127.0.0.1 "$port" --directory dist >/dev/null 2>&1 &
+  files_pid=$!
+  mkdir -p "$work/project"
+  cp /bin/busybox "$work/project/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "sleep", "3600"]\n' >"$work/project/Dockerfile"
+  : >"$BASH_ENV"
+  export CIRCLE_BUILD_NUM=3 CIRCLE_SHA1=0123456789abcdef0123456789abcdef01234567
+  # The job starts without stevedore on PATH: the orb's install command downloads and verifies it.
+  set +e
+  PATH=/usr/local/bin:/usr/bin:/bin .venv/bin/python scripts/orbtool.py run --orb "$work/orb.yml" \
+    --job build_push_and_deploy --checkout "$work/project" --workdir "$work/job" \
+    --param repo=acme/demo-app --param cluster=demo --param service=web --param container=web \
+    --param download_base_url="http://127.0.0.1:$port" --param timeout=2m
+  code=$?
+  set -e
+  kill "$files_pid" 2>/dev/null || true
+  [ "$code" -eq 0 ]
+else
+  echo "(skipped: needs \`make dist\` and a Docker engine to build the image)"
+fi
+
 step "done"
-echo "auth, repository, push, deploy, rollback detection: the whole job ran against the local sandbox."
-echo "Still to come: the orb that wraps these commands (issue 6)."
+echo "auth, doctor, repository, push, deploy, rollback detection and the orb's job ran against the local sandbox."
