@@ -2,7 +2,7 @@
 //! set-up fails at the right check with the right fix.
 
 use crate::harness::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Cluster `c1` with service `web` (task and execution roles) and repository `app`; role `ci`
 /// trusting project `p1` of org-sandbox with `policy` (rendered by `stevedore iam policy`).
@@ -16,46 +16,40 @@ fn setup(sb: &SandboxProc) -> Value {
          ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
          print(1)"
     ));
-    let out = stevedore(&[
-        "iam",
-        "policy",
-        "--repo",
-        "app",
-        "--cluster",
-        "c1",
-        "--service",
-        "web",
-        "--task-role",
-        "app-task",
-        "--execution-role",
-        "exec",
-    ])
-    .sandbox(sb, false)
-    .run()
-    .success();
-    let policy: Value = serde_json::from_str(&out.stdout).unwrap();
+    let policy = rendered(
+        sb,
+        &[
+            "iam",
+            "policy",
+            "--repo",
+            "app",
+            "--cluster",
+            "c1",
+            "--service",
+            "web",
+            "--task-role",
+            "app-task",
+            "--execution-role",
+            "exec",
+        ],
+    );
     set_role(sb, "p1", &policy);
     policy
 }
 
 fn set_role(sb: &SandboxProc, project: &str, policy: &Value) {
-    let out = stevedore(&[
-        "iam",
-        "trust",
-        "--org-id",
-        "org-sandbox",
-        "--project-id",
-        project,
-    ])
-    .sandbox(sb, false)
-    .run()
-    .success();
-    let trust: Value = serde_json::from_str(&out.stdout).unwrap();
-    sb.control(
-        "PUT",
-        "/_sandbox/roles/ci",
-        &json!({"trust_policy": trust, "permissions_policy": policy}).to_string(),
+    let trust = rendered(
+        sb,
+        &[
+            "iam",
+            "trust",
+            "--org-id",
+            "org-sandbox",
+            "--project-id",
+            project,
+        ],
     );
+    sb.put_role("ci", Some(&trust), Some(policy));
 }
 
 fn doctor(sb: &SandboxProc, token: &str) -> Run {

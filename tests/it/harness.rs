@@ -561,3 +561,33 @@ impl SandboxProc {
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {reply}"))
     }
 }
+
+/// The JSON a `stevedore` command prints (`iam policy`, `iam trust`), run against the sandbox.
+pub fn rendered(sb: &SandboxProc, args: &[&str]) -> serde_json::Value {
+    let out = stevedore(args).sandbox(sb, false).run().success();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", out.stdout))
+}
+
+impl SandboxProc {
+    /// Give role `name` a trust policy (default: any project of org-sandbox) and, optionally,
+    /// a permissions policy the sandbox evaluates on every call.
+    pub fn put_role(
+        &self,
+        name: &str,
+        trust: Option<&serde_json::Value>,
+        permissions: Option<&serde_json::Value>,
+    ) {
+        let any_project = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.circleci.com/org/org-sandbox"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {"oidc.circleci.com/org/org-sandbox:aud": "org-sandbox"}}
+        }]});
+        self.control(
+            "PUT",
+            &format!("/_sandbox/roles/{name}"),
+            &serde_json::json!({"trust_policy": trust.unwrap_or(&any_project), "permissions_policy": permissions})
+                .to_string(),
+        );
+    }
+}

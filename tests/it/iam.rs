@@ -3,7 +3,7 @@
 //! and fails with AccessDenied when any one of its statements is removed.
 
 use crate::harness::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 const POLICY_ARGS: &[&str] = &[
@@ -24,8 +24,7 @@ const POLICY_ARGS: &[&str] = &[
 ];
 
 fn rendered_policy(sb: &SandboxProc) -> Value {
-    let out = stevedore(POLICY_ARGS).sandbox(sb, false).run().success();
-    serde_json::from_str(&out.stdout).unwrap()
+    rendered(sb, POLICY_ARGS)
 }
 
 /// A cluster `c1` with service `web` (task role + execution role) and a `migrate` family.
@@ -51,17 +50,7 @@ fn setup(sb: &SandboxProc) {
 
 /// The role `ci` with the default CircleCI trust and this permissions policy.
 fn role(sb: &SandboxProc, policy: &Value) {
-    let trust = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.circleci.com/org/org-sandbox"},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {"oidc.circleci.com/org/org-sandbox:aud": "org-sandbox"}}
-    }]});
-    sb.control(
-        "PUT",
-        "/_sandbox/roles/ci",
-        &json!({"trust_policy": trust, "permissions_policy": policy}).to_string(),
-    );
+    sb.put_role("ci", None, Some(policy));
 }
 
 /// The CI job as the role: auth, ensure-repo, push, a migration, deploy. The first failing

@@ -3,7 +3,7 @@
 //! served from a local HTTP server and installed by the orb's own install command.
 
 use crate::harness::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -170,8 +170,9 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
          print(1)"
     ));
     // The job's role holds exactly what `stevedore iam policy` renders for it.
-    let policy: Value = serde_json::from_str(
-        &stevedore(&[
+    let policy = rendered(
+        &sb,
+        &[
             "iam",
             "policy",
             "--repo",
@@ -180,24 +181,9 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
             "c1",
             "--service",
             "web",
-        ])
-        .sandbox(&sb, false)
-        .run()
-        .success()
-        .stdout,
-    )
-    .unwrap();
-    let trust = json!({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow",
-        "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.circleci.com/org/org-sandbox"},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {"oidc.circleci.com/org/org-sandbox:aud": "org-sandbox"}}
-    }]});
-    sb.control(
-        "PUT",
-        "/_sandbox/roles/ci",
-        &json!({"trust_policy": trust, "permissions_policy": policy}).to_string(),
+        ],
     );
+    sb.put_role("ci", None, Some(&policy));
 
     let files = Files::serve(&dist);
     let job = Job {

@@ -170,16 +170,7 @@ fn login_writes_credentials_the_real_registry_accepts() {
 fn role_from_rendered_trust(sb: &SandboxProc, role: &str, args: &[&str]) {
     let mut all = vec!["iam", "trust"];
     all.extend_from_slice(args);
-    let out = stevedore(&all)
-        .env("AWS_ACCOUNT_ID", &sb.env["AWS_ACCOUNT_ID"])
-        .run()
-        .success();
-    let policy: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    sb.control(
-        "PUT",
-        &format!("/_sandbox/roles/{role}"),
-        &serde_json::json!({"trust_policy": policy}).to_string(),
-    );
+    sb.put_role(role, Some(&rendered(sb, &all)), None);
 }
 
 /// `stevedore auth` into a sandbox role with a token.
