@@ -177,6 +177,12 @@ async fn up(
     if let Some(s) = clock_speed {
         cfg.clock_speed = s;
     }
+    for (name, role) in &cfg.roles {
+        if let Some(policy) = &role.permissions_policy {
+            stevedore_sandbox::iam::check_policy(policy)
+                .map_err(|why| anyhow::anyhow!("role {name}'s permissions_policy: {why}"))?;
+        }
+    }
     let issuer = jwt::Issuer::load_or_create(&dir)?;
     let tls = registry::ensure_tls(&dir)?;
     let shared = stevedore_sandbox::proxy::Shared::default();
