@@ -944,17 +944,31 @@ async fn follow(
     }
 }
 
+/// Say once that the stopped tasks' reasons cannot be read, and why (the rollout is still
+/// followed; only the reasons are missing).
+fn unreadable(plan: &Plan, service: &str, watch: &mut Watch, e: &crate::awsjson::CallError) {
+    if !watch.tasks_unreadable {
+        watch.tasks_unreadable = true;
+        say(
+            plan,
+            service,
+            &format!("cannot read the stopped tasks' reasons ({e}); the role needs ecs:ListTasks and ecs:DescribeTasks (`stevedore iam policy`)"),
+        );
+    }
+}
+
 /// Print the reasons of the deployment's stopped tasks not printed yet.
 async fn report_stopped(client: &Client, plan: &Plan, service: &str, id: &str, watch: &mut Watch) {
     let cluster = plan.cluster.as_str();
-    let Ok(list) = client
+    let list = match client
         .call(
             "ListTasks",
             &json!({"cluster": cluster, "startedBy": id, "desiredStatus": "STOPPED"}),
         )
         .await
-    else {
-        return;
+    {
+        Ok(list) => list,
+        Err(e) => return unreadable(plan, service, watch, &e),
     };
     let arns: Vec<Value> = list
         .get("taskArns")
@@ -968,11 +982,12 @@ async fn report_stopped(client: &Client, plan: &Plan, service: &str, id: &str, w
     if arns.is_empty() {
         return;
     }
-    let Ok(tasks) = client
+    let tasks = match client
         .call("DescribeTasks", &json!({"cluster": cluster, "tasks": arns}))
         .await
-    else {
-        return;
+    {
+        Ok(tasks) => tasks,
+        Err(e) => return unreadable(plan, service, watch, &e),
     };
     for t in tasks
         .get("tasks")

@@ -82,6 +82,8 @@ pub struct Watch {
     seen_events: HashSet<String>,
     last_counts: Option<(i64, i64, i64, i64)>,
     pub seen_stopped: HashSet<String>,
+    /// Reading stopped tasks failed once already (said once, not every poll).
+    pub tasks_unreadable: bool,
 }
 
 impl Watch {

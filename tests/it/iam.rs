@@ -341,3 +341,67 @@ fn the_bootstrap_template_lints_clean_and_creates_the_role_and_repository() {
     );
     assert!(!file.exists());
 }
+
+/// A role that may deploy but not read tasks still learns the outcome, and is told once why the
+/// stopped tasks' reasons are missing.
+#[test]
+fn a_deploy_without_task_read_permissions_says_once_why_reasons_are_missing() {
+    let sb = SandboxProc::start();
+    setup(&sb);
+    sb.boto3("ecs.update_service(cluster='c1', service='web', deploymentConfiguration={'deploymentCircuitBreaker': {'enable': True, 'rollback': True}})\nprint(1)");
+    let crash = sb.push_image(
+        "app",
+        "crash",
+        &[
+            ("stevedore.sandbox.exit-code", "3"),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    );
+    let mut policy = rendered_policy(&sb);
+    policy["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["Sid"] != "EcsTasks");
+    role(&sb, &policy);
+    let home = tempfile::tempdir().unwrap();
+    let bash_env = home.path().join("bash_env");
+    stevedore(&["auth", "--role-name", "ci"])
+        .sandbox(&sb, false)
+        .env(
+            "CIRCLE_OIDC_TOKEN_V2",
+            sb.token(&["--org", "org-sandbox", "--project", "p1"]),
+        )
+        .env("BASH_ENV", bash_env.to_str().unwrap())
+        .run()
+        .success();
+    let mut run = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--container",
+        &format!("app={crash}"),
+        "--poll-interval",
+        "200ms",
+    ])
+    .sandbox(&sb, false);
+    for (k, v) in read_exports(&bash_env) {
+        run = run.env(&k, v);
+    }
+    let out = run.run();
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert_eq!(
+        out.stdout
+            .matches("cannot read the stopped tasks' reasons")
+            .count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("AccessDeniedException"),
+        "{}",
+        out.stdout
+    );
+}
