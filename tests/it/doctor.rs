@@ -185,6 +185,19 @@ fn each_broken_set_up_gets_its_own_fix() {
     assert!(line.contains("AWS_DEFAULT_REGION is not set"), "{line}");
     assert!(fix.starts_with("fix: set AWS_DEFAULT_REGION"), "{fix}");
 
+    // ECR Public without its alias.
+    let (line, _) = failed_at(
+        &doctor(&sb, &token)
+            .env("STEVEDORE_PUBLIC", "true")
+            .without("AWS_ECR_PUBLIC_REGISTRY_ALIAS")
+            .run(),
+        "variables",
+    );
+    assert!(
+        line.contains("AWS_ECR_PUBLIC_REGISTRY_ALIAS is not set"),
+        "{line}"
+    );
+
     // Account mismatch.
     let (_, fix) = failed_at(
         &doctor_as(

@@ -74,6 +74,7 @@ fn project(dir: &Path, crash: bool) {
 
 struct Job<'a> {
     sb: &'a SandboxProc,
+    token: String,
     orb: PathBuf,
     home: PathBuf,
     files: &'a Files,
@@ -109,10 +110,7 @@ impl Job<'_> {
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", &self.home)
-            .env(
-                "CIRCLE_OIDC_TOKEN_V2",
-                self.sb.token(&["--org", "org-sandbox", "--project", "p1"]),
-            )
+            .env("CIRCLE_OIDC_TOKEN_V2", &self.token)
             .env("CIRCLE_SHA1", "0123456789abcdef0123456789abcdef01234567")
             .env("CIRCLE_BUILD_NUM", "42")
             .env("CIRCLE_PROJECT_REPONAME", "demo");
@@ -188,6 +186,7 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
     let files = Files::serve(&dist);
     let job = Job {
         sb: &sb,
+        token: sb.token(&["--org", "org-sandbox", "--project", "p1"]),
         orb,
         home: tmp.path().join("home"),
         files: &files,
@@ -209,6 +208,11 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
         out.stdout.contains("#### job build_push_and_deploy: all"),
         "{}",
         out.stdout
+    );
+    let signature = job.token.rsplit('.').next().unwrap();
+    assert!(
+        !out.all().contains(signature),
+        "the OIDC token leaked into the job's output"
     );
     let image = sb.boto3("s = ecs.describe_services(cluster='c1', services=['web'])['services'][0]\nprint(json.dumps(ecs.describe_task_definition(taskDefinition=s['taskDefinition'])['taskDefinition']['containerDefinitions'][0]['image']))");
     let image = image.as_str().unwrap();
