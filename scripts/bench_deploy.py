@@ -58,7 +58,13 @@ def push(env, repo, tag, labels):
     with open(env["AWS_CA_BUNDLE"]) as src, open(os.path.join(certs, "ca.crt"), "w") as dst:
         dst.write(src.read())
     import base64
-    token = ecr_client(env).get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    ecr = ecr_client(env)
+    # The deploy pins tags to digests through ECR's DescribeImages: the repository must exist.
+    try:
+        ecr.create_repository(repositoryName=repo)
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
+    token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
     creds = base64.b64decode(token).decode()
     ref = f"{env['STEVEDORE_SANDBOX_REGISTRY']}/{repo}:{tag}"
     subprocess.run(["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-creds", creds, "--dest-cert-dir", certs, f"oci:{work}/oci:latest", f"docker://{ref}"], check=True)
