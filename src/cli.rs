@@ -417,6 +417,12 @@ pub struct RunTaskArgs {
     #[arg(long, env = "STEVEDORE_RUN_CONTAINER")]
     pub container: Option<String>,
 
+    /// Run with this image in every container whose image comes from the same repository: a new
+    /// revision of the task definition is registered first (ECS cannot swap images at run time).
+    /// Tags in this account's private ECR are pinned to their digests.
+    #[arg(long, env = "STEVEDORE_IMAGE")]
+    pub image: Option<String>,
+
     /// Command override: a JSON array (["bin","arg"]) or words separated by spaces.
     #[arg(long, env = "STEVEDORE_COMMAND")]
     pub command: Option<String>,

@@ -269,7 +269,7 @@ fn in_private_ecr(registry: &str, ecr_host: &Option<String>) -> bool {
 
 /// Resolve tags of images in private ECR to digests (`repo@sha256:…`); a tag that does not
 /// exist is an error before anything is registered.
-async fn pin_digests(changes: &mut Changes, region: &str) -> Result<()> {
+pub(crate) async fn pin_digests(changes: &mut Changes, region: &str) -> Result<()> {
     let mut images: Vec<&mut String> = changes.images.iter_mut().map(|(_, i)| i).collect();
     if let Some(i) = changes.image.as_mut() {
         images.push(i);

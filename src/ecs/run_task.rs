@@ -56,6 +56,46 @@ pub fn request(a: &RunTaskArgs, container: &str) -> Result<Value> {
     Ok(req)
 }
 
+/// The task definition to run with `image`: a new revision of the described one when the image
+/// differs (pinned to its digest in private ECR), else the described revision itself.
+async fn with_image(
+    client: &Client,
+    region: &str,
+    described: &Value,
+    image: &str,
+) -> Result<String> {
+    let mut changes = crate::ecs::taskdef::Changes {
+        image: Some(image.to_string()),
+        ..Default::default()
+    };
+    crate::ecs::deploy::pin_digests(&mut changes, region).await?;
+    let current = crate::ecs::taskdef::registrable(&described["taskDefinition"]);
+    let wanted = crate::ecs::taskdef::apply(&current, &changes).map_err(|e| usage!("{e}"))?;
+    let arn = described
+        .pointer("/taskDefinition/taskDefinitionArn")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if crate::ecs::taskdef::diff(&current, &wanted).is_empty() {
+        return Ok(arn);
+    }
+    let out = client
+        .call("RegisterTaskDefinition", &wanted)
+        .await
+        .map_err(|e| anyhow::anyhow!("ECS RegisterTaskDefinition: {e}"))?;
+    let new = out
+        .pointer("/taskDefinition/taskDefinitionArn")
+        .and_then(Value::as_str)
+        .context("RegisterTaskDefinition answered without an ARN")?
+        .to_string();
+    println!(
+        "registered {} with {}",
+        new.rsplit('/').next().unwrap_or(&new),
+        changes.image.as_deref().unwrap_or(image)
+    );
+    Ok(new)
+}
+
 /// `stevedore run-task`.
 pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     let timeout = crate::validate::duration(&a.timeout)
@@ -64,6 +104,10 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
         .map_err(|e| usage!("--poll-interval (STEVEDORE_POLL_INTERVAL): {e}"))?;
     if let Some(c) = &a.command {
         parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?;
+    }
+    if let Some(i) = &a.image {
+        crate::ecs::taskdef::ImageRef::parse(i)
+            .map_err(|e| usage!("--image (STEVEDORE_IMAGE): {e}"))?;
     }
     let region = settings.require_region()?.to_string();
     let client = Client::ecs(&region).await?;
@@ -106,6 +150,10 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
             .context("the task definition has no essential container")?
             .to_string(),
     };
+    let mut a = a;
+    if let Some(image) = a.image.clone() {
+        a.task_definition = with_image(&client, &region, &td, &image).await?;
+    }
     let out = client
         .call("RunTask", &request(&a, &container)?)
         .await

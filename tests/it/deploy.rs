@@ -41,9 +41,7 @@ fn service(sb: &SandboxProc) -> Value {
 }
 
 fn task_definitions(sb: &SandboxProc) -> Value {
-    sb.boto3(
-        "print(json.dumps(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']))",
-    )
+    task_definitions_of(sb, "web")
 }
 
 #[test]
@@ -613,4 +611,75 @@ fn wait_until_stable_returns_with_the_old_tasks_drained() {
     assert_eq!(svc["runningCount"], 2);
     let old = sb.boto3("t = ecs.list_tasks(cluster='c1', serviceName='web', desiredStatus='RUNNING')['taskArns']\nd = ecs.describe_tasks(cluster='c1', tasks=t)['tasks']\nprint(json.dumps(sorted(x['taskDefinitionArn'].rsplit('/', 1)[1] for x in d)))");
     assert_eq!(old, json!(["web:2", "web:2"]));
+}
+
+#[test]
+fn run_task_with_a_new_image_registers_a_pinned_revision_first() {
+    let sb = SandboxProc::start();
+    let old = sb.push_image(
+        "migrate",
+        "v1",
+        &[
+            ("stevedore.sandbox.exit-code", "7"),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    );
+    let new = sb.push_image(
+        "migrate",
+        "v2",
+        &[
+            ("stevedore.sandbox.exit-code", "0"),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    );
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='migrate', containerDefinitions=[{{'name': 'm', 'image': {old:?}}}])\nprint(1)"));
+    let run = |image: &str| {
+        stevedore(&[
+            "run-task",
+            "--cluster",
+            "c1",
+            "--task-definition",
+            "migrate",
+            "--image",
+            image,
+            "--poll-interval",
+            "200ms",
+        ])
+        .sandbox(&sb, true)
+        .run()
+    };
+    let out = run(&new);
+    assert_eq!(out.code, 0, "the new image exits 0: {}", out.all());
+    assert!(
+        out.stdout.contains("registered migrate:2 with "),
+        "{}",
+        out.stdout
+    );
+    let image = sb.boto3("print(json.dumps(ecs.describe_task_definition(taskDefinition='migrate:2')['taskDefinition']['containerDefinitions'][0]['image']))");
+    assert!(
+        image.as_str().unwrap().contains("/migrate@sha256:"),
+        "pinned to the digest: {image}"
+    );
+    // An image of another repository names the problem and registers nothing.
+    let other = sb.push_image("other", "v1", &[]);
+    let out = run(&other);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("no container uses repository"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        task_definitions_of(&sb, "migrate"),
+        json!([
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/migrate:1",
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/migrate:2"
+        ])
+    );
+}
+
+fn task_definitions_of(sb: &SandboxProc, family: &str) -> Value {
+    sb.boto3(&format!(
+        "print(json.dumps(ecs.list_task_definitions(familyPrefix={family:?})['taskDefinitionArns']))"
+    ))
 }

@@ -127,3 +127,20 @@ linux/amd64,linux/arm64"
   run cat "$T/images"
   assert_output "[] [app=reg/app@sha256:1]"
 }
+
+@test "run_task: pushed_image runs the task with the image pushed earlier, or says there is none" {
+  stub stevedore 'echo "[${STEVEDORE_IMAGE:-}]" >"'"$T"'/image"'
+  STEVEDORE_CLUSTER=c1 STEVEDORE_TASK_DEFINITION=migrate STEVEDORE_RUN_PUSHED_IMAGE=1 \
+    STEVEDORE_IMAGE_URI=reg/app@sha256:1 run bash "$S/run_task.sh"
+  assert_success
+  run cat "$T/image"
+  assert_output "[reg/app@sha256:1]"
+  STEVEDORE_CLUSTER=c1 STEVEDORE_TASK_DEFINITION=migrate STEVEDORE_RUN_PUSHED_IMAGE=1 \
+    run bash "$S/run_task.sh"
+  assert_failure 2
+  assert_output --partial "nothing was pushed earlier in this job"
+  STEVEDORE_CLUSTER=c1 STEVEDORE_TASK_DEFINITION=migrate STEVEDORE_RUN_PUSHED_IMAGE=0 \
+    STEVEDORE_IMAGE_URI=reg/app@sha256:1 run bash "$S/run_task.sh"
+  run cat "$T/image"
+  assert_output "[]"
+}
