@@ -16,23 +16,7 @@ fn setup(sb: &SandboxProc) -> Value {
          ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
          print(1)"
     ));
-    let policy = rendered(
-        sb,
-        &[
-            "iam",
-            "policy",
-            "--repo",
-            "app",
-            "--cluster",
-            "c1",
-            "--service",
-            "web",
-            "--task-role",
-            "app-task",
-            "--execution-role",
-            "exec",
-        ],
-    );
+    let policy = app_policy(sb, &["--task-role", "app-task", "--execution-role", "exec"]);
     set_role(sb, "p1", &policy);
     policy
 }

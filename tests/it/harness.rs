@@ -591,3 +591,20 @@ impl SandboxProc {
         );
     }
 }
+
+/// `stevedore iam policy` for repository `app` and service `web` of cluster `c1`, plus `extra`
+/// flags, rendered against the sandbox.
+pub fn app_policy(sb: &SandboxProc, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "iam",
+        "policy",
+        "--repo",
+        "app",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+    ];
+    args.extend_from_slice(extra);
+    rendered(sb, &args)
+}

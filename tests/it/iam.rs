@@ -6,15 +6,8 @@ use crate::harness::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-const POLICY_ARGS: &[&str] = &[
-    "iam",
-    "policy",
-    "--repo",
-    "app",
-    "--cluster",
-    "c1",
-    "--service",
-    "web",
+/// What the flow's role needs beyond the repository and the service.
+const POLICY_EXTRA: &[&str] = &[
     "--task-role",
     "app-task",
     "--execution-role",
@@ -24,7 +17,7 @@ const POLICY_ARGS: &[&str] = &[
 ];
 
 fn rendered_policy(sb: &SandboxProc) -> Value {
-    rendered(sb, POLICY_ARGS)
+    app_policy(sb, POLICY_EXTRA)
 }
 
 /// A cluster `c1` with service `web` (task role + execution role) and a `migrate` family.

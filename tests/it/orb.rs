@@ -168,19 +168,7 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
          print(1)"
     ));
     // The job's role holds exactly what `stevedore iam policy` renders for it.
-    let policy = rendered(
-        &sb,
-        &[
-            "iam",
-            "policy",
-            "--repo",
-            "app",
-            "--cluster",
-            "c1",
-            "--service",
-            "web",
-        ],
-    );
+    let policy = app_policy(&sb, &[]);
     sb.put_role("ci", None, Some(&policy));
 
     let files = Files::serve(&dist);
