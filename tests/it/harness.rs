@@ -492,9 +492,7 @@ impl SandboxProc {
         .unwrap();
         let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "latest"}}]});
         std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
-        let certs = work.path().join("certs");
-        std::fs::create_dir_all(&certs).unwrap();
-        std::fs::copy(&self.env["AWS_CA_BUNDLE"], certs.join("ca.crt")).unwrap();
+        let certs = self.cert_dir(work.path());
         // ECR wants the repository to exist before a push; create it as a pipeline would.
         let token = self.boto3(&format!(
             "try:\n  ecr.create_repository(repositoryName={repo:?})\nexcept ecr.exceptions.RepositoryAlreadyExistsException:\n  pass\nprint(json.dumps(ecr.get_authorization_token()['authorizationData'][0]['authorizationToken']))"
@@ -607,4 +605,14 @@ pub fn app_policy(sb: &SandboxProc, extra: &[&str]) -> serde_json::Value {
     ];
     args.extend_from_slice(extra);
     rendered(sb, &args)
+}
+
+impl SandboxProc {
+    /// `<dir>/certs` holding the sandbox's CA as `ca.crt`, for skopeo's `--*-cert-dir`.
+    pub fn cert_dir(&self, dir: &Path) -> PathBuf {
+        let certs = dir.join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::copy(&self.env["AWS_CA_BUNDLE"], certs.join("ca.crt")).unwrap();
+        certs
+    }
 }

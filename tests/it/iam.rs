@@ -46,17 +46,24 @@ fn role(sb: &SandboxProc, policy: &Value) {
     sb.put_role("ci", None, Some(policy));
 }
 
+/// `stevedore auth` into role `ci` with a token of project p1, exporting to `bash_env`.
+fn assume_ci(sb: &SandboxProc, bash_env: &std::path::Path) -> Output {
+    stevedore(&["auth", "--role-name", "ci"])
+        .sandbox(sb, false)
+        .env(
+            "CIRCLE_OIDC_TOKEN_V2",
+            sb.token(&["--org", "org-sandbox", "--project", "p1"]),
+        )
+        .env("BASH_ENV", bash_env.to_str().unwrap())
+        .run()
+}
+
 /// The CI job as the role: auth, ensure-repo, push, a migration, deploy. The first failing
 /// step's output, or `Ok` with the steps' outputs.
 fn flow(sb: &SandboxProc, layout: &std::path::Path) -> Result<String, String> {
     let home = tempfile::tempdir().unwrap();
     let bash_env = home.path().join("bash_env");
-    let token = sb.token(&["--org", "org-sandbox", "--project", "p1"]);
-    let out = stevedore(&["auth", "--role-name", "ci"])
-        .sandbox(sb, false)
-        .env("CIRCLE_OIDC_TOKEN_V2", &token)
-        .env("BASH_ENV", bash_env.to_str().unwrap())
-        .run();
+    let out = assume_ci(sb, &bash_env);
     if out.code != 0 {
         return Err(format!("auth: {}", out.all()));
     }
@@ -133,9 +140,7 @@ fn flow(sb: &SandboxProc, layout: &std::path::Path) -> Result<String, String> {
 fn layout(sb: &SandboxProc, dir: &std::path::Path) -> std::path::PathBuf {
     let src = sb.push_image("base", "src", &[]);
     let dest = dir.join("oci");
-    let certs = dir.join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.join("ca.crt")).unwrap();
+    let certs = sb.cert_dir(dir);
     let out = std::process::Command::new("skopeo")
         .args(["copy", "--quiet", "--src-creds", &sb.registry_creds()])
         .arg(format!("--src-cert-dir={}", certs.display()))
@@ -358,15 +363,7 @@ fn a_deploy_without_task_read_permissions_says_once_why_reasons_are_missing() {
     role(&sb, &policy);
     let home = tempfile::tempdir().unwrap();
     let bash_env = home.path().join("bash_env");
-    stevedore(&["auth", "--role-name", "ci"])
-        .sandbox(&sb, false)
-        .env(
-            "CIRCLE_OIDC_TOKEN_V2",
-            sb.token(&["--org", "org-sandbox", "--project", "p1"]),
-        )
-        .env("BASH_ENV", bash_env.to_str().unwrap())
-        .run()
-        .success();
+    assume_ci(&sb, &bash_env).success();
     let mut run = stevedore(&[
         "deploy",
         "--cluster",

@@ -126,9 +126,7 @@ fn login_writes_credentials_the_real_registry_accepts() {
     )
     .unwrap();
     std::fs::write(layout.join("index.json"), format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{m_hex}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"latest"}}}}]}}"#, manifest.len())).unwrap();
-    let certs = image.path().join("certs");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.join("ca.crt")).unwrap();
+    let certs = sb.cert_dir(image.path());
     let push = |authfile: &Path| {
         Command::new("skopeo")
             .args(["--insecure-policy", "copy", "--quiet", "--authfile"])
