@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 SCRIPTS := $(wildcard scripts/*.sh) $(wildcard orb/src/scripts/*.sh) .ci/run
-VERSION = $(shell cargo pkgid -p stevedore | sed 's/.*@//')
+VERSION = $(shell bash scripts/version.sh)
 PY := .venv/bin/python
 
 .PHONY: build release dist orb orb-check deps lint fmt test demo bench sandbox
@@ -41,16 +41,16 @@ lint: deps
 	cargo clippy --workspace --all-targets -- -D warnings
 	shellcheck $(SCRIPTS)
 
-# The sandbox's scenarios run twice: tasks simulated, and as real containers where a Docker
-# engine answers.
-test: deps lint orb-check dist
-	cargo build --workspace
-	STEVEDORE_SANDBOX_DOCKER=off cargo test --workspace --all-targets
-	if docker info >/dev/null 2>&1; then \
-	  STEVEDORE_SANDBOX_DOCKER=on cargo test -p stevedore-sandbox --test it scenarios; \
-	else echo "no Docker engine: the Docker-mode scenarios did not run"; fi
+# Every check (lint, the orb's checks, the release archive, unit and integration tests; the
+# sandbox's scenarios twice: tasks simulated, and as real containers where a Docker engine
+# answers), then a summary of what ran, passed and was skipped.
+test: deps
+	@bash scripts/test.sh
 
-demo: deps dist
+demo: deps
+	@ls target/*-unknown-linux-musl/release/stevedore >/dev/null 2>&1 || \
+	  echo "make demo: first run on this machine: compiling the static release binary and the debug build (about 7 minutes on 2 cores); later runs start in seconds"
+	@$(MAKE) --no-print-directory dist
 	cargo build --workspace
 	bash scripts/demo.sh
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STEVEDORE_BIN:-target/debug/stevedore}
 sandbox=${STEVEDORE_SANDBOX_BIN:-target/debug/stevedore-sandbox}
-version=$(cargo pkgid -p stevedore | sed 's/.*@//')
+version=$(bash scripts/version.sh)
 
 work=$(mktemp -d)
 sandbox_pid=
@@ -29,7 +29,13 @@ done
 # shellcheck disable=SC1091
 . "$work/sandbox.env"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Headings in bold on a terminal only, and never with NO_COLOR set (no-color.org): CI logs and
+# files get plain text.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 echo "sandbox up at $STEVEDORE_SANDBOX_URL; ECS tasks are $STEVEDORE_SANDBOX_TASKS"
 
 # An OCI image layout: a static busybox and a command (what `docker buildx build --output
@@ -97,13 +103,23 @@ JSON
 "$bin" deploy --cluster demo --service web --template "$work/web.json.hbs" --var "image=$STEVEDORE_IMAGE_URI" \
   --create-service --subnets subnet-demo --desired-count 2 --circuit-breaker rollback --poll-interval 1s
 
-step "stevedore run-task: a migration before the next release"
+step "stevedore run-task: a migration with the next build's image, before the release"
 image "$work/migrate" '{"stevedore.sandbox.exit-code":"0","stevedore.sandbox.exit-after":"3"}' '["/bin/busybox","sh","-c","echo migrating; sleep 3; exit 0"]'
 "$bin" push --repo acme/demo-app --tag migrate --oci-layout "$work/migrate"
 # shellcheck disable=SC1090
 . "$BASH_ENV"
+# ECS cannot swap an image at run time: run-task registers a revision with the pushed image
+# (pinned to its digest), runs it once and exits with the task's exit code.
+set +e
+"$bin" run-task --cluster demo --task-definition demo-web --container web --image "$STEVEDORE_IMAGE_URI" \
+  --command '["/bin/busybox","sh","-c","echo migrating; sleep 3; exit 0"]' --subnets subnet-demo --poll-interval 1s
+code=$?
+set -e
+echo "stevedore run-task exited with $code (the migration task's own exit code)"
+[ "$code" -eq 0 ]
+
+step "stevedore deploy --dry-run: what a deploy of the migration image would change, and nothing changed"
 "$bin" deploy --cluster demo --service web --image "$STEVEDORE_IMAGE_URI" --dry-run
-echo "(a dry run: nothing changed)"
 
 step "stevedore deploy: build-2 crashes on start; the circuit breaker rolls back and stevedore says so"
 image "$work/v2" '{"stevedore.sandbox.exit-code":"3","stevedore.sandbox.exit-after":"1"}' '["/bin/busybox","sh","-c","sleep 1; exit 3"]'

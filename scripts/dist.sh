@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-version=$(cargo pkgid -p stevedore | sed 's/.*@//')
+version=$(bash scripts/version.sh)
 host_arch=$(uname -m)
 targets=${DIST_TARGETS:-${host_arch/arm64/aarch64}-unknown-linux-musl}
 out=dist/v$version

@@ -101,12 +101,23 @@ def resolve(node, src, fill):
     return node
 
 
+SEMVER = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
+
+
 def pack(args):
-    version = args.version or ""
+    version = args.version
+    if version is not None and not SEMVER.match(version):
+        die(f"--version {version!r} is not a semantic version (X.Y.Z): read it with scripts/version.sh")
+    version = version or ""
     sums = ""
     if args.checksums:
-        with open(args.checksums, encoding="utf-8") as f:
-            sums = f.read().strip()
+        try:
+            with open(args.checksums, encoding="utf-8") as f:
+                sums = f.read().strip()
+        except OSError as e:
+            die(f"--checksums {args.checksums}: {e.strerror}: run `make dist` first")
+        if not sums:
+            die(f"--checksums {args.checksums} lists no archive: run `make dist` again")
         for line in sums.splitlines():
             if not re.match(r"^[0-9a-f]{64}  \*?stevedore-[A-Za-z0-9_.-]+\.tar\.gz$", line):
                 die(f"{args.checksums}: not a SHA256SUMS line: {line!r}")
@@ -332,11 +343,25 @@ def run(args):
         k, _, v = p.partition("=")
         given[k] = v
     steps = Expander(orb).job(args.job, given)
-    work = args.workdir or tempfile.mkdtemp(prefix="orb-job-")
+    # Whatever this run creates under the temporary directory goes when it ends, however it ends.
+    made = []
+
+    def scratch(prefix):
+        made.append(tempfile.mkdtemp(prefix=prefix))
+        return made[-1]
+
+    try:
+        run_steps(args, steps, args.workdir or scratch("orb-job-"), scratch("orb-bash-env-"),
+                  args.cache_dir or scratch("orb-cache-"))
+    finally:
+        for d in made:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def run_steps(args, steps, work, bash_env_dir, cache_dir):
     os.makedirs(work, exist_ok=True)
-    bash_env = os.path.join(tempfile.mkdtemp(prefix="orb-bash-env-"), "bash_env")
+    bash_env = os.path.join(bash_env_dir, "bash_env")
     open(bash_env, "w").close()
-    cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="orb-cache-")
     base_env = dict(os.environ, BASH_ENV=bash_env, CIRCLE_WORKING_DIRECTORY=work, CIRCLECI="true")
     for i, (name, a) in enumerate(steps, 1):
         if name == "run":
@@ -344,12 +369,11 @@ def run(args):
             print(f"#### step {i}: {title}", flush=True)
             env = dict(base_env)
             env.update({k: env_value(v) for k, v in (a.get("environment") or {}).items()})
-            with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
+            script = os.path.join(bash_env_dir, f"step-{i}.sh")
+            with open(script, "w", encoding="utf-8") as f:
                 f.write(a["command"])
-                script = f.name
             # CircleCI's default shell; bash reads $BASH_ENV before the script, as in a job.
             code = subprocess.call(["/bin/bash", "-eo", "pipefail", script], cwd=a.get("working_directory", work), env=env)
-            os.unlink(script)
             if code != 0:
                 print(f"#### step {i} ({title}) failed with exit code {code}", flush=True)
                 sys.exit(code)

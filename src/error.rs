@@ -13,6 +13,7 @@ pub const EXIT_DEPLOY_FAILED: u8 = 3;
 pub const EXIT_TIMED_OUT: u8 = 4;
 
 /// A run that finished but whose outcome has its own exit code; its message is the summary.
+/// An empty message means the outcome has been printed already, so nothing is said twice.
 #[derive(Debug, Error)]
 #[error("{message}")]
 pub struct Outcome {

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod push;
 pub mod registry;
 pub mod render;
+pub mod units;
 pub mod validate;
 
 use clap::Parser;
@@ -43,7 +44,12 @@ pub fn main_entry() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("stevedore: {e:#}");
+            let said = e
+                .downcast_ref::<error::Outcome>()
+                .is_some_and(|o| o.message.is_empty());
+            if !said {
+                eprintln!("stevedore: {e:#}");
+            }
             ExitCode::from(error::exit_code(&e))
         }
     }

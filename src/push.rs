@@ -6,6 +6,7 @@ use crate::config::{self, Settings};
 use crate::ecr::{self, RegistryAuth};
 use crate::image::{self, Image, Source};
 use crate::registry::{self, BlobOutcome, Registry};
+use crate::units;
 use crate::usage;
 use crate::validate;
 use anyhow::{Context, Result};
@@ -194,10 +195,10 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
 
     let total: u64 = img.blobs.iter().map(|b| b.size).sum();
     println!(
-        "pushing {} ({} blobs, {:.1} MB) to {reference}",
+        "pushing {} ({} blobs, {}) to {reference}",
         img.top.digest,
         img.blobs.len(),
-        total as f64 / 1e6
+        units::bytes(total)
     );
     let sent = Arc::new(AtomicU64::new(0));
     let skipped = Arc::new(AtomicU64::new(0));
@@ -226,13 +227,13 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
                 BlobOutcome::Skipped => {
                     skipped.fetch_add(1, Ordering::Relaxed);
                     println!(
-                        "blob {id} {:.1} MB: already there, skipped",
-                        blob.size as f64 / 1e6
+                        "blob {id} {}: already there, skipped",
+                        units::bytes(blob.size)
                     );
                 }
                 BlobOutcome::Mounted => println!(
-                    "blob {id} {:.1} MB: mounted from {}",
-                    blob.size as f64 / 1e6,
+                    "blob {id} {}: mounted from {}",
+                    units::bytes(blob.size),
                     from.unwrap_or_default()
                 ),
                 BlobOutcome::Uploaded { attempts } => {
@@ -243,8 +244,8 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
                         String::new()
                     };
                     println!(
-                        "blob {id} {:.1} MB: uploaded in {:.1} s{tries}",
-                        blob.size as f64 / 1e6,
+                        "blob {id} {}: uploaded in {:.1} s{tries}",
+                        units::bytes(blob.size),
                         t.elapsed().as_secs_f64()
                     );
                 }
@@ -265,10 +266,10 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let bytes = sent.load(Ordering::Relaxed);
     println!(
-        "pushed {reference}@{} in {secs:.1} s: {:.1} MB sent ({:.1} MB/s), {} of {} blobs already there",
+        "pushed {reference}@{} in {secs:.1} s: {} sent ({}), {} of {} blobs already there",
         img.top.digest,
-        bytes as f64 / 1e6,
-        bytes as f64 / 1e6 / secs.max(0.001),
+        units::bytes(bytes),
+        units::rate(bytes, secs),
         skipped.load(Ordering::Relaxed),
         img.blobs.len()
     );

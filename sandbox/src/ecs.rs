@@ -7,6 +7,7 @@
 //! registry by a probe that runs outside the state lock.
 
 use crate::awsjson::{opt_str, AwsError, OpResult};
+use crate::ecs_tags::{self, parse_tags, set_tags, tags_json, tags_of, wants_tags};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -140,6 +141,8 @@ pub struct EcsState {
     pub services: BTreeMap<(String, String), Service>,
     pub tasks: Vec<Task>,
     pub fates: BTreeMap<String, Fate>,
+    /// Resource tags by ARN (clusters, services, task definitions).
+    pub tags: BTreeMap<String, Vec<(String, String)>>,
     /// Images whose fate is not known yet and no probe has been started for.
     pub to_probe: Vec<String>,
     pub last_tick: Option<f64>,
@@ -204,6 +207,7 @@ pub fn register_task_definition(
     registered_by: &str,
 ) -> OpResult {
     let family = opt_str(body, "family").ok_or_else(|| client("Family is required."))?;
+    let tags = parse_tags(body.get("tags"))?;
     if !name_ok(family) {
         return Err(client("Family contains invalid characters: up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens are allowed."));
     }
@@ -294,7 +298,9 @@ pub fn register_task_definition(
     td.insert("registeredBy".into(), json!(registered_by));
     let td = Value::Object(td);
     revisions.push(TaskDef { json: td.clone() });
-    Ok(json!({"taskDefinition": td, "tags": body.get("tags").cloned().unwrap_or(json!([]))}))
+    let out = json!({"taskDefinition": td, "tags": tags_json(&tags)});
+    set_tags(st, &arn, tags);
+    Ok(out)
 }
 
 /// Resolve `family`, `family:rev` or an ARN to a stored definition.
@@ -1038,9 +1044,12 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
             let name = opt_str(body, "clusterName")
                 .unwrap_or("default")
                 .to_string();
+            let tags = parse_tags(body.get("tags"))?;
             st.clusters.entry(name.clone()).or_insert(ctx.now);
+            let arn = ctx.arn("cluster", &name);
+            set_tags(st, &arn, tags);
             Ok(
-                json!({"cluster": {"clusterArn": ctx.arn("cluster", &name), "clusterName": name, "status": "ACTIVE", "registeredContainerInstancesCount": 0, "runningTasksCount": 0, "pendingTasksCount": 0, "activeServicesCount": 0}}),
+                json!({"cluster": {"clusterArn": arn, "clusterName": name, "status": "ACTIVE", "registeredContainerInstancesCount": 0, "runningTasksCount": 0, "pendingTasksCount": 0, "activeServicesCount": 0, "tags": tags_json(tags_of(st, &arn))}}),
             )
         }
         "DescribeClusters" => {
@@ -1067,7 +1076,12 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
                         .filter(|t| t.cluster == short && t.last_status == "RUNNING")
                         .count();
                     let services = st.services.keys().filter(|(c, _)| *c == short).count();
-                    clusters.push(json!({"clusterArn": ctx.arn("cluster", &short), "clusterName": short, "status": "ACTIVE", "runningTasksCount": running, "activeServicesCount": services}));
+                    let arn = ctx.arn("cluster", &short);
+                    let mut c = json!({"clusterArn": arn, "clusterName": short, "status": "ACTIVE", "runningTasksCount": running, "activeServicesCount": services});
+                    if wants_tags(body) {
+                        c["tags"] = tags_json(tags_of(st, &arn));
+                    }
+                    clusters.push(c);
                 } else {
                     failures.push(json!({"arn": ctx.arn("cluster", &short), "reason": "MISSING"}));
                 }
@@ -1080,7 +1094,12 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
                 .ok_or_else(|| client("taskDefinition is required"))?;
             let td = find_task_definition(st, r)
                 .ok_or_else(|| client("Unable to describe task definition."))?;
-            Ok(json!({"taskDefinition": td.json, "tags": []}))
+            // Tags only when asked for, as ECS answers.
+            let mut out = json!({"taskDefinition": td.json});
+            if wants_tags(body) {
+                out["tags"] = tags_json(tags_of(st, &td_arn(td)));
+            }
+            Ok(out)
         }
         "DeregisterTaskDefinition" => {
             let r = opt_str(body, "taskDefinition")
@@ -1104,24 +1123,35 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
             Ok(json!({"taskDefinition": td.json}))
         }
         "ListTaskDefinitions" => {
-            let prefix = opt_str(body, "familyPrefix").unwrap_or("");
+            // familyPrefix is the whole family name, despite its name (the API reference says so).
+            let family = opt_str(body, "familyPrefix");
             let status = opt_str(body, "status").unwrap_or("ACTIVE");
-            let arns: Vec<Value> = st
+            let mut arns: Vec<String> = st
                 .taskdefs
                 .iter()
-                .filter(|(f, _)| f.starts_with(prefix))
+                .filter(|(f, _)| family.is_none_or(|x| x == f.as_str()))
                 .flat_map(|(_, v)| v.iter())
                 .filter(|t| t.json["status"] == status)
-                .map(|t| t.json["taskDefinitionArn"].clone())
+                .map(td_arn)
                 .collect();
-            Ok(json!({"taskDefinitionArns": arns}))
+            if opt_str(body, "sort") == Some("DESC") {
+                arns.reverse();
+            }
+            let (arns, next) = ecs_tags::page(arns, body, 100)?;
+            let mut out = json!({"taskDefinitionArns": arns});
+            if let Some(n) = next {
+                out["nextToken"] = json!(n);
+            }
+            Ok(out)
         }
+
         "CreateService" => {
             let cluster = cluster_name(body);
             require_cluster(st, &cluster)?;
             let name = opt_str(body, "serviceName")
                 .ok_or_else(|| AwsError::invalid_parameter("serviceName is required"))?
                 .to_string();
+            let tags = parse_tags(body.get("tags"))?;
             if st.services.contains_key(&(cluster.clone(), name.clone())) {
                 return Err(AwsError::invalid_parameter(
                     "Creation of service was not idempotent.",
@@ -1179,7 +1209,9 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
                 last_completed_td: None,
                 steady_reported: false,
             };
-            let out = service_json(st, ctx, &svc);
+            set_tags(st, &svc.arn, tags);
+            let mut out = service_json(st, ctx, &svc);
+            out["tags"] = tags_json(tags_of(st, &svc.arn));
             st.services.insert((cluster, name), svc);
             Ok(json!({"service": out}))
         }
@@ -1252,7 +1284,13 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
             for s in str_list(body, "services") {
                 let name = s.rsplit('/').next().unwrap_or(s);
                 match st.services.get(&(cluster.clone(), name.to_string())) {
-                    Some(svc) => services.push(service_json(st, ctx, svc)),
+                    Some(svc) => {
+                        let mut v = service_json(st, ctx, svc);
+                        if wants_tags(body) {
+                            v["tags"] = tags_json(tags_of(st, &svc.arn));
+                        }
+                        services.push(v)
+                    }
                     None => failures.push(json!({"arn": ctx.arn("service", &format!("{cluster}/{name}")), "reason": "MISSING"})),
                 }
             }
@@ -1393,6 +1431,11 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
         "ListServiceDeployments" | "DescribeServiceDeployments" => {
             service_deployments(st, ctx, op, body)
         }
+        "TagResource" | "UntagResource" | "ListTagsForResource" => {
+            ecs_tags::handle(st, ctx.region, op, body)
+        }
+        "ListClusters" => ecs_tags::list_clusters(st, |c| ctx.arn("cluster", c), body),
+        "ListServices" => ecs_tags::list_services(st, &cluster_name(body), body),
         other => Err(AwsError::client(
             "UnknownOperationException",
             format!("The sandbox does not implement ECS.{other}"),

@@ -327,8 +327,40 @@ pub fn ecs_needs(scope: &Scope, op: &str, req: &Value) -> Vec<Need> {
         .with("ecs:cluster", cluster.clone())],
         // Resource "*" in the Service Authorization Reference; ListTasks is scoped by ecs:cluster.
         "ListTasks" => vec![Need::new(&action, "*").with("ecs:cluster", cluster.clone())],
+        "TagResource" | "UntagResource" | "ListTagsForResource" => vec![Need::new(
+            &action,
+            str_field(req, "resourceArn").unwrap_or("*"),
+        )],
         _ => vec![Need::new(&action, "*")],
     };
+    // Tags given to a resource-creating call are authorised again as ecs:TagResource on the new
+    // resource, with ecs:CreateAction naming the call ("tag on create").
+    let has_tags = req
+        .get("tags")
+        .and_then(Value::as_array)
+        .is_some_and(|t| !t.is_empty());
+    if has_tags {
+        let created = match op {
+            "RegisterTaskDefinition" => Some(format!(
+                "arn:aws:ecs:{}:{}:task-definition/{}:*",
+                scope.region,
+                scope.account,
+                str_field(req, "family").unwrap_or("")
+            )),
+            "CreateService" => Some(scope.service(&cluster, str_field(req, "serviceName").unwrap_or(""))),
+            "CreateCluster" => Some(format!(
+                "arn:aws:ecs:{}:{}:cluster/{}",
+                scope.region,
+                scope.account,
+                str_field(req, "clusterName").unwrap_or("default")
+            )),
+            "RunTask" => Some(format!("arn:aws:ecs:{}:{}:task/{}/*", scope.region, scope.account, last_segment(&cluster))),
+            _ => None,
+        };
+        if let Some(arn) = created {
+            needs.push(Need::new("ecs:TagResource", arn).with("ecs:CreateAction", op));
+        }
+    }
     // Registering (or overriding) task roles passes them to ECS: iam:PassRole on each.
     let overrides = req.get("overrides");
     for holder in [Some(req), overrides].into_iter().flatten() {

@@ -256,9 +256,10 @@ async fn up(
         // for three real seconds, so an app that crashes on start fails the rollout.
         state.ecs.settle_secs = 3.0 * state.clock.speed();
     }
+    let home = state.config.region.clone();
     for c in clusters {
         let now = state.clock.now();
-        state.ecs.clusters.insert(c, now);
+        state.ecs.region(&home).clusters.insert(c, now);
     }
     let app = Arc::new(server::App::new(
         state,

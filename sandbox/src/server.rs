@@ -200,6 +200,7 @@ fn authenticate(
         arn: cred.arn.clone(),
         user_id: cred.user_id.clone(),
         role: cred.role.clone(),
+        region: auth.region.clone(),
     })
 }
 
@@ -348,8 +349,13 @@ fn authorize(
     let Some(policy) = caller_policy(app, caller) else {
         return Ok(());
     };
+    // ECS resources live in the region the call was signed for; the sandbox's ECR in its own.
     let scope = crate::iam::Scope {
-        region: app.region(),
+        region: if service == Service::Ecs {
+            &caller.region
+        } else {
+            app.region()
+        },
         account: app.account(),
     };
     let needs = match service {
@@ -397,33 +403,32 @@ fn issue_registry_password(app: &App, caller: &Caller, mut answer: Value) -> Val
 }
 
 fn ecs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Value, AwsError> {
+    let region = caller.region.as_str();
     let (result, probes) = {
-        let mut st = app.lock();
-        let (region, account, now) = (
-            st.config.region.clone(),
-            st.config.account_id.clone(),
-            st.clock.now(),
-        );
+        let mut guard = app.lock();
+        let st = &mut *guard;
+        let (account, now) = (st.config.account_id.clone(), st.clock.now());
         let ctx = Ctx {
-            region: &region,
+            region,
             account: &account,
             now,
         };
-        ecs::tick(&mut st.ecs, &ctx);
-        let r = ecs::handle(&mut st.ecs, &ctx, op, req, &caller.arn);
+        let ecs = st.ecs.region(region);
+        ecs::tick(ecs, &ctx);
+        let r = ecs::handle(ecs, &ctx, op, req, &caller.arn);
         // The next tick may have more to start or remove; take what there is now.
-        let runs = std::mem::take(&mut st.ecs.to_run);
-        let removals = std::mem::take(&mut st.ecs.to_remove);
+        let runs = std::mem::take(&mut ecs.to_run);
+        let removals = std::mem::take(&mut ecs.to_remove);
         if let Some(docker) = app.docker.clone() {
             start_containers(app, docker, runs, removals);
         }
-        (r, std::mem::take(&mut st.ecs.to_probe))
+        (r, std::mem::take(&mut ecs.to_probe))
     };
     for image in probes {
-        let app = app.clone();
+        let (app, region) = (app.clone(), region.to_string());
         tokio::spawn(async move {
             let fate = probe(&app, &image).await;
-            app.lock().ecs.fates.insert(image, fate);
+            app.lock().ecs.region(&region).fates.insert(image, fate);
         });
     }
     result
@@ -452,7 +457,7 @@ fn start_containers(
             let result = docker.run(&short, &run.image, &run.command, &run.env).await;
             let id = {
                 let mut st = app.lock();
-                let Some(t) = st.ecs.tasks.iter_mut().find(|t| t.arn == run.task_arn) else {
+                let Some((t, to_remove)) = st.ecs.task_mut(&run.task_arn) else {
                     return;
                 };
                 match result {
@@ -460,7 +465,7 @@ fn start_containers(
                         t.docker = ecs::RealContainer::Started(id.clone());
                         // Stopped while its container was starting: remove it now.
                         if t.desired_status == "STOPPED" {
-                            st.ecs.to_remove.push(id);
+                            to_remove.push(id);
                             return;
                         }
                         id
@@ -474,7 +479,7 @@ fn start_containers(
             if let Some(code) = docker.wait(&id).await {
                 {
                     let mut st = app.lock();
-                    if let Some(t) = st.ecs.tasks.iter_mut().find(|t| t.arn == run.task_arn) {
+                    if let Some((t, _)) = st.ecs.task_mut(&run.task_arn) {
                         if matches!(t.docker, ecs::RealContainer::Started(_))
                             && t.desired_status == "RUNNING"
                         {

@@ -3,7 +3,7 @@
 
 use crate::clock::Clock;
 use crate::ecr::EcrState;
-use crate::ecs::EcsState;
+use crate::ecs::{EcsState, Task};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -101,6 +101,41 @@ pub struct Caller {
     pub arn: String,
     pub user_id: String,
     pub role: Option<String>,
+    /// The region the request was signed for: regional resources are looked up there.
+    pub region: String,
+}
+
+/// ECS per region, as AWS keeps it: a call sees only the clusters, services, task definitions
+/// and tasks of the region it was signed for.
+#[derive(Debug, Default)]
+pub struct EcsRegions {
+    /// Tasks run as real containers (see [`crate::docker`]), in every region.
+    pub docker_mode: bool,
+    /// See [`EcsState::settle_secs`]; copied into each region's state.
+    pub settle_secs: f64,
+    pub regions: BTreeMap<String, EcsState>,
+}
+
+impl EcsRegions {
+    /// The state of one region, made empty on first use.
+    pub fn region(&mut self, region: &str) -> &mut EcsState {
+        let (docker_mode, settle_secs) = (self.docker_mode, self.settle_secs);
+        self.regions
+            .entry(region.to_string())
+            .or_insert_with(|| EcsState {
+                docker_mode,
+                settle_secs,
+                ..EcsState::default()
+            })
+    }
+
+    /// A task by ARN (its region is the ARN's fourth field), with its region's state.
+    pub fn task_mut(&mut self, arn: &str) -> Option<(&mut Task, &mut Vec<String>)> {
+        let region = arn.split(':').nth(3)?;
+        let st = self.regions.get_mut(region)?;
+        let task = st.tasks.iter_mut().find(|t| t.arn == arn)?;
+        Some((task, &mut st.to_remove))
+    }
 }
 
 /// Fault injection, set through `/_sandbox/faults`.
@@ -126,7 +161,7 @@ pub struct State {
     pub roles: BTreeMap<String, RoleConfig>,
     pub faults: Faults,
     pub ecr: EcrState,
-    pub ecs: EcsState,
+    pub ecs: EcsRegions,
     /// Every API call, as `Service.Operation`, for tests that count calls.
     pub calls: Vec<(f64, String)>,
 }
@@ -141,7 +176,7 @@ impl State {
             credentials: BTreeMap::new(),
             faults: Faults::default(),
             ecr: EcrState::default(),
-            ecs: EcsState::default(),
+            ecs: EcsRegions::default(),
             calls: Vec::new(),
         };
         s.add_admin();
@@ -166,8 +201,11 @@ impl State {
     /// Forget everything but the configuration (and the clock's speed).
     pub fn reset(&mut self) {
         let speed = self.clock.speed();
+        let (docker_mode, settle_secs) = (self.ecs.docker_mode, self.ecs.settle_secs);
         *self = State::new(self.config.clone());
         self.clock.set_speed(speed);
+        self.ecs.docker_mode = docker_mode;
+        self.ecs.settle_secs = settle_secs;
     }
 
     /// Issue temporary credentials for a role session.

@@ -373,7 +373,7 @@ fn summarize(reports: &[Report], errors: Vec<(String, anyhow::Error)>) -> Result
         println!("summary:");
     }
     let mut code = 0u8;
-    let mut first_failure = None;
+    let mut failures = 0;
     for r in reports {
         let td = r
             .task_definition
@@ -405,11 +405,13 @@ fn summarize(reports: &[Report], errors: Vec<(String, anyhow::Error)>) -> Result
         match &r.result {
             DeployResult::Failed(_) | DeployResult::RolledBack(_) => {
                 code = EXIT_DEPLOY_FAILED;
-                first_failure.get_or_insert(line.clone());
+                failures += 1;
             }
-            DeployResult::TimedOut if code != EXIT_DEPLOY_FAILED => {
-                code = EXIT_TIMED_OUT;
-                first_failure.get_or_insert(line.clone());
+            DeployResult::TimedOut => {
+                if code != EXIT_DEPLOY_FAILED {
+                    code = EXIT_TIMED_OUT;
+                }
+                failures += 1;
             }
             _ => {}
         }
@@ -426,9 +428,18 @@ fn summarize(reports: &[Report], errors: Vec<(String, anyhow::Error)>) -> Result
             errors.len(),
             reports.len() + errors.len()
         )),
+        // One service: its line above is the verdict. Several: say how many, not the first again.
         c => Err(anyhow::Error::new(Outcome {
             code: c,
-            message: first_failure.unwrap_or_default(),
+            message: if many {
+                format!(
+                    "{} of {} services did not deploy",
+                    failures,
+                    reports.len() + errors.len()
+                )
+            } else {
+                String::new()
+            },
         })),
     }
 }
@@ -609,7 +620,7 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
         say(
             plan,
             service,
-            &format!("plan for service {service} in {cluster} (dry run: nothing is changed)"),
+            &format!("plan for service {service} in {cluster} (dry run)"),
         );
         if td_diff.is_empty() {
             say(plan, service, "task definition: unchanged");
@@ -754,7 +765,7 @@ async fn create_service(
         (Some(v), _) => {
             let new = taskdef::apply(v, &plan.changes).map_err(|e| usage!("{e}"))?;
             if plan.dry_run {
-                say(plan, service, &format!("plan: register a task definition of family {} and create service {service} in {cluster} (dry run: nothing is changed)", new.get("family").and_then(Value::as_str).unwrap_or("?")));
+                say(plan, service, &format!("plan: register a task definition of family {} and create service {service} in {cluster} (dry run)", new.get("family").and_then(Value::as_str).unwrap_or("?")));
                 return Ok(Report {
                     service: service.into(),
                     task_definition: None,
@@ -773,7 +784,7 @@ async fn create_service(
         }
     };
     if plan.dry_run {
-        say(plan, service, &format!("plan: create service {service} in {cluster} with {td} (dry run: nothing is changed)"));
+        say(plan, service, &format!("plan: create service {service} in {cluster} with {td} (dry run)"));
         return Ok(Report {
             service: service.into(),
             task_definition: Some(td),

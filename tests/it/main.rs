@@ -8,6 +8,7 @@ mod harness;
 mod iam;
 mod input;
 mod orb;
+mod output;
 mod push;
 mod sandbox;
 mod secrets;

@@ -637,14 +637,15 @@ async fn an_image_pushed_with_skopeo_shows_up_through_ecr() {
 async fn an_unimplemented_operation_is_a_400_that_names_it_and_is_not_retried() {
     let sb = Sandbox::start(1.0);
     let ecs = aws_sdk_ecs::Client::new(&sb.config(None, 3).await);
-    let err = ecs.list_clusters().send().await.unwrap_err();
+    // ListClusters is implemented now; container instances (EC2 capacity) are not modelled.
+    let err = ecs.list_container_instances().send().await.unwrap_err();
     assert_eq!(
         aws_sdk_ecs::error::ProvideErrorMetadata::code(&err),
         Some("UnknownOperationException")
     );
     assert!(aws_sdk_ecs::error::ProvideErrorMetadata::message(&err)
         .unwrap()
-        .contains("ListClusters"));
+        .contains("ListContainerInstances"));
     let calls = sb
         .control(Method::GET, "/_sandbox/calls", json!(null))
         .await;

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `make test`: every check in order, stopping at the first stage that fails, then a summary of
+# what ran, how many tests passed and what was skipped and why. Logs: target/test-logs/.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+logs=target/test-logs
+rm -rf "$logs"
+mkdir -p "$logs"
+summary=()
+passed=0
+failed=0
+status=0
+
+# Counts from cargo's "test result:" lines and bats' "N tests, N failures" line.
+count() {
+  local log=$1 p=0 f=0 i=0 line
+  while IFS= read -r line; do
+    if [[ $line =~ test\ result:\ [a-zA-Z]+\.\ ([0-9]+)\ passed\;\ ([0-9]+)\ failed\;\ ([0-9]+)\ ignored ]]; then
+      p=$((p + BASH_REMATCH[1])) f=$((f + BASH_REMATCH[2])) i=$((i + BASH_REMATCH[3]))
+    elif [[ $line =~ ^([0-9]+)\ tests?,\ ([0-9]+)\ failures? ]]; then
+      p=$((p + BASH_REMATCH[1] - BASH_REMATCH[2])) f=$((f + BASH_REMATCH[2]))
+    fi
+  done <"$log"
+  echo "$p $f $i"
+}
+
+# stage NAME COMMAND…: run it with its output shown and kept; record the outcome.
+stage() {
+  local name=$1 start end p f i
+  shift
+  if [ "$status" -ne 0 ]; then
+    summary+=("$(printf '%-18s not run (an earlier stage failed)' "$name")")
+    return
+  fi
+  echo "== make test: $name"
+  start=$(date +%s)
+  "$@" 2>&1 | tee "$logs/$name.log"
+  local rc=${PIPESTATUS[0]}
+  end=$(date +%s)
+  read -r p f i < <(count "$logs/$name.log")
+  passed=$((passed + p)) failed=$((failed + f))
+  local tests=""
+  if [ $((p + f + i)) -gt 0 ]; then
+    tests=", $p passed, $f failed"
+    [ "$i" -gt 0 ] && tests+=", $i ignored"
+  fi
+  if [ "$rc" -eq 0 ]; then
+    summary+=("$(printf '%-18s ok in %ss%s' "$name" $((end - start)) "$tests")")
+  else
+    status=$rc
+    summary+=("$(printf '%-18s FAILED (exit %s) in %ss%s; log: %s' "$name" "$rc" $((end - start)) "$tests" "$logs/$name.log")")
+  fi
+}
+
+stage lint make --no-print-directory lint
+stage orb-check make --no-print-directory orb-check
+stage dist make --no-print-directory dist
+stage build cargo build --workspace
+stage unit+integration env STEVEDORE_SANDBOX_DOCKER=off cargo test --workspace --all-targets
+if docker info >/dev/null 2>&1; then
+  stage docker-scenarios env STEVEDORE_SANDBOX_DOCKER=on cargo test -p stevedore-sandbox --test it scenarios
+else
+  summary+=("$(printf '%-18s skipped: no Docker engine answers docker info (tasks were simulated only)' docker-scenarios)")
+fi
+
+echo
+echo "== make test: summary"
+printf '%s\n' "${summary[@]}"
+echo "all stages: $passed passed, $failed failed"
+exit "$status"
