@@ -367,6 +367,7 @@ mod tests {
                 "EcrRepository",
                 "EcrPush",
                 "EcsTaskDefinitions",
+                "EcsTagOnCreate",
                 "EcsServices",
                 "EcsTasks",
                 "PassTaskRoles"
@@ -379,22 +380,26 @@ mod tests {
             serde_json::json!(["arn:aws:ecr:us-east-1:123456789012:repository/team/web"])
         );
         assert_eq!(
-            st[4]["Resource"],
+            st[5]["Resource"],
             serde_json::json!(["arn:aws:ecs:us-east-1:123456789012:service/prod/web"])
         );
         assert_eq!(
-            st[5]["Condition"]["ArnEquals"]["ecs:cluster"],
+            st[4]["Condition"]["StringEquals"]["ecs:CreateAction"],
+            serde_json::json!(["RegisterTaskDefinition"])
+        );
+        assert_eq!(
+            st[6]["Condition"]["ArnEquals"]["ecs:cluster"],
             "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
         );
         assert_eq!(
-            st[6]["Resource"],
+            st[7]["Resource"],
             serde_json::json!([
                 "arn:aws:iam::123456789012:role/web-task",
                 "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
             ])
         );
         assert_eq!(
-            st[6]["Condition"]["StringEquals"]["iam:PassedToService"],
+            st[7]["Condition"]["StringEquals"]["iam:PassedToService"],
             "ecs-tasks.amazonaws.com"
         );
         // Nothing outside the named resources but the two actions AWS only grants on "*".

@@ -168,7 +168,11 @@ pub fn handle(st: &mut EcsState, region: &str, op: &str, body: &Value) -> OpResu
 
 /// One page of `items` from `nextToken` (an offset, opaque to callers), `maxResults` at a time
 /// (1–100; `default` when not given), with the token of the next page.
-pub fn page(items: Vec<String>, body: &Value, default: usize) -> Result<(Vec<String>, Option<String>), AwsError> {
+pub fn page(
+    items: Vec<String>,
+    body: &Value,
+    default: usize,
+) -> Result<(Vec<String>, Option<String>), AwsError> {
     let max = match body.get("maxResults").and_then(Value::as_i64) {
         None => default,
         Some(n) if (1..=100).contains(&n) => n as usize,
@@ -205,7 +209,10 @@ pub fn list_clusters(st: &EcsState, arn: impl Fn(&str) -> String, body: &Value) 
 /// ListServices of one cluster, optionally by launch type: 10 a page by default.
 pub fn list_services(st: &EcsState, cluster: &str, body: &Value) -> OpResult {
     if !st.clusters.contains_key(cluster) {
-        return Err(AwsError::client("ClusterNotFoundException", "Cluster not found."));
+        return Err(AwsError::client(
+            "ClusterNotFoundException",
+            "Cluster not found.",
+        ));
     }
     let launch = opt_str(body, "launchType");
     let all: Vec<String> = st
@@ -230,13 +237,18 @@ mod tests {
     #[test]
     fn tags_are_checked_as_ecs_checks_them() {
         assert_eq!(
-            parse_tags(Some(&json!([{"key": "team", "value": "web"}, {"key": "team", "value": "api"}]))).unwrap(),
+            parse_tags(Some(
+                &json!([{"key": "team", "value": "web"}, {"key": "team", "value": "api"}])
+            ))
+            .unwrap(),
             vec![("team".to_string(), "api".to_string())]
         );
         assert!(parse_tags(Some(&json!([{"key": "", "value": "x"}]))).is_err());
         assert!(parse_tags(Some(&json!([{"key": "aws:x", "value": "x"}]))).is_err());
         assert!(parse_tags(Some(&json!([{"key": "k", "value": "v".repeat(257)}]))).is_err());
-        let many: Vec<Value> = (0..51).map(|i| json!({"key": format!("k{i}"), "value": ""})).collect();
+        let many: Vec<Value> = (0..51)
+            .map(|i| json!({"key": format!("k{i}"), "value": ""}))
+            .collect();
         assert!(parse_tags(Some(&Value::Array(many))).is_err());
         assert_eq!(parse_tags(None).unwrap(), vec![]);
     }
@@ -246,7 +258,12 @@ mod tests {
         let items: Vec<String> = (0..25).map(|i| i.to_string()).collect();
         let (a, next) = page(items.clone(), &json!({}), 10).unwrap();
         assert_eq!((a.len(), next.as_deref()), (10, Some("10")));
-        let (b, next) = page(items.clone(), &json!({"nextToken": "20", "maxResults": 10}), 10).unwrap();
+        let (b, next) = page(
+            items.clone(),
+            &json!({"nextToken": "20", "maxResults": 10}),
+            10,
+        )
+        .unwrap();
         assert_eq!((b.len(), next), (5, None));
         assert!(page(items.clone(), &json!({"maxResults": 0}), 10).is_err());
         assert!(page(items, &json!({"nextToken": "x"}), 10).is_err());

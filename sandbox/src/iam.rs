@@ -347,14 +347,21 @@ pub fn ecs_needs(scope: &Scope, op: &str, req: &Value) -> Vec<Need> {
                 scope.account,
                 str_field(req, "family").unwrap_or("")
             )),
-            "CreateService" => Some(scope.service(&cluster, str_field(req, "serviceName").unwrap_or(""))),
+            "CreateService" => {
+                Some(scope.service(&cluster, str_field(req, "serviceName").unwrap_or("")))
+            }
             "CreateCluster" => Some(format!(
                 "arn:aws:ecs:{}:{}:cluster/{}",
                 scope.region,
                 scope.account,
                 str_field(req, "clusterName").unwrap_or("default")
             )),
-            "RunTask" => Some(format!("arn:aws:ecs:{}:{}:task/{}/*", scope.region, scope.account, last_segment(&cluster))),
+            "RunTask" => Some(format!(
+                "arn:aws:ecs:{}:{}:task/{}/*",
+                scope.region,
+                scope.account,
+                last_segment(&cluster)
+            )),
             _ => None,
         };
         if let Some(arn) = created {

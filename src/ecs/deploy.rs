@@ -545,7 +545,10 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
         None => {
             let from = plan.start_from.clone().unwrap_or_else(|| current.clone());
             let d = client
-                .call("DescribeTaskDefinition", &json!({"taskDefinition": from}))
+                .call(
+                    "DescribeTaskDefinition",
+                    &json!({"taskDefinition": from, "include": ["TAGS"]}),
+                )
                 .await
                 .map_err(|e| match e {
                     CallError::Api(a) if a.code == "ClientException" => {
@@ -568,12 +571,16 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
         let d = client
             .call(
                 "DescribeTaskDefinition",
-                &json!({"taskDefinition": current}),
+                &json!({"taskDefinition": current, "include": ["TAGS"]}),
             )
             .await
             .map_err(|e| api_err("DescribeTaskDefinition", e))?;
         taskdef::registrable(&d)
     };
+    let mut new = new;
+    if plan.given.is_some() {
+        taskdef::inherit_tags(&mut new, &running);
+    }
     let unchanged_from_base = new == base;
     let td_diff = taskdef::diff(&running, &new);
 
@@ -784,7 +791,11 @@ async fn create_service(
         }
     };
     if plan.dry_run {
-        say(plan, service, &format!("plan: create service {service} in {cluster} with {td} (dry run)"));
+        say(
+            plan,
+            service,
+            &format!("plan: create service {service} in {cluster} with {td} (dry run)"),
+        );
         return Ok(Report {
             service: service.into(),
             task_definition: Some(td),

@@ -69,7 +69,8 @@ async fn with_image(
         ..Default::default()
     };
     crate::ecs::deploy::pin_digests(&mut changes, region).await?;
-    let current = crate::ecs::taskdef::registrable(&described["taskDefinition"]);
+    // The whole answer: its tags go with the new revision.
+    let current = crate::ecs::taskdef::registrable(described);
     let wanted = crate::ecs::taskdef::apply(&current, &changes).map_err(|e| usage!("{e}"))?;
     let arn = described
         .pointer("/taskDefinition/taskDefinitionArn")
@@ -114,7 +115,7 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     let td = client
         .call(
             "DescribeTaskDefinition",
-            &json!({"taskDefinition": a.task_definition}),
+            &json!({"taskDefinition": a.task_definition, "include": ["TAGS"]}),
         )
         .await
         .map_err(|e| match e {

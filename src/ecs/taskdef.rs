@@ -16,7 +16,9 @@ pub const READ_ONLY: [&str; 8] = [
 ];
 
 /// The registrable part of a described task definition: everything but the read-only fields,
-/// including fields this code does not know. Accepts DescribeTaskDefinition's whole answer too.
+/// including fields this code does not know. Accepts DescribeTaskDefinition's whole answer too,
+/// whose `tags` (asked for with `include: ["TAGS"]`) become the registration's `tags`: a new
+/// revision keeps its predecessor's tags, which tag policies and cost allocation rely on.
 pub fn registrable(described: &Value) -> Value {
     let td = described
         .get("taskDefinition")
@@ -26,7 +28,30 @@ pub fn registrable(described: &Value) -> Value {
     for k in READ_ONLY {
         m.remove(k);
     }
+    if let Some(tags) = described
+        .get("tags")
+        .filter(|t| t.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        m.entry("tags").or_insert_with(|| tags.clone());
+    }
     Value::Object(m)
+}
+
+/// A task definition given whole (a template or a file) that says nothing of tags takes the
+/// tags of the revision it replaces; one that lists `tags` (even `[]`) keeps its own.
+pub fn inherit_tags(new: &mut Value, previous: &Value) {
+    let Some(obj) = new.as_object_mut() else {
+        return;
+    };
+    if obj.contains_key("tags") {
+        return;
+    }
+    if let Some(tags) = previous
+        .get("tags")
+        .filter(|t| t.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        obj.insert("tags".into(), tags.clone());
+    }
 }
 
 /// An image reference: `[registry/]repository[:tag][@digest]`.
@@ -417,5 +442,33 @@ mod tests {
         assert_eq!(ImageRef::parse("library/nginx:1").unwrap().registry, None);
         assert!(ImageRef::parse("a b").is_err());
         assert!(ImageRef::parse("app:").is_err());
+    }
+
+    #[test]
+    fn a_new_revision_keeps_the_described_tags() {
+        let described = json!({
+            "taskDefinition": {"family": "web", "revision": 3, "containerDefinitions": []},
+            "tags": [{"key": "team", "value": "web"}, {"key": "cost-center", "value": "42"}]
+        });
+        let r = registrable(&described);
+        assert_eq!(r["tags"], described["tags"]);
+        assert!(r.get("revision").is_none());
+        // Without tags (or with none) nothing is added.
+        let bare = registrable(&json!({"taskDefinition": {"family": "web"}, "tags": []}));
+        assert!(bare.get("tags").is_none());
+    }
+
+    #[test]
+    fn a_given_definition_inherits_tags_unless_it_lists_its_own() {
+        let previous = json!({"family": "web", "tags": [{"key": "team", "value": "web"}]});
+        let mut from_template = json!({"family": "web"});
+        inherit_tags(&mut from_template, &previous);
+        assert_eq!(from_template["tags"], previous["tags"]);
+        let mut own = json!({"family": "web", "tags": [{"key": "team", "value": "api"}]});
+        inherit_tags(&mut own, &previous);
+        assert_eq!(own["tags"][0]["value"], "api");
+        let mut cleared = json!({"family": "web", "tags": []});
+        inherit_tags(&mut cleared, &previous);
+        assert_eq!(cleared["tags"], json!([]));
     }
 }

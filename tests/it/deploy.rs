@@ -153,12 +153,10 @@ fn a_crash_looping_image_fails_with_the_reason_and_the_breaker_rolls_back() {
         "{}",
         out.stdout
     );
+    // The verdict, once: on stdout with the rollout's story, not again on stderr.
     assert!(out.stdout.contains("ROLLED BACK"), "{}", out.stdout);
-    assert!(
-        out.stderr.contains("ROLLED BACK") && out.stderr.lines().count() == 1,
-        "{}",
-        out.stderr
-    );
+    assert_eq!(out.all().matches("ROLLED BACK").count(), 1, "{}", out.all());
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
     assert!(service(&sb)["taskDefinition"]
         .as_str()
         .unwrap()
@@ -684,4 +682,98 @@ fn task_definitions_of(sb: &SandboxProc, family: &str) -> Value {
     sb.boto3(&format!(
         "print(json.dumps(ecs.list_task_definitions(familyPrefix={family:?})['taskDefinitionArns']))"
     ))
+}
+
+/// Tags of a task definition revision, read back with boto3 (`include=['TAGS']`).
+fn td_tags(sb: &SandboxProc, td: &str) -> Value {
+    sb.boto3(&format!(
+        "print(json.dumps(ecs.describe_task_definition(taskDefinition={td:?}, include=['TAGS'])['tags']))"
+    ))
+}
+
+#[test]
+fn every_path_that_registers_keeps_the_previous_revisions_tags() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    let v3 = sb.push_image("app", "v3", &[]);
+    setup(&sb, &v1, "{'enable': True, 'rollback': True}");
+    // web:1 was registered with team=a; one more tag through TagResource.
+    sb.boto3("ecs.tag_resource(resourceArn='arn:aws:ecs:us-east-1:123456789012:task-definition/web:1', tags=[{'key': 'cost-center', 'value': '42'}])\nprint(1)");
+    let want = json!([{"key": "team", "value": "a"}, {"key": "cost-center", "value": "42"}]);
+    assert_eq!(td_tags(&sb, "web:1"), want);
+
+    // 1. A deploy that changes the image.
+    deploy(
+        &sb,
+        &["--service", "web", "--container", &format!("app={v2}")],
+    )
+    .run()
+    .success();
+    assert_eq!(td_tags(&sb, "web:2"), want, "deploy --container");
+
+    // 2. A template that says nothing of tags.
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("web.json.hbs");
+    std::fs::write(
+        &template,
+        r#"{"family": "web", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+            "containerDefinitions": [{"name": "app", "image": "{{image}}"}]}"#,
+    )
+    .unwrap();
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--template",
+            template.to_str().unwrap(),
+            "--var",
+            &format!("image={v3}"),
+        ],
+    )
+    .run()
+    .success();
+    assert!(out.stdout.contains("registered web:3"), "{}", out.stdout);
+    assert_eq!(td_tags(&sb, "web:3"), want, "deploy --template");
+    let listed = sb.boto3("print(json.dumps(ecs.list_tags_for_resource(resourceArn='arn:aws:ecs:us-east-1:123456789012:task-definition/web:3')['tags']))");
+    assert_eq!(listed, want, "ListTagsForResource agrees");
+
+    // 3. run-task --image registers a revision of the migration's family.
+    let m1 = sb.push_image(
+        "migrate",
+        "v1",
+        &[
+            ("stevedore.sandbox.exit-code", "0"),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    );
+    let m2 = sb.push_image(
+        "migrate",
+        "v2",
+        &[
+            ("stevedore.sandbox.exit-code", "0"),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    );
+    sb.boto3(&format!("ecs.register_task_definition(family='migrate', containerDefinitions=[{{'name': 'm', 'image': {m1:?}}}], tags=[{{'key': 'job', 'value': 'db'}}])\nprint(1)"));
+    stevedore(&[
+        "run-task",
+        "--cluster",
+        "c1",
+        "--task-definition",
+        "migrate",
+        "--image",
+        &m2,
+        "--poll-interval",
+        "200ms",
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    assert_eq!(
+        td_tags(&sb, "migrate:2"),
+        json!([{"key": "job", "value": "db"}]),
+        "run-task --image"
+    );
 }

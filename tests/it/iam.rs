@@ -34,7 +34,8 @@ fn setup(sb: &SandboxProc) {
     sb.boto3(&format!(
         "ecs.create_cluster(clusterName='c1')\n\
          ecs.register_task_definition(family='web', taskRoleArn='arn:aws:iam::123456789012:role/app-task',\n\
-           executionRoleArn='arn:aws:iam::123456789012:role/exec', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}])\n\
+           executionRoleArn='arn:aws:iam::123456789012:role/exec', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}],\n\
+           tags=[{{'key': 'team', 'value': 'web'}}])\n\
          ecs.register_task_definition(family='migrate', containerDefinitions=[{{'name': 'm', 'image': {migrate:?}}}])\n\
          ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
          print(1)"
@@ -163,7 +164,7 @@ fn the_flow_succeeds_under_the_rendered_policy_and_needs_every_statement() {
     let oci = layout(&sb, work.path());
     let policy = rendered_policy(&sb);
     let statements = policy["Statement"].as_array().unwrap().clone();
-    assert_eq!(statements.len(), 8, "{policy:#}");
+    assert_eq!(statements.len(), 9, "{policy:#}");
 
     setup(&sb);
     role(&sb, &policy);
@@ -174,6 +175,9 @@ fn the_flow_succeeds_under_the_rendered_policy_and_needs_every_statement() {
     );
     let td = sb.boto3("print(json.dumps(ecs.describe_services(cluster='c1', services=['web'])['services'][0]['taskDefinition']))");
     assert!(td.as_str().unwrap().ends_with("web:2"), "{td}");
+    // The new revision kept web:1's tags, which is why the role needs EcsTagOnCreate.
+    let tags = sb.boto3("print(json.dumps(ecs.describe_task_definition(taskDefinition='web:2', include=['TAGS'])['tags']))");
+    assert_eq!(tags, serde_json::json!([{"key": "team", "value": "web"}]));
 
     for (i, removed) in statements.iter().enumerate() {
         let sid = removed["Sid"].as_str().unwrap();

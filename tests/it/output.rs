@@ -55,13 +55,30 @@ fn piped_output_has_no_escape_codes() {
         stevedore(&["--help"]).run(),
         stevedore(&["deploy", "--help"]).run(),
         // A usage error, an AWS refusal and a real push, each with its own wording.
-        stevedore(&["deploy", "--cluster", "c", "--service", "s", "--image", "bad image"]).run(),
+        stevedore(&[
+            "deploy",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "--image",
+            "bad image",
+        ])
+        .run(),
         stevedore(&["ecr", "ensure-repo", "--repo", "Bad_Name"])
             .sandbox(&sb, true)
             .run(),
-        stevedore(&["deploy", "--cluster", "none", "--service", "s", "--image", "x:1"])
-            .sandbox(&sb, true)
-            .run(),
+        stevedore(&[
+            "deploy",
+            "--cluster",
+            "none",
+            "--service",
+            "s",
+            "--image",
+            "x:1",
+        ])
+        .sandbox(&sb, true)
+        .run(),
     ];
     let mut seen = 0;
     for out in &runs {
@@ -88,7 +105,15 @@ fn a_terminal_gets_no_escape_codes_with_no_color() {
     for args in [
         &["--help"][..],
         &["deploy", "--help"][..],
-        &["deploy", "--cluster", "c", "--service", "s", "--image", "bad image"][..],
+        &[
+            "deploy",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "--image",
+            "bad image",
+        ][..],
     ] {
         let plain = on_a_terminal(args, &[("NO_COLOR", "1")]);
         assert!(!plain.is_empty(), "{args:?} printed nothing");
