@@ -1,6 +1,7 @@
 //! Docker mode: where a Docker engine answers, ECS tasks run as real containers pulled from the
 //! sandbox's registry, so an app really starts, crashes or exits with its own code.
 
+use crate::ecs::RunRequest;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,6 +18,9 @@ pub struct Docker {
     /// `docker run`s under way, and whether the sandbox is shutting down (then none start).
     inflight: Arc<AtomicUsize>,
     closing: Arc<AtomicBool>,
+    /// Images pulled for tasks (tagged with the registry's random port, so no other run uses
+    /// them): removed at [`Docker::cleanup`], so sandbox runs do not fill the engine.
+    images: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Docker {
@@ -34,6 +38,7 @@ impl Docker {
             label: format!("sb-{:08x}", rand::random::<u32>()),
             inflight: Default::default(),
             closing: Default::default(),
+            images: Default::default(),
         })
     }
 
@@ -59,30 +64,23 @@ impl Docker {
     }
 
     /// Pull and start a container; `Err` is the reason the task fails to start, worded as ECS does.
-    pub async fn run(
-        &self,
-        task: &str,
-        image: &str,
-        command: &[String],
-        env: &[(String, String)],
-    ) -> Result<String, String> {
+    pub async fn run(&self, task: &str, run: &RunRequest, speed: f64) -> Result<String, String> {
         self.inflight.fetch_add(1, Ordering::SeqCst);
         let r = if self.closing.load(Ordering::SeqCst) {
             Err("CannotStartContainerError: the sandbox is shutting down".to_string())
         } else {
-            self.run_now(task, image, command, env).await
+            self.images
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(run.image.clone());
+            self.run_now(task, run, speed).await
         };
         self.inflight.fetch_sub(1, Ordering::SeqCst);
         r
     }
 
-    async fn run_now(
-        &self,
-        task: &str,
-        image: &str,
-        command: &[String],
-        env: &[(String, String)],
-    ) -> Result<String, String> {
+    async fn run_now(&self, task: &str, run: &RunRequest, speed: f64) -> Result<String, String> {
+        let (image, command, env) = (&run.image, &run.command, &run.env);
         let mut c = self.cmd();
         c.args([
             "run",
@@ -94,6 +92,26 @@ impl Docker {
         ]);
         for (k, v) in env {
             c.arg("-e").arg(format!("{k}={v}"));
+        }
+        // The task definition's health check, run by the engine; its seconds are sandbox
+        // seconds, so they pass `speed` times faster in real time.
+        if let Some(hc) = &run.health {
+            let real = |secs: f64| {
+                format!(
+                    "{}ms",
+                    ((secs / speed.max(0.001)) * 1000.0).max(100.0) as u64
+                )
+            };
+            c.arg("--health-cmd")
+                .arg(hc.shell_command())
+                .arg("--health-interval")
+                .arg(real(hc.interval))
+                .arg("--health-timeout")
+                .arg(real(hc.timeout))
+                .arg("--health-retries")
+                .arg(hc.retries.to_string())
+                .arg("--health-start-period")
+                .arg(real(hc.start_period));
         }
         c.arg(image).args(command);
         let out = c
@@ -134,6 +152,23 @@ impl Docker {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     }
 
+    /// The engine's health status of a container: `starting`, `healthy` or `unhealthy`.
+    pub async fn health(&self, id: &str) -> Option<String> {
+        let out = self
+            .cmd()
+            .args([
+                "inspect",
+                "--format",
+                "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                id,
+            ])
+            .output()
+            .await
+            .ok()?;
+        let status = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !status.is_empty()).then_some(status)
+    }
+
     pub async fn remove(&self, id: &str) {
         let _ = self.cmd().args(["rm", "-f", id]).output().await;
     }
@@ -166,6 +201,18 @@ impl Docker {
             .collect();
         if !ids.is_empty() {
             let _ = self.cmd().args(["rm", "-f"]).args(&ids).output().await;
+        }
+        let images: Vec<String> =
+            std::mem::take(&mut *self.images.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
+        if !images.is_empty() {
+            let _ = self
+                .cmd()
+                .args(["image", "rm", "--force"])
+                .args(&images)
+                .output()
+                .await;
         }
     }
 }

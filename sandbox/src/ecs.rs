@@ -7,6 +7,7 @@
 //! registry by a probe that runs outside the state lock.
 
 use crate::awsjson::{opt_str, AwsError, OpResult};
+use crate::ecs_health::{Health, HealthCheck, LABEL_UNHEALTHY_AFTER};
 use crate::ecs_tags::{self, parse_tags, set_tags, tags_json, tags_of, wants_tags};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -25,8 +26,12 @@ const SETTLE_SECS: f64 = 2.0;
 /// What a container image does when run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fate {
-    /// Pulled; runs until stopped, or exits with a code after some seconds.
-    Runs { exit: Option<(i32, f64)> },
+    /// Pulled; runs until stopped, or exits with a code after some seconds; its health check
+    /// (if the task definition has one) fails after `unhealthy_after` seconds of running.
+    Runs {
+        exit: Option<(i32, f64)>,
+        unhealthy_after: Option<f64>,
+    },
     /// The pull fails with this reason.
     PullFails(String),
 }
@@ -96,6 +101,8 @@ pub struct RunRequest {
     pub image: String,
     pub command: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Run by the engine (`--health-*`), with its intervals in real seconds.
+    pub health: Option<HealthCheck>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +131,10 @@ pub struct Task {
     pub memory: Option<String>,
     /// The real container behind the task, in Docker mode.
     pub docker: RealContainer,
+    /// The health check of its first essential container that has one, and its status.
+    pub health: Option<Health>,
+    /// The container the health check belongs to.
+    pub health_container: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -354,7 +365,10 @@ pub fn fate_from_labels(labels: Option<&Map<String, Value>>, image: &str) -> Fat
         )),
         Some(l) => {
             let num = |k: &str| l.get(k).and_then(|v| v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| v.as_f64()));
-            Fate::Runs { exit: num(LABEL_EXIT_CODE).map(|c| (c as i32, num(LABEL_EXIT_AFTER).unwrap_or(5.0))) }
+            Fate::Runs {
+                exit: num(LABEL_EXIT_CODE).map(|c| (c as i32, num(LABEL_EXIT_AFTER).unwrap_or(5.0))),
+                unhealthy_after: num(LABEL_UNHEALTHY_AFTER),
+            }
         }
     }
 }
@@ -390,6 +404,12 @@ fn new_task(
 ) -> String {
     let id = new_id();
     let containers = containers_of(td, &overrides);
+    let checked = td.json["containerDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["essential"].as_bool().unwrap_or(true))
+        .find_map(|c| Some((c["name"].as_str()?.to_string(), HealthCheck::of(c)?)));
     let arn = ctx.arn("task", &format!("{cluster}/{id}"));
     let docker = if st.docker_mode {
         // The first essential container runs for real, with its overrides.
@@ -439,6 +459,10 @@ fn new_task(
             image: c.image.clone(),
             command,
             env,
+            health: checked
+                .as_ref()
+                .filter(|(name, _)| *name == c.name)
+                .map(|(_, hc)| hc.clone()),
         });
         RealContainer::Starting
     } else {
@@ -473,6 +497,8 @@ fn new_task(
         overrides,
         cpu: td.json["cpu"].as_str().map(String::from),
         memory: td.json["memory"].as_str().map(String::from),
+        health: checked.as_ref().map(|(_, hc)| Health::new(hc.clone())),
+        health_container: checked.map(|(name, _)| name),
     });
     id
 }
@@ -516,9 +542,15 @@ fn stop_task(t: &mut Task, now: f64, code: &str, reason: &str, to_remove: &mut V
     }
 }
 
+/// A service event. Events of one step share a sandbox second; each gets a distinct time a
+/// millisecond after the previous one, so their order survives sorting by `createdAt`.
 fn event(svc: &mut Service, now: f64, msg: String) {
+    let at = match svc.events.last() {
+        Some((last, ..)) if *last >= now => last + 0.001,
+        _ => now,
+    };
     svc.events.push((
-        now,
+        at,
         new_id()[..8].to_string() + "-" + &new_id()[..4],
         format!("(service {}) {msg}", svc.name),
     ));
@@ -558,6 +590,9 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
                 RealContainer::Started(_) | RealContainer::Exited(..) => {
                     task.last_status = "RUNNING".into();
                     task.started_at = Some(now);
+                    if let Some(h) = task.health.as_mut() {
+                        h.start(now);
+                    }
                 }
                 RealContainer::Failed(reason) => {
                     task.containers[0].reason = Some(reason.clone());
@@ -613,14 +648,32 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
                 } else {
                     task.last_status = "RUNNING".into();
                     task.started_at = Some(now);
+                    if let Some(h) = task.health.as_mut() {
+                        h.start(now);
+                    }
                 }
             }
             "RUNNING" => {
                 let started = task.started_at.unwrap_or(now);
+                let checked_image = task
+                    .containers
+                    .iter()
+                    .find(|c| task.health_container.as_deref() == Some(c.name.as_str()))
+                    .map(|c| c.image.clone());
+                if let (Some(h), Some(image)) = (task.health.as_mut(), checked_image) {
+                    let after = match st.fates.get(&image) {
+                        Some(Fate::Runs {
+                            unhealthy_after, ..
+                        }) => *unhealthy_after,
+                        _ => None,
+                    };
+                    h.simulate(now, started, after);
+                }
                 let exit = task.containers.iter().enumerate().find_map(|(i, c)| {
                     match st.fates.get(&c.image) {
                         Some(Fate::Runs {
                             exit: Some((code, after)),
+                            ..
                         }) if c.essential && now - started >= *after => Some((i, *code)),
                         _ => None,
                     }
@@ -649,10 +702,41 @@ fn step(st: &mut EcsState, ctx: &Ctx) {
             _ => {}
         }
     }
+    // A service replaces a task whose container failed its health checks, and the failure
+    // counts for its deployment's circuit breaker. (A standalone task runs on regardless.)
+    let mut unhealthy: Vec<((String, String), String)> = Vec::new();
+    for task in st.tasks.iter_mut() {
+        let sick = task
+            .health
+            .as_ref()
+            .is_some_and(|h| h.status == "UNHEALTHY");
+        if let (true, Some(service)) = (sick, task.service.clone()) {
+            if task.desired_status == "RUNNING" && task.last_status == "RUNNING" {
+                stop_task(
+                    task,
+                    now,
+                    "ServiceSchedulerInitiated",
+                    "Task failed container health checks",
+                    &mut st.to_remove,
+                );
+                if let Some(d) = &task.deployment {
+                    failed_by_deployment.push(d.clone());
+                }
+                unhealthy.push(((task.cluster.clone(), service), task.id.clone()));
+            }
+        }
+    }
     // The deployment controller, service by service.
     let keys: Vec<(String, String)> = st.services.keys().cloned().collect();
     for key in keys {
         let mut svc = st.services.remove(&key).expect("service");
+        for (_, id) in unhealthy.iter().filter(|(k, _)| *k == key) {
+            event(
+                &mut svc,
+                now,
+                format!("(task {id}) failed container health checks."),
+            );
+        }
         for d in svc.deployments.iter_mut() {
             let n = failed_by_deployment.iter().filter(|x| **x == d.id).count() as i64;
             if n > 0 {
@@ -792,6 +876,7 @@ fn control(st: &mut EcsState, ctx: &Ctx, svc: &mut Service) {
 
     // Stop old deployments' tasks while minimumHealthyPercent allows.
     let min_healthy = (desired * min_pct + 99) / 100;
+    // Healthy: RUNNING, and HEALTHY when the task has a health check.
     let running = |tasks: &[Task], d: &str| {
         tasks
             .iter()
@@ -799,6 +884,7 @@ fn control(st: &mut EcsState, ctx: &Ctx, svc: &mut Service) {
                 t.deployment.as_deref() == Some(d)
                     && t.desired_status == "RUNNING"
                     && t.last_status == "RUNNING"
+                    && t.health.as_ref().is_none_or(|h| h.status == "HEALTHY")
             })
             .count() as i64
     };
@@ -819,7 +905,8 @@ fn control(st: &mut EcsState, ctx: &Ctx, svc: &mut Service) {
         for t in st.tasks.iter_mut().filter(|t| {
             t.deployment.as_deref() == Some(old.as_str()) && t.desired_status == "RUNNING"
         }) {
-            let is_running = t.last_status == "RUNNING";
+            let is_running = t.last_status == "RUNNING"
+                && t.health.as_ref().is_none_or(|h| h.status == "HEALTHY");
             if !is_running || healthy > min_healthy {
                 stop_task(
                     t,
@@ -962,9 +1049,11 @@ fn task_json(ctx: &Ctx, t: &Task) -> Value {
         "taskArn": t.arn, "clusterArn": ctx.arn("cluster", &t.cluster), "taskDefinitionArn": t.td_arn,
         "lastStatus": t.last_status, "desiredStatus": t.desired_status, "createdAt": t.created_at,
         "group": t.group, "launchType": t.launch_type, "overrides": t.overrides,
+        "healthStatus": t.health.as_ref().map_or("UNKNOWN", |h| h.status),
         "containers": t.containers.iter().map(|c| {
             let mut cv = json!({"containerArn": ctx.arn("container", &format!("{}/{}/{}", t.cluster, t.id, c.name)), "taskArn": t.arn, "name": c.name, "image": c.image, "lastStatus": if t.last_status == "DEACTIVATING" { "RUNNING" } else { t.last_status.as_str() }});
             if let Some(code) = c.exit_code { cv["exitCode"] = json!(code); }
+            cv["healthStatus"] = json!(match &t.health { Some(h) if t.health_container.as_deref() == Some(c.name.as_str()) => h.status, _ => "UNKNOWN" });
             if let Some(r) = &c.reason { cv["reason"] = json!(r); }
             cv
         }).collect::<Vec<_>>(),
@@ -1564,7 +1653,13 @@ mod tests {
             "me",
         )
         .unwrap();
-        st.fates.insert("good".into(), Fate::Runs { exit: None });
+        st.fates.insert(
+            "good".into(),
+            Fate::Runs {
+                exit: None,
+                unhealthy_after: None,
+            },
+        );
         st.fates.insert(image.into(), fate);
         handle(st, &ctx(0.0), "CreateService", &json!({"cluster": "c", "serviceName": "s", "taskDefinition": "web", "desiredCount": 2,
             "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": breaker, "rollback": breaker}}}), "me").unwrap();
@@ -1599,7 +1694,15 @@ mod tests {
     #[test]
     fn a_rollout_completes_and_drains_the_old_deployment() {
         let mut st = EcsState::default();
-        setup(&mut st, "good2", Fate::Runs { exit: None }, false);
+        setup(
+            &mut st,
+            "good2",
+            Fate::Runs {
+                exit: None,
+                unhealthy_after: None,
+            },
+            false,
+        );
         let first = svc(&st, 30.0);
         assert_eq!(first["deployments"].as_array().unwrap().len(), 2);
         let new_id = first["deployments"][0]["id"].as_str().unwrap().to_string();
@@ -1632,6 +1735,7 @@ mod tests {
             "crash",
             Fate::Runs {
                 exit: Some((3, 1.0)),
+                unhealthy_after: None,
             },
             true,
         );
@@ -1764,5 +1868,100 @@ mod tests {
                 ..Default::default()
             }
         }
+    }
+
+    /// Tasks of the service that are RUNNING and HEALTHY (all of them have a health check).
+    fn healthy(st: &EcsState) -> usize {
+        st.tasks
+            .iter()
+            .filter(|t| {
+                t.service.is_some()
+                    && t.desired_status == "RUNNING"
+                    && t.last_status == "RUNNING"
+                    && t.health.as_ref().is_some_and(|h| h.status == "HEALTHY")
+            })
+            .count()
+    }
+
+    #[test]
+    fn an_unhealthy_rollout_never_drops_below_minimum_healthy_and_the_breaker_fails_it() {
+        let mut st = EcsState::default();
+        let check = json!({"command": ["CMD-SHELL", "true"], "interval": 5, "retries": 2});
+        handle(
+            &mut st,
+            &ctx(0.0),
+            "CreateCluster",
+            &json!({"clusterName": "c"}),
+            "me",
+        )
+        .unwrap();
+        for (image, unhealthy_after) in [("good", None), ("sick", Some(0.0))] {
+            st.fates.insert(
+                image.into(),
+                Fate::Runs {
+                    exit: None,
+                    unhealthy_after,
+                },
+            );
+            handle(&mut st, &ctx(0.0), "RegisterTaskDefinition",
+                &json!({"family": "web", "containerDefinitions": [{"name": "web", "image": image, "healthCheck": check}]}), "me").unwrap();
+        }
+        handle(&mut st, &ctx(0.0), "CreateService", &json!({"cluster": "c", "serviceName": "s", "taskDefinition": "web:1", "desiredCount": 4,
+            "deploymentConfiguration": {"minimumHealthyPercent": 100, "maximumPercent": 200, "deploymentCircuitBreaker": {"enable": true, "rollback": true}}}), "me").unwrap();
+        let mut now = 0.0;
+        while now < 60.0 {
+            now += 1.0;
+            tick(&mut st, &ctx(now));
+        }
+        assert_eq!(svc(&st, now)["deployments"][0]["rolloutState"], "COMPLETED");
+        assert_eq!(healthy(&st), 4);
+        handle(
+            &mut st,
+            &ctx(now),
+            "UpdateService",
+            &json!({"cluster": "c", "service": "s", "taskDefinition": "web:2"}),
+            "me",
+        )
+        .unwrap();
+        let (mut lowest, mut failed_at) = (usize::MAX, None);
+        while now < 400.0 && failed_at.is_none() {
+            now += 1.0;
+            tick(&mut st, &ctx(now));
+            lowest = lowest.min(healthy(&st));
+            let s = svc(&st, now);
+            if s["deployments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["rolloutState"] == "FAILED")
+            {
+                failed_at = Some(now);
+            }
+        }
+        assert!(
+            failed_at.is_some(),
+            "the breaker fails a rollout whose tasks never get healthy"
+        );
+        assert_eq!(
+            lowest, 4,
+            "minimumHealthyPercent 100 of 4: never fewer healthy tasks"
+        );
+        let stopped: Vec<&Task> = st
+            .tasks
+            .iter()
+            .filter(|t| t.stopped_reason.as_deref() == Some("Task failed container health checks"))
+            .collect();
+        assert!(
+            stopped.len() >= 3,
+            "at least the breaker's threshold of unhealthy tasks was replaced"
+        );
+        assert!(stopped.iter().all(|t| t.td_arn.ends_with("web:2")));
+        // Events: distinct, ordered times.
+        let times: Vec<f64> = st.services[&("c".to_string(), "s".to_string())]
+            .events
+            .iter()
+            .map(|e| e.0)
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
     }
 }

@@ -454,7 +454,8 @@ fn start_containers(
                 .next()
                 .unwrap_or_default()
                 .to_string();
-            let result = docker.run(&short, &run.image, &run.command, &run.env).await;
+            let speed = app.lock().clock.speed();
+            let result = docker.run(&short, &run, speed).await;
             let id = {
                 let mut st = app.lock();
                 let Some((t, to_remove)) = st.ecs.task_mut(&run.task_arn) else {
@@ -476,6 +477,14 @@ fn start_containers(
                     }
                 }
             };
+            if run.health.is_some() {
+                follow_health(
+                    app.clone(),
+                    docker.clone(),
+                    run.task_arn.clone(),
+                    id.clone(),
+                );
+            }
             if let Some(code) = docker.wait(&id).await {
                 {
                     let mut st = app.lock();
@@ -491,6 +500,27 @@ fn start_containers(
             }
         });
     }
+}
+
+/// Docker mode: copy the engine's health status of a task's container into the task, every
+/// half second while the task should be running.
+fn follow_health(app: Arc<App>, docker: crate::docker::Docker, task_arn: String, id: String) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let status = docker.health(&id).await;
+            let mut st = app.lock();
+            let Some((t, _)) = st.ecs.task_mut(&task_arn) else {
+                return;
+            };
+            if t.desired_status != "RUNNING" {
+                return;
+            }
+            if let (Some(h), Some(s)) = (t.health.as_mut(), status.as_deref()) {
+                h.from_docker(s);
+            }
+        }
+    });
 }
 
 /// What an image does when a task runs it: read from the registry that holds it.

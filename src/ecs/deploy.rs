@@ -53,6 +53,8 @@ pub struct Report {
 #[derive(Debug)]
 pub struct Plan {
     pub cluster: String,
+    /// The region the cluster is looked up in (set once the settings are read).
+    pub region: String,
     pub changes: Changes,
     /// A task definition given whole (file or template), already registrable.
     pub given: Option<Value>,
@@ -234,6 +236,7 @@ impl Plan {
         };
         Ok(Plan {
             registered: Default::default(),
+            region: String::new(),
             create,
             cluster: a.cluster.trim().to_string(),
             changes: Changes {
@@ -321,6 +324,7 @@ pub(crate) async fn pin_digests(changes: &mut Changes, region: &str) -> Result<(
 pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     let mut plan = Plan::from_args(&args)?;
     let region = settings.require_region()?.to_string();
+    plan.region = region.clone();
     if args.pin_digests && !plan.dry_run {
         pin_digests(&mut plan.changes, &region).await?;
     }
@@ -523,12 +527,13 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
             if plan.create.is_some() {
                 return create_service(client, plan, service, started).await;
             }
-            return Err(anyhow::anyhow!("service {service} not found in cluster {cluster}: check --service and --cluster (and the region), or pass --create-service"));
+            return Err(anyhow::anyhow!("service {service} not found in cluster {cluster} in {}: check --service, --cluster and the region, or pass --create-service", plan.region));
         }
         Ok(v) => v,
         Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
             return Err(anyhow::anyhow!(
-                "cluster {cluster} not found: check --cluster and the region"
+                "cluster {cluster} not found in {}: check --cluster and the region (--region, AWS_REGION, AWS_DEFAULT_REGION)",
+                plan.region
             ));
         }
         Err(e) => return Err(api_err("DescribeServices", e)),

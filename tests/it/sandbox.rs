@@ -275,3 +275,163 @@ fn the_rendered_trust_policy_admits_the_right_project_and_branch_only() {
     assert_eq!(assume(&sb, "ci-any", &token("proj-1", None, None)).code, 0);
     assert_eq!(assume(&sb, "ci-any", &token("proj-2", None, None)).code, 1);
 }
+
+/// Run a boto3 snippet against the sandbox in `region` (its `ecs` client is made for it).
+fn boto3_in(sb: &SandboxProc, region: &str, snippet: &str) -> serde_json::Value {
+    sb.boto3(&format!(
+        "ecs = boto3.client('ecs', **dict(kw, region_name={region:?}))\n{snippet}"
+    ))
+}
+
+#[test]
+fn resources_live_in_their_region_and_list_operations_answer_the_sdk() {
+    let sb = SandboxProc::start();
+    let image = sb.push_image("app", "v1", &[]);
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='prod')\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {image:?}}}])\n\
+         ecs.create_service(cluster='prod', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
+         print(1)"
+    ));
+    // boto3 (the paginators too) lists what us-east-1 holds, and nothing in eu-west-1.
+    let home = boto3_in(&sb, "us-east-1", "print(json.dumps({\n\
+        'clusters': ecs.list_clusters()['clusterArns'],\n\
+        'services': [a for p in ecs.get_paginator('list_services').paginate(cluster='prod') for a in p['serviceArns']],\n\
+        'taskdefs': ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']}))");
+    assert_eq!(
+        home,
+        serde_json::json!({
+            "clusters": ["arn:aws:ecs:us-east-1:123456789012:cluster/prod"],
+            "services": ["arn:aws:ecs:us-east-1:123456789012:service/prod/web"],
+            "taskdefs": ["arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"]
+        })
+    );
+    let away = boto3_in(
+        &sb,
+        "eu-west-1",
+        "import botocore\n\
+        try:\n    ecs.describe_services(cluster='prod', services=['web']); err = None\n\
+        except botocore.exceptions.ClientError as e:\n    err = e.response['Error']['Code']\n\
+        print(json.dumps({'error': err, 'clusters': ecs.list_clusters()['clusterArns'],\n\
+          'taskdefs': ecs.list_task_definitions()['taskDefinitionArns']}))",
+    );
+    assert_eq!(
+        away,
+        serde_json::json!({"error": "ClusterNotFoundException", "clusters": [], "taskdefs": []})
+    );
+    // stevedore in the other region: one clear line, nothing changed in us-east-1.
+    let out = stevedore(&[
+        "deploy",
+        "--region",
+        "eu-west-1",
+        "--cluster",
+        "prod",
+        "--service",
+        "web",
+        "--image",
+        &image,
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert!(matches!(out.code, 1 | 2), "{}", out.all());
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cluster prod not found") && out.stderr.contains("eu-west-1"),
+        "{}",
+        out.stderr
+    );
+    let td = sb.boto3("print(json.dumps(ecs.describe_services(cluster='prod', services=['web'])['services'][0]['taskDefinition']))");
+    assert!(td.as_str().unwrap().ends_with("web:1"), "{td}");
+}
+
+/// The sandbox's ECS as a third-party client sees it: tags registered come back with include
+/// TAGS and through ListTagsForResource; a rollout whose tasks turn UNHEALTHY never drops the
+/// healthy count below minimumHealthyPercent and is failed by the circuit breaker; events come
+/// newest first with distinct, ordered times.
+#[test]
+fn ecs_fidelity_driven_by_boto3_tags_health_checks_and_events() {
+    let sb = SandboxProc::start();
+    let good = sb.push_image("app", "good", &[]);
+    let sick = sb.push_image("app", "sick", &[("stevedore.sandbox.unhealthy-after", "3")]);
+    let report = sb.boto3(&format!(
+        r#"import time
+check = {{'command': ['CMD-SHELL', 'wget -q -O- localhost:8080/health'], 'interval': 5, 'retries': 2}}
+ecs.create_cluster(clusterName='c')
+tags = [{{'key': 'team', 'value': 'web'}}, {{'key': 'cost-center', 'value': '42'}}]
+ecs.register_task_definition(family='web', tags=tags, containerDefinitions=[{{'name': 'app', 'image': {good:?}, 'healthCheck': check}}])
+ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {sick:?}, 'healthCheck': check}}])
+arn1 = 'arn:aws:ecs:us-east-1:123456789012:task-definition/web:1'
+without = 'tags' in ecs.describe_task_definition(taskDefinition='web:1')
+described = ecs.describe_task_definition(taskDefinition='web:1', include=['TAGS'])['tags']
+listed = ecs.list_tags_for_resource(resourceArn=arn1)['tags']
+ecs.create_service(cluster='c', serviceName='s', taskDefinition='web:1', desiredCount=4,
+    deploymentConfiguration={{'minimumHealthyPercent': 100, 'maximumPercent': 200,
+        'deploymentCircuitBreaker': {{'enable': True, 'rollback': True}}}})
+def healthy():
+    arns = ecs.list_tasks(cluster='c', serviceName='s')['taskArns']
+    tasks = ecs.describe_tasks(cluster='c', tasks=arns)['tasks'] if arns else []
+    return sum(1 for t in tasks if t['lastStatus'] == 'RUNNING' and t.get('healthStatus') == 'HEALTHY')
+def primary():
+    return ecs.describe_services(cluster='c', services=['s'])['services'][0]['deployments'][0]
+deadline = time.time() + 30
+while primary().get('rolloutState') != 'COMPLETED' and time.time() < deadline:
+    time.sleep(0.05)
+first = primary().get('rolloutState')
+dep = ecs.update_service(cluster='c', service='s', taskDefinition='web:2')['service']['deployments'][0]['id']
+lowest, polls, outcome = 99, 0, None
+while time.time() < deadline:
+    lowest = min(lowest, healthy())
+    polls += 1
+    deps = ecs.describe_services(cluster='c', services=['s'])['services'][0]['deployments']
+    mine = [d for d in deps if d['id'] == dep]
+    if mine and mine[0].get('rolloutState') == 'FAILED':
+        outcome = mine[0]['rolloutStateReason']
+        break
+svc = ecs.describe_services(cluster='c', services=['s'])['services'][0]
+events = [(e['createdAt'].timestamp(), e['message']) for e in svc['events']]
+stopped = ecs.list_tasks(cluster='c', serviceName='s', desiredStatus='STOPPED')['taskArns']
+reasons = sorted({{t.get('stoppedReason') for t in ecs.describe_tasks(cluster='c', tasks=stopped)['tasks']}}) if stopped else []
+print(json.dumps({{'without': without, 'described': described, 'listed': listed, 'first': first,
+    'lowest': lowest, 'polls': polls, 'outcome': outcome, 'events': events, 'reasons': reasons}}))"#
+    ));
+    let tags =
+        serde_json::json!([{"key": "team", "value": "web"}, {"key": "cost-center", "value": "42"}]);
+    assert_eq!(report["without"], false, "tags only when asked for");
+    assert_eq!(report["described"], tags);
+    assert_eq!(report["listed"], tags);
+    assert_eq!(report["first"], "COMPLETED", "{report:#}");
+    assert!(report["polls"].as_u64().unwrap() > 5, "{report:#}");
+    assert_eq!(
+        report["lowest"], 4,
+        "never below 100% of 4 healthy: {report:#}"
+    );
+    assert!(
+        report["outcome"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("circuit breaker"),
+        "{report:#}"
+    );
+    assert!(
+        report["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "Task failed container health checks"),
+        "{report:#}"
+    );
+    let events = report["events"].as_array().unwrap();
+    let times: Vec<f64> = events.iter().map(|e| e[0].as_f64().unwrap()).collect();
+    assert!(times.len() > 5, "{report:#}");
+    assert!(
+        times.windows(2).all(|w| w[0] > w[1]),
+        "newest first, distinct times: {times:?}"
+    );
+    assert!(
+        events.iter().any(|e| e[1]
+            .as_str()
+            .unwrap()
+            .contains("failed container health checks")),
+        "{report:#}"
+    );
+}
