@@ -143,9 +143,12 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-/// The private registry host: `<account>.dkr.ecr.<region>.amazonaws.com` (`.com.cn` in China).
+/// The private registry host: `<account>.dkr.ecr.<region>.amazonaws.com` (`.com.cn` in China),
+/// or `STEVEDORE_PRIVATE_REGISTRY_HOST` (a local stand-in such as the sandbox's), as
+/// `STEVEDORE_PUBLIC_REGISTRY_HOST` does for ECR Public.
 pub fn private_registry(account: &str, region: &str) -> String {
-    format!("{account}.dkr.ecr.{region}.{}", dns_suffix(region))
+    env_var("STEVEDORE_PRIVATE_REGISTRY_HOST")
+        .unwrap_or_else(|| format!("{account}.dkr.ecr.{region}.{}", dns_suffix(region)))
 }
 
 /// The ECR Public registry host: `public.ecr.aws`, or `STEVEDORE_PUBLIC_REGISTRY_HOST` (a local
@@ -154,9 +157,9 @@ pub fn public_registry_host() -> String {
     env_var("STEVEDORE_PUBLIC_REGISTRY_HOST").unwrap_or_else(|| ECR_PUBLIC_HOST.to_string())
 }
 
-/// The public registry prefix: `public.ecr.aws/<alias>`.
+/// The public registry prefix: `public.ecr.aws/<alias>` (on the overridden host, if any).
 pub fn public_registry(alias: &str) -> String {
-    format!("{ECR_PUBLIC_HOST}/{alias}")
+    format!("{}/{alias}", public_registry_host())
 }
 
 /// Load the SDK configuration: the SDK's own environment and profiles (`AWS_PROFILE`,

@@ -243,7 +243,12 @@ async fn up(
                 "simulated".to_string()
             },
         ),
-        // stevedore's own override of the ECR Public host (public.ecr.aws in AWS).
+        // stevedore's own overrides of the registry hosts (in AWS, the account's private
+        // registry host and public.ecr.aws), so `stevedore ecr uri` names the sandbox's.
+        (
+            "STEVEDORE_PRIVATE_REGISTRY_HOST",
+            private.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
+        ),
         (
             "STEVEDORE_PUBLIC_REGISTRY_HOST",
             public.as_ref().map(|r| r.host.clone()).unwrap_or_default(),

@@ -114,17 +114,21 @@ pub fn assume_role_with_web_identity(
         .trim_end_matches('/')
         .to_string();
     let role_name = role_name_from_arn(role_arn, &account)?;
-    let denied = || {
+    // AWS's words, then the sandbox's reason on a second line marked as the sandbox's own (AWS
+    // never says why), so a user of the sandbox sees it without reading the sandbox's log.
+    let denied = |why: &str| {
+        eprintln!("sandbox: AssumeRoleWithWebIdentity of {role_name} refused: {why}");
         AwsError::new(
             403,
             "AccessDenied",
-            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
+            format!("Not authorized to perform sts:AssumeRoleWithWebIdentity\n(stevedore-sandbox only, AWS does not say why: {why})"),
         )
     };
-    let role = state.roles.get(&role_name).cloned().ok_or_else(|| {
-        eprintln!("sandbox: AssumeRoleWithWebIdentity refused: no role {role_name}");
-        denied()
-    })?;
+    let role = state
+        .roles
+        .get(&role_name)
+        .cloned()
+        .ok_or_else(|| denied(&format!("there is no role {role_name} in the sandbox")))?;
     let (session, duration) = check_session(p, role.max_session_duration)?;
     trust::admits_web_identity(
         &role.trust_policy,
@@ -134,10 +138,7 @@ pub fn assume_role_with_web_identity(
             claims: &claims,
         },
     )
-    .map_err(|why| {
-        eprintln!("sandbox: AssumeRoleWithWebIdentity of {role_name} refused: {why}");
-        denied()
-    })?;
+    .map_err(|why| denied(&why))?;
     let (akid, cred) = state.issue(&role_name, &session, duration);
     Ok(format!(
         "{}<SubjectFromWebIdentityToken>{}</SubjectFromWebIdentityToken><Audience>{}</Audience><Provider>{}</Provider>",

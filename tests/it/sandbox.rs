@@ -50,6 +50,14 @@ fn auth_with_a_verified_token_and_a_refusal_that_explains_itself() {
         .run();
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(out.stderr.contains("AccessDenied"), "{}", out.stderr);
+    // AWS's words, and the sandbox's own reason marked as such.
+    assert!(
+        out.stderr
+            .contains("Not authorized to perform sts:AssumeRoleWithWebIdentity")
+            && out.stderr.contains("(stevedore-sandbox only, AWS does not say why:"),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stderr.contains("aud=org-other")
             && out.stderr.contains("oidc.circleci.com/org/org-other:sub"),
@@ -433,5 +441,38 @@ print(json.dumps({{'without': without, 'described': described, 'listed': listed,
             .unwrap()
             .contains("failed container health checks")),
         "{report:#}"
+    );
+}
+
+#[test]
+fn ecr_uri_names_the_sandboxs_registries_as_push_and_ecr_do() {
+    let sb = SandboxProc::start();
+    stevedore(&["ecr", "ensure-repo", "--repo", "team/app"])
+        .sandbox(&sb, true)
+        .run()
+        .success();
+    let uri = stevedore(&["ecr", "uri", "--repo", "team/app", "--tag", "v1"])
+        .sandbox(&sb, true)
+        .run()
+        .success();
+    let from_ecr = sb.boto3("print(json.dumps(ecr.describe_repositories(repositoryNames=['team/app'])['repositories'][0]['repositoryUri']))");
+    assert_eq!(
+        uri.stdout.trim(),
+        format!("{}:v1", from_ecr.as_str().unwrap())
+    );
+    assert_eq!(
+        uri.stdout.trim(),
+        format!("{}/team/app:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"])
+    );
+    let public = stevedore(&["ecr", "uri", "--repo", "app", "--public"])
+        .sandbox(&sb, true)
+        .run()
+        .success();
+    assert_eq!(
+        public.stdout.trim(),
+        format!(
+            "{}/sandbox/app",
+            sb.env["STEVEDORE_SANDBOX_PUBLIC_REGISTRY"]
+        )
     );
 }
