@@ -37,17 +37,57 @@ where
     match (e.code(), e.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_string(),
-        _ => {
-            // Transport errors hide the useful part (refused, DNS, TLS) in their sources.
-            let mut s = e.to_string();
-            let mut src = std::error::Error::source(e);
-            while let Some(cause) = src {
-                s.push_str(": ");
-                s.push_str(&cause.to_string());
-                src = cause.source();
+        _ => match e {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                let mut cause = e.to_string();
+                let mut src = std::error::Error::source(e);
+                while let Some(c) = src {
+                    cause = c.to_string();
+                    src = c.source();
+                }
+                format!("cannot reach {}: {cause}", endpoint_overrides())
             }
-            s
-        }
+            _ => {
+                let mut s = e.to_string();
+                let mut src = std::error::Error::source(e);
+                while let Some(cause) = src {
+                    s.push_str(": ");
+                    s.push_str(&cause.to_string());
+                    src = cause.source();
+                }
+                s
+            }
+        },
+    }
+}
+
+/// The innermost cause of an error: for a transport error the useful part (connection refused,
+/// DNS, TLS), without the layers of client wrapping around it.
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    let text = last.to_string();
+    if text.is_empty() {
+        e.to_string()
+    } else {
+        text
+    }
+}
+
+/// Where AWS calls go, for an error that could not reach them: the `AWS_ENDPOINT_URL*`
+/// variables that are set, or AWS itself.
+pub fn endpoint_overrides() -> String {
+    let mut set: Vec<String> = std::env::vars()
+        .filter(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && !v.trim().is_empty())
+        .map(|(k, v)| format!("{v} (from {k})"))
+        .collect();
+    set.sort();
+    if set.is_empty() {
+        "AWS (no AWS_ENDPOINT_URL is set: check the network, a proxy and the region)".into()
+    } else {
+        set.join(", ")
     }
 }
 

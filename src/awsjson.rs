@@ -63,8 +63,9 @@ impl Api {
             Api::EcrPublic => "SpencerFrontendService",
         }
     }
-    /// The SDK's endpoint variable for the service, then the global one, then AWS's host.
-    fn endpoint(self, region: &str) -> String {
+    /// The SDK's endpoint variable for the service, then the global one, then AWS's host; with
+    /// the variable it came from.
+    fn endpoint(self, region: &str) -> (String, Option<&'static str>) {
         let (var, host) = match self {
             Api::Ecs => ("AWS_ENDPOINT_URL_ECS", format!("ecs.{region}")),
             Api::Ecr => ("AWS_ENDPOINT_URL_ECR", format!("api.ecr.{region}")),
@@ -73,15 +74,22 @@ impl Api {
                 format!("api.ecr-public.{region}"),
             ),
         };
-        config::env_var(var)
-            .or_else(|| config::env_var("AWS_ENDPOINT_URL"))
-            .unwrap_or_else(|| format!("https://{host}.{}", config::dns_suffix(region)))
+        match (config::env_var(var), config::env_var("AWS_ENDPOINT_URL")) {
+            (Some(url), _) => (url, Some(var)),
+            (None, Some(url)) => (url, Some("AWS_ENDPOINT_URL")),
+            (None, None) => (
+                format!("https://{host}.{}", config::dns_suffix(region)),
+                None,
+            ),
+        }
     }
 }
 
 pub struct Client {
     http: reqwest::Client,
     endpoint: String,
+    /// The variable that set the endpoint, if one did.
+    endpoint_source: Option<&'static str>,
     region: String,
     signing_name: &'static str,
     target_prefix: &'static str,
@@ -112,7 +120,7 @@ impl Client {
                 conf.credentials_provider().context("no AWS credentials: run `stevedore auth` first, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")?
             }
         };
-        let endpoint = api.endpoint(region);
+        let (endpoint, endpoint_source) = api.endpoint(region);
         let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
         if let Some(bundle) = config::env_var("AWS_CA_BUNDLE") {
             let pem = std::fs::read(&bundle)
@@ -130,6 +138,7 @@ impl Client {
         Ok(Client {
             http: http.build()?,
             endpoint: endpoint.trim_end_matches('/').to_string(),
+            endpoint_source,
             region: region.to_string(),
             signing_name: api.signing_name(),
             target_prefix: api.target_prefix(),
@@ -238,11 +247,14 @@ impl Client {
             req = req.header(h.0, h.1);
         }
         let resp = req.send().await.map_err(|e| {
-            CallError::Transport(anyhow::Error::new(e).context(format!(
-                "{} {op}: {}",
-                self.signing_name.to_uppercase(),
-                self.endpoint
-            )))
+            CallError::Transport(anyhow::anyhow!(
+                "cannot reach {}{}: {}",
+                self.endpoint,
+                self.endpoint_source
+                    .map(|v| format!(" (from {v})"))
+                    .unwrap_or_default(),
+                crate::aws_error::root_cause(&e)
+            ))
         })?;
         let status = resp.status().as_u16();
         let text = resp

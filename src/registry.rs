@@ -367,12 +367,18 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<crate::image::Manifest> {
+        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
+        let accept = manifest_accept();
         let r = self
-            .get(
-                &format!("{}/v2/{repo}/manifests/{reference}", self.base),
-                Some(&manifest_accept()),
-            )
+            .send(&format!("GET {url}"), |http| {
+                http.get(&url).header("Accept", &accept)
+            })
             .await?;
+        if r.status() == reqwest::StatusCode::NOT_FOUND {
+            let body = r.text().await.unwrap_or_default();
+            anyhow::bail!("{}", not_found(repo, reference, &body));
+        }
+        anyhow::ensure!(r.status().is_success(), "GET {url}: {}", r.status());
         let media_type = r
             .headers()
             .get("content-type")
@@ -443,5 +449,41 @@ impl SourceText for reqwest::Error {
             src = s.source();
         }
         out
+    }
+}
+/// What a registry's 404 for a manifest means, in the user's terms: the repository or the tag
+/// (or digest) is not there. `body` is the registry's error document, if any.
+pub fn not_found(repo: &str, reference: &str, body: &str) -> String {
+    let what = if reference.starts_with("sha256:") {
+        format!("image {reference}")
+    } else {
+        format!("tag {reference}")
+    };
+    if body.contains("NAME_UNKNOWN") {
+        format!("repository {repo} does not exist in this registry: check the repository name (and the account and region)")
+    } else {
+        format!("{what} is not in repository {repo}: check the tag, or push the image first")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_manifest_is_named_in_the_users_terms() {
+        assert_eq!(
+            not_found(
+                "team/app",
+                "v9",
+                r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#
+            ),
+            "tag v9 is not in repository team/app: check the tag, or push the image first"
+        );
+        assert!(
+            not_found("team/app", "v9", r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#)
+                .starts_with("repository team/app does not exist")
+        );
+        assert!(not_found("a", "sha256:00", "").starts_with("image sha256:00 is not"));
     }
 }

@@ -123,3 +123,57 @@ fn a_terminal_gets_no_escape_codes_with_no_color() {
         );
     }
 }
+
+#[test]
+fn errors_name_the_users_input_not_the_plumbing() {
+    // An endpoint that does not answer: the URL and the variable that set it.
+    let port = crate::harness::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    for args in [
+        &["ecr", "ensure-repo", "--repo", "app"][..],
+        &[
+            "deploy",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "--image",
+            "a/b:1",
+            "--pin-digests=false",
+        ][..],
+        &["whoami"][..],
+    ] {
+        let out = stevedore(args).aws(&url).run();
+        assert_eq!(out.code, 1, "{args:?}: {}", out.all());
+        assert!(
+            out.stderr
+                .contains(&format!("cannot reach {url} (from AWS_ENDPOINT_URL)")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("dispatch failure"), "{}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    }
+    // A tag that is not in the repository: said so, not as a URL and a 404.
+    let sb = SandboxProc::start();
+    sb.push_image("team/app", "v1", &[]);
+    let out = stevedore(&[
+        "push",
+        "--from",
+        "team/app:v9",
+        "--repo",
+        "team/copy",
+        "--tag",
+        "v9",
+        "--create-repo",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("tag v9 is not in repository team/app"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("404"), "{}", out.stderr);
+}

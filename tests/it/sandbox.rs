@@ -54,7 +54,9 @@ fn auth_with_a_verified_token_and_a_refusal_that_explains_itself() {
     assert!(
         out.stderr
             .contains("Not authorized to perform sts:AssumeRoleWithWebIdentity")
-            && out.stderr.contains("(stevedore-sandbox only, AWS does not say why:"),
+            && out
+                .stderr
+                .contains("(stevedore-sandbox only, AWS does not say why:"),
         "{}",
         out.stderr
     );
