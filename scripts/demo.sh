@@ -11,6 +11,10 @@ version=$(bash scripts/version.sh)
 work=$(mktemp -d)
 sandbox_pid=
 cleanup() {
+  # The orb step's `docker build` tags an image locally (on CircleCI its engine goes with the job).
+  if docker info >/dev/null 2>&1; then
+    docker image rm --force stevedore-build-acme-demo-app:3 >/dev/null 2>&1 || true
+  fi
   if [ -n "$sandbox_pid" ]; then
     kill "$sandbox_pid" 2>/dev/null || true
     wait "$sandbox_pid" 2>/dev/null || true

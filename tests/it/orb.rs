@@ -122,6 +122,11 @@ impl Job<'_> {
             }
         }
         let out = cmd.output().unwrap();
+        // The job's `docker build` tagged its image locally (on CircleCI the remote engine goes
+        // with the job); remove it so test runs do not fill this machine's engine.
+        let _ = Command::new("docker")
+            .args(["image", "rm", "--force", "stevedore-build-app:42"])
+            .output();
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
