@@ -3,15 +3,25 @@
 # Rust target for release archives, a Python venv with moto (a third-party AWS emulator used as a
 # cross-check) and the orb's linters, and nothing else by hand.
 # Idempotent and quick when everything is already there.
+# Needs: Debian (apt-get), root or sudo for the packages, rustup, and network access to Debian's
+# package mirrors, crates.io and PyPI. python3-venv is installed too: stock Debian's python3
+# cannot make a venv without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "install-deps: installing Debian packages needs root or sudo: run \`sudo apt-get install ${missing[*]}\` once, then this again" >&2
+    exit 1
+  fi
 }
 
 apt_packages=(shellcheck docker-registry skopeo apache2-utils busybox-static bats bats-assert bats-support
-  musl-tools)
+  musl-tools python3-venv)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

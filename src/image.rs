@@ -204,6 +204,7 @@ fn manifest_blobs(dir: &Path, m: &Value, blobs: &mut BTreeMap<String, Blob>) -> 
                 path.display()
             ));
         }
+        crate::archive::contained(dir, &path, &format!("blob {digest}"))?;
         blobs.insert(
             digest.to_string(),
             Blob {
@@ -231,7 +232,9 @@ fn from_oci_dir(dir: &Path, work: Option<tempfile::TempDir>) -> Result<Image> {
             .get("digest")
             .and_then(Value::as_str)
             .ok_or_else(|| usage!("index.json: a descriptor has no digest"))?;
-        let (bytes, v) = read_json(&blob_path(dir, digest)?, "OCI layout")?;
+        let path = blob_path(dir, digest)?;
+        crate::archive::contained(dir, &path, &format!("manifest {digest}"))?;
+        let (bytes, v) = read_json(&path, "OCI layout")?;
         let actual = format!("sha256:{}", sha256_hex(&bytes));
         if actual != digest {
             return Err(usage!(
@@ -313,18 +316,21 @@ fn from_archive(path: &Path) -> Result<Image> {
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
         && magic == [0x1f, 0x8b];
+    let size = file
+        .metadata()
+        .map_err(|e| usage!("cannot read image archive {}: {e}", path.display()))?
+        .len();
     let reader: Box<dyn Read> = if gz {
         Box::new(flate2::read::GzDecoder::new(file))
     } else {
         Box::new(file)
     };
-    let mut archive = tar::Archive::new(reader);
-    archive.unpack(work.path()).map_err(|e| {
-        usage!(
-            "{} is not a readable image archive (truncated or corrupt?): {e}",
-            path.display()
-        )
-    })?;
+    crate::archive::unpack(
+        reader,
+        work.path(),
+        crate::archive::Limits::for_archive(size),
+        path,
+    )?;
     let root = work.path().to_path_buf();
     if root.join("index.json").is_file() && root.join("oci-layout").is_file() {
         return from_oci_dir(&root, Some(work));
@@ -347,21 +353,27 @@ fn from_legacy(root: &Path, work: tempfile::TempDir) -> Result<Image> {
             "docker archive: manifest.json lists several images; save one image per archive"
         ));
     }
-    let config_path = root.join(
+    let config_path = crate::archive::file_inside(
+        root,
         entry
             .get("Config")
             .and_then(Value::as_str)
             .ok_or_else(|| usage!("docker archive: no Config"))?,
-    );
+        "docker archive: manifest.json Config",
+    )?;
     let (config_bytes, config) = read_json(&config_path, "docker archive")?;
     let layer_files: Vec<PathBuf> = entry
         .get("Layers")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(Value::as_str)
-        .map(|l| root.join(l))
-        .collect();
+        .map(|l| {
+            let l = l
+                .as_str()
+                .ok_or_else(|| usage!("docker archive: manifest.json Layers holds a non-string"))?;
+            crate::archive::file_inside(root, l, "docker archive: manifest.json Layers")
+        })
+        .collect::<Result<_>>()?;
     let diff_ids: Vec<String> = config
         .pointer("/rootfs/diff_ids")
         .and_then(Value::as_array)
@@ -435,6 +447,26 @@ fn compress_layer(src: &Path, diff_id: &str, out: &Path) -> Result<Blob> {
     let mut magic = [0u8; 2];
     let already_gzip = input.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     if already_gzip {
+        // Compressed already: its uncompressed content must still match the config's diff id.
+        let mut raw = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let mut dec = flate2::read::GzDecoder::new(std::fs::File::open(src)?);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = dec.read(&mut buf).map_err(|e| {
+                usage!(
+                    "docker archive: layer {} is not valid gzip: {e}",
+                    src.display()
+                )
+            })?;
+            if n == 0 {
+                break;
+            }
+            raw.update(&buf[..n]);
+        }
+        let actual = format!("sha256:{}", hex::encode(raw.finish()));
+        if actual != diff_id {
+            return Err(usage!("docker archive: layer {} is corrupt (its content hashes to {actual}, the config says {diff_id})", src.display()));
+        }
         let (digest, size) = file_digest(src)?;
         return Ok(Blob {
             digest,

@@ -1,5 +1,6 @@
 //! stevedore: ship container images to Amazon ECR and deploy them to ECS from CircleCI.
 
+pub mod archive;
 pub mod auth;
 pub mod aws_error;
 pub mod awsjson;

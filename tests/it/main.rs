@@ -4,6 +4,7 @@ mod auth;
 mod deploy;
 mod doctor;
 mod ecr;
+mod hardening;
 mod harness;
 mod iam;
 mod input;
