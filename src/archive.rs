@@ -31,8 +31,7 @@ impl Limits {
         Limits {
             max_bytes: size
                 .saturating_mul(MAX_RATIO)
-                .max(MIN_ALLOWANCE)
-                .min(MAX_UNPACKED),
+                .clamp(MIN_ALLOWANCE, MAX_UNPACKED),
             max_entries: MAX_ENTRIES,
         }
     }
