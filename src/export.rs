@@ -17,28 +17,58 @@ pub fn export_lines(vars: &[(&str, &str)]) -> String {
         .collect()
 }
 
-/// Append `export` lines to a file (CircleCI's `$BASH_ENV`), creating it owner-only if needed.
+/// Append `export` lines to a file (CircleCI's `$BASH_ENV`), owner-only: a new file is created
+/// so, and an existing one (CircleCI creates it world-readable) is made so before the lines are
+/// written, since they may hold credentials.
 pub fn append_bash_env(path: &Path, vars: &[(&str, &str)]) -> Result<()> {
-    let mut f = open_private(path, true)?;
+    let mut f = open_private(path)?;
     f.write_all(export_lines(vars).as_bytes())
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn open_private(path: &Path, append: bool) -> Result<std::fs::File> {
+/// Check, before any work, that `path` can be appended to (creating it owner-only if missing),
+/// so a run does not fail at its end after changing things in AWS.
+pub fn check_writable(path: &Path, what: &str) -> Result<()> {
+    let existed = path.exists();
     let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).write(true);
-    if append {
-        opts.append(true);
-    } else {
-        opts.truncate(true);
-    }
+    opts.create(true).append(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    opts.open(path)
-        .with_context(|| format!("opening {}", path.display()))
+    opts.open(path).map_err(|e| {
+        crate::usage!(
+            "{what} {}: cannot write there ({e}): fix the path or its permissions",
+            path.display()
+        )
+    })?;
+    if !existed {
+        // Leave no empty file behind if the run fails before writing.
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Open for appending, owner-only (mode 0600 on Unix, whatever the file's mode was).
+fn open_private(path: &Path) -> Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let f = opts
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("making {} owner-only", path.display()))?;
+    }
+    Ok(f)
 }
 
 /// Replace (or add) one `[section]` of an INI text, keeping every other section and comment.
@@ -100,12 +130,22 @@ pub fn write_ini_section(path: &Path, section: &str, pairs: &[(&str, &str)]) -> 
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     let new = upsert_ini_section(&old, section, pairs);
-    // Write beside and rename, so a reader never sees half a file.
-    let tmp = path.with_extension("stevedore-tmp");
-    open_private(&tmp, false)?
-        .write_all(new.as_bytes())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+    // Write beside and rename, so a reader never sees half a file. The temporary file has an
+    // unpredictable name and is created exclusively (O_EXCL, owner-only), so a link planted
+    // beside the file cannot redirect the secrets.
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".stevedore-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(new.as_bytes())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("replacing {}: {}", path.display(), e.error))?;
+    Ok(())
 }
 
 #[cfg(test)]

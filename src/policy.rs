@@ -10,8 +10,8 @@ use std::path::Path;
 
 /// Read a JSON policy file; the error names the flag and the file.
 pub fn read_json(flag: &str, path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage!("{flag}: cannot read {}: {e}", path.display()))?;
+    // ECR's policies are at most 30 KiB (lifecycle) and 10 KiB (repository); 1 MiB is plenty.
+    let text = crate::validate::read_input_file(path, 1 << 20, flag)?;
     serde_json::from_str(&text)
         .map_err(|e| usage!("{flag}: {} is not valid JSON: {e}", path.display()))
 }

@@ -93,6 +93,13 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
             .ok_or_else(|| usage!("--via docker needs --docker-image NAME"))?;
         return via_docker(settings, &a, name, &tags).await;
     }
+    // The files written at the end are checked before the upload starts.
+    if let Some(p) = &a.output_file {
+        crate::export::check_writable(p, "--output-file (STEVEDORE_OUTPUT_FILE)")?;
+    }
+    if let Some(p) = a.bash_env.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+        crate::export::check_writable(p, "BASH_ENV")?;
+    }
     let started = Instant::now();
     let (img, copy_from): (Image, Option<(Arc<Registry>, String)>) = match &a.from {
         Some(from) => {

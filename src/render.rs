@@ -42,6 +42,71 @@ impl Renderer {
     }
 }
 
+/// The largest template read (a task definition is at most 64 KiB once rendered).
+pub const MAX_TEMPLATE: u64 = 256 * 1024;
+/// Block helpers (`{{#if}}`, `{{#each}}`, …) nested deeper than this are refused: the renderer
+/// recurses per level, and no task definition needs more than a handful.
+pub const MAX_NESTING: usize = 32;
+/// Expressions (`{{…}}`) one template may hold.
+pub const MAX_EXPRESSIONS: usize = 5_000;
+
+/// Check a template's shape before handing it to the renderer, whose recursion and cost grow
+/// with nesting and expressions: at most [`MAX_NESTING`] levels of block helpers and
+/// [`MAX_EXPRESSIONS`] expressions.
+pub fn check_shape(text: &str) -> std::result::Result<(), String> {
+    let (mut depth, mut deepest, mut count) = (0usize, 0usize, 0usize);
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        count += 1;
+        let tag = rest[i + 2..].trim_start_matches(['{', '~', ' ']);
+        if tag.starts_with('#') {
+            depth += 1;
+            deepest = deepest.max(depth);
+        } else if tag.starts_with('/') {
+            depth = depth.saturating_sub(1);
+        }
+        rest = &rest[i + 2..];
+    }
+    if deepest > MAX_NESTING {
+        return Err(format!(
+            "block helpers nest {deepest} deep, more than the {MAX_NESTING} allowed; flatten the template"
+        ));
+    }
+    if count > MAX_EXPRESSIONS {
+        return Err(format!(
+            "{count} expressions, more than the {MAX_EXPRESSIONS} allowed; a task definition needs far fewer"
+        ));
+    }
+    Ok(())
+}
+
+/// Environment variables a template must not read: anything that looks like a secret. A
+/// rendered template is printed by `--dry-run` and registered in ECS, where it is visible to
+/// everyone who can describe the task definition.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "SECRET",
+        "TOKEN",
+        "PASSWORD",
+        "PASSWD",
+        "PRIVATE_KEY",
+        "CREDENTIAL",
+        "SESSION",
+    ]
+    .iter()
+    .any(|w| upper.contains(w))
+}
+
+/// The environment as templates see it (`{{env.NAME}}`), without the secret-looking variables
+/// ([`is_secret_name`]).
+pub fn template_env() -> serde_json::Map<String, serde_json::Value> {
+    std::env::vars()
+        .filter(|(k, _)| !is_secret_name(k))
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect()
+}
+
 /// Render a user's template text in strict mode with JSON escaping; the error is one line.
 pub fn render_str(text: &str, data: &serde_json::Value) -> std::result::Result<String, String> {
     let mut hb = Handlebars::new();
@@ -92,5 +157,37 @@ mod tests {
     fn escapes_for_json() {
         assert_eq!(json_escape(r#"a"b\c"#), r#"a\"b\\c"#);
         assert_eq!(json_escape("<&>"), "<&>");
+    }
+
+    #[test]
+    fn deep_or_huge_templates_are_refused_before_rendering() {
+        assert!(check_shape("{{#if a}}{{x}}{{/if}}").is_ok());
+        let deep = "{{#if a}}".repeat(20_000) + &"{{/if}}".repeat(20_000);
+        assert!(check_shape(&deep).unwrap_err().contains("nest 20000 deep"));
+        let many = "{{a}}".repeat(50_000);
+        assert!(check_shape(&many)
+            .unwrap_err()
+            .contains("50000 expressions"));
+    }
+
+    #[test]
+    fn secrets_are_withheld_from_templates() {
+        for name in [
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "CIRCLE_OIDC_TOKEN_V2",
+            "DB_PASSWORD",
+            "GITHUB_TOKEN",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "CIRCLE_BUILD_NUM",
+            "AWS_DEFAULT_REGION",
+            "CIRCLE_SHA1",
+            "AWS_ACCESS_KEY_ID",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
     }
 }

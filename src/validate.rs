@@ -82,7 +82,80 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
             ))
         }
     };
-    Ok(std::time::Duration::from_secs_f64(secs))
+    std::time::Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| d.as_secs() <= 10 * 365 * 86_400)
+        .ok_or_else(|| format!("'{text}' is not a sensible duration (at most a few hours is)"))
+}
+
+/// A duration flag within `[min, max]`: the one line names the flag and the bounds.
+pub fn duration_within(
+    text: &str,
+    flag: &str,
+    min: std::time::Duration,
+    max: std::time::Duration,
+) -> anyhow::Result<std::time::Duration> {
+    let d = duration(text).map_err(|e| crate::usage!("{flag}: {e}"))?;
+    if d < min || d > max {
+        return Err(crate::usage!(
+            "{flag}: '{text}' is outside {} to {}",
+            human_duration(min),
+            human_duration(max)
+        ));
+    }
+    Ok(d)
+}
+
+/// `200ms`, `30s`, `5m`, `12h`: a bound as a user would write it.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms % 3_600_000 == 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+/// Read a text file given as input, refusing what is not a regular file (a device such as
+/// `/dev/zero`, a directory) or is larger than `max` bytes, before reading it.
+pub fn read_input_file(path: &std::path::Path, max: u64, flag: &str) -> anyhow::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)
+        .map_err(|e| crate::usage!("{flag}: cannot read {}: {e}", path.display()))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| crate::usage!("{flag}: cannot read {}: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(crate::usage!(
+            "{flag}: {} is not a regular file",
+            path.display()
+        ));
+    }
+    if meta.len() > max {
+        return Err(crate::usage!(
+            "{flag}: {} is {}, more than the {} this input may be",
+            path.display(),
+            crate::units::bytes(meta.len()),
+            crate::units::bytes(max)
+        ));
+    }
+    let mut text = String::new();
+    // take(): the file may grow while it is read.
+    f.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| crate::usage!("{flag}: cannot read {}: {e}", path.display()))?;
+    if text.len() as u64 > max {
+        return Err(crate::usage!(
+            "{flag}: {} grew past {} while it was read",
+            path.display(),
+            crate::units::bytes(max)
+        ));
+    }
+    Ok(text)
 }
 
 /// A 12-digit AWS account id.

@@ -97,14 +97,14 @@ fn container_kv(flag: &str, raw: &[String]) -> Result<Vec<(String, String, Strin
     Ok(out)
 }
 
+/// The largest task-definition file read: ECS refuses definitions over 64 KiB anyway, and a
+/// DescribeTaskDefinition answer around one is bigger, so 1 MiB leaves room.
+const MAX_TASK_DEFINITION_FILE: u64 = 1 << 20;
+
 /// Read a task definition file: JSON, DescribeTaskDefinition's answer or the definition itself.
 fn read_task_definition_file(path: &std::path::Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        usage!(
-            "--task-definition-file: cannot read {}: {e}",
-            path.display()
-        )
-    })?;
+    let text =
+        crate::validate::read_input_file(path, MAX_TASK_DEFINITION_FILE, "--task-definition-file")?;
     let v: Value = serde_json::from_str(&text).map_err(|e| {
         usage!(
             "--task-definition-file: {} is not valid JSON: {e}",
@@ -131,8 +131,8 @@ fn check_given(v: Value, what: &str) -> Result<Value> {
 }
 
 fn render_template(path: &std::path::Path, vars: &[String]) -> Result<Value> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| usage!("--template: cannot read {}: {e}", path.display()))?;
+    let text = crate::validate::read_input_file(path, crate::render::MAX_TEMPLATE, "--template")?;
+    crate::render::check_shape(&text).map_err(|e| usage!("--template {}: {e}", path.display()))?;
     let mut data = serde_json::Map::new();
     for item in vars.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         let (k, v) = item
@@ -140,19 +140,16 @@ fn render_template(path: &std::path::Path, vars: &[String]) -> Result<Value> {
             .ok_or_else(|| usage!("--var: '{item}' is not KEY=VALUE"))?;
         data.insert(k.trim().to_string(), Value::String(v.to_string()));
     }
-    data.insert(
-        "env".into(),
-        Value::Object(
-            std::env::vars()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        ),
-    );
+    // Secrets stay out: a template's output is printed by --dry-run and stored in ECS.
+    data.insert("env".into(), Value::Object(crate::render::template_env()));
     let rendered = crate::render::render_str(&text, &Value::Object(data)).map_err(|e| {
-        let fix = if e.contains("strict mode") {
-            "pass it with --var NAME=VALUE"
-        } else {
-            "fix the template"
+        let withheld = std::env::vars()
+            .map(|(k, _)| k)
+            .find(|k| crate::render::is_secret_name(k) && e.contains(&format!("env.{k}")));
+        let fix = match withheld {
+            Some(k) => format!("{k} looks like a secret and is withheld from templates; reference secrets through the task definition's \"secrets\" (Secrets Manager or SSM), not its text"),
+            None if e.contains("strict mode") => "pass it with --var NAME=VALUE".into(),
+            None => "fix the template".into(),
         };
         usage!("--template {}: {e}; {fix}", path.display())
     })?;
@@ -205,10 +202,18 @@ impl Plan {
         if a.desired_count.is_some_and(|n| n < 0) {
             return Err(usage!("--desired-count: must be 0 or more"));
         }
-        let timeout = crate::validate::duration(&a.timeout)
-            .map_err(|e| usage!("--timeout (STEVEDORE_TIMEOUT): {e}"))?;
-        let poll = crate::validate::duration(&a.poll_interval)
-            .map_err(|e| usage!("--poll-interval (STEVEDORE_POLL_INTERVAL): {e}"))?;
+        let timeout = crate::validate::duration_within(
+            &a.timeout,
+            "--timeout (STEVEDORE_TIMEOUT)",
+            super::MIN_TIMEOUT,
+            super::MAX_TIMEOUT,
+        )?;
+        let poll = crate::validate::duration_within(
+            &a.poll_interval,
+            "--poll-interval (STEVEDORE_POLL_INTERVAL)",
+            super::MIN_POLL,
+            super::MAX_POLL,
+        )?;
         let given = match (&a.task_definition_file, &a.template) {
             (Some(f), _) => Some(read_task_definition_file(f)?),
             (None, Some(t)) => Some(render_template(t, &a.vars)?),
@@ -217,6 +222,11 @@ impl Plan {
         let mut services: Vec<&String> =
             a.services.iter().filter(|s| !s.trim().is_empty()).collect();
         services.dedup();
+        if services.is_empty() {
+            return Err(usage!(
+                "--service (STEVEDORE_SERVICES): no service named; give one or more names, comma-separated"
+            ));
+        }
         let create = if a.create_service {
             if a.task_definition.is_none() && given.is_none() {
                 return Err(usage!("--create-service needs the task definition to start from: --task-definition, --task-definition-file or --template"));
@@ -325,6 +335,17 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     let mut plan = Plan::from_args(&args)?;
     let region = settings.require_region()?.to_string();
     plan.region = region.clone();
+    // The files written at the end are checked now, so a rollout is never left unreported.
+    if let Some(p) = &args.output_file {
+        crate::export::check_writable(p, "--output-file (STEVEDORE_OUTPUT_FILE)")?;
+    }
+    if let Some(p) = args
+        .bash_env
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty() && !plan.dry_run)
+    {
+        crate::export::check_writable(p, "BASH_ENV")?;
+    }
     if args.pin_digests && !plan.dry_run {
         pin_digests(&mut plan.changes, &region).await?;
     }

@@ -4,3 +4,14 @@ pub mod deploy;
 pub mod run_task;
 pub mod taskdef;
 pub mod wait;
+
+use std::time::Duration;
+
+/// The shortest `--timeout`: a shorter one would update a service and give up at once.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest `--timeout`: a day, far beyond any CircleCI job's limit.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// The shortest `--poll-interval`: five calls a second at most, well within ECS's rate limits.
+pub const MIN_POLL: Duration = Duration::from_millis(200);
+/// The longest `--poll-interval`.
+pub const MAX_POLL: Duration = Duration::from_secs(300);

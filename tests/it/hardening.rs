@@ -214,3 +214,245 @@ fn finding_7_a_decompression_bomb_is_refused_within_the_stated_limit() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn finding_3_secrets_land_only_in_owner_only_files() {
+    let moto = Moto::start();
+    // An existing world-readable $BASH_ENV (CircleCI creates it 0644) is made owner-only.
+    let run = stevedore(&["auth", "--role-name", "deployer"]).aws(&moto.url);
+    let home = run.home();
+    let bash_env = home.path().join("bash_env");
+    std::fs::write(&bash_env, "export EARLIER=1\n").unwrap();
+    std::fs::set_permissions(
+        &bash_env,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    run.env("BASH_ENV", bash_env.to_str().unwrap())
+        .run()
+        .success();
+    assert!(read_exports(&bash_env).contains_key("AWS_SESSION_TOKEN"));
+    assert_eq!(mode(&bash_env), 0o600);
+
+    // A link planted where the profile's temporary file used to go redirects nothing.
+    let run =
+        stevedore(&["auth", "--role-name", "deployer", "--profile-name", "ci"]).aws(&moto.url);
+    let home = run.home();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    let trap = home.path().join("attacker-reads-this");
+    std::fs::write(&trap, "").unwrap();
+    std::os::unix::fs::symlink(&trap, aws.join("credentials.stevedore-tmp")).unwrap();
+    run.run().success();
+    assert_eq!(
+        std::fs::read_to_string(&trap).unwrap(),
+        "",
+        "nothing written through the link"
+    );
+    let creds = aws.join("credentials");
+    assert!(std::fs::read_to_string(&creds).unwrap().contains("[ci]"));
+    assert_eq!(mode(&creds), 0o600);
+
+    // A template cannot print a secret from the environment into the dry run's diff.
+    let sb = SandboxProc::start();
+    let image = sb.push_image("app", "v1", &[]);
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {image:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("t.json.hbs");
+    std::fs::write(
+        &template,
+        r#"{"family": "web", "containerDefinitions": [{"name": "app", "image": "{{image}}",
+        "environment": [{"name": "LEAK", "value": "{{env.AWS_SECRET_ACCESS_KEY}}"}]}]}"#,
+    )
+    .unwrap();
+    let out = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--dry-run",
+        "--template",
+        template.to_str().unwrap(),
+        "--var",
+        &format!("image={image}"),
+    ])
+    .sandbox(&sb, true)
+    .run();
+    let secret = &sb.env["AWS_SECRET_ACCESS_KEY"];
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        !out.all().contains(secret.as_str()),
+        "the secret leaked: {}",
+        out.all()
+    );
+    assert!(
+        out.stderr
+            .contains("AWS_SECRET_ACCESS_KEY looks like a secret and is withheld"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn finding_7_absurd_input_is_one_line_and_exit_2_before_any_call() {
+    let sb = SandboxProc::start();
+    let image = sb.push_image("app", "v1", &[]);
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {image:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.hbs");
+    std::fs::write(
+        &deep,
+        "{{#if a}}".repeat(20_000) + &"{{/if}}".repeat(20_000),
+    )
+    .unwrap();
+    let nested = dir.path().join("nested.hbs");
+    std::fs::write(&nested, "{{#if a}}".repeat(100) + &"{{/if}}".repeat(100)).unwrap();
+    let many = dir.path().join("many.hbs");
+    std::fs::write(&many, "{{a}}".repeat(50_000)).unwrap();
+    let huge = dir.path().join("huge.json");
+    std::fs::write(
+        &huge,
+        format!(
+            "{{\"family\": \"web\", \"pad\": \"{}\"}}",
+            "x".repeat(50 << 20)
+        ),
+    )
+    .unwrap();
+    let unwritable = dir.path().join("no-such-dir/out.json");
+    let base = ["deploy", "--cluster", "c1", "--service", "web"];
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "timeout of 2^64 s",
+            vec![
+                "--image".into(),
+                image.clone(),
+                "--timeout".into(),
+                "18446744073709551616s".into(),
+            ],
+            "--timeout",
+        ),
+        (
+            "timeout of i64::MAX s",
+            vec![
+                "--image".into(),
+                image.clone(),
+                "--timeout".into(),
+                "9223372036854775807s".into(),
+            ],
+            "--timeout",
+        ),
+        (
+            "poll interval of 2^64 s",
+            vec![
+                "--image".into(),
+                image.clone(),
+                "--poll-interval".into(),
+                "18446744073709551616".into(),
+            ],
+            "--poll-interval",
+        ),
+        (
+            "poll interval 0",
+            vec![
+                "--image".into(),
+                image.clone(),
+                "--poll-interval".into(),
+                "0s".into(),
+            ],
+            "--poll-interval",
+        ),
+        (
+            "timeout 0",
+            vec![
+                "--image".into(),
+                image.clone(),
+                "--timeout".into(),
+                "0s".into(),
+            ],
+            "--timeout",
+        ),
+        (
+            "a template nested 20,000 deep",
+            vec!["--template".into(), deep.display().to_string()],
+            "more than the 262 kB",
+        ),
+        (
+            "a template nested 100 deep",
+            vec!["--template".into(), nested.display().to_string()],
+            "nest 100 deep",
+        ),
+        (
+            "a template of 50,000 expressions",
+            vec!["--template".into(), many.display().to_string()],
+            "50000 expressions",
+        ),
+        (
+            "a 50 MB task definition file",
+            vec!["--task-definition-file".into(), huge.display().to_string()],
+            "more than the 1.05 MB",
+        ),
+        (
+            "/dev/zero as a task definition file",
+            vec!["--task-definition-file".into(), "/dev/zero".into()],
+            "is not a regular file",
+        ),
+        (
+            "an unwritable --output-file",
+            vec![
+                "--image".into(),
+                image.clone(),
+                "--output-file".into(),
+                unwritable.display().to_string(),
+            ],
+            "--output-file",
+        ),
+    ];
+    for (what, extra, named) in cases {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra.iter().map(String::as_str));
+        let started = std::time::Instant::now();
+        let out = stevedore(&args).sandbox(&sb, true).run();
+        assert_eq!(out.code, 2, "{what}: {}", out.all());
+        assert_eq!(
+            out.stderr.trim().lines().count(),
+            1,
+            "{what}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(named), "{what}: {}", out.stderr);
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "{what} took {:?}",
+            started.elapsed()
+        );
+    }
+    // --service ',' names no service: refused, not "done".
+    let out = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        ",",
+        "--image",
+        &image,
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("no service named"), "{}", out.stderr);
+    // None of it registered or updated anything.
+    let td = sb.boto3("print(json.dumps([ecs.list_task_definitions()['taskDefinitionArns'], ecs.describe_services(cluster='c1', services=['web'])['services'][0]['taskDefinition']]))");
+    assert_eq!(
+        td,
+        json!([
+            ["arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"],
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"
+        ])
+    );
+}

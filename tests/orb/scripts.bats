@@ -144,3 +144,33 @@ linux/amd64,linux/arm64"
   run cat "$T/image"
   assert_output "[]"
 }
+
+@test "finding 2: a variable-name parameter never runs code" {
+  unset CIRCLE_OIDC_TOKEN_V2 CIRCLE_OIDC_TOKEN
+  STEVEDORE_ACCESS_KEY_ID_VAR='a[$(touch pwned)]' STEVEDORE_SECRET_ACCESS_KEY_VAR=MY_SECRET \
+    MY_SECRET=x run bash "$S/auth.sh"
+  assert_failure 2
+  assert_output --partial "must be variable names"
+  [ ! -e pwned ]
+  STEVEDORE_ACCESS_KEY_ID_VAR=MY_KEY STEVEDORE_SECRET_ACCESS_KEY_VAR='x[`touch pwned2`]' \
+    MY_KEY=x run bash "$S/auth.sh"
+  assert_failure 2
+  [ ! -e pwned2 ]
+  [ ! -e "$STUB_LOG/stevedore" ]
+}
+
+@test "finding 3: the auth step leaves \$BASH_ENV owner-only, even when it existed world-readable" {
+  unset CIRCLE_OIDC_TOKEN_V2 CIRCLE_OIDC_TOKEN
+  chmod 644 "$BASH_ENV"
+  MY_KEY=AKIA123 MY_SECRET=s3cret STEVEDORE_ACCESS_KEY_ID_VAR=MY_KEY \
+    STEVEDORE_SECRET_ACCESS_KEY_VAR=MY_SECRET run bash "$S/auth.sh"
+  assert_success
+  run stat -c %a "$BASH_ENV"
+  assert_output "600"
+  rm -f "$BASH_ENV"
+  MY_KEY=AKIA123 MY_SECRET=s3cret STEVEDORE_ACCESS_KEY_ID_VAR=MY_KEY \
+    STEVEDORE_SECRET_ACCESS_KEY_VAR=MY_SECRET run bash "$S/auth.sh"
+  assert_success
+  run stat -c %a "$BASH_ENV"
+  assert_output "600"
+}
