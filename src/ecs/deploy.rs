@@ -275,9 +275,16 @@ impl Plan {
 /// Whether an image's registry is this account's private ECR: the standard host, or the proxy
 /// endpoint GetAuthorizationToken names (which is how a local endpoint shows itself).
 fn in_private_ecr(registry: &str, ecr_host: &Option<String>) -> bool {
-    let standard = registry.contains(".dkr.ecr.")
-        && (registry.ends_with(".amazonaws.com") || registry.ends_with(".amazonaws.com.cn"));
-    standard || ecr_host.as_deref() == Some(registry)
+    ecr_account(registry).is_some() || ecr_host.as_deref() == Some(registry)
+}
+
+/// The account of a standard private ECR host (`<account>.dkr.ecr.<region>.amazonaws.com`),
+/// so an image of another account is looked up in that account's registry.
+fn ecr_account(registry: &str) -> Option<&str> {
+    let (account, rest) = registry.split_once(".dkr.ecr.")?;
+    let standard = rest.ends_with(".amazonaws.com") || rest.ends_with(".amazonaws.com.cn");
+    (standard && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(account)
 }
 
 /// Resolve tags of images in private ECR to digests (`repo@sha256:…`); a tag that does not
@@ -286,6 +293,13 @@ pub(crate) async fn pin_digests(changes: &mut Changes, region: &str) -> Result<(
     let mut images: Vec<&mut String> = changes.images.iter_mut().map(|(_, i)| i).collect();
     if let Some(i) = changes.image.as_mut() {
         images.push(i);
+    }
+    for i in images.iter() {
+        if taskdef::ImageRef::parse(i).is_ok_and(|r| r.digest.is_none() && r.registry.is_none()) {
+            println!(
+                "{i} is not in ECR (Docker Hub): it is deployed as the tag, not pinned to a digest"
+            );
+        }
     }
     let candidates: Vec<&mut String> = images
         .into_iter()
@@ -296,18 +310,38 @@ pub(crate) async fn pin_digests(changes: &mut Changes, region: &str) -> Result<(
     if candidates.is_empty() {
         return Ok(());
     }
-    let ecr_host = crate::ecr::private_auth(region).await.ok().map(|a| a.host);
+    // The proxy endpoint GetAuthorizationToken names is how a registry that is not on a
+    // standard ECR host shows itself as ECR. Without it, such an image cannot be told apart from
+    // one outside ECR: fail closed rather than deploy a mutable tag unannounced.
+    let ecr_host = match crate::ecr::private_auth(region).await {
+        Ok(a) => Some(a.host),
+        Err(e) => {
+            if let Some(image) = candidates.iter().find(|i| {
+                taskdef::ImageRef::parse(i)
+                    .ok()
+                    .and_then(|r| r.registry)
+                    .is_some_and(|reg| ecr_account(&reg).is_none())
+            }) {
+                return Err(anyhow::anyhow!(
+                    "cannot pin {image} to a digest: ECR GetAuthorizationToken failed ({e:#}), so whether its registry is ECR is unknown; fix the credentials, or pass --pin-digests=false to deploy the tag as it is"
+                ));
+            }
+            None
+        }
+    };
     let conf = crate::config::sdk_config(Some(region), false).await?;
     let ecr = aws_sdk_ecr::Client::new(&conf);
     for image in candidates {
         let r = taskdef::ImageRef::parse(image).map_err(|e| usage!("{e}"))?;
         let registry = r.registry.clone().unwrap_or_default();
         if !in_private_ecr(&registry, &ecr_host) {
+            println!("{image} is not in ECR: it is deployed as the tag, not pinned to a digest");
             continue;
         }
         let tag = r.tag.clone().unwrap_or_else(|| "latest".into());
         let out = ecr
             .describe_images()
+            .set_registry_id(ecr_account(&registry).map(String::from))
             .repository_name(&r.repository)
             .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(&tag).build())
             .send()
@@ -1050,5 +1084,29 @@ async fn report_stopped(client: &Client, plan: &Plan, service: &str, id: &str, w
             watch.seen_stopped.insert(arn.to_string());
         }
         say(plan, service, &wait::stopped_task_line(t));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecr_hosts_name_their_account() {
+        assert_eq!(
+            ecr_account("123456789012.dkr.ecr.eu-west-1.amazonaws.com"),
+            Some("123456789012")
+        );
+        assert_eq!(
+            ecr_account("999999999999.dkr.ecr.cn-north-1.amazonaws.com.cn"),
+            Some("999999999999")
+        );
+        assert_eq!(ecr_account("public.ecr.aws"), None);
+        assert_eq!(ecr_account("evil.dkr.ecr.example.com"), None);
+        assert!(in_private_ecr(
+            "127.0.0.1:5000",
+            &Some("127.0.0.1:5000".into())
+        ));
+        assert!(!in_private_ecr("ghcr.io", &Some("127.0.0.1:5000".into())));
     }
 }

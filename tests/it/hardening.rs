@@ -456,3 +456,51 @@ fn finding_7_absurd_input_is_one_line_and_exit_2_before_any_call() {
         ])
     );
 }
+
+#[test]
+fn finding_4_digest_pinning_fails_closed() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    // ECR cannot hand out a registry token: whether the image's registry is ECR is unknown.
+    sb.control(
+        "PUT",
+        "/_sandbox/faults",
+        r#"{"error_share": 1.0, "operations": ["GetAuthorizationToken"]}"#,
+    );
+    let deploy = |extra: &[&str]| {
+        let mut args = vec![
+            "deploy",
+            "--cluster",
+            "c1",
+            "--service",
+            "web",
+            "--image",
+            &v2,
+            "--poll-interval",
+            "200ms",
+        ];
+        args.extend_from_slice(extra);
+        stevedore(&args).sandbox(&sb, true).run()
+    };
+    let out = deploy(&[]);
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stderr.contains(&format!("cannot pin {v2} to a digest")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--pin-digests=false"), "{}", out.stderr);
+    let tds = sb.boto3("print(json.dumps(ecs.list_task_definitions()['taskDefinitionArns']))");
+    assert_eq!(
+        tds.as_array().unwrap().len(),
+        1,
+        "nothing registered: {tds}"
+    );
+    // Accepting tags is a choice the user states.
+    let out = deploy(&["--pin-digests=false"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let image = sb.boto3("print(json.dumps(ecs.describe_task_definition(taskDefinition='web:2')['taskDefinition']['containerDefinitions'][0]['image']))");
+    assert_eq!(image.as_str().unwrap(), v2);
+}
