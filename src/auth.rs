@@ -227,10 +227,13 @@ pub async fn run_auth(settings: &Settings, args: AuthArgs) -> Result<()> {
     let token = oidc::find_token(audience.as_deref())?;
     let region = settings.region.as_deref();
 
+    let mut reassume_with = None;
     let creds = match (token, role) {
         (Some(token), Some((arn, parsed))) => {
             println!("Assuming {arn} with the OIDC token from {} (session {session})", token.source);
-            assume_with_web_identity(region, &token, &arn, &parsed, &session, duration).await?
+            let c = assume_with_web_identity(region, &token, &arn, &parsed, &session, duration).await?;
+            reassume_with = Some(arn);
+            c
         }
         (Some(token), None) => {
             return Err(usage!(
@@ -258,6 +261,16 @@ pub async fn run_auth(settings: &Settings, args: AuthArgs) -> Result<()> {
         }
     };
     creds.export(&target, region)?;
+    // What a later step needs to assume the role again when a long wait outlives these
+    // credentials (the orb passes the role only to this step); never the token, which each step
+    // reads afresh.
+    if let (Some(arn), ExportTarget::BashEnv(path)) = (&reassume_with, &target) {
+        let mut vars = vec![(REASSUME_ROLE_ARN, arn.as_str())];
+        if let Some(a) = &args.audience {
+            vars.push((REASSUME_AUDIENCE, a.as_str()));
+        }
+        crate::export::append_bash_env(path, &vars)?;
+    }
     let dest = match &target {
         ExportTarget::BashEnv(p) => format!("exported to $BASH_ENV ({})", p.display()),
         ExportTarget::Profile(p) => format!("written to profile '{p}' (use AWS_PROFILE={p})"),
@@ -270,20 +283,36 @@ pub async fn run_auth(settings: &Settings, args: AuthArgs) -> Result<()> {
     Ok(())
 }
 
-/// Assume the job's role again with a fresh OIDC token, for waits that outlive the credentials.
-/// `Ok(None)` when there is no token or no role to do it with.
+/// The role `stevedore auth` assumed with a token, exported for later steps' re-assumption.
+pub const REASSUME_ROLE_ARN: &str = "STEVEDORE_REASSUME_ROLE_ARN";
+/// The audience `stevedore auth` was given, exported beside [`REASSUME_ROLE_ARN`].
+pub const REASSUME_AUDIENCE: &str = "STEVEDORE_REASSUME_AUDIENCE";
+
+/// Assume the job's role again with a fresh OIDC token, for waits that outlive the credentials:
+/// the step's own role flags, else the role `stevedore auth` recorded in an earlier step, else
+/// AWS_ROLE_ARN. `Ok(None)` when there is no token or no role to do it with.
 pub async fn reassume(region: &str) -> Result<Option<aws_credential_types::Credentials>> {
     let settings = Settings::resolve(config::Sources::from_env(Some(region.to_string())))?;
+    let (flag, name) = (
+        config::env_var("STEVEDORE_ROLE_ARN"),
+        config::env_var("STEVEDORE_ROLE_NAME"),
+    );
+    let recorded = config::env_var(REASSUME_ROLE_ARN);
     let role = resolve_role(
-        config::env_var("STEVEDORE_ROLE_ARN").as_deref(),
+        flag.as_deref().or(if name.is_none() {
+            recorded.as_deref()
+        } else {
+            None
+        }),
         config::env_var("AWS_ROLE_ARN").as_deref(),
-        config::env_var("STEVEDORE_ROLE_NAME").as_deref(),
+        name.as_deref(),
         &settings,
     )?;
     let Some((arn, parsed)) = role else {
         return Ok(None);
     };
     let audience = config::env_var("STEVEDORE_OIDC_AUDIENCE")
+        .or_else(|| config::env_var(REASSUME_AUDIENCE))
         .or_else(|| config::env_var("CIRCLE_ORGANIZATION_ID"));
     let Some(token) = oidc::find_token(audience.as_deref())? else {
         return Ok(None);

@@ -504,3 +504,71 @@ fn finding_4_digest_pinning_fails_closed() {
     let image = sb.boto3("print(json.dumps(ecs.describe_task_definition(taskDefinition='web:2')['taskDefinition']['containerDefinitions'][0]['image']))");
     assert_eq!(image.as_str().unwrap(), v2);
 }
+
+#[test]
+fn finding_5_a_later_step_re_assumes_with_what_the_auth_step_recorded() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    // The orb's auth step: the role is a parameter of this step only.
+    let token = sb.token(&["--project", "proj-1"]);
+    let auth = stevedore(&["auth", "--role-name", "circleci-deployer"])
+        .sandbox(&sb, false)
+        .env("CIRCLE_OIDC_TOKEN_V2", &token);
+    let home = auth.home();
+    let bash_env = home.path().join("bash_env");
+    auth.env("BASH_ENV", bash_env.display().to_string())
+        .run()
+        .success();
+    let exported = read_exports(&bash_env);
+    assert!(
+        exported.contains_key("STEVEDORE_REASSUME_ROLE_ARN"),
+        "{exported:?}"
+    );
+    assert!(
+        !std::fs::read_to_string(&bash_env).unwrap().contains(&token),
+        "the token is never recorded"
+    );
+    // The deploy step: what $BASH_ENV holds and the job's token, no role; the sandbox clock
+    // jumps past the credentials' expiry during the wait.
+    sb.control("POST", "/_sandbox/clock", r#"{"speed": 1}"#);
+    let url = sb.env["STEVEDORE_SANDBOX_URL"].clone();
+    let jump = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let body = r#"{"advance": 3700}"#;
+        use std::io::{Read, Write};
+        write!(s, "POST /_sandbox/clock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+    });
+    let mut run = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--image",
+        &v2,
+        "--poll-interval",
+        "200ms",
+        "--timeout",
+        "60s",
+    ])
+    .sandbox(&sb, false)
+    .env("CIRCLE_OIDC_TOKEN_V2", &token);
+    for (k, v) in &exported {
+        run = run.env(k, v);
+    }
+    let out = run.run();
+    jump.join().unwrap();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("re-assumed arn:aws:iam::123456789012:role/circleci-deployer"),
+        "{}",
+        out.stdout
+    );
+}
