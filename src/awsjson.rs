@@ -40,6 +40,23 @@ pub enum CallError {
     Transport(anyhow::Error),
 }
 
+impl CallError {
+    /// Whether the call failed because the run's deadline passed.
+    pub fn is_deadline(&self) -> bool {
+        matches!(self, CallError::Transport(e) if e.is::<crate::error::DeadlineExceeded>())
+    }
+
+    /// As an `anyhow` error that keeps a passed deadline recognisable (exit code 4).
+    pub fn into_anyhow(self, context: String) -> anyhow::Error {
+        match self {
+            CallError::Transport(e) if e.is::<crate::error::DeadlineExceeded>() => {
+                e.context(context)
+            }
+            other => anyhow::anyhow!("{context}: {other}"),
+        }
+    }
+}
+
 /// The awsJson1_1 APIs this client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
@@ -85,6 +102,9 @@ impl Api {
     }
 }
 
+/// The longest one request may take (less when a deadline is nearer).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct Client {
     http: reqwest::Client,
     endpoint: String,
@@ -96,6 +116,8 @@ pub struct Client {
     credentials: aws_credential_types::provider::SharedCredentialsProvider,
     /// Credentials from a re-assumption, replacing the chain's once they exist.
     refreshed: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
+    /// No call outlives this, when set.
+    deadline: std::sync::Mutex<Option<std::time::Instant>>,
     max_attempts: u32,
     /// Called for every request, for tests and benchmarks that count calls.
     pub calls: std::sync::atomic::AtomicU64,
@@ -121,7 +143,7 @@ impl Client {
             }
         };
         let (endpoint, endpoint_source) = api.endpoint(region);
-        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        let mut http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
         if let Some(bundle) = config::env_var("AWS_CA_BUNDLE") {
             let pem = std::fs::read(&bundle)
                 .with_context(|| format!("reading AWS_CA_BUNDLE {bundle}"))?;
@@ -144,6 +166,7 @@ impl Client {
             target_prefix: api.target_prefix(),
             credentials,
             refreshed: tokio::sync::Mutex::new(None),
+            deadline: std::sync::Mutex::new(None),
             max_attempts,
             calls: Default::default(),
         })
@@ -151,12 +174,37 @@ impl Client {
 
     /// Call `op` with `body`, retrying throttling, 5xx and transport failures with jittered backoff.
     /// Expired (or nearly expired) OIDC credentials are re-assumed once and the call repeated.
+    ///
+    /// With a deadline set ([`Client::set_deadline`]) no attempt outlives it: each request's
+    /// timeout shrinks to the time left, backoffs stop at it, and a call still unanswered then
+    /// fails with [`crate::error::DeadlineExceeded`] (exit code 4).
     pub async fn call(&self, op: &str, body: &Value) -> Result<Value, CallError> {
         let mut attempt = 0;
         let mut reassumed = false;
+        let deadline = *self.deadline.lock().unwrap_or_else(|p| p.into_inner());
+        let passed = || {
+            CallError::Transport(anyhow::Error::new(crate::error::DeadlineExceeded {
+                endpoint: self.endpoint.clone(),
+                op: op.to_string(),
+            }))
+        };
         loop {
             attempt += 1;
-            match self.call_once(op, body).await {
+            let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Err(passed());
+            }
+            let per_request = left.map_or(REQUEST_TIMEOUT, |l| l.min(REQUEST_TIMEOUT));
+            let result = match tokio::time::timeout(per_request, self.call_once(op, body)).await {
+                Ok(r) => r,
+                Err(_) if left.is_some_and(|l| l <= REQUEST_TIMEOUT) => return Err(passed()),
+                Err(_) => Err(CallError::Transport(anyhow::anyhow!(
+                    "{} did not answer {op} within {} s",
+                    self.endpoint,
+                    REQUEST_TIMEOUT.as_secs()
+                ))),
+            };
+            match result {
                 Err(CallError::Api(e))
                     if !reassumed
                         && matches!(e.code.as_str(), "ExpiredTokenException" | "ExpiredToken") =>
@@ -173,8 +221,21 @@ impl Client {
                 Err(CallError::Transport(_)) if attempt < self.max_attempts => {}
                 other => return other,
             }
-            tokio::time::sleep(backoff(attempt)).await;
+            let pause = backoff(attempt);
+            match deadline {
+                Some(d) if std::time::Instant::now() + pause >= d => {
+                    tokio::time::sleep(d.saturating_duration_since(std::time::Instant::now()))
+                        .await;
+                    return Err(passed());
+                }
+                _ => tokio::time::sleep(pause).await,
+            }
         }
+    }
+
+    /// Bound every later call by `deadline` (see [`Client::call`]).
+    pub fn set_deadline(&self, deadline: std::time::Instant) {
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
     }
 
     /// The credentials to sign with; re-assumes ahead of an expiry less than five minutes away.

@@ -21,6 +21,14 @@ pub struct Outcome {
     pub message: String,
 }
 
+/// The run's deadline (`--timeout`) passed while AWS did not answer: exits as timed out.
+#[derive(Debug, Error)]
+#[error("{endpoint} did not answer {op} before the deadline (--timeout)")]
+pub struct DeadlineExceeded {
+    pub endpoint: String,
+    pub op: String,
+}
+
 /// Input the user must fix before anything is sent to AWS.
 ///
 /// Its message is one line that names the input and says how to fix it.
@@ -40,6 +48,8 @@ macro_rules! usage {
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if let Some(o) = err.chain().find_map(|e| e.downcast_ref::<Outcome>()) {
         o.code
+    } else if err.chain().any(|e| e.is::<DeadlineExceeded>()) {
+        EXIT_TIMED_OUT
     } else if err.chain().any(|e| e.is::<UsageError>()) {
         EXIT_USAGE
     } else {

@@ -3,7 +3,7 @@
 
 use super::taskdef::{self, Changes};
 use super::wait::{self, Verdict, Watch};
-use crate::awsjson::{CallError, Client};
+use crate::awsjson::{ApiError, CallError, Client};
 use crate::cli::{CircuitBreaker, DeployArgs, WaitUntil};
 use crate::config::Settings;
 use crate::error::{Outcome, EXIT_DEPLOY_FAILED, EXIT_TIMED_OUT};
@@ -71,6 +71,8 @@ pub struct Plan {
     pub prefix: bool,
     /// CreateService's settings, when the service may be created.
     pub create: Option<Value>,
+    /// When the whole run gives up: `--timeout` after the start, hung requests included.
+    pub deadline: Instant,
     /// Task definitions registered in this run, by content.
     pub registered: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
 }
@@ -247,6 +249,7 @@ impl Plan {
         Ok(Plan {
             registered: Default::default(),
             region: String::new(),
+            deadline: Instant::now() + timeout,
             create,
             cluster: a.cluster.trim().to_string(),
             changes: Changes {
@@ -381,10 +384,19 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
         crate::export::check_writable(p, "BASH_ENV")?;
     }
     if args.pin_digests && !plan.dry_run {
-        pin_digests(&mut plan.changes, &region).await?;
+        let left = plan.deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(left, pin_digests(&mut plan.changes, &region))
+            .await
+            .map_err(|_| {
+                anyhow::Error::new(crate::error::DeadlineExceeded {
+                    endpoint: "ECR".into(),
+                    op: "DescribeImages (digest pinning)".into(),
+                })
+            })??;
     }
     let plan = Arc::new(plan);
     let client = Arc::new(Client::ecs(&region).await?);
+    client.set_deadline(plan.deadline);
     let mut services: Vec<String> = args
         .services
         .iter()
@@ -413,6 +425,17 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     for (_, service, r) in results {
         match r {
             Ok(rep) => reports.push(rep),
+            // AWS stopped answering and the deadline passed: timed out, like a slow rollout.
+            Err(e) if e.chain().any(|c| c.is::<crate::error::DeadlineExceeded>()) => {
+                println!("{service}: {e:#}");
+                reports.push(Report {
+                    service,
+                    task_definition: None,
+                    deployment_id: None,
+                    result: DeployResult::TimedOut,
+                    seconds: plan.timeout.as_secs_f64(),
+                })
+            }
             Err(e) => errors.push((service, e)),
         }
     }
@@ -552,7 +575,7 @@ fn say(plan: &Plan, service: &str, line: &str) {
 }
 
 fn api_err(op: &str, e: CallError) -> anyhow::Error {
-    anyhow::anyhow!("ECS {op}: {e}")
+    e.into_anyhow(format!("ECS {op}"))
 }
 
 async fn describe_service(
@@ -766,7 +789,7 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
             seconds: started.elapsed().as_secs_f64(),
         });
     }
-    let deadline = Instant::now() + plan.timeout;
+    let deadline = plan.deadline;
     // Events already there belong to earlier deployments: print only what is new.
     let mut watch = Watch::seeded(&svc);
     let mut result = follow(client, plan, service, &deployment, deadline, &mut watch).await?;
@@ -791,15 +814,7 @@ async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Repor
             &json!({"cluster": cluster, "service": service, "taskDefinition": current}),
         )
         .await?;
-        let again = follow(
-            client,
-            plan,
-            service,
-            &back,
-            Instant::now() + plan.timeout,
-            &mut watch,
-        )
-        .await?;
+        let again = follow(client, plan, service, &back, plan.deadline, &mut watch).await?;
         result = match again {
             DeployResult::Deployed => DeployResult::RolledBack(format!(
                 "{why}; restored {}",
@@ -901,7 +916,7 @@ async fn create_service(
             plan,
             service,
             &id,
-            Instant::now() + plan.timeout,
+            plan.deadline,
             &mut Watch::default(),
         )
         .await?
@@ -972,11 +987,34 @@ async fn follow(
     let cluster = plan.cluster.as_str();
     let mut interval = plan.poll;
     let mut failed_seen = 0;
+    let mut unanswered = false;
     loop {
         let svc = match describe_service(client, cluster, service).await {
             Ok(v) => {
                 interval = plan.poll;
                 v
+            }
+            Err(e) if e.is_deadline() => return Ok(DeployResult::TimedOut),
+            // A transient failure (5xx, a cut connection) after the client's own retries: the
+            // rollout goes on in ECS regardless, so keep following it until the deadline.
+            Err(e @ CallError::Transport(_))
+            | Err(e @ CallError::Api(ApiError { status: 500.., .. })) => {
+                if !unanswered {
+                    unanswered = true;
+                    say(
+                        plan,
+                        service,
+                        &format!("DescribeServices failed ({e}); the rollout goes on in ECS, still following it until the deadline"),
+                    );
+                }
+                tokio::time::sleep(jittered(interval).min(
+                    deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10),
+                ))
+                .await;
+                if Instant::now() >= deadline {
+                    return Ok(DeployResult::TimedOut);
+                }
+                continue;
             }
             Err(CallError::Api(e)) if e.is_throttling() => {
                 interval = (interval * 2).min(Duration::from_secs(30));

@@ -189,6 +189,8 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
         a.task_definition
     );
     let deadline = Instant::now() + timeout;
+    // No poll outlives the deadline, hung requests included.
+    client.set_deadline(deadline);
     let mut last = String::new();
     loop {
         let d = match client

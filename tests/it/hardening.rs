@@ -572,3 +572,113 @@ fn finding_5_a_later_step_re_assumes_with_what_the_auth_step_recorded() {
         out.stdout
     );
 }
+
+/// An endpoint that accepts connections and never answers, as a stopped or wedged one does.
+struct BlackHole {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BlackHole {
+    fn start() -> BlackHole {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((s, _)) = listener.accept() {
+                    held.push(s);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        BlackHole { url, stop }
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn finding_6_the_deadline_holds_against_a_hung_endpoint_and_transient_errors_are_not_fatal() {
+    let hole = BlackHole::start();
+    let started = std::time::Instant::now();
+    let out = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--image",
+        "app:v2",
+        "--timeout",
+        "20s",
+    ])
+    .aws(&hole.url)
+    .env("AWS_MAX_ATTEMPTS", "5")
+    .run();
+    let took = started.elapsed();
+    assert_eq!(out.code, 4, "{}", out.all());
+    assert!(took.as_secs_f64() < 25.0, "took {took:?}");
+    assert!(took.as_secs_f64() >= 19.0, "gave up early: {took:?}");
+    assert!(
+        out.all()
+            .contains("did not answer DescribeServices before the deadline"),
+        "{}",
+        out.all()
+    );
+
+    // Transient 5xx while following the rollout: said once, followed to the end, exit 0.
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    sb.control("POST", "/_sandbox/clock", r#"{"speed": 1}"#);
+    let url = sb.env["STEVEDORE_SANDBOX_URL"].clone();
+    let storm = std::thread::spawn(move || {
+        let put = |body: &str| {
+            let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            use std::io::{Read, Write};
+            write!(s, "PUT /_sandbox/faults HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+            let mut r = String::new();
+            s.read_to_string(&mut r).unwrap();
+        };
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        put(r#"{"error_share": 1.0, "operations": ["DescribeServices"]}"#);
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        put("{}");
+    });
+    let out = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--image",
+        &v2,
+        "--poll-interval",
+        "200ms",
+        "--timeout",
+        "60s",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    storm.join().unwrap();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        out.stdout
+            .matches("the rollout goes on in ECS, still following it")
+            .count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("web: deployed web:2"), "{}", out.stdout);
+}
