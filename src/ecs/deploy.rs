@@ -73,6 +73,8 @@ pub struct Plan {
     pub create: Option<Value>,
     /// When the whole run gives up: `--timeout` after the start, hung requests included.
     pub deadline: Instant,
+    /// DescribeServices answers shared by the services of this deploy.
+    pub reads: super::batch::ServiceReads,
     /// Task definitions registered in this run, by content.
     pub registered: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
 }
@@ -248,6 +250,7 @@ impl Plan {
         };
         Ok(Plan {
             registered: Default::default(),
+            reads: Default::default(),
             region: String::new(),
             deadline: Instant::now() + timeout,
             create,
@@ -394,9 +397,6 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
                 })
             })??;
     }
-    let plan = Arc::new(plan);
-    let client = Arc::new(Client::ecs(&region).await?);
-    client.set_deadline(plan.deadline);
     let mut services: Vec<String> = args
         .services
         .iter()
@@ -404,6 +404,10 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
         .filter(|s| !s.is_empty())
         .collect();
     services.dedup();
+    plan.reads = super::batch::ServiceReads::new(&services, plan.poll);
+    let plan = Arc::new(plan);
+    let client = Arc::new(Client::ecs(&region).await?);
+    client.set_deadline(plan.deadline);
     let mut set = tokio::task::JoinSet::new();
     for (i, service) in services.iter().enumerate() {
         let (client, plan, service) = (client.clone(), plan.clone(), service.clone());
@@ -578,29 +582,22 @@ fn api_err(op: &str, e: CallError) -> anyhow::Error {
     e.into_anyhow(format!("ECS {op}"))
 }
 
+/// The service now (or as read for all of the deploy's services since `not_before`).
 async fn describe_service(
     client: &Client,
-    cluster: &str,
+    plan: &Plan,
     service: &str,
+    not_before: Instant,
 ) -> Result<Value, CallError> {
-    let out = client
-        .call(
-            "DescribeServices",
-            &json!({"cluster": cluster, "services": [service]}),
-        )
-        .await?;
-    Ok(out
-        .get("services")
-        .and_then(Value::as_array)
-        .and_then(|s| s.first())
-        .cloned()
-        .unwrap_or(Value::Null))
+    plan.reads
+        .describe(client, &plan.cluster, service, not_before)
+        .await
 }
 
 async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Report> {
     let started = Instant::now();
     let cluster = plan.cluster.as_str();
-    let svc = match describe_service(client, cluster, service).await {
+    let svc = match describe_service(client, plan, service, started).await {
         Ok(v) if v.is_null() || v.get("status").and_then(Value::as_str) == Some("INACTIVE") => {
             if plan.create.is_some() {
                 return create_service(client, plan, service, started).await;
@@ -984,12 +981,13 @@ async fn follow(
     deadline: Instant,
     watch: &mut Watch,
 ) -> Result<DeployResult> {
-    let cluster = plan.cluster.as_str();
+    // Reads from before this point predate the update being followed.
+    let since = Instant::now();
     let mut interval = plan.poll;
     let mut failed_seen = 0;
     let mut unanswered = false;
     loop {
-        let svc = match describe_service(client, cluster, service).await {
+        let svc = match describe_service(client, plan, service, since).await {
             Ok(v) => {
                 interval = plan.poll;
                 v

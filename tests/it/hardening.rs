@@ -682,3 +682,65 @@ fn finding_6_the_deadline_holds_against_a_hung_endpoint_and_transient_errors_are
     );
     assert!(out.stdout.contains("web: deployed web:2"), "{}", out.stdout);
 }
+
+/// DescribeServices calls the sandbox has answered so far.
+fn describe_services_calls(sb: &SandboxProc) -> usize {
+    sb.control_get("/_sandbox/calls")
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["call"] == "ECS.DescribeServices")
+        .count()
+}
+
+#[test]
+fn finding_8_twenty_services_share_their_describe_services_calls() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    let names: Vec<String> = (0..20).map(|i| format!("web{i}")).collect();
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}])\n\
+         for n in {names:?}: ecs.create_service(cluster='c1', serviceName=n, taskDefinition='web:1', desiredCount=1)\n\
+         print(1)"
+    ));
+    // Let the services settle, then roll out in real time, so a rollout spans many polls.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    sb.control("POST", "/_sandbox/clock", r#"{"speed": 1}"#);
+    let deploy = |services: &str| {
+        let before = describe_services_calls(&sb);
+        let started = std::time::Instant::now();
+        stevedore(&[
+            "deploy",
+            "--cluster",
+            "c1",
+            "--service",
+            services,
+            "--image",
+            &v2,
+            "--poll-interval",
+            "300ms",
+            "--timeout",
+            "60s",
+        ])
+        .sandbox(&sb, true)
+        .run()
+        .success();
+        (
+            describe_services_calls(&sb) - before,
+            started.elapsed().as_secs_f64(),
+        )
+    };
+    let (one, one_secs) = deploy("web0");
+    let (twenty, twenty_secs) = deploy(&names[1..].join(","));
+    eprintln!("DescribeServices: 1 service {one} calls in {one_secs:.1} s; 19 services {twenty} calls in {twenty_secs:.1} s");
+    // Unbatched, 19 services poll 19 times as often as one; batched, two calls (10 + 9) a poll,
+    // plus one fresh read as each service's update returns.
+    let per_second_one = one as f64 / one_secs;
+    let per_second_many = twenty as f64 / twenty_secs;
+    assert!(
+        per_second_many <= 4.0 * per_second_one + 1.0,
+        "19 services made {twenty} calls in {twenty_secs:.1} s against {one} in {one_secs:.1} s for one"
+    );
+}
