@@ -124,8 +124,14 @@ pub fn unpack(reader: impl Read, dst: &Path, limits: Limits, name: &Path) -> Res
             .path()
             .map_err(|e| bad(format!("an entry has an unreadable name ({e})")))?
             .into_owned();
-        let rel = relative(&path).map_err(|why| bad(format!("entry {} {why}", path.display())))?;
         let kind = entry.header().entry_type();
+        // The archive's own root (`./`), as `tar -C dir -cf - .` writes it: nothing to unpack.
+        if kind == tar::EntryType::Directory
+            && path.components().all(|c| matches!(c, Component::CurDir))
+        {
+            continue;
+        }
+        let rel = relative(&path).map_err(|why| bad(format!("entry {} {why}", path.display())))?;
         use tar::EntryType as T;
         match kind {
             T::Regular | T::Continuous | T::Directory => {}
