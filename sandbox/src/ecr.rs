@@ -243,8 +243,12 @@ pub async fn handle(app: &App, public: bool, op: &str, body: &Value) -> OpResult
                 lifecycle: None,
                 policy: None,
             };
-            st.ecr.repos.insert(key, repo.clone());
+            st.ecr.repos.insert(key.clone(), repo.clone());
             drop(st);
+            app.registry_repositories
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key);
             Ok(json!({"repository": repo_json(app, &repo)}))
         }
         "DescribeRepositories" => {
@@ -293,6 +297,10 @@ pub async fn handle(app: &App, public: bool, op: &str, body: &Value) -> OpResult
                     return Err(AwsError::client("RepositoryNotEmptyException", format!("The repository with name '{name}' in registry with id '{}' cannot be deleted because it still contains images", app.account())));
                 }
             }
+            app.registry_repositories
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&(public, name.to_string()));
             let repo = app
                 .lock()
                 .ecr

@@ -1133,6 +1133,9 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
             let name = opt_str(body, "clusterName")
                 .unwrap_or("default")
                 .to_string();
+            if !name_ok(&name) {
+                return Err(AwsError::invalid_parameter("Cluster names can have up to 255 characters: letters (uppercase and lowercase), numbers, underscores and hyphens."));
+            }
             let tags = parse_tags(body.get("tags"))?;
             st.clusters.entry(name.clone()).or_insert(ctx.now);
             let arn = ctx.arn("cluster", &name);
@@ -1240,6 +1243,9 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
             let name = opt_str(body, "serviceName")
                 .ok_or_else(|| AwsError::invalid_parameter("serviceName is required"))?
                 .to_string();
+            if !name_ok(&name) {
+                return Err(AwsError::invalid_parameter("Service names can have up to 255 characters: letters (uppercase and lowercase), numbers, underscores and hyphens."));
+            }
             let tags = parse_tags(body.get("tags"))?;
             if st.services.contains_key(&(cluster.clone(), name.clone())) {
                 return Err(AwsError::invalid_parameter(

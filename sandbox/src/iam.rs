@@ -382,12 +382,10 @@ pub fn ecs_needs(scope: &Scope, op: &str, req: &Value) -> Vec<Need> {
     needs
 }
 
-/// What a registry request needs: `(method, path)` of the OCI distribution API, with the
-/// repository name as ECR sees it (ECR Public paths start with the registry alias).
-pub fn registry_needs(scope: &Scope, public: bool, method: &str, path: &str) -> Vec<Need> {
-    let Some(rest) = path.strip_prefix("/v2/") else {
-        return vec![];
-    };
+/// The ECR repository a registry request is about, as ECR names it (ECR Public paths start with
+/// the registry alias), and the kind of request (`/blobs/`, `/manifests/`, …).
+pub fn registry_repository(public: bool, path: &str) -> Option<(&str, &'static str)> {
+    let rest = path.strip_prefix("/v2/")?;
     let (name, kind) = [
         "/blobs/uploads/",
         "/blobs/uploads",
@@ -396,15 +394,23 @@ pub fn registry_needs(scope: &Scope, public: bool, method: &str, path: &str) -> 
         "/tags/",
     ]
     .iter()
-    .find_map(|k| rest.find(k).map(|i| (&rest[..i], *k)))
-    .unwrap_or(("", ""));
+    .find_map(|k| rest.find(k).map(|i| (&rest[..i], *k)))?;
     if name.is_empty() {
-        return vec![];
+        return None;
     }
     let name = if public {
         name.split_once('/').map(|(_, n)| n).unwrap_or(name)
     } else {
         name
+    };
+    Some((name, kind))
+}
+
+/// What a registry request needs: `(method, path)` of the OCI distribution API, with the
+/// repository name as ECR sees it (ECR Public paths start with the registry alias).
+pub fn registry_needs(scope: &Scope, public: bool, method: &str, path: &str) -> Vec<Need> {
+    let Some((name, kind)) = registry_repository(public, path) else {
+        return vec![];
     };
     let prefix = if public { "ecr-public" } else { "ecr" };
     let op = match (kind, method) {

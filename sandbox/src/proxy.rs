@@ -45,11 +45,16 @@ pub struct Grant {
 /// Issued registry passwords and the principals they stand for.
 pub type Grants = Arc<Mutex<std::collections::HashMap<String, Grant>>>;
 
+/// The repositories ECR knows, as `(public, name)`: a registry request for any other is
+/// answered `NAME_UNKNOWN`, as ECR answers a push to a repository that was never created.
+pub type Repositories = Arc<Mutex<std::collections::BTreeSet<(bool, String)>>>;
+
 /// What both fronts share with the API server.
 #[derive(Clone, Default)]
 pub struct Shared {
     pub faults: SharedFaults,
     pub grants: Grants,
+    pub repositories: Repositories,
 }
 
 /// One front's own settings.
@@ -234,6 +239,26 @@ async fn forward(
     }
     if let Some(refusal) = authorize(front, &req) {
         return Ok(refusal);
+    }
+    if let Some((name, _)) = crate::iam::registry_repository(front.public, req.uri().path()) {
+        let known = front
+            .shared
+            .repositories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(front.public, name.to_string()));
+        if !known {
+            let body = serde_json::json!({"errors": [{"code": "NAME_UNKNOWN",
+                "message": format!("The repository with name '{name}' does not exist in the registry"),
+                "detail": {"name": name}}]});
+            let mut r = Response::new(Body::from(body.to_string()));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r.headers_mut().insert(
+                "content-type",
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+            return Ok(r);
+        }
     }
     let issued = basic_password(&req).is_some_and(|pw| {
         front

@@ -29,6 +29,8 @@ pub struct App {
     pub registry_faults: crate::proxy::SharedFaults,
     /// Registry passwords issued by GetAuthorizationToken, checked by the registry fronts.
     pub registry_grants: crate::proxy::Grants,
+    /// The repositories the registry fronts let requests through to.
+    pub registry_repositories: crate::proxy::Repositories,
     /// Docker mode: tasks run as real containers.
     pub docker: Option<crate::docker::Docker>,
     pub registry: Option<Registry>,
@@ -55,6 +57,7 @@ impl App {
             issuer,
             registry_faults: shared.faults,
             registry_grants: shared.grants,
+            registry_repositories: shared.repositories,
             docker,
             registry,
             public_registry,
@@ -115,6 +118,16 @@ enum Service {
 }
 
 impl Service {
+    /// The service name in a SigV4 credential scope.
+    fn signing_name(self) -> &'static str {
+        match self {
+            Service::Ecr => "ecr",
+            Service::EcrPublic => "ecr-public",
+            Service::Ecs => "ecs",
+            Service::Sts => "sts",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Service::Ecr => "ECR",
@@ -153,6 +166,20 @@ fn authenticate(
             "Missing Authentication Token",
         )
     })?;
+    let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    // ECR Public's API lives in us-east-1 only; the other services answer in any region here.
+    let region = (service == Service::EcrPublic).then_some("us-east-1");
+    if let Err(e) = sigv4::check_scope(&auth, amz_date, service.signing_name(), region, now) {
+        return Err(match e {
+            sigv4::ScopeError::Incomplete(m) => AwsError::new(403, "IncompleteSignature", m),
+            sigv4::ScopeError::Invalid(m) if sts => AwsError::new(403, "SignatureDoesNotMatch", m),
+            sigv4::ScopeError::Invalid(m) => AwsError::new(403, "InvalidSignatureException", m),
+        });
+    }
     let st = app.lock();
     let invalid = || {
         err(
@@ -541,6 +568,10 @@ async fn probe(app: &App, image: &str) -> Fate {
 
 async fn reset(AxState(app): AxState<Arc<App>>) -> StatusCode {
     app.lock().reset();
+    app.registry_repositories
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
     StatusCode::NO_CONTENT
 }
 

@@ -81,6 +81,128 @@ fn canonical_query(query: &str) -> String {
         .join("&")
 }
 
+/// Why AWS refuses a signed request before checking the signature itself, as AWS words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeError {
+    /// `IncompleteSignature`: the host is not signed, or the date is missing.
+    Incomplete(String),
+    /// `InvalidSignatureException` / STS `SignatureDoesNotMatch`: wrong service or region in
+    /// the credential scope, or a date more than 15 minutes off.
+    Invalid(String),
+}
+
+/// Check what AWS checks of a SigV4 request beyond the signature: `host` among the signed
+/// headers, an `X-Amz-Date` within 15 minutes of `now` (epoch seconds, real time) whose day is
+/// the scope's, the scope's service is `service`, and its region looks like a region (and is
+/// `region` when one is required, as ECR Public's us-east-1 is).
+pub fn check_scope(
+    auth: &Authorization,
+    amz_date: Option<&str>,
+    service: &str,
+    region: Option<&str>,
+    now: i64,
+) -> Result<(), ScopeError> {
+    if !auth.signed_headers.iter().any(|h| h == "host") {
+        return Err(ScopeError::Incomplete(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
+        ));
+    }
+    let date = amz_date.ok_or_else(|| {
+        ScopeError::Incomplete(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                .into(),
+        )
+    })?;
+    let at = parse_amz_date(date).ok_or_else(|| {
+        ScopeError::Incomplete(format!(
+            "Date must be in ISO-8601 'basic format'. Got '{date}'."
+        ))
+    })?;
+    if at < now - 900 {
+        return Err(ScopeError::Invalid(format!(
+            "Signature expired: {date} is now earlier than {} ({} - 15 min.)",
+            amz_date_of(now - 900),
+            amz_date_of(now)
+        )));
+    }
+    if at > now + 900 {
+        return Err(ScopeError::Invalid(format!(
+            "Signature not yet current: {date} is still later than {} ({} + 15 min.)",
+            amz_date_of(now + 900),
+            amz_date_of(now)
+        )));
+    }
+    if !date.starts_with(&auth.date) || auth.date.len() != 8 {
+        return Err(ScopeError::Invalid(format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}', from '{date}'.",
+            auth.date,
+            &date[..8.min(date.len())]
+        )));
+    }
+    if auth.service != service {
+        return Err(ScopeError::Invalid(format!(
+            "Credential should be scoped to correct service: '{service}'. "
+        )));
+    }
+    let looks_like_region = {
+        let parts: Vec<&str> = auth.region.split('-').collect();
+        parts.len() >= 3
+            && parts[0].len() == 2
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+            && parts
+                .last()
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    if !looks_like_region || region.is_some_and(|r| r != auth.region) {
+        return Err(ScopeError::Invalid(
+            "Credential should be scoped to a valid region. ".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `20260101T120000Z` as epoch seconds.
+fn parse_amz_date(d: &str) -> Option<i64> {
+    let b = d.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| d.get(r)?.parse::<i64>().ok();
+    let (y, m, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, s) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+/// Epoch seconds as `20260101T120000Z`.
+fn amz_date_of(epoch: i64) -> String {
+    let iso = crate::state::iso8601(epoch as f64);
+    // 2026-01-01T12:00:00.000Z → 20260101T120000Z
+    format!(
+        "{}{}{}T{}{}{}Z",
+        &iso[0..4],
+        &iso[5..7],
+        &iso[8..10],
+        &iso[11..13],
+        &iso[14..16],
+        &iso[17..19]
+    )
+}
+
 /// Check the signature of a request against `secret`.
 pub fn verify(
     auth: &Authorization,
@@ -178,5 +300,35 @@ mod tests {
             b""
         ));
         assert!(parse("Bearer abc").is_none());
+    }
+
+    #[test]
+    fn scope_and_date_are_checked_as_aws_checks_them() {
+        let auth = parse("AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host;x-amz-date, Signature=ab").unwrap();
+        let now = parse_amz_date("20260101T120000Z").unwrap();
+        assert_eq!(amz_date_of(now), "20260101T120000Z");
+        assert!(check_scope(&auth, Some("20260101T120500Z"), "ecs", None, now).is_ok());
+        let err = |date: &str, service: &str, region: Option<&str>| {
+            check_scope(&auth, Some(date), service, region, now).unwrap_err()
+        };
+        assert!(
+            matches!(err("20260101T113000Z", "ecs", None), ScopeError::Invalid(m) if m.starts_with("Signature expired: 20260101T113000Z is now earlier than 20260101T114500Z"))
+        );
+        assert!(
+            matches!(err("20260101T123000Z", "ecs", None), ScopeError::Invalid(m) if m.starts_with("Signature not yet current"))
+        );
+        assert!(
+            matches!(err("20260101T120000Z", "ecr", None), ScopeError::Invalid(m) if m.contains("correct service: 'ecr'"))
+        );
+        assert!(
+            matches!(err("20260101T120000Z", "ecs", Some("eu-west-1")), ScopeError::Invalid(m) if m.contains("valid region"))
+        );
+        let unsigned_host = parse("AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/ecs/aws4_request, SignedHeaders=x-amz-date, Signature=ab").unwrap();
+        assert!(matches!(
+            check_scope(&unsigned_host, Some("20260101T120000Z"), "ecs", None, now),
+            Err(ScopeError::Incomplete(_))
+        ));
+        let bad_region = parse("AWS4-HMAC-SHA256 Credential=AK/20260101/nowhere/ecs/aws4_request, SignedHeaders=host, Signature=ab").unwrap();
+        assert!(check_scope(&bad_region, Some("20260101T120000Z"), "ecs", None, now).is_err());
     }
 }

@@ -744,3 +744,188 @@ fn finding_8_twenty_services_share_their_describe_services_calls() {
         "19 services made {twenty} calls in {twenty_secs:.1} s against {one} in {one_secs:.1} s for one"
     );
 }
+
+/// POST an awsJson1_1 request to the sandbox signed with its admin keys for `region` and
+/// `service` at `time`; `tamper` may edit the Authorization header. The status and body.
+fn signed_call(
+    sb: &SandboxProc,
+    target: &str,
+    region: &str,
+    service: &str,
+    time: std::time::SystemTime,
+    tamper: impl Fn(String) -> String,
+) -> (u16, String) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    use std::io::{Read, Write};
+    let url = &sb.env["AWS_ENDPOINT_URL"];
+    let hostport = url.trim_start_matches("http://").trim_end_matches('/');
+    let creds = aws_credential_types::Credentials::new(
+        &sb.env["AWS_ACCESS_KEY_ID"],
+        &sb.env["AWS_SECRET_ACCESS_KEY"],
+        None,
+        None,
+        "test",
+    );
+    let identity = creds.into();
+    let body = "{}";
+    let headers = [
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", target),
+    ];
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let full = format!("{url}/");
+    let signable = SignableRequest::new(
+        "POST",
+        &full,
+        headers.iter().copied(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut request = format!(
+        "POST / HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    for (k, v) in instructions.headers() {
+        let v = if k.eq_ignore_ascii_case("authorization") {
+            tamper(v.to_string())
+        } else {
+            v.to_string()
+        };
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    let mut s = std::net::TcpStream::connect(hostport).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let status = reply[9..12].parse().unwrap();
+    (
+        status,
+        reply
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[test]
+fn finding_9_the_sandbox_refuses_what_aws_refuses() {
+    let sb = SandboxProc::start();
+    let now = std::time::SystemTime::now();
+    let ecs = "AmazonEC2ContainerServiceV20141113.ListClusters";
+    let same = |a: String| a;
+    // The control: a well-signed request is answered.
+    let (status, body) = signed_call(&sb, ecs, "us-east-1", "ecs", now, same);
+    assert_eq!(status, 200, "{body}");
+    let cases: Vec<(&str, (u16, String), &str)> = vec![
+        (
+            "a date two years off",
+            signed_call(
+                &sb,
+                ecs,
+                "us-east-1",
+                "ecs",
+                now - std::time::Duration::from_secs(2 * 365 * 86_400),
+                same,
+            ),
+            "Signature expired",
+        ),
+        (
+            "a date an hour ahead",
+            signed_call(
+                &sb,
+                ecs,
+                "us-east-1",
+                "ecs",
+                now + std::time::Duration::from_secs(3600),
+                same,
+            ),
+            "Signature not yet current",
+        ),
+        (
+            "a scope for another service",
+            signed_call(&sb, ecs, "us-east-1", "ecr", now, same),
+            "Credential should be scoped to correct service: 'ecs'",
+        ),
+        (
+            "ECR Public outside us-east-1",
+            signed_call(
+                &sb,
+                "SpencerFrontendService.DescribeRepositories",
+                "eu-west-1",
+                "ecr-public",
+                now,
+                same,
+            ),
+            "Credential should be scoped to a valid region",
+        ),
+        (
+            "an unsigned host header",
+            signed_call(&sb, ecs, "us-east-1", "ecs", now, |a| {
+                a.replace(
+                    "SignedHeaders=content-type;host;",
+                    "SignedHeaders=content-type;",
+                )
+            }),
+            "'Host' or ':authority' must be a 'SignedHeader'",
+        ),
+    ];
+    for (what, (status, body), says) in cases {
+        assert_eq!(status, 403, "{what}: {body}");
+        assert!(body.contains(says), "{what}: {body}");
+    }
+    // ECS's name rules, through boto3.
+    let refused = sb.boto3("import botocore\nout = []\nfor kind, name in [('cluster', 'x' * 300), ('cluster', 'caf\\u00e9'), ('service', 's' * 300), ('service', 'caf\\u00e9')]:\n    try:\n        if kind == 'cluster':\n            ecs.create_cluster(clusterName=name)\n        else:\n            ecs.create_cluster(clusterName='c1'); ecs.register_task_definition(family='f', containerDefinitions=[{'name': 'a', 'image': 'x'}]); ecs.create_service(cluster='c1', serviceName=name, taskDefinition='f')\n        out.append('accepted')\n    except botocore.exceptions.ClientError as e:\n        out.append(e.response['Error']['Code'])\nprint(json.dumps(out))");
+    assert_eq!(refused, json!(vec!["InvalidParameterException"; 4]));
+    // A registry push to a repository ECR does not have: NAME_UNKNOWN, as ECR answers.
+    let work = tempfile::tempdir().unwrap();
+    let layout = {
+        let src = sb.push_image("base", "v1", &[]);
+        let dest = work.path().join("oci");
+        let certs = sb.cert_dir(work.path());
+        let out = Command::new("skopeo")
+            .args(["copy", "--quiet", "--src-creds", &sb.registry_creds()])
+            .arg(format!("--src-cert-dir={}", certs.display()))
+            .arg(format!("docker://{src}"))
+            .arg(format!("oci:{}:v1", dest.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dest
+    };
+    let certs = sb.cert_dir(work.path());
+    let out = Command::new("skopeo")
+        .args(["copy", "--quiet", "--dest-creds", &sb.registry_creds()])
+        .arg(format!("--dest-cert-dir={}", certs.display()))
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!(
+            "docker://{}/never-created:v1",
+            sb.env["STEVEDORE_SANDBOX_REGISTRY"]
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(!out.status.success());
+    assert!(
+        err.contains("name unknown") || err.contains("name_unknown"),
+        "{err}"
+    );
+}

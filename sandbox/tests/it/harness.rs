@@ -134,8 +134,14 @@ impl Sandbox {
         decoded.split_once(':').unwrap().1.to_string()
     }
 
-    /// Push an OCI layout to `<registry>/<repo>:<tag>` with skopeo; returns skopeo's digest.
+    /// Push an OCI layout to `<registry>/<repo>:<tag>` with skopeo (creating the repository in
+    /// ECR first, as a push to an unknown one is NAME_UNKNOWN); returns skopeo's digest.
     pub async fn skopeo_push(&self, layout: &Path, repo: &str, tag: &str) -> String {
+        let ecr = aws_sdk_ecr::Client::new(&self.config(None, 1).await);
+        if let Err(e) = ecr.create_repository().repository_name(repo).send().await {
+            let code = aws_sdk_ecr::error::ProvideErrorMetadata::code(&e);
+            assert_eq!(code, Some("RepositoryAlreadyExistsException"), "{e:?}");
+        }
         let certs = self.dir().join("skopeo-certs");
         std::fs::create_dir_all(&certs).unwrap();
         std::fs::copy(self.dir().join("ca.pem"), certs.join("ca.crt")).unwrap();
