@@ -4,6 +4,7 @@ mod auth;
 mod deploy;
 mod doctor;
 mod ecr;
+mod fuzz;
 mod hardening;
 mod harness;
 mod iam;

@@ -1,0 +1,174 @@
+//! Property tests over the readers and parsers that take untrusted input: the archive and
+//! layout readers, the image-reference and duration parsers, task-definition patching and
+//! template rendering. Each must answer every input with a value or an error: no panic, and in
+//! bounded time. `PROPTEST_CASES` scales the runs (the counts below are the defaults).
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use std::io::Write;
+use stevedore::ecs::taskdef::{apply, diff, registrable, Changes, ImageRef};
+
+/// Arbitrary JSON, a few levels deep.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        ".{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    Just("name".to_string()),
+                    Just("image".to_string()),
+                    Just("containerDefinitions".to_string()),
+                    Just("environment".to_string()),
+                    Just("value".to_string()),
+                    "[a-z]{1,6}".prop_map(String::from)
+                ],
+                inner,
+                0..6
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A tar archive of entries with arbitrary names, kinds, link targets and contents; `cut`
+/// truncates it (as a broken download would).
+fn any_tar() -> impl Strategy<Value = Vec<u8>> {
+    let entry = (
+        prop_oneof![
+            Just("manifest.json".to_string()),
+            Just("index.json".to_string()),
+            Just("oci-layout".to_string()),
+            Just("blobs/sha256/abc".to_string()),
+            Just("../x".to_string()),
+            Just("/etc/x".to_string()),
+            "[a-z./]{1,20}".prop_map(String::from)
+        ],
+        0u8..4,
+        "[a-z./]{0,20}",
+        prop::collection::vec(any::<u8>(), 0..200),
+    );
+    (prop::collection::vec(entry, 0..8), any::<u16>()).prop_map(|(entries, cut)| {
+        let mut out = Vec::new();
+        {
+            let mut b = tar::Builder::new(&mut out);
+            for (name, kind, target, data) in entries {
+                let mut h = tar::Header::new_gnu();
+                let raw = name.as_bytes();
+                h.as_old_mut().name[..raw.len().min(99)].copy_from_slice(&raw[..raw.len().min(99)]);
+                h.set_mode(0o644);
+                match kind {
+                    0 => h.set_entry_type(tar::EntryType::Regular),
+                    1 => h.set_entry_type(tar::EntryType::Directory),
+                    2 => {
+                        h.set_entry_type(tar::EntryType::Symlink);
+                        let _ = h.set_link_name(&target);
+                    }
+                    _ => h.set_entry_type(tar::EntryType::Char),
+                }
+                let data = if kind == 0 { data } else { vec![] };
+                h.set_size(data.len() as u64);
+                h.set_cksum();
+                let _ = b.append(&h, &data[..]);
+            }
+            let _ = b.finish();
+        }
+        if cut > 0 && (cut as usize) < out.len() {
+            out.truncate(cut as usize);
+        }
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn image_references_parse_or_refuse(s in ".{0,80}") {
+        if let Ok(r) = ImageRef::parse(&s) {
+            prop_assert!(!r.repository.is_empty());
+        }
+    }
+
+    #[test]
+    fn durations_parse_or_refuse(s in "[0-9.]{0,25}(ms|s|m|h|x|)") {
+        let _ = stevedore::validate::duration(&s);
+        let _ = stevedore::validate::duration_within(
+            &s,
+            "--timeout",
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(86_400),
+        );
+    }
+
+    #[test]
+    fn task_definitions_patch_or_refuse(td in any_json(), image in "[a-z0-9./:@-]{0,40}", name in "[a-z]{0,6}") {
+        let changes = Changes {
+            images: vec![(name.clone(), image.clone())],
+            image: Some(image),
+            env: vec![(name.clone(), "K".into(), "V".into())],
+            secrets: vec![],
+            cpu: None,
+            memory: None,
+        };
+        let base = registrable(&td);
+        if let Ok(new) = apply(&base, &changes) {
+            let _ = diff(&base, &new);
+        }
+    }
+
+    #[test]
+    fn templates_render_or_refuse(text in "(\\{\\{[#/]?[a-z. ]{0,8}\\}\\}|[a-z{}\"]{0,5}){0,40}") {
+        if stevedore::render::check_shape(&text).is_ok() {
+            let _ = stevedore::render::render_str(&text, &json!({"a": "1", "env": {"X": "y"}}));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn archives_unpack_or_refuse_and_stay_inside(bytes in any_tar()) {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("x");
+        std::fs::create_dir(&dst).unwrap();
+        let limits = stevedore::archive::Limits { max_bytes: 4096, max_entries: 6 };
+        let _ = stevedore::archive::unpack(&bytes[..], &dst, limits, std::path::Path::new("fuzz.tar"));
+        // Nothing was written beside the destination.
+        let beside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        prop_assert_eq!(beside, vec![std::ffi::OsString::from("x")]);
+    }
+
+    #[test]
+    fn image_archives_read_or_refuse(bytes in any_tar()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image.tar");
+        std::fs::File::create(&path).unwrap().write_all(&bytes).unwrap();
+        let _ = stevedore::image::read(&stevedore::image::Source::Archive(path));
+    }
+
+    #[test]
+    fn oci_layouts_read_or_refuse(index in any_json(), manifest in any_json()) {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let m = manifest.to_string();
+        let hex = stevedore::image::sha256_hex(m.as_bytes());
+        std::fs::write(blobs.join(&hex), &m).unwrap();
+        std::fs::write(dir.path().join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        // Half the time an index that points at the manifest, half the time an arbitrary one.
+        let index = if m.len() % 2 == 0 {
+            json!({"schemaVersion": 2, "manifests": [{"digest": format!("sha256:{hex}"), "size": m.len(), "mediaType": "application/vnd.oci.image.manifest.v1+json"}]})
+        } else {
+            index
+        };
+        std::fs::write(dir.path().join("index.json"), index.to_string()).unwrap();
+        let _ = stevedore::image::load(&stevedore::image::Source::OciDir(dir.path().to_path_buf()));
+    }
+}
