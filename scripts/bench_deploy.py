@@ -106,6 +106,24 @@ def scenario(env, ecs, service, image, breaker):
     return proc.returncode, dep["rolloutState"], exited - decided, n / ((exited - updated) / 60.0), exited - started
 
 
+def many_services(env, ecs, image, count=20):
+    """One deploy of `count` services: DescribeServices calls a minute while it waits, against
+    one call per service per poll unbatched (the peer: what separate waits would make)."""
+    names = [f"many-{i}" for i in range(count)]
+    for n in names:
+        ecs.create_service(cluster="bench", serviceName=n, taskDefinition="web:1", desiredCount=1)
+    for chunk in (names[:10], names[10:]):
+        while not all(s["deployments"][0].get("rolloutState") == "COMPLETED" for s in ecs.describe_services(cluster="bench", services=chunk)["services"]):
+            time.sleep(0.2)
+    started = time.time()
+    proc = subprocess.run([BIN, "deploy", "--cluster", "bench", "--service", ",".join(names), "--image", image],
+                          env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exited = time.time()
+    log = calls(env)
+    n = sum(1 for c in log if c["call"] == "ECS.DescribeServices" and started <= c["at"] <= exited)
+    return proc.returncode, n, n / ((exited - started) / 60.0), exited - started
+
+
 def main():
     proc, env = start_sandbox()
     try:
@@ -123,6 +141,11 @@ def main():
                 if seen != state:
                     sys.exit(f"bench: expected a {state} rollout, the sandbox says {seen} (stevedore exit {code})")
                 results[state].append((latency, per_min, total, code))
+        code, n, per_min, secs = many_services(env, ecs, good)
+        # Unbatched, each service polls on its own: one call per service per 4 s poll (the default).
+        unbatched = 20 * 60.0 / 4.0
+        print(f"deploy 20 services (exit {code}, {secs:.1f} s): {n} DescribeServices calls, {per_min:.0f}/min; "
+              f"one call per service per poll would be {unbatched:.0f}/min; ratio {per_min / unbatched:.2f}")
         for state, rows in results.items():
             lat = statistics.median(r[0] for r in rows)
             rate = max(r[1] for r in rows)

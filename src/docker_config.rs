@@ -56,23 +56,7 @@ pub fn save_auth(dir: &Path, host: &str, auth_b64: &str) -> Result<(PathBuf, Opt
     };
     let (doc, warning) = with_auth(doc, host, auth_b64)?;
     let text = serde_json::to_string_pretty(&doc)? + "\n";
-    let tmp = path.with_extension("json.stevedore-tmp");
-    {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.create(true).write(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("opening {}", tmp.display()))?;
-        f.write_all(text.as_bytes())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
+    crate::export::replace_private(&path, text.as_bytes())?;
     Ok((path, warning))
 }
 

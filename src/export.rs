@@ -130,9 +130,13 @@ pub fn write_ini_section(path: &Path, section: &str, pairs: &[(&str, &str)]) -> 
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     let new = upsert_ini_section(&old, section, pairs);
-    // Write beside and rename, so a reader never sees half a file. The temporary file has an
-    // unpredictable name and is created exclusively (O_EXCL, owner-only), so a link planted
-    // beside the file cannot redirect the secrets.
+    replace_private(path, new.as_bytes())
+}
+
+/// Replace a file's content, owner-only: written beside it and renamed, so a reader never sees
+/// half a file. The temporary file has an unpredictable name and is created exclusively
+/// (O_EXCL, mode 0600), so a link planted beside the file cannot redirect the secrets.
+pub fn replace_private(path: &Path, content: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -141,7 +145,7 @@ pub fn write_ini_section(path: &Path, section: &str, pairs: &[(&str, &str)]) -> 
         .prefix(".stevedore-")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(new.as_bytes())
+    tmp.write_all(content)
         .with_context(|| format!("writing {}", tmp.path().display()))?;
     tmp.persist(path)
         .map_err(|e| anyhow::anyhow!("replacing {}: {}", path.display(), e.error))?;

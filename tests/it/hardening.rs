@@ -258,6 +258,34 @@ fn finding_3_secrets_land_only_in_owner_only_files() {
     assert!(std::fs::read_to_string(&creds).unwrap().contains("[ci]"));
     assert_eq!(mode(&creds), 0o600);
 
+    // The same for docker's config.json, which `ecr login` fills with a registry password; an
+    // existing world-readable one becomes owner-only.
+    let run = stevedore(&["ecr", "login"]).aws(&moto.url);
+    let home = run.home();
+    let docker = home.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(docker.join("config.json"), "{}").unwrap();
+    std::fs::set_permissions(
+        docker.join("config.json"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let trap = home.path().join("attacker-reads-this-too");
+    std::fs::write(&trap, "").unwrap();
+    std::os::unix::fs::symlink(&trap, docker.join("config.json.stevedore-tmp")).unwrap();
+    run.env("DOCKER_CONFIG", docker.to_str().unwrap())
+        .run()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(&trap).unwrap(),
+        "",
+        "nothing written through the link"
+    );
+    assert!(std::fs::read_to_string(docker.join("config.json"))
+        .unwrap()
+        .contains("auths"));
+    assert_eq!(mode(&docker.join("config.json")), 0o600);
+
     // A template cannot print a secret from the environment into the dry run's diff.
     let sb = SandboxProc::start();
     let image = sb.push_image("app", "v1", &[]);
