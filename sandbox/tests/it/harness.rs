@@ -193,6 +193,8 @@ pub fn oci_image(parent: &Path, name: &str, labels: &[(&str, &str)]) -> PathBuf 
     // does what the labels tell the simulation.
     std::fs::copy("/bin/busybox", src.join("bin/busybox"))
         .expect("busybox-static (make deps installs it)");
+    // A shell, for CMD-SHELL health checks (Docker runs them with /bin/sh -c).
+    std::os::unix::fs::symlink("busybox", src.join("bin/sh")).unwrap();
     let tar_path = parent.join(format!("{name}.tar"));
     let st = Command::new("tar")
         .arg("-C")

@@ -743,3 +743,129 @@ async fn in_docker_mode_a_task_runs_its_real_command() {
         assert_eq!(last.last_status(), Some("RUNNING"), "{last:#?}");
     }
 }
+
+#[tokio::test]
+async fn a_task_that_fails_its_health_check_is_replaced_and_trips_the_breaker() {
+    let sb = Sandbox::start(SPEED);
+    let tmp = tempfile::tempdir().unwrap();
+    push(&sb, tmp.path(), "app", "good", &[]).await;
+    // Simulated, the label fails the check; in Docker mode the command below fails for real.
+    push(
+        &sb,
+        tmp.path(),
+        "app",
+        "sick",
+        &[("stevedore.sandbox.unhealthy-after", "0")],
+    )
+    .await;
+    let ecs = aws_sdk_ecs::Client::new(&sb.config(None, 3).await);
+    ecs.create_cluster()
+        .cluster_name("c1")
+        .send()
+        .await
+        .unwrap();
+    for (image, check) in [
+        ("app:good", "test -f /hello.txt"),
+        ("app:sick", "test -f /missing"),
+    ] {
+        ecs.register_task_definition()
+            .family("web")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("web")
+                    .image(format!("{}/{image}", sb.registry()))
+                    .health_check(
+                        aws_sdk_ecs::types::HealthCheck::builder()
+                            .command("CMD-SHELL")
+                            .command(check)
+                            .interval(5)
+                            .retries(2)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let breaker = DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(true)
+                .build(),
+        )
+        .build();
+    ecs.create_service()
+        .cluster("c1")
+        .service_name("s1")
+        .task_definition("web:1")
+        .desired_count(2)
+        .deployment_configuration(breaker)
+        .send()
+        .await
+        .unwrap();
+    until(&ecs, 60, |s| {
+        s.deployments().len() == 1
+            && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
+    })
+    .await;
+    let running = ecs
+        .list_tasks()
+        .cluster("c1")
+        .service_name("s1")
+        .send()
+        .await
+        .unwrap();
+    let tasks = ecs
+        .describe_tasks()
+        .cluster("c1")
+        .set_tasks(Some(running.task_arns().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tasks
+            .tasks()
+            .iter()
+            .all(|t| t.health_status().map(|h| h.as_str()) == Some("HEALTHY")),
+        "the passing check made the first tasks HEALTHY: {:?}",
+        tasks
+            .tasks()
+            .iter()
+            .map(|t| t.health_status())
+            .collect::<Vec<_>>()
+    );
+    let out = ecs
+        .update_service()
+        .cluster("c1")
+        .service("s1")
+        .task_definition("web:2")
+        .send()
+        .await
+        .unwrap();
+    let failing = out.service().unwrap().deployments()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let svc = until(&ecs, 90, |s| {
+        s.deployments()
+            .iter()
+            .all(|d| d.id() != Some(failing.as_str()))
+            && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
+    })
+    .await;
+    assert!(svc.task_definition().unwrap().ends_with("web:1"));
+    let ev = events(&svc);
+    assert!(
+        ev.iter()
+            .any(|m| m.contains("failed container health checks.")),
+        "{ev:#?}"
+    );
+    assert!(
+        ev.iter()
+            .any(|m| m.contains("deployment failed: tasks failed to start.")),
+        "{ev:#?}"
+    );
+}
