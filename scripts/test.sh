@@ -11,7 +11,7 @@ passed=0
 failed=0
 status=0
 
-# Counts from cargo's "test result:" lines and bats' "N tests, N failures" line.
+# Counts from cargo's "test result:" lines and bats' summary or TAP lines.
 count() {
   local log=$1 p=0 f=0 i=0 line
   while IFS= read -r line; do
@@ -19,6 +19,10 @@ count() {
       p=$((p + BASH_REMATCH[1])) f=$((f + BASH_REMATCH[2])) i=$((i + BASH_REMATCH[3]))
     elif [[ $line =~ ^([0-9]+)\ tests?,\ ([0-9]+)\ failures? ]]; then
       p=$((p + BASH_REMATCH[1] - BASH_REMATCH[2])) f=$((f + BASH_REMATCH[2]))
+    elif [[ $line =~ ^ok\ [0-9]+\  ]]; then
+      p=$((p + 1)) # bats' TAP output, off a terminal
+    elif [[ $line =~ ^not\ ok\ [0-9]+\  ]]; then
+      f=$((f + 1))
     fi
   done <"$log"
   echo "$p $f $i"
