@@ -675,6 +675,7 @@ fn no_child_left(kill: bool) {
         let cmd = std::fs::read_to_string(format!("/proc/{k}/cmdline")).unwrap_or_default();
         assert!(cmd.contains("docker-registry\0serve"), "{cmd}");
     }
+    let dir = sb.dir().to_path_buf();
     if kill {
         unsafe {
             libc::kill(pid as i32, libc::SIGKILL);
@@ -687,6 +688,12 @@ fn no_child_left(kill: bool) {
             .map(|s| !s.contains(") Z "))
             .unwrap_or(false);
         assert!(!alive, "registry {k} outlived the sandbox (killed: {kill})");
+    }
+    if kill {
+        // A killed process cannot remove its temporary directory; the test does.
+        std::fs::remove_dir_all(&dir).unwrap();
+    } else {
+        assert!(!dir.exists(), "a stopped sandbox removes {}", dir.display());
     }
 }
 
