@@ -278,7 +278,10 @@ impl Run {
     }
 
     pub fn run(&self) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stevedore"));
+        // STEVEDORE_TEST_BIN runs the suite against another build (an older release, say).
+        let bin = std::env::var_os("STEVEDORE_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_stevedore").into());
+        let mut cmd = Command::new(bin);
         cmd.args(&self.args)
             .env_clear()
             .envs(&self.env)
