@@ -206,18 +206,7 @@ impl Plan {
         if a.desired_count.is_some_and(|n| n < 0) {
             return Err(usage!("--desired-count: must be 0 or more"));
         }
-        let timeout = crate::validate::duration_within(
-            &a.timeout,
-            "--timeout (STEVEDORE_TIMEOUT)",
-            super::MIN_TIMEOUT,
-            super::MAX_TIMEOUT,
-        )?;
-        let poll = crate::validate::duration_within(
-            &a.poll_interval,
-            "--poll-interval (STEVEDORE_POLL_INTERVAL)",
-            super::MIN_POLL,
-            super::MAX_POLL,
-        )?;
+        let (timeout, poll) = super::wait_flags(&a.timeout, &a.poll_interval)?;
         let given = match (&a.task_definition_file, &a.template) {
             (Some(f), _) => Some(read_task_definition_file(f)?),
             (None, Some(t)) => Some(render_template(t, &a.vars)?),

@@ -16,3 +16,21 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 pub const MIN_POLL: Duration = Duration::from_millis(200);
 /// The longest `--poll-interval`.
 pub const MAX_POLL: Duration = Duration::from_secs(300);
+
+/// `--timeout` and `--poll-interval` of a command that waits, checked against the bounds above.
+pub fn wait_flags(timeout: &str, poll: &str) -> anyhow::Result<(Duration, Duration)> {
+    Ok((
+        crate::validate::duration_within(
+            timeout,
+            "--timeout (STEVEDORE_TIMEOUT)",
+            MIN_TIMEOUT,
+            MAX_TIMEOUT,
+        )?,
+        crate::validate::duration_within(
+            poll,
+            "--poll-interval (STEVEDORE_POLL_INTERVAL)",
+            MIN_POLL,
+            MAX_POLL,
+        )?,
+    ))
+}

@@ -99,18 +99,7 @@ async fn with_image(
 
 /// `stevedore run-task`.
 pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
-    let timeout = crate::validate::duration_within(
-        &a.timeout,
-        "--timeout (STEVEDORE_TIMEOUT)",
-        super::MIN_TIMEOUT,
-        super::MAX_TIMEOUT,
-    )?;
-    let poll = crate::validate::duration_within(
-        &a.poll_interval,
-        "--poll-interval (STEVEDORE_POLL_INTERVAL)",
-        super::MIN_POLL,
-        super::MAX_POLL,
-    )?;
+    let (timeout, poll) = super::wait_flags(&a.timeout, &a.poll_interval)?;
     if let Some(c) = &a.command {
         parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?;
     }

@@ -489,19 +489,12 @@ fn a_wait_that_outlives_the_oidc_credentials_re_assumes_the_role() {
     let creds = read_exports(&bash_env);
     // A slow rollout (real time), and the sandbox clock jumps past the credentials' expiry mid-wait.
     sb.control("POST", "/_sandbox/clock", r#"{"speed": 1}"#);
-    let jump = {
-        let url = sb.env["STEVEDORE_SANDBOX_URL"].clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-            let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-            let body = r#"{"advance": 3700}"#;
-            use std::io::{Read, Write};
-            write!(s, "POST /_sandbox/clock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-            let mut r = String::new();
-            s.read_to_string(&mut r).unwrap();
-        })
-    };
+    let jump = sb.control_later(vec![(
+        1500,
+        "POST",
+        "/_sandbox/clock",
+        r#"{"advance": 3700}"#.into(),
+    )]);
     let out = deploy(&sb, &["--service", "web", "--image", &v2])
         .sandbox(&sb, false)
         .env("AWS_ACCESS_KEY_ID", &creds["AWS_ACCESS_KEY_ID"])

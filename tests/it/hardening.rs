@@ -289,7 +289,7 @@ fn finding_3_secrets_land_only_in_owner_only_files() {
     // A template cannot print a secret from the environment into the dry run's diff.
     let sb = SandboxProc::start();
     let image = sb.push_image("app", "v1", &[]);
-    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {image:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    one_service(&sb, &image);
     let dir = tempfile::tempdir().unwrap();
     let template = dir.path().join("t.json.hbs");
     std::fs::write(
@@ -331,7 +331,7 @@ fn finding_3_secrets_land_only_in_owner_only_files() {
 fn finding_7_absurd_input_is_one_line_and_exit_2_before_any_call() {
     let sb = SandboxProc::start();
     let image = sb.push_image("app", "v1", &[]);
-    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {image:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    one_service(&sb, &image);
     let dir = tempfile::tempdir().unwrap();
     let deep = dir.path().join("deep.hbs");
     std::fs::write(
@@ -490,7 +490,7 @@ fn finding_4_digest_pinning_fails_closed() {
     let sb = SandboxProc::start();
     let v1 = sb.push_image("app", "v1", &[]);
     let v2 = sb.push_image("app", "v2", &[]);
-    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    one_service(&sb, &v1);
     // ECR cannot hand out a registry token: whether the image's registry is ECR is unknown.
     sb.control(
         "PUT",
@@ -538,7 +538,7 @@ fn finding_5_a_later_step_re_assumes_with_what_the_auth_step_recorded() {
     let sb = SandboxProc::start();
     let v1 = sb.push_image("app", "v1", &[]);
     let v2 = sb.push_image("app", "v2", &[]);
-    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    one_service(&sb, &v1);
     // The orb's auth step: the role is a parameter of this step only.
     let token = sb.token(&["--project", "proj-1"]);
     let auth = stevedore(&["auth", "--role-name", "circleci-deployer"])
@@ -561,17 +561,12 @@ fn finding_5_a_later_step_re_assumes_with_what_the_auth_step_recorded() {
     // The deploy step: what $BASH_ENV holds and the job's token, no role; the sandbox clock
     // jumps past the credentials' expiry during the wait.
     sb.control("POST", "/_sandbox/clock", r#"{"speed": 1}"#);
-    let url = sb.env["STEVEDORE_SANDBOX_URL"].clone();
-    let jump = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let body = r#"{"advance": 3700}"#;
-        use std::io::{Read, Write};
-        write!(s, "POST /_sandbox/clock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-        let mut r = String::new();
-        s.read_to_string(&mut r).unwrap();
-    });
+    let jump = sb.control_later(vec![(
+        1500,
+        "POST",
+        "/_sandbox/clock",
+        r#"{"advance": 3700}"#.into(),
+    )]);
     let mut run = stevedore(&[
         "deploy",
         "--cluster",
@@ -666,23 +661,17 @@ fn finding_6_the_deadline_holds_against_a_hung_endpoint_and_transient_errors_are
     let sb = SandboxProc::start();
     let v1 = sb.push_image("app", "v1", &[]);
     let v2 = sb.push_image("app", "v2", &[]);
-    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
+    one_service(&sb, &v1);
     sb.control("POST", "/_sandbox/clock", r#"{"speed": 1}"#);
-    let url = sb.env["STEVEDORE_SANDBOX_URL"].clone();
-    let storm = std::thread::spawn(move || {
-        let put = |body: &str| {
-            let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-            use std::io::{Read, Write};
-            write!(s, "PUT /_sandbox/faults HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-            let mut r = String::new();
-            s.read_to_string(&mut r).unwrap();
-        };
-        std::thread::sleep(std::time::Duration::from_millis(1200));
-        put(r#"{"error_share": 1.0, "operations": ["DescribeServices"]}"#);
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        put("{}");
-    });
+    let storm = sb.control_later(vec![
+        (
+            1200,
+            "PUT",
+            "/_sandbox/faults",
+            r#"{"error_share": 1.0, "operations": ["DescribeServices"]}"#.into(),
+        ),
+        (1500, "PUT", "/_sandbox/faults", "{}".into()),
+    ]);
     let out = stevedore(&[
         "deploy",
         "--cluster",
@@ -709,6 +698,11 @@ fn finding_6_the_deadline_holds_against_a_hung_endpoint_and_transient_errors_are
         out.stdout
     );
     assert!(out.stdout.contains("web: deployed web:2"), "{}", out.stdout);
+}
+
+/// A cluster `c1` with a service `web` running one task of family `web:1` (`image`).
+fn one_service(sb: &SandboxProc, image: &str) {
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {image:?}}}])\necs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\nprint(1)"));
 }
 
 /// DescribeServices calls the sandbox has answered so far.
@@ -921,24 +915,7 @@ fn finding_9_the_sandbox_refuses_what_aws_refuses() {
     assert_eq!(refused, json!(vec!["InvalidParameterException"; 4]));
     // A registry push to a repository ECR does not have: NAME_UNKNOWN, as ECR answers.
     let work = tempfile::tempdir().unwrap();
-    let layout = {
-        let src = sb.push_image("base", "v1", &[]);
-        let dest = work.path().join("oci");
-        let certs = sb.cert_dir(work.path());
-        let out = Command::new("skopeo")
-            .args(["copy", "--quiet", "--src-creds", &sb.registry_creds()])
-            .arg(format!("--src-cert-dir={}", certs.display()))
-            .arg(format!("docker://{src}"))
-            .arg(format!("oci:{}:v1", dest.display()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dest
-    };
+    let layout = sb.oci_layout(work.path());
     let certs = sb.cert_dir(work.path());
     let out = Command::new("skopeo")
         .args(["copy", "--quiet", "--dest-creds", &sb.registry_creds()])

@@ -452,13 +452,42 @@ impl SandboxProc {
 
     /// PUT a control document (faults, clock) to the sandbox.
     pub fn control(&self, method: &str, path: &str, body: &str) {
-        let url = &self.env["STEVEDORE_SANDBOX_URL"];
-        let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
-        let mut reply = String::new();
-        s.read_to_string(&mut reply).unwrap();
-        assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
+        control_at(&self.env["STEVEDORE_SANDBOX_URL"], method, path, body);
+    }
+
+    /// Control requests sent one after another from a thread, each after its delay in
+    /// milliseconds (a fault storm, a clock jump in the middle of a run); join the handle.
+    pub fn control_later(
+        &self,
+        steps: Vec<(u64, &'static str, &'static str, String)>,
+    ) -> std::thread::JoinHandle<()> {
+        let url = self.env["STEVEDORE_SANDBOX_URL"].clone();
+        std::thread::spawn(move || {
+            for (delay, method, path, body) in steps {
+                std::thread::sleep(std::time::Duration::from_millis(delay));
+                control_at(&url, method, path, &body);
+            }
+        })
+    }
+
+    /// An OCI layout of a small image (copied out of the sandbox's registry with skopeo).
+    pub fn oci_layout(&self, dir: &Path) -> PathBuf {
+        let src = self.push_image("base", "src", &[]);
+        let dest = dir.join("oci");
+        let certs = self.cert_dir(dir);
+        let out = Command::new("skopeo")
+            .args(["copy", "--quiet", "--src-creds", &self.registry_creds()])
+            .arg(format!("--src-cert-dir={}", certs.display()))
+            .arg(format!("docker://{src}"))
+            .arg(format!("oci:{}:v1", dest.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dest
     }
 
     /// Build an OCI image (one small layer, these config labels) and push it with skopeo to the
@@ -618,4 +647,14 @@ impl SandboxProc {
         std::fs::copy(&self.env["AWS_CA_BUNDLE"], certs.join("ca.crt")).unwrap();
         certs
     }
+}
+
+/// Send one control request to the sandbox at `url`; it must succeed.
+fn control_at(url: &str, method: &str, path: &str, body: &str) {
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
 }

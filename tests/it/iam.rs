@@ -137,31 +137,11 @@ fn flow(sb: &SandboxProc, layout: &std::path::Path) -> Result<String, String> {
     Ok(log)
 }
 
-/// An OCI layout of a small image, copied out of the sandbox's registry with skopeo.
-fn layout(sb: &SandboxProc, dir: &std::path::Path) -> std::path::PathBuf {
-    let src = sb.push_image("base", "src", &[]);
-    let dest = dir.join("oci");
-    let certs = sb.cert_dir(dir);
-    let out = std::process::Command::new("skopeo")
-        .args(["copy", "--quiet", "--src-creds", &sb.registry_creds()])
-        .arg(format!("--src-cert-dir={}", certs.display()))
-        .arg(format!("docker://{src}"))
-        .arg(format!("oci:{}:v1", dest.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dest
-}
-
 #[test]
 fn the_flow_succeeds_under_the_rendered_policy_and_needs_every_statement() {
     let sb = SandboxProc::start();
     let work = tempfile::tempdir().unwrap();
-    let oci = layout(&sb, work.path());
+    let oci = sb.oci_layout(work.path());
     let policy = rendered_policy(&sb);
     let statements = policy["Statement"].as_array().unwrap().clone();
     assert_eq!(statements.len(), 9, "{policy:#}");
