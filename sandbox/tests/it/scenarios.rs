@@ -43,6 +43,33 @@ async fn push(
     sb.skopeo_push(&layout, repo, tag).await
 }
 
+/// Service `s1` of `web:1` (two tasks) with the circuit breaker and rollback on, settled
+/// (within `limit` real seconds).
+async fn breaker_service(ecs: &aws_sdk_ecs::Client, limit: u64) {
+    let breaker = DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(true)
+                .rollback(true)
+                .build(),
+        )
+        .build();
+    ecs.create_service()
+        .cluster("c1")
+        .service_name("s1")
+        .task_definition("web:1")
+        .desired_count(2)
+        .deployment_configuration(breaker)
+        .send()
+        .await
+        .unwrap();
+    until(ecs, limit, |s| {
+        s.deployments().len() == 1
+            && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
+    })
+    .await;
+}
+
 /// Poll DescribeServices until `done` says so (or fail after `limit` real seconds).
 async fn until(
     ecs: &aws_sdk_ecs::Client,
@@ -189,28 +216,7 @@ async fn a_crash_looping_image_trips_the_circuit_breaker_and_rolls_back() {
     .await;
     let ecs = aws_sdk_ecs::Client::new(&sb.config(None, 3).await);
     ecs_setup(&sb, &ecs, &["app:good", "app:crash"]).await;
-    let breaker = DeploymentConfiguration::builder()
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .build();
-    ecs.create_service()
-        .cluster("c1")
-        .service_name("s1")
-        .task_definition("web:1")
-        .desired_count(2)
-        .deployment_configuration(breaker)
-        .send()
-        .await
-        .unwrap();
-    until(&ecs, 20, |s| {
-        s.deployments().len() == 1
-            && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
-    })
-    .await;
+    breaker_service(&ecs, 20).await;
     let out = ecs
         .update_service()
         .cluster("c1")
@@ -796,28 +802,7 @@ async fn a_task_that_fails_its_health_check_is_replaced_and_trips_the_breaker() 
             .await
             .unwrap();
     }
-    let breaker = DeploymentConfiguration::builder()
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder()
-                .enable(true)
-                .rollback(true)
-                .build(),
-        )
-        .build();
-    ecs.create_service()
-        .cluster("c1")
-        .service_name("s1")
-        .task_definition("web:1")
-        .desired_count(2)
-        .deployment_configuration(breaker)
-        .send()
-        .await
-        .unwrap();
-    until(&ecs, 60, |s| {
-        s.deployments().len() == 1
-            && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
-    })
-    .await;
+    breaker_service(&ecs, 60).await;
     let running = ecs
         .list_tasks()
         .cluster("c1")
