@@ -203,13 +203,23 @@ pub const TOKEN_VARIABLES: [&str; 2] = ["CIRCLE_OIDC_TOKEN_V2", "CIRCLE_OIDC_TOK
 
 /// Find a token: `CIRCLE_OIDC_TOKEN_V2`, else `CIRCLE_OIDC_TOKEN`, else one minted by the
 /// `circleci` agent when it is on PATH. `Ok(None)` when there is none to be had.
+///
+/// CircleCI's own tokens always carry the organisation id as audience: when `audience` asks for
+/// another one and the agent is on PATH, a token with that audience is minted instead.
 pub fn find_token(audience: Option<&str>) -> Result<Option<Token>> {
+    let agent = which("circleci");
     for var in TOKEN_VARIABLES {
         if let Some(v) = crate::config::env_var(var) {
-            return Token::parse(&v, var, SystemTime::now()).map(Some);
+            let token = Token::parse(&v, var, SystemTime::now())?;
+            match (audience, &agent) {
+                (Some(aud), Some(agent)) if !token.claims.aud.iter().any(|a| a == aud) => {
+                    return mint(agent, aud).map(Some)
+                }
+                _ => return Ok(Some(token)),
+            }
         }
     }
-    let Some(agent) = which("circleci") else {
+    let Some(agent) = agent else {
         return Ok(None);
     };
     let Some(aud) = audience else {

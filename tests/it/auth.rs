@@ -263,3 +263,57 @@ fn idp_communication_errors_and_throttling_are_retried() {
     );
     assert_eq!(read_exports(&bash_env)["AWS_SECRET_ACCESS_KEY"], "secret-x");
 }
+
+#[test]
+fn an_audience_other_than_the_tokens_is_minted_even_with_a_token_present() {
+    let moto = Moto::start();
+    let bin = tempfile::tempdir().unwrap();
+    let present = circleci_token("proj-1", 3600, "PRESENT-SIG"); // aud = org-1
+    let minted = circleci_token("proj-1", 3600, "MINTED-SIG");
+    let state = bin.path().join("calls");
+    script(
+        bin.path(),
+        "circleci",
+        &format!(
+            "echo \"$@\" >> '{s}'\nprintf '%s' '{minted}'",
+            s = state.display()
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let auth = |extra: &[&str]| {
+        let mut args = vec!["auth", "--role-name", "deployer"];
+        args.extend_from_slice(extra);
+        let run = stevedore(&args)
+            .aws(&moto.url)
+            .env("PATH", &path)
+            .env("CIRCLE_ORGANIZATION_ID", "org-1")
+            .env("CIRCLE_OIDC_TOKEN_V2", &present);
+        let home = run.home();
+        run.env(
+            "BASH_ENV",
+            home.path().join("bash_env").display().to_string(),
+        )
+        .run()
+        .success()
+    };
+    // The organisation's audience: the token CircleCI put in the environment is used.
+    auth(&[]);
+    assert!(!state.exists(), "no token minted for the default audience");
+    // Another audience: `circleci run oidc get` mints one with it.
+    let out = auth(&["--audience", "sts.amazonaws.com"]);
+    let calls = std::fs::read_to_string(&state).unwrap();
+    assert_eq!(
+        calls.trim(),
+        r#"run oidc get --claims {"aud":"sts.amazonaws.com"}"#
+    );
+    assert!(
+        out.stdout.contains("`circleci run oidc get`"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.all().contains("MINTED-SIG") && !out.all().contains("PRESENT-SIG"));
+}
