@@ -972,6 +972,7 @@ async fn follow(
 ) -> Result<DeployResult> {
     // Reads from before this point predate the update being followed.
     let since = Instant::now();
+    let mut heartbeat = wait::Heartbeat::new(since, super::HEARTBEAT);
     let mut interval = plan.poll;
     let mut failed_seen = 0;
     let mut unanswered = false;
@@ -1015,11 +1016,26 @@ async fn follow(
             }
             Err(e) => return Err(api_err("DescribeServices", e)),
         };
+        let mut said = false;
         for e in watch.new_events(&svc) {
             say(plan, service, &e);
+            said = true;
         }
         if let Some(c) = watch.counts(&svc, id) {
             say(plan, service, &c);
+            said = true;
+        }
+        if said {
+            heartbeat.said(Instant::now());
+        } else if heartbeat.due(Instant::now()) {
+            say(
+                plan,
+                service,
+                &format!(
+                    "still following deployment {id} ({} so far)",
+                    crate::validate::human_duration(Duration::from_secs(since.elapsed().as_secs()))
+                ),
+            );
         }
         let verdict = wait::assess(&svc, id, plan.wait_until == WaitUntil::Stable);
         let failed = Watch::failed(&svc, id);

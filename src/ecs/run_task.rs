@@ -181,6 +181,7 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     // No poll outlives the deadline, hung requests included.
     client.set_deadline(deadline);
     let mut last = String::new();
+    let mut heartbeat = super::wait::Heartbeat::new(Instant::now(), super::HEARTBEAT);
     loop {
         let d = match client
             .call(
@@ -205,6 +206,9 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
         if status != last {
             println!("task {id}: {status}");
             last = status.clone();
+            heartbeat.said(Instant::now());
+        } else if heartbeat.due(Instant::now()) {
+            println!("task {id}: still {status}");
         }
         if status == "STOPPED" {
             println!("{}", super::wait::stopped_task_line(&t));

@@ -217,6 +217,34 @@ pub fn stopped_task_line(task: &Value) -> String {
     format!("task {id} stopped{code}: {reason} ({})", exits.join("; "))
 }
 
+/// When a quiet wait should say it is still waiting: CircleCI ends a step after 10 minutes
+/// without output, so a wait that printed nothing for [`super::HEARTBEAT`] says so.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat {
+    last: std::time::Instant,
+    every: std::time::Duration,
+}
+
+impl Heartbeat {
+    pub fn new(now: std::time::Instant, every: std::time::Duration) -> Heartbeat {
+        Heartbeat { last: now, every }
+    }
+
+    /// Something was printed at `now`.
+    pub fn said(&mut self, now: std::time::Instant) {
+        self.last = now;
+    }
+
+    /// Whether to say "still waiting" at `now` (and count it as said).
+    pub fn due(&mut self, now: std::time::Instant) -> bool {
+        let due = now.saturating_duration_since(self.last) >= self.every;
+        if due {
+            self.last = now;
+        }
+        due
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +360,18 @@ mod tests {
         let t = json!({"taskArn": "arn:aws:ecs:r:1:task/c/abc", "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
             "containers": [{"name": "web", "exitCode": 3}, {"name": "log", "reason": "CannotPullContainerError: nope"}]});
         assert_eq!(stopped_task_line(&t), "task abc stopped [EssentialContainerExited]: Essential container in task exited (web exited 3; log: CannotPullContainerError: nope)");
+    }
+
+    #[test]
+    fn a_quiet_wait_beats_every_interval_and_output_resets_it() {
+        let t0 = std::time::Instant::now();
+        let min = std::time::Duration::from_secs(60);
+        let mut h = Heartbeat::new(t0, 5 * min);
+        assert!(!h.due(t0 + 4 * min));
+        assert!(h.due(t0 + 5 * min));
+        assert!(!h.due(t0 + 9 * min));
+        h.said(t0 + 9 * min);
+        assert!(!h.due(t0 + 13 * min));
+        assert!(h.due(t0 + 14 * min));
     }
 }
