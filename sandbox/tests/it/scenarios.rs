@@ -70,6 +70,34 @@ async fn breaker_service(ecs: &aws_sdk_ecs::Client, limit: u64) {
     .await;
 }
 
+/// Update `s1` to `web:2` and wait (at most `limit` real seconds) until that deployment is gone
+/// and the rollback's has COMPLETED; the failed deployment's id and the service then.
+async fn update_until_rolled_back(
+    ecs: &aws_sdk_ecs::Client,
+    limit: u64,
+) -> (String, aws_sdk_ecs::types::Service) {
+    let out = ecs
+        .update_service()
+        .cluster("c1")
+        .service("s1")
+        .task_definition("web:2")
+        .send()
+        .await
+        .unwrap();
+    let failing = out.service().unwrap().deployments()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let svc = until(ecs, limit, |s| {
+        s.deployments()
+            .iter()
+            .all(|d| d.id() != Some(failing.as_str()))
+            && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
+    })
+    .await;
+    (failing, svc)
+}
+
 /// Poll DescribeServices until `done` says so (or fail after `limit` real seconds).
 async fn until(
     ecs: &aws_sdk_ecs::Client,
@@ -217,25 +245,7 @@ async fn a_crash_looping_image_trips_the_circuit_breaker_and_rolls_back() {
     let ecs = aws_sdk_ecs::Client::new(&sb.config(None, 3).await);
     ecs_setup(&sb, &ecs, &["app:good", "app:crash"]).await;
     breaker_service(&ecs, 20).await;
-    let out = ecs
-        .update_service()
-        .cluster("c1")
-        .service("s1")
-        .task_definition("web:2")
-        .send()
-        .await
-        .unwrap();
-    let failing = out.service().unwrap().deployments()[0]
-        .id()
-        .unwrap()
-        .to_string();
-    let svc = until(&ecs, 30, |s| {
-        s.deployments()
-            .iter()
-            .all(|d| d.id() != Some(failing.as_str()))
-            && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
-    })
-    .await;
+    let (failing, svc) = update_until_rolled_back(&ecs, 30).await;
     assert!(
         svc.task_definition().unwrap().ends_with("web:1"),
         "rolled back to the last completed revision"
@@ -829,25 +839,7 @@ async fn a_task_that_fails_its_health_check_is_replaced_and_trips_the_breaker() 
             .map(|t| t.health_status())
             .collect::<Vec<_>>()
     );
-    let out = ecs
-        .update_service()
-        .cluster("c1")
-        .service("s1")
-        .task_definition("web:2")
-        .send()
-        .await
-        .unwrap();
-    let failing = out.service().unwrap().deployments()[0]
-        .id()
-        .unwrap()
-        .to_string();
-    let svc = until(&ecs, 90, |s| {
-        s.deployments()
-            .iter()
-            .all(|d| d.id() != Some(failing.as_str()))
-            && s.deployments()[0].rollout_state().map(|r| r.as_str()) == Some("COMPLETED")
-    })
-    .await;
+    let (_, svc) = update_until_rolled_back(&ecs, 90).await;
     assert!(svc.task_definition().unwrap().ends_with("web:1"));
     let ev = events(&svc);
     assert!(
