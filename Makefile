@@ -49,7 +49,7 @@ test: deps
 
 demo: deps
 	@ls target/*-unknown-linux-musl/release/stevedore >/dev/null 2>&1 || \
-	  echo "make demo: first run on this machine: compiling the static release binary and the debug build (about 7 minutes on 2 cores); later runs start in seconds"
+	  echo "make demo: first run on this machine: compiling the static release binary and the debug build (5 to 7 minutes on 2 cores); later runs start in seconds"
 	@$(MAKE) --no-print-directory dist
 	cargo build --workspace
 	bash scripts/demo.sh
