@@ -297,13 +297,10 @@ pub async fn reassume(region: &str) -> Result<Option<aws_credential_types::Crede
         config::env_var("STEVEDORE_ROLE_ARN"),
         config::env_var("STEVEDORE_ROLE_NAME"),
     );
-    let recorded = config::env_var(REASSUME_ROLE_ARN);
+    // The recorded role stands in for --role-arn unless this step names a role itself.
+    let arn = flag.or_else(|| config::env_var(REASSUME_ROLE_ARN).filter(|_| name.is_none()));
     let role = resolve_role(
-        flag.as_deref().or(if name.is_none() {
-            recorded.as_deref()
-        } else {
-            None
-        }),
+        arn.as_deref(),
         config::env_var("AWS_ROLE_ARN").as_deref(),
         name.as_deref(),
         &settings,

@@ -30,14 +30,7 @@ pub fn append_bash_env(path: &Path, vars: &[(&str, &str)]) -> Result<()> {
 /// so a run does not fail at its end after changing things in AWS.
 pub fn check_writable(path: &Path, what: &str) -> Result<()> {
     let existed = path.exists();
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path).map_err(|e| {
+    append_options().open(path).map_err(|e| {
         crate::usage!(
             "{what} {}: cannot write there ({e}): fix the path or its permissions",
             path.display()
@@ -50,8 +43,8 @@ pub fn check_writable(path: &Path, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Open for appending, owner-only (mode 0600 on Unix, whatever the file's mode was).
-fn open_private(path: &Path) -> Result<std::fs::File> {
+/// Options that append to a file, creating it owner-only (mode 0600 on Unix) if missing.
+fn append_options() -> std::fs::OpenOptions {
     let mut opts = std::fs::OpenOptions::new();
     opts.create(true).append(true);
     #[cfg(unix)]
@@ -59,7 +52,12 @@ fn open_private(path: &Path) -> Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let f = opts
+    opts
+}
+
+/// Open for appending, owner-only (mode 0600 on Unix, whatever the file's mode was).
+fn open_private(path: &Path) -> Result<std::fs::File> {
+    let f = append_options()
         .open(path)
         .with_context(|| format!("opening {}", path.display()))?;
     #[cfg(unix)]

@@ -54,7 +54,7 @@ fn piped_output_has_no_escape_codes() {
     let runs = [
         stevedore(&["--help"]).run(),
         stevedore(&["deploy", "--help"]).run(),
-        // A usage error, an AWS refusal and a real push, each with its own wording.
+        // A usage error, an ECR refusal and a missing cluster, each with its own wording.
         stevedore(&[
             "deploy",
             "--cluster",
