@@ -1,10 +1,9 @@
 //! Region, account and registry alias, resolved once from flags and the environment,
 //! and the AWS SDK configuration built from them.
 
-use crate::usage;
+use crate::error::usage;
 use crate::validate;
-use anyhow::{Context, Result};
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use anyhow::Result;
 
 /// The region the ECR Public API and its authorization live in, whatever the job's region is.
 pub const ECR_PUBLIC_REGION: &str = "us-east-1";
@@ -160,48 +159,6 @@ pub fn public_registry_host() -> String {
 /// The public registry prefix: `public.ecr.aws/<alias>` (on the overridden host, if any).
 pub fn public_registry(alias: &str) -> String {
     format!("{}/{alias}", public_registry_host())
-}
-
-/// Load the SDK configuration: the SDK's own environment and profiles (`AWS_PROFILE`,
-/// `AWS_ENDPOINT_URL[_<SERVICE>]`, `AWS_MAX_ATTEMPTS`, access keys), with our region and,
-/// when `AWS_CA_BUNDLE` names a file, an HTTPS client that trusts it as well.
-pub async fn sdk_config(region: Option<&str>, anonymous: bool) -> Result<SdkConfig> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(r) = region {
-        loader = loader.region(Region::new(r.to_string()));
-    }
-    if anonymous {
-        // AssumeRoleWithWebIdentity is unsigned; skipping the credential chain also skips
-        // the instance-metadata probe, which costs seconds off EC2.
-        loader = loader.no_credentials();
-    }
-    if let Some(bundle) = env_var("AWS_CA_BUNDLE") {
-        loader = loader.http_client(https_client_with_bundle(&bundle)?);
-    }
-    Ok(loader.load().await)
-}
-
-fn https_client_with_bundle(
-    path: &str,
-) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient> {
-    use aws_smithy_http_client::tls;
-    let pem = std::fs::read(path).map_err(|e| usage!("AWS_CA_BUNDLE: cannot read {path}: {e}; point it at a PEM file of CA certificates or unset it"))?;
-    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-        return Err(usage!("AWS_CA_BUNDLE: {path} holds no PEM certificate; point it at a PEM file of CA certificates or unset it"));
-    }
-    let trust = tls::TrustStore::empty()
-        .with_native_roots(true)
-        .with_pem_certificate(pem);
-    let ctx = tls::TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .context("building the TLS context for AWS_CA_BUNDLE")?;
-    Ok(aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .tls_context(ctx)
-        .build_https())
 }
 
 #[cfg(test)]

@@ -36,13 +36,14 @@ pub struct DeadlineExceeded {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Build a [`UsageError`] wrapped in `anyhow`, for `return Err(usage!(...))`.
-#[macro_export]
+/// Build a [`UsageError`] wrapped in `anyhow`, for `return Err(usage!(...))`; modules import it
+/// as `crate::error::usage`.
 macro_rules! usage {
     ($($arg:tt)*) => {
         ::anyhow::Error::new($crate::error::UsageError(format!($($arg)*)))
     };
 }
+pub(crate) use usage;
 
 /// The exit code for an error chain: usage errors anywhere in the chain win.
 pub fn exit_code(err: &anyhow::Error) -> u8 {

@@ -31,7 +31,7 @@ pub fn append_bash_env(path: &Path, vars: &[(&str, &str)]) -> Result<()> {
 pub fn check_writable(path: &Path, what: &str) -> Result<()> {
     let existed = path.exists();
     append_options().open(path).map_err(|e| {
-        crate::usage!(
+        crate::error::usage!(
             "{what} {}: cannot write there ({e}): fix the path or its permissions",
             path.display()
         )

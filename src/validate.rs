@@ -95,9 +95,9 @@ pub fn duration_within(
     min: std::time::Duration,
     max: std::time::Duration,
 ) -> anyhow::Result<std::time::Duration> {
-    let d = duration(text).map_err(|e| crate::usage!("{flag}: {e}"))?;
+    let d = duration(text).map_err(|e| crate::error::usage!("{flag}: {e}"))?;
     if d < min || d > max {
-        return Err(crate::usage!(
+        return Err(crate::error::usage!(
             "{flag}: '{text}' is outside {} to {}",
             human_duration(min),
             human_duration(max)
@@ -125,18 +125,18 @@ pub fn human_duration(d: std::time::Duration) -> String {
 pub fn read_input_file(path: &std::path::Path, max: u64, flag: &str) -> anyhow::Result<String> {
     use std::io::Read;
     let f = std::fs::File::open(path)
-        .map_err(|e| crate::usage!("{flag}: cannot read {}: {e}", path.display()))?;
+        .map_err(|e| crate::error::usage!("{flag}: cannot read {}: {e}", path.display()))?;
     let meta = f
         .metadata()
-        .map_err(|e| crate::usage!("{flag}: cannot read {}: {e}", path.display()))?;
+        .map_err(|e| crate::error::usage!("{flag}: cannot read {}: {e}", path.display()))?;
     if !meta.is_file() {
-        return Err(crate::usage!(
+        return Err(crate::error::usage!(
             "{flag}: {} is not a regular file",
             path.display()
         ));
     }
     if meta.len() > max {
-        return Err(crate::usage!(
+        return Err(crate::error::usage!(
             "{flag}: {} is {}, more than the {} this input may be",
             path.display(),
             crate::units::bytes(meta.len()),
@@ -147,9 +147,9 @@ pub fn read_input_file(path: &std::path::Path, max: u64, flag: &str) -> anyhow::
     // take(): the file may grow while it is read.
     f.take(max + 1)
         .read_to_string(&mut text)
-        .map_err(|e| crate::usage!("{flag}: cannot read {}: {e}", path.display()))?;
+        .map_err(|e| crate::error::usage!("{flag}: cannot read {}: {e}", path.display()))?;
     if text.len() as u64 > max {
-        return Err(crate::usage!(
+        return Err(crate::error::usage!(
             "{flag}: {} grew past {} while it was read",
             path.display(),
             crate::units::bytes(max)

@@ -2,7 +2,7 @@
 //! (the API takes up to ten names a call), so following twenty rollouts costs two calls a poll,
 //! not twenty.
 
-use crate::awsjson::{CallError, Client};
+use crate::aws::json::{CallError, Client};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -1,11 +1,11 @@
 //! `stevedore run-task`: a one-off task from a task definition, followed until it stops; the
 //! command exits with the essential container's exit code.
 
-use crate::awsjson::{CallError, Client};
+use crate::aws::json::{CallError, Client};
 use crate::cli::RunTaskArgs;
 use crate::config::Settings;
+use crate::error::usage;
 use crate::error::{Outcome, EXIT_TIMED_OUT};
-use crate::usage;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -68,7 +68,7 @@ async fn with_image(
         image: Some(image.to_string()),
         ..Default::default()
     };
-    crate::ecs::deploy::pin_digests(&mut changes, region).await?;
+    crate::ecr::pin::pin_digests(changes.images_mut(), region).await?;
     // The whole answer: its tags go with the new revision.
     let current = crate::ecs::taskdef::registrable(described);
     let wanted = crate::ecs::taskdef::apply(&current, &changes).map_err(|e| usage!("{e}"))?;
@@ -104,11 +104,11 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
         parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?;
     }
     if let Some(i) = &a.image {
-        crate::ecs::taskdef::ImageRef::parse(i)
+        crate::image::reference::ImageRef::parse(i)
             .map_err(|e| usage!("--image (STEVEDORE_IMAGE): {e}"))?;
     }
     let region = settings.require_region()?.to_string();
-    let client = Client::ecs(&region).await?;
+    let client = Client::ecs(&region, crate::auth::credentials(&region, None).await?)?;
     let td = client
         .call(
             "DescribeTaskDefinition",

@@ -1,6 +1,7 @@
 //! Task definitions as JSON: dropping the read-only fields, changing only what was asked, and
 //! describing the difference. Pure functions, no I/O.
 
+use crate::image::reference::ImageRef;
 use serde_json::{Map, Value};
 
 /// Fields DescribeTaskDefinition returns that RegisterTaskDefinition refuses.
@@ -54,68 +55,6 @@ pub fn inherit_tags(new: &mut Value, previous: &Value) {
     }
 }
 
-/// An image reference: `[registry/]repository[:tag][@digest]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    pub registry: Option<String>,
-    pub repository: String,
-    pub tag: Option<String>,
-    pub digest: Option<String>,
-}
-
-impl ImageRef {
-    pub fn parse(s: &str) -> Result<ImageRef, String> {
-        let s = s.trim();
-        if s.is_empty() || s.contains(char::is_whitespace) {
-            return Err(format!("'{s}' is not an image reference"));
-        }
-        let (rest, digest) = match s.split_once('@') {
-            Some((r, d)) => {
-                let hex = d
-                    .strip_prefix("sha256:")
-                    .ok_or_else(|| format!("'{s}': the digest must be sha256:<64 hex digits>"))?;
-                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(format!("'{s}': the digest must be sha256:<64 hex digits>"));
-                }
-                (r, Some(d.to_string()))
-            }
-            None => (s, None),
-        };
-        let (registry, path) = match rest.split_once('/') {
-            Some((first, p))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
-                (Some(first.to_string()), p)
-            }
-            _ => (None, rest),
-        };
-        let (repository, tag) = match path.rsplit_once(':') {
-            Some((r, t)) => (r.to_string(), Some(t.to_string())),
-            None => (path.to_string(), None),
-        };
-        if repository.is_empty() || tag.as_deref() == Some("") {
-            return Err(format!("'{s}' is not an image reference"));
-        }
-        if let Some(t) = &tag {
-            crate::validate::image_tag(t).map_err(|e| format!("'{s}': the tag {e}"))?;
-        }
-        Ok(ImageRef {
-            registry,
-            repository,
-            tag,
-            digest,
-        })
-    }
-
-    /// `registry/repository`, the part that names the repository.
-    pub fn name(&self) -> String {
-        match &self.registry {
-            Some(r) => format!("{r}/{}", self.repository),
-            None => self.repository.clone(),
-        }
-    }
-}
-
 /// What a deploy changes in a task definition.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
@@ -129,6 +68,15 @@ pub struct Changes {
     pub secrets: Vec<(String, String, String)>,
     pub cpu: Option<String>,
     pub memory: Option<String>,
+}
+
+impl Changes {
+    /// Every image the changes name, for pinning them to digests in place.
+    pub fn images_mut(&mut self) -> Vec<&mut String> {
+        let mut images: Vec<&mut String> = self.images.iter_mut().map(|(_, i)| i).collect();
+        images.extend(self.image.as_mut());
+        images
+    }
 }
 
 fn container_names(containers: &[Value]) -> String {
@@ -423,25 +371,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("64 hex"), "{e}");
-    }
-
-    #[test]
-    fn image_references() {
-        let r = ImageRef::parse("127.0.0.1:5000/team/app:v1").unwrap();
-        assert_eq!(r.registry.as_deref(), Some("127.0.0.1:5000"));
-        assert_eq!(r.repository, "team/app");
-        assert_eq!(r.tag.as_deref(), Some("v1"));
-        let d = format!("localhost:5000/app@sha256:{}", "b".repeat(64));
-        let r = ImageRef::parse(&d).unwrap();
-        assert_eq!(
-            (r.name().as_str(), r.tag.as_deref()),
-            ("localhost:5000/app", None)
-        );
-        assert!(r.digest.is_some());
-        assert_eq!(ImageRef::parse("nginx").unwrap().name(), "nginx");
-        assert_eq!(ImageRef::parse("library/nginx:1").unwrap().registry, None);
-        assert!(ImageRef::parse("a b").is_err());
-        assert!(ImageRef::parse("app:").is_err());
     }
 
     #[test]

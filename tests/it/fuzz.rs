@@ -6,7 +6,8 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::io::Write;
-use stevedore::ecs::taskdef::{apply, diff, registrable, Changes, ImageRef};
+use stevedore::ecs::taskdef::{apply, diff, registrable, Changes};
+use stevedore::image::reference::ImageRef;
 
 /// Arbitrary JSON, a few levels deep.
 fn any_json() -> impl Strategy<Value = Value> {
@@ -138,8 +139,8 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("x");
         std::fs::create_dir(&dst).unwrap();
-        let limits = stevedore::archive::Limits { max_bytes: 4096, max_entries: 6 };
-        let _ = stevedore::archive::unpack(&bytes[..], &dst, limits, std::path::Path::new("fuzz.tar"));
+        let limits = stevedore::image::archive::Limits { max_bytes: 4096, max_entries: 6 };
+        let _ = stevedore::image::archive::unpack(&bytes[..], &dst, limits, std::path::Path::new("fuzz.tar"));
         // Nothing was written beside the destination.
         let beside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         prop_assert_eq!(beside, vec![std::ffi::OsString::from("x")]);
@@ -150,7 +151,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("image.tar");
         std::fs::File::create(&path).unwrap().write_all(&bytes).unwrap();
-        let _ = stevedore::image::read(&stevedore::image::Source::Archive(path));
+        let _ = stevedore::image::source::read(&stevedore::image::source::Source::Archive(path));
     }
 
     #[test]
@@ -159,7 +160,7 @@ proptest! {
         let blobs = dir.path().join("blobs/sha256");
         std::fs::create_dir_all(&blobs).unwrap();
         let m = manifest.to_string();
-        let hex = stevedore::image::sha256_hex(m.as_bytes());
+        let hex = stevedore::image::source::sha256_hex(m.as_bytes());
         std::fs::write(blobs.join(&hex), &m).unwrap();
         std::fs::write(dir.path().join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
         // Half the time an index that points at the manifest, half the time an arbitrary one.
@@ -169,6 +170,6 @@ proptest! {
             index
         };
         std::fs::write(dir.path().join("index.json"), index.to_string()).unwrap();
-        let _ = stevedore::image::load(&stevedore::image::Source::OciDir(dir.path().to_path_buf()));
+        let _ = stevedore::image::source::load(&stevedore::image::source::Source::OciDir(dir.path().to_path_buf()));
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    stevedore::image::sha256_hex(bytes)
+    stevedore::image::source::sha256_hex(bytes)
 }
 
 /// A tarball at `out` holding `files` (name → bytes) and `links` (name → symlink target).

@@ -3,7 +3,7 @@
 //! the unpacked size and entry count are bounded, so a hostile `docker save` tarball can neither
 //! make `push` read (and upload) files of this machine nor fill its disk.
 
-use crate::usage;
+use crate::error::usage;
 use anyhow::Result;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};

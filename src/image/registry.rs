@@ -3,8 +3,8 @@
 //! PATCH), retries with jittered backoff on 408, 429, 5xx and broken connections (restarting only
 //! the failed blob), and a fresh token on 401.
 
-use crate::aws_error::backoff;
-use crate::image::Blob;
+use crate::aws::error::backoff;
+use crate::image::source::Blob;
 use anyhow::{Context, Result};
 use std::future::Future;
 use std::pin::Pin;
@@ -313,7 +313,7 @@ impl Registry {
         &self,
         repo: &str,
         reference: &str,
-        m: &crate::image::Manifest,
+        m: &crate::image::source::Manifest,
     ) -> Result<()> {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
         let r = self
@@ -366,7 +366,7 @@ impl Registry {
         &self,
         repo: &str,
         reference: &str,
-    ) -> Result<crate::image::Manifest> {
+    ) -> Result<crate::image::source::Manifest> {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
         let accept = manifest_accept();
         let r = self
@@ -383,17 +383,17 @@ impl Registry {
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
-            .unwrap_or(crate::image::OCI_MANIFEST)
+            .unwrap_or(crate::image::source::OCI_MANIFEST)
             .to_string();
         let bytes = r.bytes().await?.to_vec();
-        let digest = format!("sha256:{}", crate::image::sha256_hex(&bytes));
+        let digest = format!("sha256:{}", crate::image::source::sha256_hex(&bytes));
         if reference.starts_with("sha256:") {
             anyhow::ensure!(
                 digest == reference,
                 "manifest {reference} arrived as {digest}"
             );
         }
-        Ok(crate::image::Manifest {
+        Ok(crate::image::source::Manifest {
             digest,
             media_type,
             bytes,
@@ -424,7 +424,7 @@ impl Registry {
 
 /// The manifest media types a push or copy reads.
 fn manifest_accept() -> String {
-    use crate::image::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
+    use crate::image::source::{DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
     format!("{OCI_INDEX}, {OCI_MANIFEST}, {DOCKER_LIST}, {DOCKER_MANIFEST}")
 }
 

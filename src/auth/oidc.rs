@@ -2,7 +2,7 @@
 //!
 //! The token itself is a secret: nothing here prints it, and [`Token`]'s `Debug` hides it.
 
-use crate::usage;
+use crate::error::usage;
 use anyhow::{Context, Result};
 use base64::Engine;
 use serde::Deserialize;

@@ -1,16 +1,19 @@
 //! `stevedore auth` and `stevedore whoami`: assuming a role with the job's OIDC token (or with
 //! the standard credential chain), exporting the credentials, and explaining refusals.
 
-use crate::aws_error::{backoff, describe, is_retryable};
+pub mod oidc;
+
+use crate::aws::credentials::{Reassume, Refreshing};
+use crate::aws::error::{backoff, describe, is_retryable};
 use crate::cli::{AuthArgs, WhoamiArgs};
 use crate::config::{self, Settings};
+use crate::error::usage;
 use crate::export;
-use crate::oidc::{self, Token};
-use crate::usage;
 use crate::validate::{self, RoleArn};
 use anyhow::{Context, Result};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::date_time::Format;
+use oidc::Token;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -288,6 +291,27 @@ pub const REASSUME_ROLE_ARN: &str = "STEVEDORE_REASSUME_ROLE_ARN";
 /// The audience `stevedore auth` was given, exported beside [`REASSUME_ROLE_ARN`].
 pub const REASSUME_AUDIENCE: &str = "STEVEDORE_REASSUME_AUDIENCE";
 
+/// The credentials commands sign with: the SDK's chain (or `keys`, when given), re-assumed with
+/// the job's OIDC token ahead of expiry and after an ExpiredToken answer (see [`reassume`]).
+pub async fn credentials(
+    region: &str,
+    keys: Option<aws_credential_types::Credentials>,
+) -> Result<std::sync::Arc<Refreshing>> {
+    let chain = match keys {
+        Some(c) => aws_credential_types::provider::SharedCredentialsProvider::new(c),
+        None => {
+            let conf = crate::aws::sdk::sdk_config(Some(region), false).await?;
+            conf.credentials_provider().context("no AWS credentials: run `stevedore auth` first, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")?
+        }
+    };
+    let region = region.to_string();
+    let again: Reassume = std::sync::Arc::new(move || {
+        let region = region.clone();
+        Box::pin(async move { reassume(&region).await })
+    });
+    Ok(std::sync::Arc::new(Refreshing::new(chain, Some(again))))
+}
+
 /// Assume the job's role again with a fresh OIDC token, for waits that outlive the credentials:
 /// the step's own role flags, else the role `stevedore auth` recorded in an earlier step, else
 /// AWS_ROLE_ARN. `Ok(None)` when there is no token or no role to do it with.
@@ -349,7 +373,7 @@ pub(crate) async fn assume_with_web_identity(
     session: &str,
     duration: i32,
 ) -> Result<TempCredentials> {
-    let conf = config::sdk_config(Some(sts_region(region)), true).await?;
+    let conf = crate::aws::sdk::sdk_config(Some(sts_region(region)), true).await?;
     let sts = aws_sdk_sts::Client::new(&conf);
     let mut attempt = 0;
     loop {
@@ -387,7 +411,7 @@ pub(crate) async fn assume_with_chain(
     session: &str,
     duration: i32,
 ) -> Result<TempCredentials> {
-    let conf = config::sdk_config(Some(sts_region(region)), false).await?;
+    let conf = crate::aws::sdk::sdk_config(Some(sts_region(region)), false).await?;
     let sts = aws_sdk_sts::Client::new(&conf);
     let out = sts
         .assume_role()
@@ -444,7 +468,7 @@ pub struct Identity {
 
 /// STS GetCallerIdentity with the standard credential chain.
 pub async fn caller_identity(region: Option<&str>) -> Result<Identity> {
-    let conf = config::sdk_config(Some(sts_region(region)), false).await?;
+    let conf = crate::aws::sdk::sdk_config(Some(sts_region(region)), false).await?;
     let out = aws_sdk_sts::Client::new(&conf)
         .get_caller_identity()
         .send()

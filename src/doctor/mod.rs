@@ -4,10 +4,10 @@
 //! check; the first failure stops the run and says the exact change to make.
 
 use crate::auth;
-use crate::awsjson::{Api, CallError, Client};
+use crate::auth::oidc::{self, Claims};
+use crate::aws::json::{Api, CallError, Client};
 use crate::cli::DoctorArgs;
 use crate::config::{self, Settings};
-use crate::oidc::{self, Claims};
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::time::SystemTime;
@@ -184,14 +184,17 @@ impl Doctor {
         } else {
             &self.region
         };
-        Client::new(api, region, self.creds.clone())
-            .await
-            .map_err(|e| {
-                fail(
-                    format!("{e:#}"),
-                    "set up AWS credentials (see the role check)",
-                )
-            })
+        let credentials = crate::auth::credentials(region, self.creds.clone());
+        let client = match credentials.await {
+            Ok(c) => Client::new(api, region, c),
+            Err(e) => Err(e),
+        };
+        client.map_err(|e| {
+            fail(
+                format!("{e:#}"),
+                "set up AWS credentials (see the role check)",
+            )
+        })
     }
 
     async fn repository(&self, repo: &str) -> Check {
@@ -551,7 +554,7 @@ async fn caller_identity(
     region: Option<&str>,
     creds: Option<aws_credential_types::Credentials>,
 ) -> Result<(String, String)> {
-    let conf = config::sdk_config(Some(region.unwrap_or("us-east-1")), false).await?;
+    let conf = crate::aws::sdk::sdk_config(Some(region.unwrap_or("us-east-1")), false).await?;
     let mut builder = aws_sdk_sts::config::Builder::from(&conf);
     if let Some(c) = creds {
         builder = builder.credentials_provider(c);
@@ -560,7 +563,7 @@ async fn caller_identity(
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!(crate::aws_error::describe(&e)))?;
+        .map_err(|e| anyhow::anyhow!(crate::aws::error::describe(&e)))?;
     Ok((
         out.account().unwrap_or_default().to_string(),
         out.arn().unwrap_or_default().to_string(),

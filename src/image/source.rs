@@ -3,7 +3,7 @@
 //! legacy layout whose uncompressed `layer.tar` files are gzip-compressed here, in parallel).
 //! Every blob is checked against its digest before anything is uploaded.
 
-use crate::usage;
+use crate::error::usage;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -98,13 +98,13 @@ pub fn index_children(m: &Manifest) -> Option<Vec<String>> {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
 }
 
 /// `sha256:<hex>` and size of a file, read once.
 pub fn file_digest(path: &Path) -> Result<(String, u64)> {
     let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
@@ -204,7 +204,7 @@ fn manifest_blobs(dir: &Path, m: &Value, blobs: &mut BTreeMap<String, Blob>) -> 
                 path.display()
             ));
         }
-        crate::archive::contained(dir, &path, &format!("blob {digest}"))?;
+        crate::image::archive::contained(dir, &path, &format!("blob {digest}"))?;
         blobs.insert(
             digest.to_string(),
             Blob {
@@ -233,7 +233,7 @@ fn from_oci_dir(dir: &Path, work: Option<tempfile::TempDir>) -> Result<Image> {
             .and_then(Value::as_str)
             .ok_or_else(|| usage!("index.json: a descriptor has no digest"))?;
         let path = blob_path(dir, digest)?;
-        crate::archive::contained(dir, &path, &format!("manifest {digest}"))?;
+        crate::image::archive::contained(dir, &path, &format!("manifest {digest}"))?;
         let (bytes, v) = read_json(&path, "OCI layout")?;
         let actual = format!("sha256:{}", sha256_hex(&bytes));
         if actual != digest {
@@ -325,10 +325,10 @@ fn from_archive(path: &Path) -> Result<Image> {
     } else {
         Box::new(file)
     };
-    crate::archive::unpack(
+    crate::image::archive::unpack(
         reader,
         work.path(),
-        crate::archive::Limits::for_archive(size),
+        crate::image::archive::Limits::for_archive(size),
         path,
     )?;
     let root = work.path().to_path_buf();
@@ -353,7 +353,7 @@ fn from_legacy(root: &Path, work: tempfile::TempDir) -> Result<Image> {
             "docker archive: manifest.json lists several images; save one image per archive"
         ));
     }
-    let config_path = crate::archive::file_inside(
+    let config_path = crate::image::archive::file_inside(
         root,
         entry
             .get("Config")
@@ -371,7 +371,7 @@ fn from_legacy(root: &Path, work: tempfile::TempDir) -> Result<Image> {
             let l = l
                 .as_str()
                 .ok_or_else(|| usage!("docker archive: manifest.json Layers holds a non-string"))?;
-            crate::archive::file_inside(root, l, "docker archive: manifest.json Layers")
+            crate::image::archive::file_inside(root, l, "docker archive: manifest.json Layers")
         })
         .collect::<Result<_>>()?;
     let diff_ids: Vec<String> = config
@@ -448,7 +448,7 @@ fn compress_layer(src: &Path, diff_id: &str, out: &Path) -> Result<Blob> {
     let already_gzip = input.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     if already_gzip {
         // Compressed already: its uncompressed content must still match the config's diff id.
-        let mut raw = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let mut raw = ring::digest::Context::new(&ring::digest::SHA256);
         let mut dec = flate2::read::GzDecoder::new(std::fs::File::open(src)?);
         let mut buf = vec![0u8; 1 << 20];
         loop {
@@ -475,7 +475,7 @@ fn compress_layer(src: &Path, diff_id: &str, out: &Path) -> Result<Blob> {
         });
     }
     let mut input = std::fs::File::open(src)?;
-    let mut raw = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut raw = ring::digest::Context::new(&ring::digest::SHA256);
     let mut enc =
         flate2::write::GzEncoder::new(std::fs::File::create(out)?, flate2::Compression::fast());
     let mut buf = vec![0u8; 1 << 20];

@@ -5,10 +5,12 @@
 //! CircleCI documents it — audience with StringEquals, `sub` with StringLike so the v2 token's
 //! longer subject still matches, and an optional branch lock through `vcs-origin`/`vcs-ref`.
 
+pub mod policy;
+
 use crate::cli::{BootstrapArgs, IamPolicyArgs, IamTrustArgs};
 use crate::config::{self, Settings};
+use crate::error::usage;
 use crate::render::Renderer;
-use crate::usage;
 use anyhow::Result;
 
 fn id_ok(s: &str) -> bool {
@@ -298,7 +300,7 @@ pub fn run_bootstrap(settings: &Settings, a: BootstrapArgs) -> Result<()> {
     let (repo, public) = (a.policy.repos[0].clone(), a.policy.public);
     let permissions = policy_from_args(settings, a.policy)?;
     let lifecycle =
-        crate::policy::builtin_lifecycle(Some(a.keep_last), Some(a.expire_untagged_days))?
+        crate::iam::policy::builtin_lifecycle(Some(a.keep_last), Some(a.expire_untagged_days))?
             .unwrap_or_default();
     let template = Bootstrap {
         org_id: &a.trust.org_id,

@@ -1,13 +1,14 @@
-//! A small awsJson1_1 client, signed with SigV4 from the SDK's credential chain.
+//! A small awsJson1_1 client, signed with SigV4 with the credentials it is given.
 //!
 //! ECS calls go through it rather than the typed SDK so that task definitions travel as JSON,
 //! field for field: a field this build has never heard of is copied, not dropped.
 
-use crate::aws_error::backoff;
+use super::credentials::Refreshing;
+use crate::aws::error::backoff;
 use crate::config;
 use anyhow::{Context, Result};
-use aws_credential_types::provider::ProvideCredentials;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// An error answered by the service.
@@ -113,9 +114,7 @@ pub struct Client {
     region: String,
     signing_name: &'static str,
     target_prefix: &'static str,
-    credentials: aws_credential_types::provider::SharedCredentialsProvider,
-    /// Credentials from a re-assumption, replacing the chain's once they exist.
-    refreshed: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
+    credentials: Arc<Refreshing>,
     /// No call outlives this, when set.
     deadline: std::sync::Mutex<Option<std::time::Instant>>,
     max_attempts: u32,
@@ -124,24 +123,13 @@ pub struct Client {
 }
 
 impl Client {
-    /// An ECS client for `region`, with the SDK's credentials and endpoint variables.
-    pub async fn ecs(region: &str) -> Result<Client> {
-        Client::new(Api::Ecs, region, None).await
+    /// An ECS client for `region`, signing with `credentials`.
+    pub fn ecs(region: &str, credentials: Arc<Refreshing>) -> Result<Client> {
+        Client::new(Api::Ecs, region, credentials)
     }
 
-    /// A client of `api` in `region`; `credentials` replace the SDK's chain when given.
-    pub async fn new(
-        api: Api,
-        region: &str,
-        credentials: Option<aws_credential_types::Credentials>,
-    ) -> Result<Client> {
-        let credentials = match credentials {
-            Some(c) => aws_credential_types::provider::SharedCredentialsProvider::new(c),
-            None => {
-                let conf = config::sdk_config(Some(region), false).await?;
-                conf.credentials_provider().context("no AWS credentials: run `stevedore auth` first, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")?
-            }
-        };
+    /// A client of `api` in `region`, with the SDK's endpoint variables.
+    pub fn new(api: Api, region: &str, credentials: Arc<Refreshing>) -> Result<Client> {
         let (endpoint, endpoint_source) = api.endpoint(region);
         let mut http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
         if let Some(bundle) = config::env_var("AWS_CA_BUNDLE") {
@@ -165,7 +153,6 @@ impl Client {
             signing_name: api.signing_name(),
             target_prefix: api.target_prefix(),
             credentials,
-            refreshed: tokio::sync::Mutex::new(None),
             deadline: std::sync::Mutex::new(None),
             max_attempts,
             calls: Default::default(),
@@ -210,9 +197,8 @@ impl Client {
                         && matches!(e.code.as_str(), "ExpiredTokenException" | "ExpiredToken") =>
                 {
                     reassumed = true;
-                    match crate::auth::reassume(&self.region).await {
-                        Ok(Some(c)) => *self.refreshed.lock().await = Some(c),
-                        _ => return Err(CallError::Api(e)),
+                    if !self.credentials.refresh().await {
+                        return Err(CallError::Api(e));
                     }
                     continue;
                 }
@@ -238,41 +224,14 @@ impl Client {
         *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
     }
 
-    /// The credentials to sign with; re-assumes ahead of an expiry less than five minutes away.
-    async fn credentials(&self) -> Result<aws_credential_types::Credentials, CallError> {
-        let mut refreshed = self.refreshed.lock().await;
-        let current = match refreshed.clone() {
-            Some(c) => c,
-            None => self.credentials.provide_credentials().await.map_err(|e| {
-                CallError::Transport(anyhow::anyhow!("loading AWS credentials: {e}"))
-            })?,
-        };
-        let expiry = current.expiry().or_else(|| {
-            config::env_var("AWS_CREDENTIAL_EXPIRATION")
-                .and_then(|t| {
-                    aws_smithy_types::DateTime::from_str(
-                        &t,
-                        aws_smithy_types::date_time::Format::DateTime,
-                    )
-                    .ok()
-                })
-                .and_then(|d| SystemTime::try_from(d).ok())
-        });
-        let soon = expiry.is_some_and(|e| e < SystemTime::now() + Duration::from_secs(300));
-        if soon {
-            if let Ok(Some(c)) = crate::auth::reassume(&self.region).await {
-                *refreshed = Some(c.clone());
-                return Ok(c);
-            }
-        }
-        Ok(current)
-    }
-
     async fn call_once(&self, op: &str, body: &Value) -> Result<Value, CallError> {
         use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let creds = self.credentials().await?;
+        let creds =
+            self.credentials.current().await.map_err(|e| {
+                CallError::Transport(anyhow::anyhow!("loading AWS credentials: {e}"))
+            })?;
         let payload = body.to_string();
         let target = format!("{}.{op}", self.target_prefix);
         let url = format!("{}/", self.endpoint);
@@ -314,7 +273,7 @@ impl Client {
                 self.endpoint_source
                     .map(|v| format!(" (from {v})"))
                     .unwrap_or_default(),
-                crate::aws_error::root_cause(&e)
+                crate::aws::error::root_cause(&e)
             ))
         })?;
         let status = resp.status().as_u16();

@@ -1,8 +1,8 @@
 //! Lifecycle and repository policies: loaded from files or rendered from the built-in template,
 //! and checked against ECR's rules before anything is sent.
 
+use crate::error::usage;
 use crate::render::Renderer;
-use crate::usage;
 use anyhow::Result;
 use serde_json::Value;
 use std::collections::HashSet;

@@ -45,7 +45,7 @@ pub fn save_auth(dir: &Path, host: &str, auth_b64: &str) -> Result<(PathBuf, Opt
     let path = dir.join("config.json");
     let doc = match std::fs::read_to_string(&path) {
         Ok(s) if !s.trim().is_empty() => serde_json::from_str(&s).map_err(|e| {
-            crate::usage!(
+            crate::error::usage!(
                 "{} is not valid JSON ({e}); fix or remove it",
                 path.display()
             )

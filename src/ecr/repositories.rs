@@ -1,17 +1,13 @@
-//! `stevedore ecr`: repositories and their policies, registry login, and image addresses,
-//! for the private registry and ECR Public.
+//! `stevedore ecr ensure-repo`: repositories, their settings and policies, private and public.
 
-use crate::aws_error::{describe, has_code};
-use crate::cli::{Encryption, EnsureRepoArgs, LoginArgs, TagMutability, UriArgs};
+use super::check_repo_name;
+use crate::aws::error::{describe, has_code};
+use crate::cli::{Encryption, EnsureRepoArgs, TagMutability};
 use crate::config::{self, Settings};
-use crate::docker_config;
-use crate::policy;
-use crate::usage;
-use crate::validate;
+use crate::error::usage;
+use crate::iam::policy;
 use anyhow::{Context, Result};
 use aws_sdk_ecr::types as ecr_types;
-use aws_smithy_types::date_time::Format;
-use base64::Engine;
 
 /// What `ensure-repo` will do, fully validated before any call is made.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,13 +21,6 @@ pub struct RepoPlan {
     pub resource_tags: Vec<(String, String)>,
     pub lifecycle_policy: Option<String>,
     pub repository_policy: Option<String>,
-}
-
-/// Check a repository name, naming the flag.
-pub fn check_repo_name(name: &str) -> Result<()> {
-    validate::repository_name(name).map_err(|e| {
-        usage!("--repo (STEVEDORE_REPO): '{name}' {e}; ECR names are lowercase letters and digits separated by '.', '_', '-' or '/'")
-    })
 }
 
 fn parse_resource_tags(raw: &[String]) -> Result<Vec<(String, String)>> {
@@ -210,7 +199,7 @@ pub async fn ensure(settings: &Settings, plan: &RepoPlan) -> Result<()> {
 }
 
 async fn ensure_private(region: &str, plan: &RepoPlan) -> Result<()> {
-    let conf = config::sdk_config(Some(region), false).await?;
+    let conf = crate::aws::sdk::sdk_config(Some(region), false).await?;
     let ecr = aws_sdk_ecr::Client::new(&conf);
     let name = plan.name.as_str();
     let existing = match ecr
@@ -401,7 +390,7 @@ async fn update_private(
 }
 
 async fn ensure_public(settings: &Settings, plan: &RepoPlan) -> Result<()> {
-    let conf = config::sdk_config(Some(config::ECR_PUBLIC_REGION), false).await?;
+    let conf = crate::aws::sdk::sdk_config(Some(config::ECR_PUBLIC_REGION), false).await?;
     let ecr = aws_sdk_ecrpublic::Client::new(&conf);
     let name = plan.name.as_str();
     let existing = match ecr
@@ -488,241 +477,9 @@ async fn ensure_public(settings: &Settings, plan: &RepoPlan) -> Result<()> {
     Ok(())
 }
 
-/// A registry authorization: the host, docker's base64 `user:password`, and when it expires.
-pub struct RegistryAuth {
-    pub host: String,
-    auth_b64: String,
-    pub expires_at: Option<String>,
-}
-
-impl RegistryAuth {
-    /// Build from ECR's token (base64 of `AWS:<password>`), checking its shape.
-    pub fn new(host: String, token_b64: &str, expires_at: Option<String>) -> Result<Self> {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(token_b64.trim())
-            .map_err(|_| anyhow::anyhow!("the registry token for {host} is not base64"))?;
-        if !decoded.contains(&b':') {
-            return Err(anyhow::anyhow!(
-                "the registry token for {host} is not of the form user:password"
-            ));
-        }
-        Ok(RegistryAuth {
-            host,
-            auth_b64: token_b64.trim().to_string(),
-            expires_at,
-        })
-    }
-
-    /// docker's `auth` value: base64 of `user:password` (also what HTTP Basic auth wants).
-    pub fn basic(&self) -> String {
-        self.auth_b64.clone()
-    }
-
-    /// The user name and password, for `docker login`.
-    fn user_password(&self) -> (String, String) {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(&self.auth_b64)
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&decoded);
-        let (u, p) = text.split_once(':').unwrap_or(("AWS", ""));
-        (u.to_string(), p.to_string())
-    }
-}
-
-/// The host part of a registry endpoint URL such as `https://123.dkr.ecr.us-east-1.amazonaws.com`.
-pub fn endpoint_host(endpoint: &str) -> String {
-    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
-    rest.trim_end_matches('/').to_string()
-}
-
-/// Get an authorization for the private registry of the current credentials.
-pub async fn private_auth(region: &str) -> Result<RegistryAuth> {
-    let conf = config::sdk_config(Some(region), false).await?;
-    let out = aws_sdk_ecr::Client::new(&conf)
-        .get_authorization_token()
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("ECR GetAuthorizationToken: {}", describe(&e)))?;
-    let data = out
-        .authorization_data()
-        .first()
-        .context("GetAuthorizationToken answered without authorization data")?;
-    let host = endpoint_host(
-        data.proxy_endpoint()
-            .context("GetAuthorizationToken answered without a proxy endpoint")?,
-    );
-    RegistryAuth::new(
-        host,
-        data.authorization_token()
-            .context("GetAuthorizationToken answered without a token")?,
-        data.expires_at().and_then(|t| t.fmt(Format::DateTime).ok()),
-    )
-}
-
-/// Get an authorization for ECR Public (always through us-east-1).
-pub async fn public_auth() -> Result<RegistryAuth> {
-    let conf = config::sdk_config(Some(config::ECR_PUBLIC_REGION), false).await?;
-    let out = aws_sdk_ecrpublic::Client::new(&conf)
-        .get_authorization_token()
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "ECR Public GetAuthorizationToken (us-east-1): {}",
-                describe(&e)
-            )
-        })?;
-    let data = out
-        .authorization_data()
-        .context("GetAuthorizationToken answered without authorization data")?;
-    RegistryAuth::new(
-        config::public_registry_host(),
-        data.authorization_token()
-            .context("GetAuthorizationToken answered without a token")?,
-        data.expires_at().and_then(|t| t.fmt(Format::DateTime).ok()),
-    )
-}
-
-/// `stevedore ecr login`.
-pub async fn run_login(settings: &Settings, args: LoginArgs) -> Result<()> {
-    let auth = if args.public {
-        public_auth().await?
-    } else {
-        private_auth(settings.require_region()?).await?
-    };
-    let until = auth
-        .expires_at
-        .as_deref()
-        .map(|t| format!(" (valid until {t})"))
-        .unwrap_or_default();
-    if args.via_docker {
-        docker_login(&auth)?;
-        println!("Logged in to {} with docker login{until}", auth.host);
-    } else {
-        let dir = docker_config::config_dir(args.docker_config.as_deref())?;
-        let (path, warning) = docker_config::save_auth(&dir, &auth.host, &auth.auth_b64)?;
-        if let Some(w) = warning {
-            eprintln!("warning: {w}");
-        }
-        println!(
-            "Logged in to {}{until}; credentials saved in {}",
-            auth.host,
-            path.display()
-        );
-    }
-    Ok(())
-}
-
-/// `docker login --password-stdin`: the password goes through a pipe, never the command line.
-pub fn docker_login(auth: &RegistryAuth) -> Result<()> {
-    use std::io::Write;
-    let (user, password) = auth.user_password();
-    let mut child = std::process::Command::new("docker")
-        .args(["login", "--username", &user, "--password-stdin", &auth.host])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            usage!("--via-docker: cannot run docker ({e}); install docker or drop --via-docker")
-        })?;
-    child
-        .stdin
-        .take()
-        .context("docker's stdin")?
-        .write_all(password.as_bytes())
-        .context("writing the password to docker login")?;
-    let out = child
-        .wait_with_output()
-        .context("waiting for docker login")?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr).replace(&password, "<password>");
-        return Err(anyhow::anyhow!(
-            "docker login {} failed: {}",
-            auth.host,
-            err.lines().last().unwrap_or("no output")
-        ));
-    }
-    Ok(())
-}
-
-/// The image address for a repository and optional tag.
-pub fn image_uri(
-    settings: &Settings,
-    repo: &str,
-    public: bool,
-    tag: Option<&str>,
-) -> Result<String> {
-    check_repo_name(repo)?;
-    if let Some(t) = tag {
-        validate::image_tag(t).map_err(|e| usage!("--tag (STEVEDORE_TAG): '{t}' {e}"))?;
-    }
-    let registry = if public {
-        config::public_registry(settings.require_alias()?)
-    } else {
-        config::private_registry(settings.require_account()?, settings.require_region()?)
-    };
-    Ok(match tag {
-        Some(t) => format!("{registry}/{repo}:{t}"),
-        None => format!("{registry}/{repo}"),
-    })
-}
-
-/// `stevedore ecr uri`.
-pub fn run_uri(settings: &Settings, args: UriArgs) -> Result<()> {
-    println!(
-        "{}",
-        image_uri(
-            settings,
-            &args.target.repo,
-            args.target.public,
-            args.tag.as_deref()
-        )?
-    );
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn settings() -> Settings {
-        Settings {
-            region: Some("eu-west-1".into()),
-            account_id: Some("123456789012".into()),
-            public_alias: Some("acme".into()),
-        }
-    }
-
-    #[test]
-    fn image_uris() {
-        let s = settings();
-        assert_eq!(
-            image_uri(&s, "team/app", false, Some("v1")).unwrap(),
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:v1"
-        );
-        assert_eq!(
-            image_uri(&s, "app", true, None).unwrap(),
-            "public.ecr.aws/acme/app"
-        );
-        assert!(image_uri(&s, "App", false, None)
-            .unwrap_err()
-            .to_string()
-            .starts_with("--repo"));
-        assert!(image_uri(&s, "app", false, Some("a:b"))
-            .unwrap_err()
-            .to_string()
-            .starts_with("--tag"));
-        let bare = Settings {
-            region: None,
-            account_id: None,
-            public_alias: None,
-        };
-        assert!(image_uri(&bare, "app", true, None)
-            .unwrap_err()
-            .to_string()
-            .contains("AWS_ECR_PUBLIC_REGISTRY_ALIAS"));
-    }
 
     #[test]
     fn resource_tags_and_exclusions() {
@@ -746,20 +503,5 @@ mod tests {
         assert!(
             check_exclusions(Some(TagMutability::MutableWithExclusion), &["a b".into()]).is_err()
         );
-    }
-
-    #[test]
-    fn registry_auth_shapes() {
-        let b64 = base64::engine::general_purpose::STANDARD.encode("AWS:s3cret");
-        let a = RegistryAuth::new("h".into(), &b64, None).unwrap();
-        assert_eq!(a.user_password(), ("AWS".into(), "s3cret".into()));
-        assert!(RegistryAuth::new("h".into(), "not base64!", None).is_err());
-        let nocolon = base64::engine::general_purpose::STANDARD.encode("AWS");
-        assert!(RegistryAuth::new("h".into(), &nocolon, None).is_err());
-        assert_eq!(
-            endpoint_host("https://1.dkr.ecr.us-east-1.amazonaws.com/"),
-            "1.dkr.ecr.us-east-1.amazonaws.com"
-        );
-        assert_eq!(endpoint_host("127.0.0.1:5000"), "127.0.0.1:5000");
     }
 }

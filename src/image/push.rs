@@ -1,13 +1,13 @@
 //! `stevedore push`: an image to private ECR or ECR Public over the OCI distribution API, with
 //! the blobs uploaded once and in parallel, and the manifest put under every tag last.
 
+use super::registry::{self, BlobOutcome, Registry};
+use super::source::{self, Image, Source};
 use crate::cli::PushArgs;
 use crate::config::{self, Settings};
 use crate::ecr::{self, RegistryAuth};
-use crate::image::{self, Image, Source};
-use crate::registry::{self, BlobOutcome, Registry};
+use crate::error::usage;
 use crate::units;
-use crate::usage;
 use crate::validate;
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -115,7 +115,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
                 }
                 None => (None, source(&a)?),
             };
-            let img = tokio::task::spawn_blocking(move || image::read(&src))
+            let img = tokio::task::spawn_blocking(move || source::read(&src))
                 .await
                 .context("reading the image")??;
             drop(keep);
@@ -176,7 +176,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         let (i, exists) = r.context("a HEAD task panicked")?;
         present[i] = exists?;
     }
-    let missing: Vec<image::Blob> = img
+    let missing: Vec<source::Blob> = img
         .blobs
         .iter()
         .zip(&present)
@@ -192,7 +192,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         }
     }
     let check = missing.clone();
-    tokio::task::spawn_blocking(move || image::verify(&check))
+    tokio::task::spawn_blocking(move || source::verify(&check))
         .await
         .context("verifying the image")??;
     if a.create_repo {
@@ -308,7 +308,7 @@ async fn remote_image(region: &str, from: &str) -> Result<(Image, Arc<Registry>,
         .map_err(|e| usage!("--from {from}: {e:#}"))?;
     let mut manifests = Vec::new();
     let mut children = Vec::new();
-    match image::index_children(&top) {
+    match source::index_children(&top) {
         Some(ds) => {
             for d in ds {
                 let m = src.get_manifest(&repo, &d).await?;
@@ -321,12 +321,12 @@ async fn remote_image(region: &str, from: &str) -> Result<(Image, Arc<Registry>,
     let work = tempfile::Builder::new()
         .prefix("stevedore-copy-")
         .tempdir()?;
-    let mut blobs: Vec<image::Blob> = Vec::new();
+    let mut blobs: Vec<source::Blob> = Vec::new();
     for m in &manifests {
-        for (digest, size) in image::manifest_descriptors(&m.bytes)? {
+        for (digest, size) in source::manifest_descriptors(&m.bytes)? {
             if !blobs.iter().any(|b| b.digest == digest) {
                 let path = work.path().join(digest.replace(':', "-"));
-                blobs.push(image::Blob { digest, size, path });
+                blobs.push(source::Blob { digest, size, path });
             }
         }
     }

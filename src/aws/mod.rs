@@ -1,0 +1,6 @@
+//! The bottom layer: how stevedore talks to AWS. Nothing here knows a command.
+
+pub mod credentials;
+pub mod error;
+pub mod json;
+pub mod sdk;

@@ -1,0 +1,195 @@
+//! Following one deployment until it is decided: polls, stopped tasks' reasons, the verdict.
+
+use super::plan::Plan;
+use super::service::{api_err, describe_service};
+use super::{say, DeployResult};
+use crate::aws::json::{ApiError, CallError, Client};
+use crate::cli::WaitUntil;
+use crate::ecs::wait::{self, Verdict, Watch};
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Jitter a poll interval by up to a quarter either way (the default 4 s becomes 3–5 s).
+fn jittered(d: Duration) -> Duration {
+    let ms = d.as_millis() as u64;
+    Duration::from_millis(rand::random_range(ms * 3 / 4..=ms * 5 / 4 + 1))
+}
+
+/// Poll DescribeServices (once per poll) until the deployment is decided or the deadline passes.
+pub(super) async fn follow(
+    client: &Client,
+    plan: &Plan,
+    service: &str,
+    id: &str,
+    deadline: Instant,
+    watch: &mut Watch,
+) -> Result<DeployResult> {
+    // Reads from before this point predate the update being followed.
+    let since = Instant::now();
+    let mut heartbeat = wait::Heartbeat::new(since, crate::ecs::HEARTBEAT);
+    let mut interval = plan.poll;
+    let mut failed_seen = 0;
+    let mut unanswered = false;
+    loop {
+        let svc = match describe_service(client, plan, service, since).await {
+            Ok(v) => {
+                interval = plan.poll;
+                v
+            }
+            Err(e) if e.is_deadline() => return Ok(DeployResult::TimedOut),
+            // A transient failure (5xx, a cut connection) after the client's own retries: the
+            // rollout goes on in ECS regardless, so keep following it until the deadline.
+            Err(e @ CallError::Transport(_))
+            | Err(e @ CallError::Api(ApiError { status: 500.., .. })) => {
+                if !unanswered {
+                    unanswered = true;
+                    say(
+                        plan,
+                        service,
+                        &format!("DescribeServices failed ({e}); the rollout goes on in ECS, still following it until the deadline"),
+                    );
+                }
+                tokio::time::sleep(jittered(interval).min(
+                    deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10),
+                ))
+                .await;
+                if Instant::now() >= deadline {
+                    return Ok(DeployResult::TimedOut);
+                }
+                continue;
+            }
+            Err(CallError::Api(e)) if e.is_throttling() => {
+                interval = (interval * 2).min(Duration::from_secs(30));
+                say(
+                    plan,
+                    service,
+                    &format!("throttled; polling every {} ms", interval.as_millis()),
+                );
+                tokio::time::sleep(jittered(interval)).await;
+                continue;
+            }
+            Err(e) => return Err(api_err("DescribeServices", e)),
+        };
+        let mut said = false;
+        for e in watch.new_events(&svc) {
+            say(plan, service, &e);
+            said = true;
+        }
+        if let Some(c) = watch.counts(&svc, id) {
+            say(plan, service, &c);
+            said = true;
+        }
+        if said {
+            heartbeat.said(Instant::now());
+        } else if heartbeat.due(Instant::now()) {
+            say(
+                plan,
+                service,
+                &format!(
+                    "still following deployment {id} ({} so far)",
+                    crate::validate::human_duration(Duration::from_secs(since.elapsed().as_secs()))
+                ),
+            );
+        }
+        let verdict = wait::assess(&svc, id, plan.wait_until == WaitUntil::Stable);
+        let failed = Watch::failed(&svc, id);
+        if failed > failed_seen || !matches!(verdict, Verdict::InProgress | Verdict::Deployed) {
+            failed_seen = failed;
+            report_stopped(client, plan, service, id, watch).await;
+        }
+        match verdict {
+            Verdict::Deployed => return Ok(DeployResult::Deployed),
+            Verdict::Failed(r) => return Ok(DeployResult::Failed(r)),
+            Verdict::RolledBack { reason, to } => {
+                let reason = wait::failure_event(&svc, id).unwrap_or(reason);
+                return Ok(DeployResult::RolledBack(format!(
+                    "{reason} (ECS rolled back to {})",
+                    to.rsplit('/').next().unwrap_or(&to)
+                )));
+            }
+            Verdict::InProgress => {}
+        }
+        if Instant::now() >= deadline {
+            return Ok(DeployResult::TimedOut);
+        }
+        tokio::time::sleep(
+            jittered(interval).min(
+                deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10),
+            ),
+        )
+        .await;
+    }
+}
+
+/// Say once that the stopped tasks' reasons cannot be read, and why (the rollout is still
+/// followed; only the reasons are missing).
+pub(super) fn unreadable(
+    plan: &Plan,
+    service: &str,
+    watch: &mut Watch,
+    e: &crate::aws::json::CallError,
+) {
+    if !watch.tasks_unreadable {
+        watch.tasks_unreadable = true;
+        say(
+            plan,
+            service,
+            &format!("cannot read the stopped tasks' reasons ({e}); the role needs ecs:ListTasks and ecs:DescribeTasks (`stevedore iam policy`)"),
+        );
+    }
+}
+
+/// Print the reasons of the deployment's stopped tasks not printed yet.
+pub(super) async fn report_stopped(
+    client: &Client,
+    plan: &Plan,
+    service: &str,
+    id: &str,
+    watch: &mut Watch,
+) {
+    let cluster = plan.cluster.as_str();
+    let list = match client
+        .call(
+            "ListTasks",
+            &json!({"cluster": cluster, "startedBy": id, "desiredStatus": "STOPPED"}),
+        )
+        .await
+    {
+        Ok(list) => list,
+        Err(e) => return unreadable(plan, service, watch, &e),
+    };
+    let arns: Vec<Value> = list
+        .get("taskArns")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|a| a.as_str().is_some_and(|s| !watch.seen_stopped.contains(s)))
+        .take(100)
+        .cloned()
+        .collect();
+    if arns.is_empty() {
+        return;
+    }
+    let tasks = match client
+        .call("DescribeTasks", &json!({"cluster": cluster, "tasks": arns}))
+        .await
+    {
+        Ok(tasks) => tasks,
+        Err(e) => return unreadable(plan, service, watch, &e),
+    };
+    for t in tasks
+        .get("tasks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if t.get("lastStatus").and_then(Value::as_str) != Some("STOPPED") {
+            continue;
+        }
+        if let Some(arn) = t.get("taskArn").and_then(Value::as_str) {
+            watch.seen_stopped.insert(arn.to_string());
+        }
+        say(plan, service, &wait::stopped_task_line(t));
+    }
+}

@@ -1,0 +1,267 @@
+//! `stevedore deploy`: a new task-definition revision (only when something changed), the service
+//! update, and the rollout followed by its deployment id until it succeeds, fails or times out.
+
+mod follow;
+mod plan;
+mod service;
+
+use crate::aws::json::Client;
+use crate::cli::DeployArgs;
+use crate::config::Settings;
+use crate::error::{Outcome, EXIT_DEPLOY_FAILED, EXIT_TIMED_OUT};
+use anyhow::{Context, Result};
+use plan::Plan;
+use serde_json::{json, Value};
+use service::deploy_one;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How one service's deployment ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployResult {
+    Deployed,
+    /// Nothing to do, or a dry run.
+    Unchanged(String),
+    /// Updated without waiting.
+    Started,
+    Failed(String),
+    RolledBack(String),
+    TimedOut,
+}
+
+impl DeployResult {
+    fn word(&self) -> &'static str {
+        match self {
+            DeployResult::Deployed => "deployed",
+            DeployResult::Unchanged(_) => "unchanged",
+            DeployResult::Started => "started",
+            DeployResult::Failed(_) => "failed",
+            DeployResult::RolledBack(_) => "rolled_back",
+            DeployResult::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// The report for one service.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub service: String,
+    pub task_definition: Option<String>,
+    pub deployment_id: Option<String>,
+    pub result: DeployResult,
+    pub seconds: f64,
+}
+
+/// `stevedore deploy`.
+pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
+    let mut plan = Plan::from_args(&args)?;
+    let region = settings.require_region()?.to_string();
+    plan.region = region.clone();
+    // The files written at the end are checked now, so a rollout is never left unreported.
+    if let Some(p) = &args.output_file {
+        crate::export::check_writable(p, "--output-file (STEVEDORE_OUTPUT_FILE)")?;
+    }
+    if let Some(p) = args
+        .bash_env
+        .as_ref()
+        .filter(|p| !p.as_os_str().is_empty() && !plan.dry_run)
+    {
+        crate::export::check_writable(p, "BASH_ENV")?;
+    }
+    if args.pin_digests && !plan.dry_run {
+        let left = plan.deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(
+            left,
+            crate::ecr::pin::pin_digests(plan.changes.images_mut(), &region),
+        )
+        .await
+        .map_err(|_| {
+            anyhow::Error::new(crate::error::DeadlineExceeded {
+                endpoint: "ECR".into(),
+                op: "DescribeImages (digest pinning)".into(),
+            })
+        })??;
+    }
+    let mut services: Vec<String> = args
+        .services
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    services.dedup();
+    plan.reads = crate::ecs::batch::ServiceReads::new(&services, plan.poll);
+    let plan = Arc::new(plan);
+    let client = Arc::new(Client::ecs(
+        &region,
+        crate::auth::credentials(&region, None).await?,
+    )?);
+    client.set_deadline(plan.deadline);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, service) in services.iter().enumerate() {
+        let (client, plan, service) = (client.clone(), plan.clone(), service.clone());
+        set.spawn(async move {
+            (
+                i,
+                service.clone(),
+                deploy_one(&client, &plan, &service).await,
+            )
+        });
+    }
+    let mut results: Vec<(usize, String, Result<Report>)> = Vec::new();
+    while let Some(r) = set.join_next().await {
+        results.push(r.context("a deployment task panicked")?);
+    }
+    results.sort_by_key(|r| r.0);
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    for (_, service, r) in results {
+        match r {
+            Ok(rep) => reports.push(rep),
+            // AWS stopped answering and the deadline passed: timed out, like a slow rollout.
+            Err(e) if e.chain().any(|c| c.is::<crate::error::DeadlineExceeded>()) => {
+                println!("{service}: {e:#}");
+                reports.push(Report {
+                    service,
+                    task_definition: None,
+                    deployment_id: None,
+                    result: DeployResult::TimedOut,
+                    seconds: plan.timeout.as_secs_f64(),
+                })
+            }
+            Err(e) => errors.push((service, e)),
+        }
+    }
+    if services.len() == 1 && reports.is_empty() {
+        return Err(errors
+            .pop()
+            .map(|(_, e)| e)
+            .unwrap_or_else(|| anyhow::anyhow!("no result")));
+    }
+    write_outputs(&args, &reports)?;
+    summarize(&reports, errors)
+}
+
+fn summarize(reports: &[Report], errors: Vec<(String, anyhow::Error)>) -> Result<()> {
+    let many = reports.len() + errors.len() > 1;
+    if many {
+        println!("summary:");
+    }
+    let mut code = 0u8;
+    let mut failures = 0;
+    for r in reports {
+        let td = r
+            .task_definition
+            .as_deref()
+            .map(|t| t.rsplit('/').next().unwrap_or(t))
+            .unwrap_or("-");
+        let line = match &r.result {
+            DeployResult::Deployed => format!(
+                "{}: deployed {td} ({}) in {:.0} s",
+                r.service,
+                r.deployment_id.as_deref().unwrap_or("-"),
+                r.seconds
+            ),
+            DeployResult::Unchanged(why) => format!("{}: {why}", r.service),
+            DeployResult::Started => format!(
+                "{}: deployment {} of {td} started (not waiting)",
+                r.service,
+                r.deployment_id.as_deref().unwrap_or("-")
+            ),
+            DeployResult::Failed(why) => format!("{}: deployment of {td} FAILED: {why}", r.service),
+            DeployResult::RolledBack(why) => {
+                format!("{}: deployment of {td} ROLLED BACK: {why}", r.service)
+            }
+            DeployResult::TimedOut => format!(
+                "{}: deployment of {td} TIMED OUT after {:.0} s",
+                r.service, r.seconds
+            ),
+        };
+        match &r.result {
+            DeployResult::Failed(_) | DeployResult::RolledBack(_) => {
+                code = EXIT_DEPLOY_FAILED;
+                failures += 1;
+            }
+            DeployResult::TimedOut => {
+                if code != EXIT_DEPLOY_FAILED {
+                    code = EXIT_TIMED_OUT;
+                }
+                failures += 1;
+            }
+            _ => {}
+        }
+        println!("{}{line}", if many { "  " } else { "" });
+    }
+    for (service, e) in &errors {
+        println!("  {service}: error: {e:#}");
+        code = code.max(1);
+    }
+    match code {
+        0 => Ok(()),
+        1 => Err(anyhow::anyhow!(
+            "{} of {} services could not be deployed",
+            errors.len(),
+            reports.len() + errors.len()
+        )),
+        // One service: its line above is the verdict. Several: say how many, not the first again.
+        c => Err(anyhow::Error::new(Outcome {
+            code: c,
+            message: if many {
+                format!(
+                    "{} of {} services did not deploy",
+                    failures,
+                    reports.len() + errors.len()
+                )
+            } else {
+                String::new()
+            },
+        })),
+    }
+}
+
+fn write_outputs(args: &DeployArgs, reports: &[Report]) -> Result<()> {
+    let doc: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let reason = match &r.result {
+                DeployResult::Failed(w) | DeployResult::RolledBack(w) | DeployResult::Unchanged(w) => Some(w.clone()),
+                _ => None,
+            };
+            json!({"service": r.service, "taskDefinitionArn": r.task_definition, "deploymentId": r.deployment_id, "result": r.result.word(), "reason": reason, "seconds": r.seconds})
+        })
+        .collect();
+    if let Some(path) = &args.output_file {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&json!({"deployments": doc}))? + "\n",
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let (Some(path), [r]) = (&args.bash_env, reports) {
+        if !path.as_os_str().is_empty() && !args.dry_run {
+            crate::export::append_bash_env(
+                path,
+                &[
+                    (
+                        "STEVEDORE_TASK_DEFINITION_ARN",
+                        r.task_definition.as_deref().unwrap_or_default(),
+                    ),
+                    (
+                        "STEVEDORE_DEPLOYMENT_ID",
+                        r.deployment_id.as_deref().unwrap_or_default(),
+                    ),
+                    ("STEVEDORE_DEPLOY_RESULT", r.result.word()),
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Print a line, prefixed with the service when several deploy at once.
+pub(super) fn say(plan: &Plan, service: &str, line: &str) {
+    if plan.prefix {
+        println!("[{service}] {line}");
+    } else {
+        println!("{line}");
+    }
+}

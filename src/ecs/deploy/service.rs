@@ -1,0 +1,401 @@
+//! One service's deployment: register the revision, update (or create) the service, follow it.
+
+use super::follow::follow;
+use super::plan::Plan;
+use super::{say, DeployResult, Report};
+use crate::aws::json::{CallError, Client};
+use crate::cli::{CircuitBreaker, WaitUntil};
+use crate::ecs::taskdef::{self};
+use crate::ecs::wait::Watch;
+use crate::error::usage;
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+pub(super) fn api_err(op: &str, e: CallError) -> anyhow::Error {
+    e.into_anyhow(format!("ECS {op}"))
+}
+
+/// The service now (or as read for all of the deploy's services since `not_before`).
+pub(super) async fn describe_service(
+    client: &Client,
+    plan: &Plan,
+    service: &str,
+    not_before: Instant,
+) -> Result<Value, CallError> {
+    plan.reads
+        .describe(client, &plan.cluster, service, not_before)
+        .await
+}
+
+pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Report> {
+    let started = Instant::now();
+    let cluster = plan.cluster.as_str();
+    let svc = match describe_service(client, plan, service, started).await {
+        Ok(v) if v.is_null() || v.get("status").and_then(Value::as_str) == Some("INACTIVE") => {
+            if plan.create.is_some() {
+                return create_service(client, plan, service, started).await;
+            }
+            return Err(anyhow::anyhow!("service {service} not found in cluster {cluster} in {}: check --service, --cluster and the region, or pass --create-service", plan.region));
+        }
+        Ok(v) => v,
+        Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
+            return Err(anyhow::anyhow!(
+                "cluster {cluster} not found in {}: check --cluster and the region (--region, AWS_REGION, AWS_DEFAULT_REGION)",
+                plan.region
+            ));
+        }
+        Err(e) => return Err(api_err("DescribeServices", e)),
+    };
+    let current = svc
+        .get("taskDefinition")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+
+    // The task definition to start from, and what it becomes.
+    let (base_arn, base) = match &plan.given {
+        Some(v) => (None, v.clone()),
+        None => {
+            let from = plan.start_from.clone().unwrap_or_else(|| current.clone());
+            let d = client
+                .call(
+                    "DescribeTaskDefinition",
+                    &json!({"taskDefinition": from, "include": ["TAGS"]}),
+                )
+                .await
+                .map_err(|e| match e {
+                    CallError::Api(a) if a.code == "ClientException" => {
+                        usage!("--task-definition: {from} not found ({})", a.message)
+                    }
+                    other => api_err("DescribeTaskDefinition", other),
+                })?;
+            let arn = d
+                .pointer("/taskDefinition/taskDefinitionArn")
+                .and_then(Value::as_str)
+                .map(String::from);
+            (arn, taskdef::registrable(&d))
+        }
+    };
+    let new = taskdef::apply(&base, &plan.changes).map_err(|e| usage!("{e}"))?;
+    // Compare with what the service runs, to register nothing when nothing changed.
+    let running = if base_arn.as_deref() == Some(current.as_str()) {
+        base.clone()
+    } else {
+        let d = client
+            .call(
+                "DescribeTaskDefinition",
+                &json!({"taskDefinition": current, "include": ["TAGS"]}),
+            )
+            .await
+            .map_err(|e| api_err("DescribeTaskDefinition", e))?;
+        taskdef::registrable(&d)
+    };
+    let mut new = new;
+    if plan.given.is_some() {
+        taskdef::inherit_tags(&mut new, &running);
+    }
+    let unchanged_from_base = new == base;
+    let td_diff = taskdef::diff(&running, &new);
+
+    let breaker_cfg = plan.breaker.map(
+        |b| json!({"enable": b != CircuitBreaker::Off, "rollback": b == CircuitBreaker::Rollback}),
+    );
+    let mut service_changes = Vec::new();
+    let target_known = if unchanged_from_base {
+        base_arn.clone()
+    } else {
+        None
+    };
+    let td_changes = target_known.as_deref() != Some(current.as_str());
+    if td_changes {
+        service_changes.push(format!(
+            "~ taskDefinition: {current} -> {}",
+            target_known
+                .clone()
+                .unwrap_or_else(|| "(new revision)".into())
+        ));
+    }
+    if let Some(n) = plan.desired_count {
+        if svc.get("desiredCount").and_then(Value::as_i64) != Some(i64::from(n)) {
+            service_changes.push(format!(
+                "~ desiredCount: {} -> {n}",
+                svc.get("desiredCount").and_then(Value::as_i64).unwrap_or(0)
+            ));
+        }
+    }
+    if let Some(b) = &breaker_cfg {
+        let have = svc
+            .pointer("/deploymentConfiguration/deploymentCircuitBreaker")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if &have != b {
+            service_changes.push(format!("~ deploymentCircuitBreaker: {have} -> {b}"));
+        }
+    }
+    if plan.force {
+        service_changes.push("+ forceNewDeployment".into());
+    }
+
+    if plan.dry_run {
+        say(
+            plan,
+            service,
+            &format!("plan for service {service} in {cluster} (dry run)"),
+        );
+        if td_diff.is_empty() {
+            say(plan, service, "task definition: unchanged");
+        } else {
+            say(plan, service, "task definition:");
+            for l in &td_diff {
+                say(plan, service, &format!("  {l}"));
+            }
+        }
+        if service_changes.is_empty() {
+            say(plan, service, "service: unchanged");
+        } else {
+            say(plan, service, "service:");
+            for l in &service_changes {
+                say(plan, service, &format!("  {l}"));
+            }
+        }
+        return Ok(Report {
+            service: service.into(),
+            task_definition: target_known,
+            deployment_id: None,
+            result: DeployResult::Unchanged("dry run: nothing changed".into()),
+            seconds: 0.0,
+        });
+    }
+    if service_changes.is_empty() {
+        return Ok(Report {
+            service: service.into(),
+            task_definition: Some(current.clone()),
+            deployment_id: None,
+            result: DeployResult::Unchanged(format!(
+                "nothing to deploy: the service already runs {}",
+                current.rsplit('/').next().unwrap_or(&current)
+            )),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+
+    let target = match target_known {
+        Some(arn) => arn,
+        None => {
+            let arn = register(client, plan, &new).await?;
+            say(
+                plan,
+                service,
+                &format!("registered {}", arn.rsplit('/').next().unwrap_or(&arn)),
+            );
+            for l in &td_diff {
+                say(plan, service, &format!("  {l}"));
+            }
+            arn
+        }
+    };
+    let mut update = json!({"cluster": cluster, "service": service, "taskDefinition": target, "forceNewDeployment": plan.force});
+    if let Some(n) = plan.desired_count {
+        update["desiredCount"] = json!(n);
+    }
+    if let Some(b) = breaker_cfg {
+        update["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": b});
+    }
+    let deployment = start_deployment(client, &update).await?;
+    say(
+        plan,
+        service,
+        &format!(
+            "updated service {service}: deployment {deployment} of {}",
+            target.rsplit('/').next().unwrap_or(&target)
+        ),
+    );
+    if plan.wait_until == WaitUntil::None {
+        return Ok(Report {
+            service: service.into(),
+            task_definition: Some(target),
+            deployment_id: Some(deployment),
+            result: DeployResult::Started,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    let deadline = plan.deadline;
+    // Events already there belong to earlier deployments: print only what is new.
+    let mut watch = Watch::seeded(&svc);
+    let mut result = follow(client, plan, service, &deployment, deadline, &mut watch).await?;
+    if plan.rollback
+        && matches!(result, DeployResult::Failed(_) | DeployResult::TimedOut)
+        && current != target
+    {
+        let why = match &result {
+            DeployResult::Failed(w) => w.clone(),
+            _ => format!("no success within {:?}", plan.timeout),
+        };
+        say(
+            plan,
+            service,
+            &format!(
+                "rolling back to {} ({why})",
+                current.rsplit('/').next().unwrap_or(&current)
+            ),
+        );
+        let back = start_deployment(
+            client,
+            &json!({"cluster": cluster, "service": service, "taskDefinition": current}),
+        )
+        .await?;
+        let again = follow(client, plan, service, &back, plan.deadline, &mut watch).await?;
+        result = match again {
+            DeployResult::Deployed => DeployResult::RolledBack(format!(
+                "{why}; restored {}",
+                current.rsplit('/').next().unwrap_or(&current)
+            )),
+            other => DeployResult::Failed(format!(
+                "{why}; the rollback to {current} did not succeed either ({})",
+                other.word()
+            )),
+        };
+    }
+    Ok(Report {
+        service: service.into(),
+        task_definition: Some(target),
+        deployment_id: Some(deployment),
+        result,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Create the service from the given task definition and follow its first deployment.
+async fn create_service(
+    client: &Client,
+    plan: &Plan,
+    service: &str,
+    started: Instant,
+) -> Result<Report> {
+    let cluster = plan.cluster.as_str();
+    let td = match (&plan.given, &plan.start_from) {
+        (Some(v), _) => {
+            let new = taskdef::apply(v, &plan.changes).map_err(|e| usage!("{e}"))?;
+            if plan.dry_run {
+                say(plan, service, &format!("plan: register a task definition of family {} and create service {service} in {cluster} (dry run)", new.get("family").and_then(Value::as_str).unwrap_or("?")));
+                return Ok(Report {
+                    service: service.into(),
+                    task_definition: None,
+                    deployment_id: None,
+                    result: DeployResult::Unchanged("dry run: nothing changed".into()),
+                    seconds: 0.0,
+                });
+            }
+            register(client, plan, &new).await?
+        }
+        (None, Some(r)) => r.clone(),
+        (None, None) => {
+            return Err(usage!(
+                "--create-service needs --task-definition, --task-definition-file or --template"
+            ))
+        }
+    };
+    if plan.dry_run {
+        say(
+            plan,
+            service,
+            &format!("plan: create service {service} in {cluster} with {td} (dry run)"),
+        );
+        return Ok(Report {
+            service: service.into(),
+            task_definition: Some(td),
+            deployment_id: None,
+            result: DeployResult::Unchanged("dry run: nothing changed".into()),
+            seconds: 0.0,
+        });
+    }
+    let mut req = plan.create.clone().unwrap_or_else(|| json!({}));
+    req["cluster"] = json!(cluster);
+    req["serviceName"] = json!(service);
+    req["taskDefinition"] = json!(td);
+    if let Some(b) = plan.breaker {
+        req["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": {"enable": b != CircuitBreaker::Off, "rollback": b == CircuitBreaker::Rollback}});
+    }
+    let out = client
+        .call("CreateService", &req)
+        .await
+        .map_err(|e| api_err("CreateService", e))?;
+    let id = out
+        .pointer("/service/deployments")
+        .and_then(Value::as_array)
+        .and_then(|d| {
+            d.iter()
+                .find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"))
+        })
+        .and_then(|d| d.get("id").and_then(Value::as_str))
+        .context("CreateService answered without a PRIMARY deployment")?
+        .to_string();
+    say(
+        plan,
+        service,
+        &format!(
+            "created service {service} in {cluster}: deployment {id} of {}",
+            td.rsplit('/').next().unwrap_or(&td)
+        ),
+    );
+    let result = if plan.wait_until == WaitUntil::None {
+        DeployResult::Started
+    } else {
+        follow(
+            client,
+            plan,
+            service,
+            &id,
+            plan.deadline,
+            &mut Watch::default(),
+        )
+        .await?
+    };
+    Ok(Report {
+        service: service.into(),
+        task_definition: Some(td),
+        deployment_id: Some(id),
+        result,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Register a task definition once per run: services deployed together from the same family
+/// and the same changes share one new revision instead of racing to register two.
+async fn register(client: &Client, plan: &Plan, td: &Value) -> Result<String> {
+    let key = td.to_string();
+    let mut done = plan.registered.lock().await;
+    if let Some(arn) = done.get(&key) {
+        return Ok(arn.clone());
+    }
+    let out = client
+        .call("RegisterTaskDefinition", td)
+        .await
+        .map_err(|e| api_err("RegisterTaskDefinition", e))?;
+    let arn = out
+        .pointer("/taskDefinition/taskDefinitionArn")
+        .and_then(Value::as_str)
+        .context("RegisterTaskDefinition answered without an ARN")?
+        .to_string();
+    done.insert(key, arn.clone());
+    Ok(arn)
+}
+
+/// UpdateService, returning the id of the PRIMARY deployment it created.
+async fn start_deployment(client: &Client, update: &Value) -> Result<String> {
+    let out = client
+        .call("UpdateService", update)
+        .await
+        .map_err(|e| api_err("UpdateService", e))?;
+    let deps = out
+        .pointer("/service/deployments")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    deps.iter()
+        .find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"))
+        .and_then(|d| d.get("id").and_then(Value::as_str))
+        .map(String::from)
+        .context("UpdateService answered without a PRIMARY deployment")
+}
