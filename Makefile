@@ -22,8 +22,9 @@ orb: dist
 	$(PY) scripts/orbtool.py pack --version $(VERSION) --checksums dist/v$(VERSION)/SHA256SUMS -o dist/orb.yml
 
 # The orb's checks: review rules, the SchemaStore CircleCI schema (packed orb and our own
-# config), yamllint, and the scripts' bats tests.
+# config), yamllint, and the scripts' bats tests (which run the scripts with the debug helper).
 orb-check: deps
+	cargo build -p stevedore
 	$(PY) scripts/orbtool.py review
 	$(PY) scripts/orbtool.py pack --version $(VERSION) -o target/orb-check.yml
 	.venv/bin/check-jsonschema --builtin-schema vendor.circle-ci target/orb-check.yml .circleci/config.yml .circleci/test-deploy.yml

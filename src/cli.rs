@@ -41,6 +41,17 @@ pub enum Command {
     /// Check the set-up in order (token, role, variables, repository, service, task roles,
     /// permissions) and stop at the first problem with the fix.
     Doctor(DoctorArgs),
+    /// One orb step, with its parameters from the STEVEDORE_* variables CircleCI sets (the orb's
+    /// scripts call this; see `stevedore orb --help`).
+    #[command(hide = true)]
+    Orb(OrbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrbArgs {
+    /// The step to run.
+    #[arg(value_enum)]
+    pub step: crate::orb::Step,
 }
 
 #[derive(Debug, Args)]

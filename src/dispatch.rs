@@ -1,6 +1,8 @@
 //! From the command line to a command: parse, run on a runtime, and map the outcome to an exit code.
 
-use crate::{auth, cli, config, doctor, ecr, ecs, error, iam, image};
+use crate::error::usage;
+use crate::{auth, cli, config, doctor, ecr, ecs, error, export, iam, image, orb};
+use anyhow::Context;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -10,6 +12,14 @@ pub fn main_entry() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_exit(e),
+    };
+    // An orb step changes the environment first, while this is the only thread.
+    let step = match &cli.command {
+        cli::Command::Orb(o) => match prepare_step(o.step) {
+            Ok(prepared) => Some(prepared),
+            Err(e) => return failure(e),
+        },
+        _ => None,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -21,18 +31,88 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::from(error::EXIT_FAILURE);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = match step {
+        Some((plan, _work)) => run_step(&runtime, plan),
+        None => runtime.block_on(run(cli)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let said = e
-                .downcast_ref::<error::Outcome>()
-                .is_some_and(|o| o.message.is_empty());
-            if !said {
-                eprintln!("stevedore: {e:#}");
-            }
-            ExitCode::from(error::exit_code(&e))
+        Err(e) => failure(e),
+    }
+}
+
+/// Print an error once (an [`error::Outcome`] without a message was said already) and map it
+/// to its exit code.
+fn failure(e: anyhow::Error) -> ExitCode {
+    let said = e
+        .downcast_ref::<error::Outcome>()
+        .is_some_and(|o| o.message.is_empty());
+    if !said {
+        eprintln!("stevedore: {e:#}");
+    }
+    ExitCode::from(error::exit_code(&e))
+}
+
+/// Plan an orb step and apply its variables (and `$BASH_ENV` lines); the scratch directory
+/// lives as long as the step.
+fn prepare_step(step: orb::Step) -> anyhow::Result<(orb::StepPlan, tempfile::TempDir)> {
+    let work = tempfile::tempdir().context("creating a scratch directory for the step")?;
+    let plan = orb::plan(step, &|k| std::env::var(k).ok(), work.path())?;
+    for (k, v) in &plan.set {
+        // Safe here: called before the runtime starts, while this is the only thread.
+        if v.is_empty() {
+            std::env::remove_var(k);
+        } else {
+            std::env::set_var(k, v);
         }
     }
+    if !plan.bash_env.is_empty() {
+        let path = config::env_var("BASH_ENV").ok_or_else(|| {
+            usage!("BASH_ENV is not set: the orb's steps hand values on through it (CircleCI sets it in every job)")
+        })?;
+        let vars: Vec<(&str, &str)> = plan
+            .bash_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        export::append_bash_env(std::path::Path::new(&path), &vars)?;
+    }
+    Ok((plan, work))
+}
+
+/// Run an orb step's actions in order; the first failure ends it.
+fn run_step(runtime: &tokio::runtime::Runtime, plan: orb::StepPlan) -> anyhow::Result<()> {
+    for action in plan.actions {
+        match action {
+            orb::Action::Stevedore(args) => {
+                let argv = std::iter::once("stevedore".to_string()).chain(args);
+                let cli = cli::Cli::try_parse_from(argv)
+                    .map_err(|e| usage!("{} (see --help)", clap_line(&e)))?;
+                runtime.block_on(run(cli))?;
+            }
+            orb::Action::Program(program, args) => {
+                let status = std::process::Command::new(&program)
+                    .args(&args)
+                    .status()
+                    .map_err(|e| {
+                        usage!("cannot run {program} ({e}): install it in the job's image")
+                    })?;
+                if !status.success() {
+                    return Err(error::Outcome {
+                        code: status
+                            .code()
+                            .map_or(error::EXIT_FAILURE, |c| c.clamp(1, 255) as u8),
+                        message: format!(
+                            "{program} {} failed ({status})",
+                            args.first().map_or("", String::as_str)
+                        ),
+                    }
+                    .into());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// CircleCI passes an orb parameter left at "" as an empty variable; clap would read that as a
@@ -68,6 +148,12 @@ fn usage_exit(e: clap::Error) -> ExitCode {
     ) {
         e.exit();
     }
+    eprintln!("stevedore: {} (see --help)", clap_line(&e));
+    ExitCode::from(error::EXIT_USAGE)
+}
+
+/// A clap error as one line, without its usage and hint lines.
+fn clap_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
     let line: Vec<&str> = text
         .lines()
@@ -76,11 +162,7 @@ fn usage_exit(e: clap::Error) -> ExitCode {
             !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
         })
         .collect();
-    eprintln!(
-        "stevedore: {} (see --help)",
-        line.join("; ").trim_start_matches("error: ")
-    );
-    ExitCode::from(error::EXIT_USAGE)
+    line.join("; ").trim_start_matches("error: ").to_string()
 }
 
 /// Run one parsed command.
@@ -101,5 +183,9 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Iam(cli::IamCommand::Policy(a)) => iam::run_policy(&settings, a),
         cli::Command::Doctor(a) => doctor::run(&settings, a).await,
         cli::Command::Bootstrap(a) => iam::run_bootstrap(&settings, a),
+        cli::Command::Orb(o) => Err(anyhow::anyhow!(
+            "the orb step {:?} runs from the command line (main_entry), not from run",
+            o.step
+        )),
     }
 }

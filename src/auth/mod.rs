@@ -161,7 +161,7 @@ impl TempCredentials {
                     ("AWS_ACCESS_KEY_ID", &self.access_key_id),
                     ("AWS_SECRET_ACCESS_KEY", &self.secret_access_key),
                     ("AWS_SESSION_TOKEN", &self.session_token),
-                    ("AWS_CREDENTIAL_EXPIRATION", &self.expiration),
+                    (crate::handoff::CREDENTIAL_EXPIRATION, &self.expiration),
                 ],
             ),
             ExportTarget::Profile(name) => {
@@ -286,10 +286,7 @@ pub async fn run_auth(settings: &Settings, args: AuthArgs) -> Result<()> {
     Ok(())
 }
 
-/// The role `stevedore auth` assumed with a token, exported for later steps' re-assumption.
-pub const REASSUME_ROLE_ARN: &str = "STEVEDORE_REASSUME_ROLE_ARN";
-/// The audience `stevedore auth` was given, exported beside [`REASSUME_ROLE_ARN`].
-pub const REASSUME_AUDIENCE: &str = "STEVEDORE_REASSUME_AUDIENCE";
+use crate::handoff::{REASSUME_AUDIENCE, REASSUME_ROLE_ARN};
 
 /// The credentials commands sign with: the SDK's chain (or `keys`, when given), re-assumed with
 /// the job's OIDC token ahead of expiry and after an ExpiredToken answer (see [`reassume`]).

@@ -92,7 +92,7 @@ impl ProvideCredentials for Refreshing {
 /// `stevedore auth` exports, when they carry none) should be replaced at `now`.
 fn expires_soon(expiry: Option<SystemTime>, now: SystemTime) -> bool {
     let expiry = expiry.or_else(|| {
-        config::env_var("AWS_CREDENTIAL_EXPIRATION")
+        config::env_var(crate::handoff::CREDENTIAL_EXPIRATION)
             .and_then(|t| {
                 aws_smithy_types::DateTime::from_str(
                     &t,

@@ -345,8 +345,8 @@ fn outputs(a: &PushArgs, reference: &str, digest: &str, tags: &[String]) -> Resu
         crate::export::append_bash_env(
             path,
             &[
-                ("STEVEDORE_IMAGE_DIGEST", digest),
-                ("STEVEDORE_IMAGE_URI", &uri),
+                (crate::handoff::IMAGE_DIGEST, digest),
+                (crate::handoff::IMAGE_URI, &uri),
             ],
         )?;
     }

@@ -1,4 +1,4 @@
 #!/usr/bin/env bash
 # Docker credentials for the registry; the settings arrive as STEVEDORE_* variables.
 set -euo pipefail
-stevedore ecr login
+exec stevedore ecr login

@@ -1,0 +1,14 @@
+//! The names of the variables one orb step leaves for the next (through `$BASH_ENV`), in one
+//! place: who writes each and who reads it.
+
+/// The pushed image's digest; written by `push --bash-env`.
+pub const IMAGE_DIGEST: &str = "STEVEDORE_IMAGE_DIGEST";
+/// The pushed image pinned by digest (`registry/repo@sha256:…`); written by `push --bash-env`,
+/// read by the orb's deploy and run-task steps when they are given no image.
+pub const IMAGE_URI: &str = "STEVEDORE_IMAGE_URI";
+/// The role `auth` assumed, so a later step can assume it again when the credentials expire.
+pub const REASSUME_ROLE_ARN: &str = "STEVEDORE_REASSUME_ROLE_ARN";
+/// The audience `auth` was given, exported beside [`REASSUME_ROLE_ARN`].
+pub const REASSUME_AUDIENCE: &str = "STEVEDORE_REASSUME_AUDIENCE";
+/// When the exported credentials expire (RFC 3339); written by `auth`, read to re-assume early.
+pub const CREDENTIAL_EXPIRATION: &str = "AWS_CREDENTIAL_EXPIRATION";
