@@ -148,20 +148,34 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     let reg = Arc::new(Registry::new(&auth.host, auth.basic(), Some(refresh))?);
     let reference = format!("{}/{path}", auth.host);
 
-    let mut todo = tags.clone();
-    if a.skip_existing_tags {
-        let mut kept = Vec::new();
+    // One round of HEADs, concurrently: what each tag names now, and whether the manifest is
+    // already in the repository. A registry accepts a manifest only once every blob (and child
+    // manifest) it names is there, so a manifest that is there means nothing needs uploading.
+    let (named, manifest_there) = probe(&reg, &path, &img.top.digest, &tags).await?;
+    let mut todo = Vec::new();
+    for (t, d) in tags.iter().zip(&named) {
+        match d {
+            Some(d) if *d == img.top.digest => println!("tag {t} already names {d}"),
+            Some(d) if a.skip_existing_tags => println!("tag {t} exists ({d}); left alone"),
+            _ => todo.push(t.clone()),
+        }
+    }
+    if todo.is_empty() {
+        println!("nothing to push: every tag exists in {reference}");
+        return outputs(&a, &reference, &img.top.digest, &tags);
+    }
+    if manifest_there {
         for t in &todo {
-            match reg.manifest_digest(&path, t).await? {
-                Some(d) => println!("tag {t} exists ({d}); left alone"),
-                None => kept.push(t.clone()),
-            }
+            reg.put_manifest(&path, t, &img.top).await?;
+            println!("tagged {reference}:{t}");
         }
-        todo = kept;
-        if todo.is_empty() {
-            println!("nothing to push: every tag exists in {reference}");
-            return outputs(&a, &reference, &img.top.digest, &tags);
-        }
+        println!(
+            "pushed {reference}@{} in {:.1} s: the manifest and its {} blobs were already there, 0 B sent",
+            img.top.digest,
+            started.elapsed().as_secs_f64(),
+            img.blobs.len()
+        );
+        return outputs(&a, &reference, &img.top.digest, &tags);
     }
 
     // Which blobs the registry lacks (HEAD each, concurrently); only those are read and checked
@@ -281,6 +295,37 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         img.blobs.len()
     );
     outputs(&a, &reference, &img.top.digest, &tags)
+}
+
+/// What each tag names in `repo` now, and whether the manifest `digest` is there: all HEADs at
+/// once. A HEAD the role may not make (ECR Public has no BatchGetImage) counts as unknown, and
+/// the push goes the long way.
+async fn probe(
+    reg: &Arc<Registry>,
+    repo: &str,
+    digest: &str,
+    tags: &[String],
+) -> Result<(Vec<Option<String>>, bool)> {
+    let mut set = tokio::task::JoinSet::new();
+    for (i, reference) in std::iter::once(digest)
+        .chain(tags.iter().map(String::as_str))
+        .enumerate()
+    {
+        let (reg, repo, reference) = (reg.clone(), repo.to_string(), reference.to_string());
+        set.spawn(async move {
+            (
+                i,
+                reg.manifest_digest(&repo, &reference).await.ok().flatten(),
+            )
+        });
+    }
+    let mut found = vec![None; tags.len() + 1];
+    while let Some(r) = set.join_next().await {
+        let (i, d) = r.context("a HEAD task panicked")?;
+        found[i] = d;
+    }
+    let there = found[0].is_some() || found[1..].iter().any(|d| d.as_deref() == Some(digest));
+    Ok((found.split_off(1), there))
 }
 
 /// An image in this account's private ECR, as a source: manifests fetched now, blobs on demand.
