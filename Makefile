@@ -60,6 +60,8 @@ sandbox:
 	cargo build -p stevedore-sandbox
 	target/debug/stevedore-sandbox up
 
-bench: deps
-	cargo build --release --workspace
+# Separate builds: built together, the sandbox's aws-lc would be unified into the helper's rustls.
+bench: deps dist
+	cargo build --release -p stevedore
+	cargo build --release -p stevedore-sandbox
 	bash scripts/bench.sh

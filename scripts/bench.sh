@@ -3,9 +3,15 @@
 # What exists so far: registry login. Peer: boto3 (the library under the AWS CLI that the
 # aws-ecr orb runs) making the same GetAuthorizationToken call and writing the same config.json.
 # Deploy: scripts/bench_deploy.py (time from the sandbox deciding a rollout to stevedore's exit).
-# Push: scripts/bench_push.py (4 x 50 MB, cold and warm, against skopeo).
+# Push: scripts/bench_push.py (4 x 50 MB, cold and warm, against skopeo and the registry's floor).
+# Size: the static release binary `make dist` builds (target: at most 6 MB, one crypto stack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+musl=target/$(uname -m | sed s/arm64/aarch64/)-unknown-linux-musl/release/stevedore
+if [ -f "$musl" ]; then
+  size=$(stat -c %s "$musl")
+  echo "static release binary: $(numfmt --to=si --suffix=B --format=%.2f "$size") ($size bytes; target <= 6 MB)"
+fi
 bin=${STEVEDORE_BIN:-target/release/stevedore}
 runs=${BENCH_RUNS:-15}
 

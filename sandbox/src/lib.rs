@@ -7,8 +7,6 @@ pub mod clock;
 pub mod docker;
 pub mod ecr;
 pub mod ecs;
-pub mod ecs_health;
-pub mod ecs_tags;
 pub mod iam;
 pub mod jwt;
 pub mod proxy;

@@ -3,8 +3,8 @@
 //! task definitions, tags returned only when a Describe call asks with `include: ["TAGS"]`; and
 //! ListClusters and ListServices with ECS's paging. Shapes and limits from the ECS API model.
 
+use super::model::{find_task_definition, EcsState};
 use crate::awsjson::{opt_str, AwsError, OpResult};
-use crate::ecs::{find_task_definition, EcsState};
 use serde_json::{json, Value};
 
 const MAX_TAGS: usize = 50;
