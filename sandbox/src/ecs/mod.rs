@@ -14,8 +14,10 @@ pub mod api;
 pub mod controller;
 pub mod health;
 pub mod model;
+pub mod services;
 pub mod shapes;
 pub mod tags;
+pub mod tasks;
 
 pub use api::handle;
 pub use controller::tick;

@@ -1,0 +1,206 @@
+//! ECS services: create, update, describe and delete, as the API takes and answers them.
+
+use super::api::*;
+use super::model::*;
+use super::shapes::*;
+use super::tags::{parse_tags, set_tags, tags_json, tags_of, wants_tags};
+use crate::awsjson::{opt_str, AwsError, OpResult};
+use serde_json::{json, Value};
+
+/// ECS.CreateService.
+pub(super) fn create_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
+    let cluster = cluster_name(body);
+    require_cluster(st, &cluster)?;
+    let name = opt_str(body, "serviceName")
+        .ok_or_else(|| AwsError::invalid_parameter("serviceName is required"))?
+        .to_string();
+    if !name_ok(&name) {
+        return Err(AwsError::invalid_parameter("Service names can have up to 255 characters: letters (uppercase and lowercase), numbers, underscores and hyphens."));
+    }
+    let tags = parse_tags(body.get("tags"))?;
+    if st.services.contains_key(&(cluster.clone(), name.clone())) {
+        return Err(AwsError::invalid_parameter(
+            "Creation of service was not idempotent.",
+        ));
+    }
+    let td_ref = opt_str(body, "taskDefinition")
+        .ok_or_else(|| AwsError::invalid_parameter("taskDefinition is required"))?;
+    let td = find_task_definition(st, td_ref)
+        .cloned()
+        .ok_or_else(|| AwsError::invalid_parameter("TaskDefinition not found."))?;
+    let launch = opt_str(body, "launchType").unwrap_or("EC2").to_string();
+    if launch == "FARGATE"
+        && body
+            .pointer("/networkConfiguration/awsvpcConfiguration/subnets")
+            .and_then(Value::as_array)
+            .is_none_or(|s| s.is_empty())
+    {
+        return Err(AwsError::invalid_parameter(
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
+        ));
+    }
+    let desired = body
+        .get("desiredCount")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let d = Deployment {
+        id: new_deployment_id(),
+        status: "PRIMARY".into(),
+        task_definition: td_arn(&td),
+        desired,
+        failed: 0,
+        rollout_state: "IN_PROGRESS".into(),
+        rollout_reason: "ECS deployment in progress.".into(),
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        settled_since: None,
+    };
+    let svc = Service {
+        arn: ctx.arn("service", &format!("{cluster}/{name}")),
+        name: name.clone(),
+        cluster: cluster.clone(),
+        task_definition: td_arn(&td),
+        desired,
+        launch_type: launch,
+        network: body
+            .get("networkConfiguration")
+            .cloned()
+            .unwrap_or(Value::Null),
+        deployment_configuration: deployment_configuration(
+            body.get("deploymentConfiguration"),
+            None,
+        ),
+        deployments: vec![d.clone()],
+        history: vec![d],
+        events: vec![],
+        created_at: ctx.now,
+        last_completed_td: None,
+        steady_reported: false,
+    };
+    set_tags(st, &svc.arn, tags);
+    let mut out = service_json(st, ctx, &svc);
+    out["tags"] = tags_json(tags_of(st, &svc.arn));
+    st.services.insert((cluster, name), svc);
+    Ok(json!({"service": out}))
+}
+
+/// ECS.UpdateService.
+pub(super) fn update_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
+    let key = service_key(body, "service")?;
+    require_cluster(st, &key.0)?;
+    let mut svc = st
+        .services
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| AwsError::client("ServiceNotFoundException", "Service not found."))?;
+    if let Some(n) = body.get("desiredCount").and_then(Value::as_i64) {
+        svc.desired = n;
+        for d in svc.deployments.iter_mut().take(1) {
+            d.desired = n;
+        }
+    }
+    svc.deployment_configuration = deployment_configuration(
+        body.get("deploymentConfiguration"),
+        Some(&svc.deployment_configuration),
+    );
+    if let Some(n) = body.get("networkConfiguration") {
+        svc.network = n.clone();
+    }
+    let new_td = match opt_str(body, "taskDefinition") {
+        Some(r) => Some(
+            find_task_definition(st, r)
+                .cloned()
+                .ok_or_else(|| AwsError::invalid_parameter("TaskDefinition not found."))?,
+        ),
+        None => None,
+    };
+    let force = body
+        .get("forceNewDeployment")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let changed = new_td
+        .as_ref()
+        .is_some_and(|td| td_arn(td) != svc.task_definition);
+    if changed || force {
+        let td = new_td
+            .map(|t| td_arn(&t))
+            .unwrap_or(svc.task_definition.clone());
+        for d in svc.deployments.iter_mut() {
+            d.status = "ACTIVE".into();
+        }
+        let d = Deployment {
+            id: new_deployment_id(),
+            status: "PRIMARY".into(),
+            task_definition: td.clone(),
+            desired: svc.desired,
+            failed: 0,
+            rollout_state: "IN_PROGRESS".into(),
+            rollout_reason: "ECS deployment in progress.".into(),
+            created_at: ctx.now,
+            updated_at: ctx.now,
+            settled_since: None,
+        };
+        svc.task_definition = td;
+        svc.deployments.insert(0, d.clone());
+        svc.history.push(d);
+        svc.steady_reported = false;
+    }
+    let out = service_json(st, ctx, &svc);
+    st.services.insert(key, svc);
+    Ok(json!({"service": out}))
+}
+
+/// ECS.DescribeServices.
+pub(super) fn describe_services(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
+    let cluster = cluster_name(body);
+    require_cluster(st, &cluster)?;
+    let (mut services, mut failures) = (vec![], vec![]);
+    for s in str_list(body, "services") {
+        let name = s.rsplit('/').next().unwrap_or(s);
+        match st.services.get(&(cluster.clone(), name.to_string())) {
+                Some(svc) => {
+                    let mut v = service_json(st, ctx, svc);
+                    if wants_tags(body) {
+                        v["tags"] = tags_json(tags_of(st, &svc.arn));
+                    }
+                    services.push(v)
+                }
+                None => failures.push(json!({"arn": ctx.arn("service", &format!("{cluster}/{name}")), "reason": "MISSING"})),
+            }
+    }
+    Ok(json!({"services": services, "failures": failures}))
+}
+
+/// ECS.DeleteService.
+pub(super) fn delete_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
+    let key = service_key(body, "service")?;
+    require_cluster(st, &key.0)?;
+    let svc = st
+        .services
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| AwsError::client("ServiceNotFoundException", "Service not found."))?;
+    let force = body.get("force").and_then(Value::as_bool).unwrap_or(false);
+    if svc.desired > 0 && !force {
+        return Err(AwsError::invalid_parameter(
+            "The service cannot be stopped while it is scaled above 0.",
+        ));
+    }
+    for t in st
+        .tasks
+        .iter_mut()
+        .filter(|t| t.service.as_deref() == Some(svc.name.as_str()) && t.cluster == svc.cluster)
+    {
+        stop_task(
+            t,
+            ctx.now,
+            "ServiceSchedulerInitiated",
+            "Service deleted",
+            &mut st.to_remove,
+        );
+    }
+    let mut out = service_json(st, ctx, &svc);
+    out["status"] = json!("DRAINING");
+    st.services.remove(&key);
+    Ok(json!({"service": out}))
+}

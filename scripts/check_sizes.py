@@ -1,0 +1,114 @@
+"""The house rules for size: no Rust file in src/ or sandbox/src/ over 600 lines, no function over
+120 lines. Prints what breaks them (and, with --near, what is within 15% of a limit); exits 1 if
+anything breaks them. Functions are found by their `fn` line and matched braces, with string
+and character literals and comments skipped."""
+
+import os
+import re
+import sys
+
+MAX_FILE, MAX_FN = 600, 120
+FN = re.compile(r"^\s*(pub(\([^)]*\))?\s+)?(const\s+)?(async\s+)?(unsafe\s+)?fn\s+(\w+)")
+
+
+def code_braces(line, state):
+    """Net brace count of a line outside strings, chars and comments; state carries raw/block strings."""
+    depth, i, n = 0, 0, len(line)
+    while i < n:
+        if state["in_str"]:
+            if state["raw"] is not None:
+                end = '"' + "#" * state["raw"]
+                j = line.find(end, i)
+                if j < 0:
+                    return depth
+                i, state["in_str"], state["raw"] = j + len(end), False, None
+                continue
+            if line[i] == "\\":
+                i += 2
+                continue
+            if line[i] == '"':
+                state["in_str"] = False
+            i += 1
+            continue
+        if state["block"]:
+            j = line.find("*/", i)
+            if j < 0:
+                return depth
+            i, state["block"] = j + 2, False
+            continue
+        c = line[i]
+        if line.startswith("//", i):
+            return depth
+        if line.startswith("/*", i):
+            state["block"] = True
+            i += 2
+            continue
+        m = re.match(r'r(#*)"', line[i:])
+        if m and (i == 0 or not (line[i - 1].isalnum() or line[i - 1] == "_")):
+            state["in_str"], state["raw"] = True, len(m.group(1))
+            i += len(m.group(0))
+            continue
+        if c == '"':
+            state["in_str"], state["raw"] = True, None
+        elif c == "'" and re.match(r"'(\\.|[^\\'])'", line[i:]):
+            i += len(re.match(r"'(\\.|[^\\'])'", line[i:]).group(0))
+            continue
+        elif c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        i += 1
+    return depth
+
+
+def functions(lines):
+    """(name, first line, length) of every fn with a body."""
+    out = []
+    for start, line in enumerate(lines):
+        m = FN.match(line)
+        if not m:
+            continue
+        state = {"in_str": False, "raw": None, "block": False}
+        depth, opened = 0, False
+        for end in range(start, len(lines)):
+            d = code_braces(lines[end], state)
+            if d > 0 or "{" in lines[end]:
+                opened = opened or d > 0 or depth > 0
+            depth += d
+            if ";" in lines[end] and not opened and depth == 0:
+                break  # a declaration without a body
+            if opened and depth <= 0:
+                out.append((m.group(6), start + 1, end - start + 1))
+                break
+    return out
+
+
+def main():
+    near = "--near" in sys.argv
+    bad = []
+    for root in ("src", "sandbox/src"):
+        for d, _, files in os.walk(root):
+            for f in sorted(files):
+                if not f.endswith(".rs"):
+                    continue
+                path = os.path.join(d, f)
+                lines = open(path, encoding="utf-8").read().split("\n")
+                n = len(lines) - (1 if lines[-1] == "" else 0)
+                if n > MAX_FILE:
+                    bad.append(f"{path}: {n} lines (limit {MAX_FILE})")
+                elif near and n > MAX_FILE * 0.85:
+                    print(f"near: {path}: {n} lines")
+                for name, first, length in functions(lines):
+                    if length > MAX_FN:
+                        bad.append(f"{path}:{first}: fn {name} is {length} lines (limit {MAX_FN})")
+                    elif near and length > MAX_FN * 0.85:
+                        print(f"near: {path}:{first}: fn {name} is {length} lines")
+    for b in bad:
+        print(b)
+    if bad:
+        sys.exit(1)
+    print(f"sizes: every file in src/ and sandbox/src/ is at most {MAX_FILE} lines, every function at most {MAX_FN}")
+
+
+if __name__ == "__main__":
+    main()
