@@ -2,6 +2,7 @@
 //! (awsQuery), ECR, ECR Public and ECS (awsJson1_1) with the real wire shapes, so the unmodified
 //! AWS SDKs talk to it through `AWS_ENDPOINT_URL`; the CNCF registry runs behind ECR as a child.
 
+pub mod app;
 pub mod awsjson;
 pub mod clock;
 pub mod docker;
@@ -15,4 +16,5 @@ pub mod server;
 pub mod sigv4;
 pub mod state;
 pub mod sts;
+pub mod tls;
 pub mod trust;

@@ -184,7 +184,7 @@ async fn up(
         }
     }
     let issuer = jwt::Issuer::load_or_create(&dir)?;
-    let tls = registry::ensure_tls(&dir)?;
+    let tls = stevedore_sandbox::tls::ensure_tls(&dir)?;
     let shared = stevedore_sandbox::proxy::Shared::default();
     let (private, public) = if no_registry {
         (None, None)
@@ -266,7 +266,7 @@ async fn up(
         let now = state.clock.now();
         state.ecs.region(&home).clusters.insert(c, now);
     }
-    let app = Arc::new(server::App::new(
+    let app = Arc::new(stevedore_sandbox::app::App::new(
         state,
         issuer,
         private,

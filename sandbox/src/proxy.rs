@@ -109,7 +109,7 @@ pub async fn start(
     upstream: String,
     upstream_auth: String,
     public: bool,
-    tls: &crate::registry::Tls,
+    tls: &crate::tls::Tls,
     shared: Shared,
 ) -> Result<Proxy> {
     let front = Arc::new(Front {

@@ -1,12 +1,11 @@
 //! The one HTTP endpoint: AWS APIs routed by protocol (X-Amz-Target for awsJson1_1, the form's
 //! Action for STS's awsQuery), request authentication, fault injection, and `/_sandbox/*` control.
 
+use crate::app::App;
 use crate::awsjson::{json_response, xml_error, xml_response, AwsError};
 use crate::ecs::{self, Ctx, Fate};
-use crate::jwt::Issuer;
-use crate::registry::Registry;
 use crate::sigv4;
-use crate::state::{Caller, Faults, RoleConfig, State};
+use crate::state::{Caller, Faults, RoleConfig};
 use crate::{ecr, sts};
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
@@ -16,75 +15,7 @@ use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Everything a request handler needs.
-pub struct App {
-    state: Mutex<State>,
-    /// Copies of the fixed configuration, readable without the lock.
-    account: String,
-    region: String,
-    alias: String,
-    pub issuer: Issuer,
-    pub registry_faults: crate::proxy::SharedFaults,
-    /// Registry passwords issued by GetAuthorizationToken, checked by the registry fronts.
-    pub registry_grants: crate::proxy::Grants,
-    /// The repositories the registry fronts let requests through to.
-    pub registry_repositories: crate::proxy::Repositories,
-    /// Docker mode: tasks run as real containers.
-    pub docker: Option<crate::docker::Docker>,
-    pub registry: Option<Registry>,
-    pub public_registry: Option<Registry>,
-}
-
-impl App {
-    pub fn new(
-        state: State,
-        issuer: Issuer,
-        registry: Option<Registry>,
-        public_registry: Option<Registry>,
-        shared: crate::proxy::Shared,
-        docker: Option<crate::docker::Docker>,
-    ) -> Self {
-        let account = state.config.account_id.clone();
-        let region = state.config.region.clone();
-        let alias = state.config.public_alias.clone();
-        App {
-            state: Mutex::new(state),
-            account,
-            region,
-            alias,
-            issuer,
-            registry_faults: shared.faults,
-            registry_grants: shared.grants,
-            registry_repositories: shared.repositories,
-            docker,
-            registry,
-            public_registry,
-        }
-    }
-
-    /// The state; never hold the guard across an await.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    pub fn account(&self) -> &str {
-        &self.account
-    }
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-    pub fn alias(&self) -> &str {
-        &self.alias
-    }
-    pub fn registry(&self, public: bool) -> Option<&Registry> {
-        if public {
-            self.public_registry.as_ref()
-        } else {
-            self.registry.as_ref()
-        }
-    }
-}
+use std::sync::Arc;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()

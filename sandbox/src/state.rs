@@ -2,7 +2,6 @@
 //! across an await.
 
 use crate::clock::Clock;
-use crate::ecr::EcrState;
 use crate::ecs::{EcsState, Task};
 use rand::distr::{Alphanumeric, SampleString};
 use serde::Deserialize;
@@ -259,6 +258,27 @@ pub fn iso8601(epoch: f64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// A repository, private or public.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub name: String,
+    pub public: bool,
+    pub created_at: f64,
+    pub scan_on_push: bool,
+    pub mutability: String,
+    pub exclusions: Vec<Value>,
+    pub encryption: Value,
+    pub tags: BTreeMap<String, String>,
+    pub lifecycle: Option<String>,
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct EcrState {
+    /// Keyed by (public, name).
+    pub repos: BTreeMap<(bool, String), Repo>,
 }
 
 #[cfg(test)]

@@ -2,8 +2,8 @@
 //! get, put and delete.
 
 use super::*;
+use crate::app::App;
 use crate::awsjson::{opt_str, req_str, AwsError, OpResult};
-use crate::server::App;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 

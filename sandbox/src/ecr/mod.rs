@@ -4,33 +4,13 @@
 mod images;
 mod settings;
 
+use crate::app::App;
 use crate::awsjson::{req_str, AwsError, OpResult};
-use crate::server::App;
+pub use crate::state::{EcrState, Repo};
 use images::image_op;
 use serde_json::{json, Value};
 use settings::{check_mutability, settings_op, tag_op};
 use std::collections::BTreeMap;
-
-/// A repository, private or public.
-#[derive(Debug, Clone)]
-pub struct Repo {
-    pub name: String,
-    pub public: bool,
-    pub created_at: f64,
-    pub scan_on_push: bool,
-    pub mutability: String,
-    pub exclusions: Vec<Value>,
-    pub encryption: Value,
-    pub tags: BTreeMap<String, String>,
-    pub lifecycle: Option<String>,
-    pub policy: Option<String>,
-}
-
-#[derive(Debug, Default)]
-pub struct EcrState {
-    /// Keyed by (public, name).
-    pub repos: BTreeMap<(bool, String), Repo>,
-}
 
 /// ECR's repository-name rule.
 pub fn valid_repo_name(name: &str) -> bool {

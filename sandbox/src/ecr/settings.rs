@@ -1,8 +1,8 @@
 //! Repository settings (scanning, tag mutability, lifecycle and repository policies) and tags.
 
 use super::*;
+use crate::app::App;
 use crate::awsjson::{opt_str, req_str, AwsError, OpResult};
-use crate::server::App;
 use serde_json::{json, Value};
 
 pub(super) fn check_mutability(body: &Value) -> Result<(String, Vec<Value>), AwsError> {
