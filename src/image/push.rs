@@ -101,52 +101,13 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         crate::export::check_writable(p, "BASH_ENV")?;
     }
     let started = Instant::now();
-    let (img, copy_from): (Image, Option<(Arc<Registry>, String)>) = match &a.from {
-        Some(from) => {
-            let (img, reg, repo) = remote_image(settings.require_region()?, from).await?;
-            (img, Some((reg, repo)))
-        }
-        None => {
-            // Read the image before any call: a broken input uploads nothing.
-            let (keep, src) = match &a.docker_image {
-                Some(name) => {
-                    let (dir, path) = docker_save(name)?;
-                    (Some(dir), Source::Archive(path))
-                }
-                None => (None, source(&a)?),
-            };
-            let img = tokio::task::spawn_blocking(move || source::read(&src))
-                .await
-                .context("reading the image")??;
-            drop(keep);
-            (img, None)
-        }
-    };
-    let auth = if public {
-        ecr::public_auth().await?
-    } else {
-        ecr::private_auth(&region).await?
-    };
+    let (img, copy_from) = read_image(settings, &a).await?;
     let path = match &alias {
         Some(al) => format!("{al}/{}", a.target.repo),
         None => a.target.repo.clone(),
     };
-    let refresh: registry::Refresh = {
-        let region = region.clone();
-        Arc::new(move || {
-            let region = region.clone();
-            Box::pin(async move {
-                let fresh: RegistryAuth = if public {
-                    ecr::public_auth().await?
-                } else {
-                    ecr::private_auth(&region).await?
-                };
-                Ok(fresh.basic())
-            })
-        })
-    };
-    let reg = Arc::new(Registry::new(&auth.host, auth.basic(), Some(refresh))?);
-    let reference = format!("{}/{path}", auth.host);
+    let (reg, host) = open_registry(public, &region).await?;
+    let reference = format!("{host}/{path}");
 
     // One round of HEADs, concurrently: what each tag names now, and whether the manifest is
     // already in the repository. A registry accepts a manifest only once every blob (and child
@@ -165,31 +126,13 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         return outputs(&a, &reference, &img.top.digest, &tags);
     }
     if manifest_there {
-        for t in &todo {
-            reg.put_manifest(&path, t, &img.top).await?;
-            println!("tagged {reference}:{t}");
-        }
-        println!(
-            "pushed {reference}@{} in {:.1} s: the manifest and its {} blobs were already there, 0 B sent",
-            img.top.digest,
-            started.elapsed().as_secs_f64(),
-            img.blobs.len()
-        );
+        tag_existing(&reg, &path, &reference, &img, &todo, started).await?;
         return outputs(&a, &reference, &img.top.digest, &tags);
     }
 
     // Which blobs the registry lacks (HEAD each, concurrently); only those are read and checked
     // against their digests, all of them before the first byte is uploaded.
-    let mut heads = tokio::task::JoinSet::new();
-    for (i, b) in img.blobs.iter().enumerate() {
-        let (reg, path, digest) = (reg.clone(), path.clone(), b.digest.clone());
-        heads.spawn(async move { (i, reg.blob_exists(&path, &digest).await) });
-    }
-    let mut present = vec![false; img.blobs.len()];
-    while let Some(r) = heads.join_next().await {
-        let (i, exists) = r.context("a HEAD task panicked")?;
-        present[i] = exists?;
-    }
+    let present = blobs_present(&reg, &path, &img.blobs).await?;
     let missing: Vec<source::Blob> = img
         .blobs
         .iter()
@@ -221,17 +164,122 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         img.blobs.len(),
         units::bytes(total)
     );
+    let (sent, skipped) = upload(&reg, &path, &img.blobs, present, &a).await?;
+    for child in &img.children {
+        reg.put_manifest(&path, &child.digest, child).await?;
+    }
+    for t in &todo {
+        reg.put_manifest(&path, t, &img.top).await?;
+        println!("tagged {reference}:{t}");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let bytes = sent;
+    println!(
+        "pushed {reference}@{} in {secs:.1} s: {} sent ({}), {} of {} blobs already there",
+        img.top.digest,
+        units::bytes(bytes),
+        units::rate(bytes, secs),
+        skipped,
+        img.blobs.len()
+    );
+    outputs(&a, &reference, &img.top.digest, &tags)
+}
+
+/// The image to push, read (and checked) before any call: from ECR (`--from`, with the registry
+/// to copy blobs from), or from a local layout, archive or the Docker engine.
+async fn read_image(
+    settings: &Settings,
+    a: &PushArgs,
+) -> Result<(Image, Option<(Arc<Registry>, String)>)> {
+    Ok(match &a.from {
+        Some(from) => {
+            let (img, reg, repo) = remote_image(settings.require_region()?, from).await?;
+            (img, Some((reg, repo)))
+        }
+        None => {
+            // Read the image before any call: a broken input uploads nothing.
+            let (keep, src) = match &a.docker_image {
+                Some(name) => {
+                    let (dir, path) = docker_save(name)?;
+                    (Some(dir), Source::Archive(path))
+                }
+                None => (None, source(a)?),
+            };
+            let img = tokio::task::spawn_blocking(move || source::read(&src))
+                .await
+                .context("reading the image")??;
+            drop(keep);
+            (img, None)
+        }
+    })
+}
+
+/// A registry client for the private registry of `region` or ECR Public, with its token and a
+/// way to renew it; and the registry's host.
+async fn open_registry(public: bool, region: &str) -> Result<(Arc<Registry>, String)> {
+    let region = region.to_string();
+    let auth = if public {
+        ecr::public_auth().await?
+    } else {
+        ecr::private_auth(&region).await?
+    };
+    let refresh: registry::Refresh = {
+        let region = region.clone();
+        Arc::new(move || {
+            let region = region.clone();
+            Box::pin(async move {
+                let fresh: RegistryAuth = if public {
+                    ecr::public_auth().await?
+                } else {
+                    ecr::private_auth(&region).await?
+                };
+                Ok(fresh.basic())
+            })
+        })
+    };
+    let reg = Arc::new(Registry::new(&auth.host, auth.basic(), Some(refresh))?);
+    Ok((reg, auth.host))
+}
+
+/// Which blobs the registry has already (HEAD each, concurrently).
+async fn blobs_present(
+    reg: &Arc<Registry>,
+    path: &str,
+    blobs: &[source::Blob],
+) -> Result<Vec<bool>> {
+    let mut heads = tokio::task::JoinSet::new();
+    for (i, b) in blobs.iter().enumerate() {
+        let (reg, path, digest) = (reg.clone(), path.to_string(), b.digest.clone());
+        heads.spawn(async move { (i, reg.blob_exists(&path, &digest).await) });
+    }
+    let mut present = vec![false; blobs.len()];
+    while let Some(r) = heads.join_next().await {
+        let (i, exists) = r.context("a HEAD task panicked")?;
+        present[i] = exists?;
+    }
+    Ok(present)
+}
+
+/// Upload the blobs not `present` (or mount them from `--mount-from`), `--parallel` at a time,
+/// each said once; the bytes sent and the number of blobs already there.
+async fn upload(
+    reg: &Arc<Registry>,
+    path: &str,
+    blobs: &[source::Blob],
+    present: Vec<bool>,
+    a: &PushArgs,
+) -> Result<(u64, u64)> {
     let sent = Arc::new(AtomicU64::new(0));
     let skipped = Arc::new(AtomicU64::new(0));
     let sem = Arc::new(tokio::sync::Semaphore::new(usize::from(a.parallel)));
     let mut set = tokio::task::JoinSet::new();
-    for (blob, there) in img.blobs.iter().cloned().zip(present) {
+    for (blob, there) in blobs.iter().cloned().zip(present) {
         let (reg, sem, sent, skipped, path, from) = (
             reg.clone(),
             sem.clone(),
             sent.clone(),
             skipped.clone(),
-            path.clone(),
+            path.to_string(),
             a.mount_from.clone(),
         );
         set.spawn(async move {
@@ -277,24 +325,32 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     while let Some(r) = set.join_next().await {
         r.context("an upload task panicked")??;
     }
-    for child in &img.children {
-        reg.put_manifest(&path, &child.digest, child).await?;
-    }
-    for t in &todo {
-        reg.put_manifest(&path, t, &img.top).await?;
+    Ok((
+        sent.load(Ordering::Relaxed),
+        skipped.load(Ordering::Relaxed),
+    ))
+}
+
+/// The warm path: the manifest is in the repository already, so only the tags are written.
+async fn tag_existing(
+    reg: &Registry,
+    path: &str,
+    reference: &str,
+    img: &Image,
+    todo: &[String],
+    started: Instant,
+) -> Result<()> {
+    for t in todo {
+        reg.put_manifest(path, t, &img.top).await?;
         println!("tagged {reference}:{t}");
     }
-    let secs = started.elapsed().as_secs_f64();
-    let bytes = sent.load(Ordering::Relaxed);
     println!(
-        "pushed {reference}@{} in {secs:.1} s: {} sent ({}), {} of {} blobs already there",
+        "pushed {reference}@{} in {:.1} s: the manifest and its {} blobs were already there, 0 B sent",
         img.top.digest,
-        units::bytes(bytes),
-        units::rate(bytes, secs),
-        skipped.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
         img.blobs.len()
     );
-    outputs(&a, &reference, &img.top.digest, &tags)
+    Ok(())
 }
 
 /// What each tag names in `repo` now, and whether the manifest `digest` is there: all HEADs at

@@ -53,112 +53,24 @@ pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> R
         .unwrap_or_default()
         .to_string();
 
-    // The task definition to start from, and what it becomes.
-    let (base_arn, base) = match &plan.given {
-        Some(v) => (None, v.clone()),
-        None => {
-            let from = plan.start_from.clone().unwrap_or_else(|| current.clone());
-            let d = client
-                .call(
-                    "DescribeTaskDefinition",
-                    &json!({"taskDefinition": from, "include": ["TAGS"]}),
-                )
-                .await
-                .map_err(|e| match e {
-                    CallError::Api(a) if a.code == "ClientException" => {
-                        usage!("--task-definition: {from} not found ({})", a.message)
-                    }
-                    other => api_err("DescribeTaskDefinition", other),
-                })?;
-            let arn = d
-                .pointer("/taskDefinition/taskDefinitionArn")
-                .and_then(Value::as_str)
-                .map(String::from);
-            (arn, taskdef::registrable(&d))
-        }
-    };
-    let new = taskdef::apply(&base, &plan.changes).map_err(|e| usage!("{e}"))?;
-    // Compare with what the service runs, to register nothing when nothing changed.
-    let running = if base_arn.as_deref() == Some(current.as_str()) {
-        base.clone()
-    } else {
-        let d = client
-            .call(
-                "DescribeTaskDefinition",
-                &json!({"taskDefinition": current, "include": ["TAGS"]}),
-            )
-            .await
-            .map_err(|e| api_err("DescribeTaskDefinition", e))?;
-        taskdef::registrable(&d)
-    };
-    let mut new = new;
-    if plan.given.is_some() {
-        taskdef::inherit_tags(&mut new, &running);
-    }
+    let Revisions {
+        base_arn,
+        base,
+        new,
+        running,
+    } = revisions(client, plan, &current).await?;
     let unchanged_from_base = new == base;
     let td_diff = taskdef::diff(&running, &new);
 
-    let breaker_cfg = plan.breaker.map(
-        |b| json!({"enable": b != CircuitBreaker::Off, "rollback": b == CircuitBreaker::Rollback}),
-    );
-    let mut service_changes = Vec::new();
     let target_known = if unchanged_from_base {
         base_arn.clone()
     } else {
         None
     };
-    let td_changes = target_known.as_deref() != Some(current.as_str());
-    if td_changes {
-        service_changes.push(format!(
-            "~ taskDefinition: {current} -> {}",
-            target_known
-                .clone()
-                .unwrap_or_else(|| "(new revision)".into())
-        ));
-    }
-    if let Some(n) = plan.desired_count {
-        if svc.get("desiredCount").and_then(Value::as_i64) != Some(i64::from(n)) {
-            service_changes.push(format!(
-                "~ desiredCount: {} -> {n}",
-                svc.get("desiredCount").and_then(Value::as_i64).unwrap_or(0)
-            ));
-        }
-    }
-    if let Some(b) = &breaker_cfg {
-        let have = svc
-            .pointer("/deploymentConfiguration/deploymentCircuitBreaker")
-            .cloned()
-            .unwrap_or(Value::Null);
-        if &have != b {
-            service_changes.push(format!("~ deploymentCircuitBreaker: {have} -> {b}"));
-        }
-    }
-    if plan.force {
-        service_changes.push("+ forceNewDeployment".into());
-    }
-
+    let (service_changes, breaker_cfg) =
+        service_changes(plan, &svc, &current, target_known.as_deref());
     if plan.dry_run {
-        say(
-            plan,
-            service,
-            &format!("plan for service {service} in {cluster} (dry run)"),
-        );
-        if td_diff.is_empty() {
-            say(plan, service, "task definition: unchanged");
-        } else {
-            say(plan, service, "task definition:");
-            for l in &td_diff {
-                say(plan, service, &format!("  {l}"));
-            }
-        }
-        if service_changes.is_empty() {
-            say(plan, service, "service: unchanged");
-        } else {
-            say(plan, service, "service:");
-            for l in &service_changes {
-                say(plan, service, &format!("  {l}"));
-            }
-        }
+        print_dry_run(plan, service, &td_diff, &service_changes);
         return Ok(Report {
             service: service.into(),
             task_definition: target_known,
@@ -195,22 +107,7 @@ pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> R
             arn
         }
     };
-    let mut update = json!({"cluster": cluster, "service": service, "taskDefinition": target, "forceNewDeployment": plan.force});
-    if let Some(n) = plan.desired_count {
-        update["desiredCount"] = json!(n);
-    }
-    if let Some(b) = breaker_cfg {
-        update["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": b});
-    }
-    let deployment = start_deployment(client, &update).await?;
-    say(
-        plan,
-        service,
-        &format!(
-            "updated service {service}: deployment {deployment} of {}",
-            target.rsplit('/').next().unwrap_or(&target)
-        ),
-    );
+    let deployment = update_service(client, plan, service, &target, breaker_cfg).await?;
     if plan.wait_until == WaitUntil::None {
         return Ok(Report {
             service: service.into(),
@@ -228,34 +125,7 @@ pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> R
         && matches!(result, DeployResult::Failed(_) | DeployResult::TimedOut)
         && current != target
     {
-        let why = match &result {
-            DeployResult::Failed(w) => w.clone(),
-            _ => format!("no success within {:?}", plan.timeout),
-        };
-        say(
-            plan,
-            service,
-            &format!(
-                "rolling back to {} ({why})",
-                current.rsplit('/').next().unwrap_or(&current)
-            ),
-        );
-        let back = start_deployment(
-            client,
-            &json!({"cluster": cluster, "service": service, "taskDefinition": current}),
-        )
-        .await?;
-        let again = follow(client, plan, service, &back, plan.deadline, &mut watch).await?;
-        result = match again {
-            DeployResult::Deployed => DeployResult::RolledBack(format!(
-                "{why}; restored {}",
-                current.rsplit('/').next().unwrap_or(&current)
-            )),
-            other => DeployResult::Failed(format!(
-                "{why}; the rollback to {current} did not succeed either ({})",
-                other.word()
-            )),
-        };
+        result = roll_back(client, plan, service, &current, &result, &mut watch).await?;
     }
     Ok(Report {
         service: service.into(),
@@ -263,6 +133,204 @@ pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> R
         deployment_id: Some(deployment),
         result,
         seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// UpdateService to `target` (with the plan's count, breaker and force), said once; the new
+/// deployment's id.
+async fn update_service(
+    client: &Client,
+    plan: &Plan,
+    service: &str,
+    target: &str,
+    breaker_cfg: Option<Value>,
+) -> Result<String> {
+    let cluster = plan.cluster.as_str();
+    let mut update = json!({"cluster": cluster, "service": service, "taskDefinition": target, "forceNewDeployment": plan.force});
+    if let Some(n) = plan.desired_count {
+        update["desiredCount"] = json!(n);
+    }
+    if let Some(b) = breaker_cfg {
+        update["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": b});
+    }
+    let deployment = start_deployment(client, &update).await?;
+    say(
+        plan,
+        service,
+        &format!(
+            "updated service {service}: deployment {deployment} of {}",
+            target.rsplit('/').next().unwrap_or(target)
+        ),
+    );
+    Ok(deployment)
+}
+
+/// The task definitions of one deploy: where it starts (`base`, with its ARN when it was read
+/// from ECS), what it becomes (`new`), and what the service runs now (`running`).
+struct Revisions {
+    base_arn: Option<String>,
+    base: Value,
+    new: Value,
+    running: Value,
+}
+
+/// Read the starting and the running task definitions and apply the plan's changes.
+async fn revisions(client: &Client, plan: &Plan, current: &str) -> Result<Revisions> {
+    let current = current.to_string();
+    // The task definition to start from, and what it becomes.
+    let (base_arn, base) = match &plan.given {
+        Some(v) => (None, v.clone()),
+        None => {
+            let from = plan.start_from.clone().unwrap_or_else(|| current.clone());
+            let d = client
+                .call(
+                    "DescribeTaskDefinition",
+                    &json!({"taskDefinition": from, "include": ["TAGS"]}),
+                )
+                .await
+                .map_err(|e| match e {
+                    CallError::Api(a) if a.code == "ClientException" => {
+                        usage!("--task-definition: {from} not found ({})", a.message)
+                    }
+                    other => api_err("DescribeTaskDefinition", other),
+                })?;
+            let arn = d
+                .pointer("/taskDefinition/taskDefinitionArn")
+                .and_then(Value::as_str)
+                .map(String::from);
+            (arn, taskdef::registrable(&d))
+        }
+    };
+    let mut new = taskdef::apply(&base, &plan.changes).map_err(|e| usage!("{e}"))?;
+    // Compare with what the service runs, to register nothing when nothing changed.
+    let running = if base_arn.as_deref() == Some(current.as_str()) {
+        base.clone()
+    } else {
+        let d = client
+            .call(
+                "DescribeTaskDefinition",
+                &json!({"taskDefinition": current, "include": ["TAGS"]}),
+            )
+            .await
+            .map_err(|e| api_err("DescribeTaskDefinition", e))?;
+        taskdef::registrable(&d)
+    };
+    if plan.given.is_some() {
+        taskdef::inherit_tags(&mut new, &running);
+    }
+    Ok(Revisions {
+        base_arn,
+        base,
+        new,
+        running,
+    })
+}
+
+/// What UpdateService will change in the service (as lines for the plan), and the circuit
+/// breaker setting to send. Pure: from the plan and the service as described.
+fn service_changes(
+    plan: &Plan,
+    svc: &Value,
+    current: &str,
+    target_known: Option<&str>,
+) -> (Vec<String>, Option<Value>) {
+    let breaker_cfg = plan.breaker.map(
+        |b| json!({"enable": b != CircuitBreaker::Off, "rollback": b == CircuitBreaker::Rollback}),
+    );
+    let mut service_changes = Vec::new();
+    if target_known != Some(current) {
+        service_changes.push(format!(
+            "~ taskDefinition: {current} -> {}",
+            target_known.unwrap_or("(new revision)")
+        ));
+    }
+    if let Some(n) = plan.desired_count {
+        if svc.get("desiredCount").and_then(Value::as_i64) != Some(i64::from(n)) {
+            service_changes.push(format!(
+                "~ desiredCount: {} -> {n}",
+                svc.get("desiredCount").and_then(Value::as_i64).unwrap_or(0)
+            ));
+        }
+    }
+    if let Some(b) = &breaker_cfg {
+        let have = svc
+            .pointer("/deploymentConfiguration/deploymentCircuitBreaker")
+            .cloned()
+            .unwrap_or(Value::Null);
+        if &have != b {
+            service_changes.push(format!("~ deploymentCircuitBreaker: {have} -> {b}"));
+        }
+    }
+    if plan.force {
+        service_changes.push("+ forceNewDeployment".into());
+    }
+    (service_changes, breaker_cfg)
+}
+
+/// Print a dry run's plan: the task-definition diff and the service's changes.
+fn print_dry_run(plan: &Plan, service: &str, td_diff: &[String], service_changes: &[String]) {
+    let cluster = plan.cluster.as_str();
+    say(
+        plan,
+        service,
+        &format!("plan for service {service} in {cluster} (dry run)"),
+    );
+    if td_diff.is_empty() {
+        say(plan, service, "task definition: unchanged");
+    } else {
+        say(plan, service, "task definition:");
+        for l in td_diff {
+            say(plan, service, &format!("  {l}"));
+        }
+    }
+    if service_changes.is_empty() {
+        say(plan, service, "service: unchanged");
+    } else {
+        say(plan, service, "service:");
+        for l in service_changes {
+            say(plan, service, &format!("  {l}"));
+        }
+    }
+}
+
+/// Put the previous revision back after a failed deployment and follow that: rolled back, or
+/// failed twice.
+async fn roll_back(
+    client: &Client,
+    plan: &Plan,
+    service: &str,
+    current: &str,
+    result: &DeployResult,
+    watch: &mut Watch,
+) -> Result<DeployResult> {
+    let cluster = plan.cluster.as_str();
+    let why = match result {
+        DeployResult::Failed(w) => w.clone(),
+        _ => format!("no success within {:?}", plan.timeout),
+    };
+    say(
+        plan,
+        service,
+        &format!(
+            "rolling back to {} ({why})",
+            current.rsplit('/').next().unwrap_or(current)
+        ),
+    );
+    let back = start_deployment(
+        client,
+        &json!({"cluster": cluster, "service": service, "taskDefinition": current}),
+    )
+    .await?;
+    let again = follow(client, plan, service, &back, plan.deadline, watch).await?;
+    Ok(match again {
+        DeployResult::Deployed => DeployResult::RolledBack(format!(
+            "{why}; restored {}",
+            current.rsplit('/').next().unwrap_or(current)
+        )),
+        other => DeployResult::Failed(format!(
+            "{why}; the rollback to {current} did not succeed either ({})",
+            other.word()
+        )),
     })
 }
 
