@@ -422,6 +422,12 @@ pub(crate) async fn assume_with_chain(
     TempCredentials::from_sts(out.credentials(), assumed)
 }
 
+/// STS refused the job's OIDC token for the role: the message says why and what would admit it.
+/// Callers that explain set-ups (doctor) branch on this type, never on the text.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TokenRefused(pub String);
+
 /// Turn an STS refusal into something a user can act on: the token's claims beside the role,
 /// and a trust-policy statement that would admit the token. Never the token itself.
 fn explain_refusal<E, R>(
@@ -453,7 +459,7 @@ where
             serde_json::to_string(&stmt).unwrap_or_default()
         ));
     }
-    anyhow::anyhow!(redact(msg))
+    anyhow::Error::new(TokenRefused(redact(msg)))
 }
 
 /// The caller's identity.

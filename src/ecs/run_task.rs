@@ -97,32 +97,8 @@ async fn with_image(
     Ok(new)
 }
 
-/// `stevedore run-task`.
-pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
-    let (timeout, poll) = super::wait_flags(&a.timeout, &a.poll_interval)?;
-    if let Some(c) = &a.command {
-        parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?;
-    }
-    if let Some(i) = &a.image {
-        crate::image::reference::ImageRef::parse(i)
-            .map_err(|e| usage!("--image (STEVEDORE_IMAGE): {e}"))?;
-    }
-    let region = settings.require_region()?.to_string();
-    let client = Client::ecs(&region, crate::auth::credentials(&region, None).await?)?;
-    let td = client
-        .call(
-            "DescribeTaskDefinition",
-            &json!({"taskDefinition": a.task_definition, "include": ["TAGS"]}),
-        )
-        .await
-        .map_err(|e| match e {
-            CallError::Api(x) if x.code == "ClientException" => usage!(
-                "--task-definition: {} not found ({})",
-                a.task_definition,
-                x.message
-            ),
-            other => anyhow::anyhow!("ECS DescribeTaskDefinition: {other}"),
-        })?;
+/// The container whose exit code is the task's: the one named, or the first essential one.
+fn essential_container(td: &Value, family: &str, named: Option<&str>) -> Result<String> {
     let containers = td
         .pointer("/taskDefinition/containerDefinitions")
         .and_then(Value::as_array)
@@ -132,51 +108,31 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
         .iter()
         .filter_map(|c| c.get("name").and_then(Value::as_str))
         .collect();
-    let container = match &a.container {
-        Some(c) if names.contains(&c.as_str()) => c.clone(),
-        Some(c) => {
-            return Err(usage!(
-                "--container: no container named '{c}' in {} (it has: {})",
-                a.task_definition,
-                names.join(", ")
-            ))
-        }
+    match named {
+        Some(c) if names.contains(&c) => Ok(c.to_string()),
+        Some(c) => Err(usage!(
+            "--container: no container named '{c}' in {family} (it has: {})",
+            names.join(", ")
+        )),
         None => containers
             .iter()
             .find(|c| c.get("essential").and_then(Value::as_bool).unwrap_or(true))
             .and_then(|c| c.get("name").and_then(Value::as_str))
-            .context("the task definition has no essential container")?
-            .to_string(),
-    };
-    let mut a = a;
-    if let Some(image) = a.image.clone() {
-        a.task_definition = with_image(&client, &region, &td, &image).await?;
+            .map(String::from)
+            .context("the task definition has no essential container"),
     }
-    let out = client
-        .call("RunTask", &request(&a, &container)?)
-        .await
-        .map_err(|e| anyhow::anyhow!("ECS RunTask: {e}"))?;
-    if let Some(f) = out
-        .get("failures")
-        .and_then(Value::as_array)
-        .and_then(|f| f.first())
-    {
-        return Err(anyhow::anyhow!(
-            "ECS RunTask failed: {} ({})",
-            f.get("reason").and_then(Value::as_str).unwrap_or("?"),
-            f.get("detail").and_then(Value::as_str).unwrap_or("")
-        ));
-    }
-    let arn = out
-        .pointer("/tasks/0/taskArn")
-        .and_then(Value::as_str)
-        .context("RunTask answered without a task")?
-        .to_string();
-    let id = arn.rsplit('/').next().unwrap_or(&arn).to_string();
-    println!(
-        "started task {id} of {} (container {container})",
-        a.task_definition
-    );
+}
+
+/// Poll the task until it stops (its container's exit code is the outcome) or `timeout` passes.
+async fn wait_for_stop(
+    client: &Client,
+    cluster: &str,
+    arn: &str,
+    container: &str,
+    timeout: Duration,
+    poll: Duration,
+) -> Result<()> {
+    let id = arn.rsplit('/').next().unwrap_or(arn);
     let deadline = Instant::now() + timeout;
     // No poll outlives the deadline, hung requests included.
     client.set_deadline(deadline);
@@ -186,7 +142,7 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
         let d = match client
             .call(
                 "DescribeTasks",
-                &json!({"cluster": a.cluster, "tasks": [arn]}),
+                &json!({"cluster": cluster, "tasks": [arn]}),
             )
             .await
         {
@@ -217,7 +173,7 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .find(|c| c.get("name").and_then(Value::as_str) == Some(container.as_str()));
+                .find(|c| c.get("name").and_then(Value::as_str) == Some(container));
             return match c.and_then(|c| c.get("exitCode")).and_then(Value::as_i64) {
                 Some(0) => Ok(()),
                 Some(code) => Err(anyhow::Error::new(Outcome {
@@ -239,9 +195,87 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     }
 }
 
+/// `stevedore run-task`.
+pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
+    let (timeout, poll) = super::wait_flags(&a.timeout, &a.poll_interval)?;
+    if let Some(c) = &a.command {
+        parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?;
+    }
+    if let Some(i) = &a.image {
+        crate::image::reference::ImageRef::parse(i)
+            .map_err(|e| usage!("--image (STEVEDORE_IMAGE): {e}"))?;
+    }
+    let region = settings.require_region()?.to_string();
+    let client = Client::ecs(&region, crate::auth::credentials(&region, None).await?)?;
+    let td = client
+        .call(
+            "DescribeTaskDefinition",
+            &json!({"taskDefinition": a.task_definition, "include": ["TAGS"]}),
+        )
+        .await
+        .map_err(|e| match e {
+            CallError::Api(x) if x.code == "ClientException" => usage!(
+                "--task-definition: {} not found ({})",
+                a.task_definition,
+                x.message
+            ),
+            other => anyhow::anyhow!("ECS DescribeTaskDefinition: {other}"),
+        })?;
+    let container = essential_container(&td, &a.task_definition, a.container.as_deref())?;
+    let mut a = a;
+    if let Some(image) = a.image.clone() {
+        a.task_definition = with_image(&client, &region, &td, &image).await?;
+    }
+    let out = client
+        .call("RunTask", &request(&a, &container)?)
+        .await
+        .map_err(|e| anyhow::anyhow!("ECS RunTask: {e}"))?;
+    if let Some(f) = out
+        .get("failures")
+        .and_then(Value::as_array)
+        .and_then(|f| f.first())
+    {
+        return Err(anyhow::anyhow!(
+            "ECS RunTask failed: {} ({})",
+            f.get("reason").and_then(Value::as_str).unwrap_or("?"),
+            f.get("detail").and_then(Value::as_str).unwrap_or("")
+        ));
+    }
+    let arn = out
+        .pointer("/tasks/0/taskArn")
+        .and_then(Value::as_str)
+        .context("RunTask answered without a task")?
+        .to_string();
+    println!(
+        "started task {} of {} (container {container})",
+        arn.rsplit('/').next().unwrap_or(&arn),
+        a.task_definition
+    );
+    wait_for_stop(&client, &a.cluster, &arn, &container, timeout, poll).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_named_container_or_the_first_essential_one() {
+        let td = json!({"taskDefinition": {"containerDefinitions": [
+            {"name": "sidecar", "essential": false}, {"name": "app"}, {"name": "log"}
+        ]}});
+        assert_eq!(essential_container(&td, "migrate", None).unwrap(), "app");
+        assert_eq!(
+            essential_container(&td, "migrate", Some("log")).unwrap(),
+            "log"
+        );
+        let e = essential_container(&td, "migrate", Some("db")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--container: no container named 'db' in migrate (it has: sidecar, app, log)"
+        );
+        let none = json!({"taskDefinition": {"containerDefinitions": []}});
+        assert!(essential_container(&none, "migrate", None).is_err());
+    }
 
     #[test]
     fn commands() {

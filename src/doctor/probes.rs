@@ -1,0 +1,261 @@
+//! The checks that ask AWS: the repository, the service and its task roles, and the
+//! permissions (probed with calls that change nothing).
+
+use super::checks::*;
+use crate::aws::json::{Api, CallError, Client};
+use crate::cli::DoctorArgs;
+use crate::config::{self};
+use serde_json::{json, Value};
+
+pub(super) struct Doctor {
+    pub(super) args: DoctorArgs,
+    pub(super) region: String,
+    pub(super) creds: Option<aws_credential_types::Credentials>,
+    pub(super) account: String,
+}
+
+impl Doctor {
+    /// The `stevedore iam policy` command for this set-up.
+    pub(super) fn policy_command(&self) -> String {
+        let mut cmd = "stevedore iam policy".to_string();
+        if let Some(r) = &self.args.repo {
+            cmd.push_str(&format!(" --repo {r}"));
+            if self.args.public {
+                cmd.push_str(" --public");
+            }
+        }
+        if let Some(c) = &self.args.cluster {
+            cmd.push_str(&format!(" --cluster {c}"));
+        }
+        for s in &self.args.services {
+            cmd.push_str(&format!(" --service {s}"));
+        }
+        cmd
+    }
+
+    pub(super) fn denied_fix(&self, message: &str, extra: &str) -> Failure {
+        let what = denied_action(message)
+            .map(|(a, r)| format!("allow {a} on {r}"))
+            .unwrap_or_else(|| "allow the action named above".into());
+        fail(
+            message.to_string(),
+            format!(
+                "{what}{extra} in the role's permissions policy; `{}` renders all the role needs",
+                self.policy_command()
+            ),
+        )
+    }
+
+    pub(super) async fn client(&self, api: Api) -> std::result::Result<Client, Failure> {
+        let region = if api == Api::EcrPublic {
+            config::ECR_PUBLIC_REGION
+        } else {
+            &self.region
+        };
+        let credentials = crate::auth::credentials(region, self.creds.clone());
+        let client = match credentials.await {
+            Ok(c) => Client::new(api, region, c),
+            Err(e) => Err(e),
+        };
+        client.map_err(|e| {
+            fail(
+                format!("{e:#}"),
+                "set up AWS credentials (see the role check)",
+            )
+        })
+    }
+
+    pub(super) async fn repository(&self, repo: &str) -> Check {
+        let api = if self.args.public {
+            Api::EcrPublic
+        } else {
+            Api::Ecr
+        };
+        let ecr = self.client(api).await?;
+        match ecr
+            .call("DescribeRepositories", &json!({"repositoryNames": [repo]}))
+            .await
+        {
+            Ok(v) => Ok(v["repositories"][0]["repositoryUri"]
+                .as_str()
+                .unwrap_or(repo)
+                .to_string()),
+            Err(CallError::Api(e)) if e.code == "RepositoryNotFoundException" => {
+                if self.args.create_repo {
+                    Ok(format!(
+                        "{repo} does not exist yet; it will be created (create_repo)"
+                    ))
+                } else {
+                    Err(fail(
+                        format!("repository {repo} does not exist in account {} ({})", self.account, if self.args.public { "ECR Public".to_string() } else { self.region.clone() }),
+                        format!("create it with `stevedore ecr ensure-repo --repo {repo}{}`, or let the push create it (create_repo: true in the orb, --create-repo on stevedore push)", if self.args.public { " --public" } else { "" }),
+                    ))
+                }
+            }
+            Err(CallError::Api(e)) if is_denied(&e.code) => Err(self.denied_fix(&e.message, "")),
+            Err(e) => Err(fail(
+                format!("ECR DescribeRepositories: {e}"),
+                "check AWS_DEFAULT_REGION and the network",
+            )),
+        }
+    }
+
+    /// The service's task definition, once the cluster and service are found.
+    pub(super) async fn service(
+        &self,
+        ecs: &Client,
+        cluster: &str,
+        service: &str,
+    ) -> std::result::Result<(String, String), Failure> {
+        let v = match ecs
+            .call("DescribeServices", &json!({"cluster": cluster, "services": [service]}))
+            .await
+        {
+            Ok(v) => v,
+            Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
+                return Err(fail(
+                    format!("cluster {cluster} not found in {} (account {})", self.region, self.account),
+                    format!("check the cluster name, and that AWS_DEFAULT_REGION ({}) is the cluster's region", self.region),
+                ))
+            }
+            Err(CallError::Api(e)) if is_denied(&e.code) => return Err(self.denied_fix(&e.message, "")),
+            Err(e) => return Err(fail(format!("ECS DescribeServices: {e}"), "check AWS_DEFAULT_REGION and the network")),
+        };
+        let svc = v["services"]
+            .as_array()
+            .and_then(|a| a.first())
+            .filter(|s| s["status"] == "ACTIVE");
+        match svc {
+            Some(s) => Ok((
+                s["taskDefinition"].as_str().unwrap_or_default().to_string(),
+                s["deployments"][0]["rolloutState"].as_str().unwrap_or("-").to_string(),
+            )),
+            None => Err(fail(
+                format!("service {service} does not exist (or is no longer ACTIVE) in cluster {cluster}, {}", self.region),
+                format!("check the service name, or create it on the first deploy with `stevedore deploy --cluster {cluster} --service {service} --task-definition-file FILE --create-service`"),
+            )),
+        }
+    }
+
+    /// iam:PassRole for the task definition's roles, probed by registering an empty container
+    /// list: ECS refuses that as invalid, after IAM has allowed (or denied) the call and the roles.
+    pub(super) async fn task_roles(&self, ecs: &Client, td_arn: &str) -> Check {
+        let td = match ecs
+            .call("DescribeTaskDefinition", &json!({"taskDefinition": td_arn}))
+            .await
+        {
+            Ok(v) => v["taskDefinition"].clone(),
+            Err(CallError::Api(e)) if is_denied(&e.code) => {
+                return Err(self.denied_fix(&e.message, ""))
+            }
+            Err(e) => {
+                return Err(fail(
+                    format!("ECS DescribeTaskDefinition {td_arn}: {e}"),
+                    "check the service's task definition",
+                ))
+            }
+        };
+        let roles: Vec<(&str, &str)> = ["taskRoleArn", "executionRoleArn"]
+            .into_iter()
+            .filter_map(|k| td[k].as_str().filter(|r| !r.is_empty()).map(|r| (k, r)))
+            .collect();
+        if roles.is_empty() {
+            return Ok(format!("{td_arn} has no task or execution role to pass"));
+        }
+        for (key, arn) in &roles {
+            let account = arn.split(':').nth(4).unwrap_or_default();
+            if account != self.account {
+                return Err(fail(
+                    format!("{key} {arn} is in account {account}, not {}", self.account),
+                    "use a role of the deploying account in the task definition (ECS cannot pass another account's role)",
+                ));
+            }
+        }
+        let mut probe = json!({"family": td["family"], "containerDefinitions": []});
+        for (key, arn) in &roles {
+            probe[*key] = json!(arn);
+        }
+        match ecs.call("RegisterTaskDefinition", &probe).await {
+            Err(CallError::Api(e)) if is_denied(&e.code) => Err(self.denied_fix(
+                &e.message,
+                " with Condition StringEquals iam:PassedToService = ecs-tasks.amazonaws.com (add --task-role/--execution-role to the command below)",
+            )),
+            Err(CallError::Api(_)) => Ok(roles.iter().map(|(_, r)| *r).collect::<Vec<_>>().join(", ") + " can be passed"),
+            Err(e) => Err(fail(format!("ECS RegisterTaskDefinition probe: {e}"), "check the network")),
+            Ok(_) => Err(fail(
+                "the probe registered a task definition without containers (ECS should have refused it)",
+                "deregister the newest revision of the family; nothing else changed",
+            )),
+        }
+    }
+
+    /// Calls the push and deploy make, with arguments that change nothing: reads, or writes
+    /// that ECS and ECR refuse as invalid once IAM has let them through.
+    pub(super) async fn permissions(&self) -> Check {
+        let mut probes: Vec<(Api, &str, Value)> = vec![];
+        let registry_api = if self.args.public {
+            Api::EcrPublic
+        } else {
+            Api::Ecr
+        };
+        probes.push((registry_api, "GetAuthorizationToken", json!({})));
+        if let Some(repo) = &self.args.repo {
+            let zero = format!("sha256:{}", "0".repeat(64));
+            probes.push((
+                registry_api,
+                "BatchCheckLayerAvailability",
+                json!({"repositoryName": repo, "layerDigests": [zero]}),
+            ));
+            probes.push((registry_api, "DescribeImages", json!({"repositoryName": repo, "imageIds": [{"imageTag": "stevedore-doctor-probe"}]})));
+            probes.push((registry_api, "PutImage", json!({"repositoryName": repo, "imageManifest": "{}", "imageTag": "stevedore-doctor-probe"})));
+        }
+        if let Some(cluster) = &self.args.cluster {
+            for s in &self.args.services {
+                probes.push((Api::Ecs, "UpdateService", json!({"cluster": cluster, "service": s, "taskDefinition": "stevedore-doctor-probe:0"})));
+            }
+            probes.push((
+                Api::Ecs,
+                "ListTasks",
+                json!({"cluster": cluster, "desiredStatus": "STOPPED", "maxResults": 1}),
+            ));
+            let task = format!(
+                "arn:{}:ecs:{}:{}:task/{}/{}",
+                config::partition(&self.region),
+                self.region,
+                self.account,
+                cluster.rsplit('/').next().unwrap_or(cluster),
+                "0".repeat(32)
+            );
+            probes.push((
+                Api::Ecs,
+                "DescribeTasks",
+                json!({"cluster": cluster, "tasks": [task]}),
+            ));
+        }
+        let mut allowed = vec![];
+        for (api, op, body) in probes {
+            let client = self.client(api).await?;
+            match client.call(op, &body).await {
+                Err(CallError::Api(e)) if is_denied(&e.code) => {
+                    return Err(self.denied_fix(&e.message, ""))
+                }
+                Err(CallError::Transport(e)) => {
+                    return Err(fail(
+                        format!("{op}: {e:#}"),
+                        "check the network and AWS_DEFAULT_REGION",
+                    ))
+                }
+                // Anything else (an answer, or a refusal of the probe's made-up values) means IAM let it through.
+                _ => allowed.push(format!(
+                    "{}:{op}",
+                    match api {
+                        Api::Ecr => "ecr",
+                        Api::EcrPublic => "ecr-public",
+                        Api::Ecs => "ecs",
+                    }
+                )),
+            }
+        }
+        Ok(format!("allowed: {}", allowed.join(", ")))
+    }
+}
