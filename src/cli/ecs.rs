@@ -1,0 +1,218 @@
+//! The arguments of `deploy` and `run-task`.
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WaitUntil {
+    /// The new deployment's rollout COMPLETED.
+    Deployed,
+    /// Deployed, and the old tasks drained.
+    Stable,
+    /// Do not wait.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CircuitBreaker {
+    Off,
+    On,
+    Rollback,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// ECS cluster name or ARN.
+    #[arg(long, env = "STEVEDORE_CLUSTER")]
+    pub cluster: String,
+
+    /// Service to deploy; repeat or comma-separate to deploy several at once.
+    #[arg(
+        long = "service",
+        env = "STEVEDORE_SERVICES",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub services: Vec<String>,
+
+    /// CONTAINER=IMAGE: the new image of a named container; repeat or comma-separate.
+    #[arg(
+        long = "container",
+        env = "STEVEDORE_CONTAINER_IMAGES",
+        value_delimiter = ','
+    )]
+    pub containers: Vec<String>,
+
+    /// An image for every container whose image comes from the same repository.
+    #[arg(long, env = "STEVEDORE_IMAGE")]
+    pub image: Option<String>,
+
+    /// CONTAINER:NAME=VALUE environment variable to set; repeat (one per line in the variable).
+    #[arg(long = "env", env = "STEVEDORE_ENV", value_delimiter = '\n')]
+    pub env: Vec<String>,
+
+    /// CONTAINER:NAME=ARN secret (Secrets Manager or SSM parameter) to set; repeat.
+    #[arg(long = "secret", env = "STEVEDORE_SECRETS", value_delimiter = '\n')]
+    pub secrets: Vec<String>,
+
+    /// Task CPU units (e.g. 256, 1024).
+    #[arg(long, env = "STEVEDORE_CPU")]
+    pub cpu: Option<String>,
+
+    /// Task memory in MiB (e.g. 512, 2048).
+    #[arg(long, env = "STEVEDORE_MEMORY")]
+    pub memory: Option<String>,
+
+    /// Start from this task definition (family, family:revision or ARN) instead of the service's.
+    #[arg(long, env = "STEVEDORE_TASK_DEFINITION", conflicts_with_all = ["task_definition_file", "template"])]
+    pub task_definition: Option<String>,
+
+    /// Start from a task definition JSON file (DescribeTaskDefinition output works as is).
+    #[arg(
+        long,
+        env = "STEVEDORE_TASK_DEFINITION_FILE",
+        value_name = "FILE",
+        conflicts_with = "template"
+    )]
+    pub task_definition_file: Option<PathBuf>,
+
+    /// Start from a handlebars template of a task definition, rendered in strict mode.
+    #[arg(long, env = "STEVEDORE_TEMPLATE", value_name = "FILE")]
+    pub template: Option<PathBuf>,
+
+    /// KEY=VALUE for the template; environment variables are available as env.NAME.
+    #[arg(long = "var", env = "STEVEDORE_VARS", value_delimiter = '\n')]
+    pub vars: Vec<String>,
+
+    /// Replace image tags in this account's ECR with their digests, so every task runs the
+    /// same image even if the tag moves later.
+    #[arg(long, env = "STEVEDORE_PIN_DIGESTS", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "true", value_parser = BoolishValueParser::new())]
+    pub pin_digests: bool,
+
+    /// Set the service's desired count.
+    #[arg(long, env = "STEVEDORE_DESIRED_COUNT")]
+    pub desired_count: Option<i32>,
+
+    /// Start a new deployment even when the task definition is unchanged.
+    #[arg(long, env = "STEVEDORE_FORCE_NEW_DEPLOYMENT", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub force_new_deployment: bool,
+
+    /// Set the deployment circuit breaker: off, on, or rollback (on, with ECS's automatic rollback).
+    #[arg(long, env = "STEVEDORE_CIRCUIT_BREAKER", value_enum)]
+    pub circuit_breaker: Option<CircuitBreaker>,
+
+    /// Print what would change and change nothing.
+    #[arg(long, env = "STEVEDORE_DRY_RUN", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub dry_run: bool,
+
+    /// When to stop following the rollout.
+    #[arg(
+        long,
+        env = "STEVEDORE_WAIT_UNTIL",
+        value_enum,
+        default_value = "deployed"
+    )]
+    pub wait_until: WaitUntil,
+
+    /// Give up waiting after this long (30s, 10m, 1h).
+    #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "10m")]
+    pub timeout: String,
+
+    /// Time between polls (jittered by a quarter either way); backs off on throttling.
+    #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "4s")]
+    pub poll_interval: String,
+
+    /// On failure or timeout, update the service back to its previous task definition and follow that.
+    #[arg(long, env = "STEVEDORE_ROLLBACK", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub rollback: bool,
+
+    /// Create the service when it does not exist (needs a task definition source and, for
+    /// awsvpc, --subnets).
+    #[arg(long, env = "STEVEDORE_CREATE_SERVICE", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub create_service: bool,
+
+    /// Launch type of a created service: FARGATE or EC2.
+    #[arg(long, env = "STEVEDORE_LAUNCH_TYPE", default_value = "FARGATE")]
+    pub launch_type: String,
+
+    /// Subnets of a created service (awsvpc); comma-separated.
+    #[arg(long, env = "STEVEDORE_SUBNETS", value_delimiter = ',')]
+    pub subnets: Vec<String>,
+
+    /// Security groups of a created service (awsvpc); comma-separated.
+    #[arg(long, env = "STEVEDORE_SECURITY_GROUPS", value_delimiter = ',')]
+    pub security_groups: Vec<String>,
+
+    /// Give a created service's tasks public IPs.
+    #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub assign_public_ip: bool,
+
+    /// Write the results as JSON to this file.
+    #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
+    /// Append STEVEDORE_TASK_DEFINITION_ARN, STEVEDORE_DEPLOYMENT_ID and STEVEDORE_DEPLOY_RESULT here.
+    #[arg(long, env = "BASH_ENV", value_name = "FILE")]
+    pub bash_env: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunTaskArgs {
+    /// ECS cluster name or ARN.
+    #[arg(long, env = "STEVEDORE_CLUSTER")]
+    pub cluster: String,
+
+    /// Task definition: family, family:revision or ARN.
+    #[arg(long, env = "STEVEDORE_TASK_DEFINITION")]
+    pub task_definition: String,
+
+    /// Container whose command and environment are overridden (default: the first essential one).
+    #[arg(long, env = "STEVEDORE_RUN_CONTAINER")]
+    pub container: Option<String>,
+
+    /// Run with this image in every container whose image comes from the same repository: a new
+    /// revision of the task definition is registered first (ECS cannot swap images at run time).
+    /// Tags in this account's private ECR are pinned to their digests.
+    #[arg(long, env = "STEVEDORE_IMAGE")]
+    pub image: Option<String>,
+
+    /// Command override: a JSON array (["bin","arg"]) or words separated by spaces.
+    #[arg(long, env = "STEVEDORE_COMMAND")]
+    pub command: Option<String>,
+
+    /// NAME=VALUE environment override; repeat (one per line in the variable).
+    #[arg(long = "env", env = "STEVEDORE_RUN_ENV", value_delimiter = '\n')]
+    pub env: Vec<String>,
+
+    /// Launch type: FARGATE or EC2.
+    #[arg(long, env = "STEVEDORE_LAUNCH_TYPE")]
+    pub launch_type: Option<String>,
+
+    /// Subnets for awsvpc networking; comma-separated.
+    #[arg(long, env = "STEVEDORE_SUBNETS", value_delimiter = ',')]
+    pub subnets: Vec<String>,
+
+    /// Security groups for awsvpc networking; comma-separated.
+    #[arg(long, env = "STEVEDORE_SECURITY_GROUPS", value_delimiter = ',')]
+    pub security_groups: Vec<String>,
+
+    /// Give the task a public IP (Fargate in public subnets).
+    #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub assign_public_ip: bool,
+
+    /// Give up waiting after this long.
+    #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "30m")]
+    pub timeout: String,
+
+    /// Time between polls.
+    #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "3s")]
+    pub poll_interval: String,
+}

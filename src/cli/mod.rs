@@ -1,0 +1,270 @@
+//! Command-line interface. Every flag can also be set by the `STEVEDORE_*` variable shown in
+//! `--help`: that is how the orb passes its parameters. Booleans accept true/false/1/0/yes/no.
+
+mod ecr;
+mod ecs;
+
+pub use ecr::*;
+pub use ecs::*;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Ship container images to Amazon ECR and deploy them to ECS, authenticated by CircleCI OIDC.
+#[derive(Debug, Parser)]
+#[command(name = "stevedore", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// AWS region; defaults to AWS_REGION, then AWS_DEFAULT_REGION, then the AWS profile.
+    #[arg(long, global = true, env = "STEVEDORE_REGION")]
+    pub region: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Assume an IAM role with the job's CircleCI OIDC token and export the credentials.
+    Auth(AuthArgs),
+    /// Print the identity the current credentials belong to.
+    Whoami(WhoamiArgs),
+    /// ECR repositories, registry login and image addresses.
+    #[command(subcommand)]
+    Ecr(EcrCommand),
+    /// Push an image (OCI layout, docker save archive, or the Docker engine's) to ECR or ECR Public.
+    Push(PushArgs),
+    /// Register a new task-definition revision, update the service, and follow the rollout to its end.
+    Deploy(Box<DeployArgs>),
+    /// Run a one-off task (a migration), wait for it to stop, and exit with its exit code.
+    RunTask(RunTaskArgs),
+    /// IAM set-up help.
+    #[command(subcommand)]
+    Iam(IamCommand),
+    /// Print a CloudFormation template that creates the OIDC provider, the CI role (trust and
+    /// least-privilege policies) and the ECR repository with a lifecycle policy.
+    Bootstrap(BootstrapArgs),
+    /// Check the set-up in order (token, role, variables, repository, service, task roles,
+    /// permissions) and stop at the first problem with the fix.
+    Doctor(DoctorArgs),
+    /// One orb step, with its parameters from the STEVEDORE_* variables CircleCI sets (the orb's
+    /// scripts call this; see `stevedore orb --help`).
+    #[command(hide = true)]
+    Orb(OrbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OrbArgs {
+    /// The step to run.
+    #[arg(value_enum)]
+    pub step: crate::orb::Step,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub trust: IamTrustArgs,
+
+    #[command(flatten)]
+    pub policy: IamPolicyArgs,
+
+    /// Name of the CI role the stack creates.
+    #[arg(long, env = "STEVEDORE_ROLE_NAME", default_value = "stevedore-ci")]
+    pub role_name: String,
+
+    /// Lifecycle policy of the repository: keep the newest N images.
+    #[arg(long, env = "STEVEDORE_KEEP_LAST", default_value_t = 30)]
+    pub keep_last: u32,
+
+    /// Lifecycle policy of the repository: expire untagged images after N days.
+    #[arg(long, env = "STEVEDORE_EXPIRE_UNTAGGED_DAYS", default_value_t = 7)]
+    pub expire_untagged_days: u32,
+
+    /// Write the template here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Role to assume, as for `stevedore auth`.
+    #[arg(long, env = "STEVEDORE_ROLE_ARN", conflicts_with = "role_name")]
+    pub role_arn: Option<String>,
+
+    /// Role name in AWS_ACCOUNT_ID, instead of --role-arn.
+    #[arg(long, env = "STEVEDORE_ROLE_NAME")]
+    pub role_name: Option<String>,
+
+    /// Audience of a minted OIDC token (default: CIRCLE_ORGANIZATION_ID).
+    #[arg(long, env = "STEVEDORE_OIDC_AUDIENCE")]
+    pub audience: Option<String>,
+
+    /// Repository the job pushes to.
+    #[arg(long, env = "STEVEDORE_REPO")]
+    pub repo: Option<String>,
+
+    /// The repository is in ECR Public.
+    #[arg(long, env = "STEVEDORE_PUBLIC", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub public: bool,
+
+    /// A missing repository is fine: the job creates it.
+    #[arg(long, env = "STEVEDORE_CREATE_REPO", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub create_repo: bool,
+
+    /// ECS cluster of the services.
+    #[arg(long, env = "STEVEDORE_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Service the job deploys; repeat or comma-separate.
+    #[arg(
+        long = "service",
+        env = "STEVEDORE_SERVICES",
+        value_delimiter = ',',
+        requires = "cluster"
+    )]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IamCommand {
+    /// Print the trust policy that lets CircleCI's OIDC tokens for a project assume the CI role.
+    Trust(IamTrustArgs),
+    /// Print the least-privilege permissions policy the CI role needs for what stevedore does.
+    Policy(IamPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// Repository the role pushes to (and creates); repeat or comma-separate.
+    #[arg(long = "repo", env = "STEVEDORE_REPO", value_delimiter = ',')]
+    pub repos: Vec<String>,
+
+    /// The repositories are in ECR Public.
+    #[arg(long, env = "STEVEDORE_PUBLIC", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub public: bool,
+
+    /// ECS cluster name of the services and one-off tasks.
+    #[arg(long, env = "STEVEDORE_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// Service the role deploys; repeat or comma-separate.
+    #[arg(long = "service", env = "STEVEDORE_SERVICES", value_delimiter = ',')]
+    pub services: Vec<String>,
+
+    /// Task role of the task definitions (name or ARN): the role must be allowed to pass it.
+    #[arg(long = "task-role", value_delimiter = ',')]
+    pub task_roles: Vec<String>,
+
+    /// Execution role of the task definitions (name or ARN).
+    #[arg(long = "execution-role", value_delimiter = ',')]
+    pub execution_roles: Vec<String>,
+
+    /// Task-definition family the role may run as a one-off task (`stevedore run-task`).
+    #[arg(long = "run-task-family", value_delimiter = ',')]
+    pub run_task_families: Vec<String>,
+
+    /// Also allow `deploy --create-service`.
+    #[arg(long)]
+    pub create_service: bool,
+
+    /// Also allow `ecr ensure-repo --repository-policy` (it decides who may pull and push).
+    #[arg(long)]
+    pub repository_policy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IamTrustArgs {
+    /// CircleCI organization id (the OIDC issuer and audience).
+    #[arg(long, env = "CIRCLE_ORGANIZATION_ID")]
+    pub org_id: String,
+
+    /// CircleCI project id whose jobs may assume the role.
+    #[arg(long, env = "CIRCLE_PROJECT_ID")]
+    pub project_id: String,
+
+    /// Admit only jobs of this branch (matched through the v2 token's vcs-ref).
+    #[arg(long, env = "STEVEDORE_TRUST_BRANCH")]
+    pub branch: Option<String>,
+
+    /// With --branch: the repository origin, e.g. github.com/acme/app (default: any).
+    #[arg(long, env = "STEVEDORE_TRUST_VCS_ORIGIN", requires = "branch")]
+    pub vcs_origin: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// Role to assume. Defaults to AWS_ROLE_ARN.
+    #[arg(long, env = "STEVEDORE_ROLE_ARN", conflicts_with = "role_name")]
+    pub role_arn: Option<String>,
+
+    /// Role name in AWS_ACCOUNT_ID, instead of a full ARN.
+    #[arg(long, env = "STEVEDORE_ROLE_NAME")]
+    pub role_name: Option<String>,
+
+    /// Role session name; defaults to <CIRCLE_PROJECT_REPONAME>-<CIRCLE_BUILD_NUM>, sanitised for STS.
+    #[arg(long, env = "STEVEDORE_SESSION_NAME")]
+    pub session_name: Option<String>,
+
+    /// How long the credentials last: seconds, or with a unit (900s, 45m, 1h); 15 min to 12 h.
+    #[arg(long, env = "STEVEDORE_SESSION_DURATION", default_value = "1h")]
+    pub duration: String,
+
+    /// Write the credentials to this profile of the AWS shared files instead of $BASH_ENV.
+    #[arg(long, env = "STEVEDORE_PROFILE_NAME")]
+    pub profile_name: Option<String>,
+
+    /// File that later CircleCI steps source; credentials are appended as `export` lines.
+    #[arg(long, env = "BASH_ENV", value_name = "FILE")]
+    pub bash_env: Option<PathBuf>,
+
+    /// Audience to request when minting a token with the `circleci` agent.
+    #[arg(long, env = "STEVEDORE_OIDC_AUDIENCE")]
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// Print JSON instead of lines.
+    #[arg(long, env = "STEVEDORE_JSON", action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn booleans_accept_the_forms_circleci_sends() {
+        for (v, want) in [("true", true), ("1", true), ("false", false), ("0", false)] {
+            let cli = Cli::try_parse_from([
+                "stevedore",
+                "ecr",
+                "uri",
+                "--repo",
+                "app",
+                &format!("--public={v}"),
+            ])
+            .unwrap();
+            let Command::Ecr(EcrCommand::Uri(u)) = cli.command else {
+                panic!()
+            };
+            assert_eq!(u.target.public, want, "{v}");
+        }
+        let cli =
+            Cli::try_parse_from(["stevedore", "ecr", "uri", "--repo", "app", "--public"]).unwrap();
+        let Command::Ecr(EcrCommand::Uri(u)) = cli.command else {
+            panic!()
+        };
+        assert!(u.target.public);
+    }
+}
