@@ -88,17 +88,18 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("'{text}' is not a sensible duration (at most a few hours is)"))
 }
 
-/// A duration flag within `[min, max]`: the one line names the flag and the bounds.
-pub fn duration_within(
+/// A duration within `[min, max]`, for a clap value parser; `var` names the flag's variable
+/// in the message, since clap names only the flag.
+pub fn bounded_duration(
     text: &str,
-    flag: &str,
     min: std::time::Duration,
     max: std::time::Duration,
-) -> anyhow::Result<std::time::Duration> {
-    let d = duration(text).map_err(|e| crate::error::usage!("{flag}: {e}"))?;
+    var: &str,
+) -> Result<std::time::Duration, String> {
+    let d = duration(text).map_err(|e| format!("{e} ({var})"))?;
     if d < min || d > max {
-        return Err(crate::error::usage!(
-            "{flag}: '{text}' is outside {} to {}",
+        return Err(format!(
+            "'{text}' is outside {} to {} ({var})",
             human_duration(min),
             human_duration(max)
         ));

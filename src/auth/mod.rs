@@ -34,22 +34,13 @@ pub enum ExportTarget {
     Profile(String),
 }
 
-/// Parse a session duration: plain seconds or a number with `s`, `m` or `h`; 900 s to 12 h.
+/// A session duration, as clap reads `--duration`: the CLI's one duration grammar
+/// ([`validate::duration`]), whole seconds from 900 s to 12 h (what STS allows).
 pub fn parse_duration(text: &str) -> std::result::Result<i32, String> {
-    let t = text.trim();
-    let (num, mult) = match t.chars().last() {
-        Some('s') => (&t[..t.len() - 1], 1),
-        Some('m') => (&t[..t.len() - 1], 60),
-        Some('h') => (&t[..t.len() - 1], 3600),
-        _ => (t, 1),
-    };
-    let n: i64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (use seconds, or 45m, 1h)"))?;
-    let secs = n.saturating_mul(mult);
-    if !(900..=43_200).contains(&secs) {
-        return Err(format!("'{text}' is {secs} s; STS allows 900 s (15m) to 43200 s (12h), and the role's maximum session duration may be lower"));
+    let d = validate::duration(text).map_err(|e| format!("{e} (STEVEDORE_SESSION_DURATION)"))?;
+    let secs = d.as_secs();
+    if !(900..=43_200).contains(&secs) || d.subsec_nanos() != 0 {
+        return Err(format!("'{text}' is outside 15m to 12h, what STS allows in whole seconds (the role's maximum session duration may be lower) (STEVEDORE_SESSION_DURATION)"));
     }
     Ok(secs as i32)
 }
@@ -191,8 +182,7 @@ impl TempCredentials {
 /// `stevedore auth`.
 pub async fn run_auth(settings: &Settings, args: AuthArgs) -> Result<()> {
     // Everything the user gave is checked before any call.
-    let duration = parse_duration(&args.duration)
-        .map_err(|e| usage!("--duration (STEVEDORE_SESSION_DURATION): {e}"))?;
+    let duration = args.duration;
     let aws_role_arn = config::env_var("AWS_ROLE_ARN");
     let role = resolve_role(
         args.role_arn.as_deref(),
@@ -519,7 +509,10 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(3600));
         assert_eq!(parse_duration("45m"), Ok(2700));
         assert_eq!(parse_duration("900s"), Ok(900));
-        assert!(parse_duration("10m").unwrap_err().contains("900 s"));
+        assert!(parse_duration("10m")
+            .unwrap_err()
+            .contains("outside 15m to 12h"));
+        assert!(parse_duration("1000.5s").is_err());
         assert!(parse_duration("13h").is_err());
         assert!(parse_duration("soon")
             .unwrap_err()

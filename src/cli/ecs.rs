@@ -119,12 +119,12 @@ pub struct DeployArgs {
     pub wait_until: WaitUntil,
 
     /// Give up waiting after this long (30s, 10m, 1h).
-    #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "10m")]
-    pub timeout: String,
+    #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "10m", value_parser = crate::ecs::timeout_flag)]
+    pub timeout: std::time::Duration,
 
     /// Time between polls (jittered by a quarter either way); backs off on throttling.
-    #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "4s")]
-    pub poll_interval: String,
+    #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "4s", value_parser = crate::ecs::poll_flag)]
+    pub poll_interval: std::time::Duration,
 
     /// On failure or timeout, update the service back to its previous task definition and follow that.
     #[arg(long, env = "STEVEDORE_ROLLBACK", action = clap::ArgAction::Set, num_args = 0..=1,
@@ -209,10 +209,10 @@ pub struct RunTaskArgs {
     pub assign_public_ip: bool,
 
     /// Give up waiting after this long.
-    #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "30m")]
-    pub timeout: String,
+    #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "30m", value_parser = crate::ecs::timeout_flag)]
+    pub timeout: std::time::Duration,
 
     /// Time between polls.
-    #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "3s")]
-    pub poll_interval: String,
+    #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "3s", value_parser = crate::ecs::poll_flag)]
+    pub poll_interval: std::time::Duration,
 }

@@ -37,6 +37,10 @@ pub enum Command {
     /// Register a new task-definition revision, update the service, and follow the rollout to its end.
     Deploy(Box<DeployArgs>),
     /// Run a one-off task (a migration), wait for it to stop, and exit with its exit code.
+    ///
+    /// Exit codes: once the task ran, its container's code, whatever it is (a migration's 2 stays
+    /// 2; the last line says "container … exited with 2"). Before a task starts, stevedore's own:
+    /// 2 bad input (naming the flag), 1 AWS refused; 4 if the task did not stop within --timeout.
     RunTask(RunTaskArgs),
     /// IAM set-up help.
     #[command(subcommand)]
@@ -209,8 +213,8 @@ pub struct AuthArgs {
     pub session_name: Option<String>,
 
     /// How long the credentials last: seconds, or with a unit (900s, 45m, 1h); 15 min to 12 h.
-    #[arg(long, env = "STEVEDORE_SESSION_DURATION", default_value = "1h")]
-    pub duration: String,
+    #[arg(long, env = "STEVEDORE_SESSION_DURATION", default_value = "1h", value_parser = crate::auth::parse_duration)]
+    pub duration: i32,
 
     /// Write the credentials to this profile of the AWS shared files instead of $BASH_ENV.
     #[arg(long, env = "STEVEDORE_PROFILE_NAME")]

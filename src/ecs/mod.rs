@@ -20,20 +20,13 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5 * 60);
 /// The longest `--poll-interval`.
 pub const MAX_POLL: Duration = Duration::from_secs(300);
 
-/// `--timeout` and `--poll-interval` of a command that waits, checked against the bounds above.
-pub fn wait_flags(timeout: &str, poll: &str) -> anyhow::Result<(Duration, Duration)> {
-    Ok((
-        crate::validate::duration_within(
-            timeout,
-            "--timeout (STEVEDORE_TIMEOUT)",
-            MIN_TIMEOUT,
-            MAX_TIMEOUT,
-        )?,
-        crate::validate::duration_within(
-            poll,
-            "--poll-interval (STEVEDORE_POLL_INTERVAL)",
-            MIN_POLL,
-            MAX_POLL,
-        )?,
-    ))
+/// `--timeout` of a command that waits, as clap reads it: the CLI's one duration grammar
+/// ([`crate::validate::duration`]) within the bounds above.
+pub fn timeout_flag(text: &str) -> Result<Duration, String> {
+    crate::validate::bounded_duration(text, MIN_TIMEOUT, MAX_TIMEOUT, "STEVEDORE_TIMEOUT")
+}
+
+/// `--poll-interval` of a command that waits, as clap reads it.
+pub fn poll_flag(text: &str) -> Result<Duration, String> {
+    crate::validate::bounded_duration(text, MIN_POLL, MAX_POLL, "STEVEDORE_POLL_INTERVAL")
 }

@@ -197,7 +197,7 @@ async fn wait_for_stop(
 
 /// `stevedore run-task`.
 pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
-    let (timeout, poll) = super::wait_flags(&a.timeout, &a.poll_interval)?;
+    let (timeout, poll) = (a.timeout, a.poll_interval);
     if let Some(c) = &a.command {
         parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?;
     }

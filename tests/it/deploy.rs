@@ -466,6 +466,59 @@ fn run_task_exits_with_the_containers_code() {
     );
 }
 
+/// run-task's exit code is the container's when it ran, even when that code is one stevedore
+/// uses itself: a migration's 2 stays 2, and the last line says it is the container's, not a
+/// usage error (which names a flag and happens before any task starts).
+#[test]
+fn a_migration_exiting_2_is_the_containers_2_not_a_usage_error() {
+    let sb = SandboxProc::start();
+    let image = sb.push_image(
+        "migrate",
+        "two",
+        &[
+            ("stevedore.sandbox.exit-code", "2"),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    );
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='migrate', containerDefinitions=[{{'name': 'm', 'image': {image:?}}}])\nprint(1)"));
+    let out = stevedore(&[
+        "run-task",
+        "--cluster",
+        "c1",
+        "--task-definition",
+        "migrate",
+        "--poll-interval",
+        "200ms",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stdout.contains("started task "), "{}", out.stdout);
+    let last = out.stderr.trim().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("container m exited with 2") && !last.contains("see --help"),
+        "{}",
+        out.all()
+    );
+    // A usage error: exit 2 too, but before anything starts, naming the flag.
+    let bad = stevedore(&[
+        "run-task",
+        "--cluster",
+        "c1",
+        "--task-definition",
+        "migrate",
+        "--timeout",
+        "0s",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(bad.code, 2, "{}", bad.all());
+    assert!(bad.stderr.contains("--timeout"), "{}", bad.stderr);
+    assert!(!bad.stdout.contains("started task"), "{}", bad.stdout);
+    let tasks = sb.boto3("print(len(ecs.list_tasks(cluster='c1', desiredStatus='STOPPED')['taskArns']) + len(ecs.list_tasks(cluster='c1')['taskArns']))");
+    assert_eq!(tasks, serde_json::json!(1), "only the migration's task ran");
+}
+
 #[test]
 fn a_wait_that_outlives_the_oidc_credentials_re_assumes_the_role() {
     let sb = SandboxProc::start();

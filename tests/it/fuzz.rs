@@ -99,12 +99,16 @@ proptest! {
     #[test]
     fn durations_parse_or_refuse(s in "[0-9.]{0,25}(ms|s|m|h|x|)") {
         let _ = stevedore::validate::duration(&s);
-        let _ = stevedore::validate::duration_within(
-            &s,
-            "--timeout",
-            std::time::Duration::from_secs(1),
-            std::time::Duration::from_secs(86_400),
-        );
+        // The flags' parsers: an answer or a refusal inside the bounds, never a panic.
+        if let Ok(d) = stevedore::ecs::timeout_flag(&s) {
+            prop_assert!(d >= stevedore::ecs::MIN_TIMEOUT && d <= stevedore::ecs::MAX_TIMEOUT);
+        }
+        if let Ok(d) = stevedore::ecs::poll_flag(&s) {
+            prop_assert!(d >= stevedore::ecs::MIN_POLL && d <= stevedore::ecs::MAX_POLL);
+        }
+        if let Ok(secs) = stevedore::auth::parse_duration(&s) {
+            prop_assert!((900..=43_200).contains(&secs));
+        }
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl Plan {
         if a.desired_count.is_some_and(|n| n < 0) {
             return Err(usage!("--desired-count: must be 0 or more"));
         }
-        let (timeout, poll) = crate::ecs::wait_flags(&a.timeout, &a.poll_interval)?;
+        let (timeout, poll) = (a.timeout, a.poll_interval);
         let given = match (&a.task_definition_file, &a.template) {
             (Some(f), _) => Some(read_task_definition_file(f)?),
             (None, Some(t)) => Some(render_template(t, &a.vars)?),
