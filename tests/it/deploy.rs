@@ -10,7 +10,7 @@ const CRASH: &[(&str, &str)] = &[
 
 /// A cluster `c1` with service `web` running revision 1 (two containers: `app` from `app_image`
 /// and a `log` sidecar), settled.
-fn setup(sb: &SandboxProc, app_image: &str, breaker: &str) {
+pub(crate) fn setup(sb: &SandboxProc, app_image: &str, breaker: &str) {
     let side = sb.push_image("sidecar", "v1", &[]);
     sb.boto3(&format!(
         "ecs.create_cluster(clusterName='c1')\n\

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// Cluster `c1` with service `web` (task and execution roles) and repository `app`; role `ci`
 /// trusting project `p1` of org-sandbox with `policy` (rendered by `stevedore iam policy`).
-fn setup(sb: &SandboxProc) -> Value {
+pub(crate) fn setup(sb: &SandboxProc) -> Value {
     let base = sb.push_image("base", "v1", &[]);
     sb.boto3(&format!(
         "ecr.create_repository(repositoryName='app')\n\
@@ -36,7 +36,7 @@ fn set_role(sb: &SandboxProc, project: &str, policy: &Value) {
     sb.put_role("ci", Some(&trust), Some(policy));
 }
 
-fn doctor(sb: &SandboxProc, token: &str) -> Run {
+pub(crate) fn doctor(sb: &SandboxProc, token: &str) -> Run {
     doctor_as(sb, token, &["--role-name", "ci"])
 }
 

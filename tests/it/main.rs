@@ -14,3 +14,4 @@ mod output;
 mod push;
 mod sandbox;
 mod secrets;
+mod wording;
