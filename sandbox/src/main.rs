@@ -144,6 +144,107 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The sandbox's configuration: the file given (checked), or the defaults.
+fn load_config(
+    config: Option<&std::path::Path>,
+    clock_speed: Option<f64>,
+) -> Result<state::Config> {
+    let mut cfg: state::Config = match config {
+        Some(p) => serde_json::from_str(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("{} is not a valid sandbox configuration", p.display()))?,
+        None => state::Config::default(),
+    };
+    if let Some(s) = clock_speed {
+        cfg.clock_speed = s;
+    }
+    for (name, role) in &cfg.roles {
+        if let Some(policy) = &role.permissions_policy {
+            stevedore_sandbox::iam::check_policy(policy)
+                .map_err(|why| anyhow::anyhow!("role {name}'s permissions_policy: {why}"))?;
+        }
+    }
+    Ok(cfg)
+}
+
+/// Docker mode: the engine, logged in to the registries, when asked for and available.
+async fn start_docker(
+    docker_mode: &str,
+    no_registry: bool,
+    dir: &std::path::Path,
+    private: &Option<registry::Registry>,
+    public: &Option<registry::Registry>,
+) -> Result<Option<stevedore_sandbox::docker::Docker>> {
+    let docker = match docker_mode {
+        "off" => None,
+        _ if no_registry => None,
+        mode => match stevedore_sandbox::docker::Docker::detect(dir).await {
+            Some(d) => Some(d),
+            None if mode == "on" => anyhow::bail!("--docker on, but `docker info` does not answer"),
+            None => None,
+        },
+    };
+    if let Some(d) = &docker {
+        let auths: Vec<(String, String)> = [private, public]
+            .into_iter()
+            .flatten()
+            .map(|r| (r.host.clone(), r.auth_token()))
+            .collect();
+        d.login(&auths)?;
+    }
+    Ok(docker)
+}
+
+/// The `export` lines a shell (or a test) needs to talk to the sandbox.
+fn exports(
+    addr: &std::net::SocketAddr,
+    cfg: &state::Config,
+    tls: &stevedore_sandbox::tls::Tls,
+    dir: &std::path::Path,
+    private: &Option<registry::Registry>,
+    public: &Option<registry::Registry>,
+    docker: bool,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", format!("http://{addr}")),
+        ("AWS_ACCESS_KEY_ID", cfg.admin_access_key_id.clone()),
+        ("AWS_SECRET_ACCESS_KEY", cfg.admin_secret_access_key.clone()),
+        ("AWS_DEFAULT_REGION", cfg.region.clone()),
+        ("AWS_ACCOUNT_ID", cfg.account_id.clone()),
+        ("AWS_ECR_PUBLIC_REGISTRY_ALIAS", cfg.public_alias.clone()),
+        ("AWS_CA_BUNDLE", tls.ca_pem.display().to_string()),
+        ("STEVEDORE_SANDBOX_URL", format!("http://{addr}")),
+        ("STEVEDORE_SANDBOX_DIR", dir.display().to_string()),
+        (
+            "STEVEDORE_SANDBOX_REGISTRY",
+            private.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
+        ),
+        (
+            "STEVEDORE_SANDBOX_PUBLIC_REGISTRY",
+            public.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
+        ),
+        (
+            "STEVEDORE_SANDBOX_TASKS",
+            if docker {
+                "docker".to_string()
+            } else {
+                "simulated".to_string()
+            },
+        ),
+        // stevedore's own overrides of the registry hosts (in AWS, the account's private
+        // registry host and public.ecr.aws), so `stevedore ecr uri` names the sandbox's.
+        (
+            "STEVEDORE_PRIVATE_REGISTRY_HOST",
+            private.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
+        ),
+        (
+            "STEVEDORE_PUBLIC_REGISTRY_HOST",
+            public.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
+        ),
+    ]
+}
+
 async fn up(
     port: u16,
     dir: Option<PathBuf>,
@@ -167,22 +268,7 @@ async fn up(
             .unwrap_or_default()
     });
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut cfg: state::Config = match &config {
-        Some(p) => serde_json::from_str(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )
-        .with_context(|| format!("{} is not a valid sandbox configuration", p.display()))?,
-        None => state::Config::default(),
-    };
-    if let Some(s) = clock_speed {
-        cfg.clock_speed = s;
-    }
-    for (name, role) in &cfg.roles {
-        if let Some(policy) = &role.permissions_policy {
-            stevedore_sandbox::iam::check_policy(policy)
-                .map_err(|why| anyhow::anyhow!("role {name}'s permissions_policy: {why}"))?;
-        }
-    }
+    let cfg = load_config(config.as_deref(), clock_speed)?;
     let issuer = jwt::Issuer::load_or_create(&dir)?;
     let tls = stevedore_sandbox::tls::ensure_tls(&dir)?;
     let shared = stevedore_sandbox::proxy::Shared::default();
@@ -196,64 +282,12 @@ async fn up(
         );
         (Some(a?), Some(b?))
     };
-    let docker = match docker_mode {
-        "off" => None,
-        _ if no_registry => None,
-        mode => match stevedore_sandbox::docker::Docker::detect(&dir).await {
-            Some(d) => Some(d),
-            None if mode == "on" => anyhow::bail!("--docker on, but `docker info` does not answer"),
-            None => None,
-        },
-    };
-    if let Some(d) = &docker {
-        let auths: Vec<(String, String)> = [&private, &public]
-            .into_iter()
-            .flatten()
-            .map(|r| (r.host.clone(), r.auth_token()))
-            .collect();
-        d.login(&auths)?;
-    }
+    let docker = start_docker(docker_mode, no_registry, &dir, &private, &public).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .context("binding the API port")?;
     let addr = listener.local_addr()?;
-    let exports = [
-        ("AWS_ENDPOINT_URL", format!("http://{addr}")),
-        ("AWS_ACCESS_KEY_ID", cfg.admin_access_key_id.clone()),
-        ("AWS_SECRET_ACCESS_KEY", cfg.admin_secret_access_key.clone()),
-        ("AWS_DEFAULT_REGION", cfg.region.clone()),
-        ("AWS_ACCOUNT_ID", cfg.account_id.clone()),
-        ("AWS_ECR_PUBLIC_REGISTRY_ALIAS", cfg.public_alias.clone()),
-        ("AWS_CA_BUNDLE", tls.ca_pem.display().to_string()),
-        ("STEVEDORE_SANDBOX_URL", format!("http://{addr}")),
-        ("STEVEDORE_SANDBOX_DIR", dir.display().to_string()),
-        (
-            "STEVEDORE_SANDBOX_REGISTRY",
-            private.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
-        ),
-        (
-            "STEVEDORE_SANDBOX_PUBLIC_REGISTRY",
-            public.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
-        ),
-        (
-            "STEVEDORE_SANDBOX_TASKS",
-            if docker.is_some() {
-                "docker".to_string()
-            } else {
-                "simulated".to_string()
-            },
-        ),
-        // stevedore's own overrides of the registry hosts (in AWS, the account's private
-        // registry host and public.ecr.aws), so `stevedore ecr uri` names the sandbox's.
-        (
-            "STEVEDORE_PRIVATE_REGISTRY_HOST",
-            private.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
-        ),
-        (
-            "STEVEDORE_PUBLIC_REGISTRY_HOST",
-            public.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
-        ),
-    ];
+    let exports = exports(&addr, &cfg, &tls, &dir, &private, &public, docker.is_some());
     let mut state = state::State::new(cfg);
     state.ecs.docker_mode = docker.is_some();
     if docker.is_some() {

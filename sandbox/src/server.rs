@@ -5,18 +5,21 @@ use crate::app::App;
 use crate::awsjson::{json_response, xml_error, xml_response, AwsError};
 use crate::ecs::{self, Ctx, Fate};
 use crate::sigv4;
-use crate::state::{Caller, Faults, RoleConfig};
+use crate::state::Caller;
 use crate::{ecr, sts};
 use axum::body::Bytes;
-use axum::extract::{Path, State as AxState};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use axum::routing::{any, get, post, put};
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::control::*;
+
+/// The AWS endpoint and the `/_sandbox/*` control routes.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/_sandbox/reset", post(reset))
@@ -495,114 +498,4 @@ async fn probe(app: &App, image: &str) -> Fate {
             Err(e) => Fate::PullFails(format!("CannotPullContainerError: {e:#}")),
         },
     }
-}
-
-async fn reset(AxState(app): AxState<Arc<App>>) -> StatusCode {
-    app.lock().reset();
-    app.registry_repositories
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
-    StatusCode::NO_CONTENT
-}
-
-async fn get_faults(AxState(app): AxState<Arc<App>>) -> Json<Faults> {
-    Json(app.lock().faults.clone())
-}
-
-async fn put_faults(AxState(app): AxState<Arc<App>>, Json(f): Json<Faults>) -> StatusCode {
-    app.lock().faults = f;
-    StatusCode::NO_CONTENT
-}
-
-async fn get_registry_faults(
-    AxState(app): AxState<Arc<App>>,
-) -> Json<crate::proxy::RegistryFaults> {
-    Json(
-        app.registry_faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone(),
-    )
-}
-
-async fn put_registry_faults(
-    AxState(app): AxState<Arc<App>>,
-    Json(f): Json<crate::proxy::RegistryFaults>,
-) -> StatusCode {
-    *app.registry_faults
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = f;
-    StatusCode::NO_CONTENT
-}
-
-async fn get_clock(AxState(app): AxState<Arc<App>>) -> Json<Value> {
-    let st = app.lock();
-    Json(json!({"now": st.clock.now(), "speed": st.clock.speed()}))
-}
-
-/// `{"advance": seconds}` and/or `{"speed": factor}`.
-async fn post_clock(AxState(app): AxState<Arc<App>>, Json(body): Json<Value>) -> Json<Value> {
-    let mut st = app.lock();
-    if let Some(s) = body.get("speed").and_then(Value::as_f64) {
-        st.clock.set_speed(s);
-    }
-    if let Some(a) = body.get("advance").and_then(Value::as_f64) {
-        st.clock.advance(a);
-    }
-    Json(json!({"now": st.clock.now(), "speed": st.clock.speed()}))
-}
-
-async fn put_role(
-    AxState(app): AxState<Arc<App>>,
-    Path(name): Path<String>,
-    Json(role): Json<RoleConfig>,
-) -> Response {
-    if let Some(policy) = &role.permissions_policy {
-        if let Err(why) = crate::iam::check_policy(policy) {
-            return (StatusCode::BAD_REQUEST, why).into_response();
-        }
-    }
-    app.lock().roles.insert(name, role);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// Mint a token: `{"sub": …, "aud": …, "org": …, "ttl": seconds}`.
-async fn post_token(AxState(app): AxState<Arc<App>>, Json(body): Json<Value>) -> Response {
-    let org = body
-        .get("org")
-        .and_then(Value::as_str)
-        .map(String::from)
-        .unwrap_or_else(|| app.lock().config.org_id.clone());
-    let aud = body
-        .get("aud")
-        .and_then(Value::as_str)
-        .unwrap_or(&org)
-        .to_string();
-    let sub = body
-        .get("sub")
-        .and_then(Value::as_str)
-        .map(String::from)
-        .unwrap_or_else(|| format!("org/{org}/project/proj-sandbox/user/user-sandbox"));
-    let ttl = body.get("ttl").and_then(Value::as_i64).unwrap_or(3600);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    match app
-        .issuer
-        .sign(&crate::jwt::circleci_claims(&org, &aud, &sub, now, ttl))
-    {
-        Ok(t) => Json(json!({"token": t})).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-async fn get_calls(AxState(app): AxState<Arc<App>>) -> Json<Value> {
-    let st = app.lock();
-    Json(json!(st
-        .calls
-        .iter()
-        .map(|(t, c)| json!({"at": t, "call": c}))
-        .collect::<Vec<_>>()))
 }
