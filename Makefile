@@ -41,6 +41,7 @@ lint: deps
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	shellcheck $(SCRIPTS)
+	python3 scripts/check_house.py
 
 # Every check (lint, the orb's checks, the release archive, unit and integration tests; the
 # sandbox's scenarios twice: tasks simulated, and as real containers where a Docker engine

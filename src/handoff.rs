@@ -12,3 +12,9 @@ pub const REASSUME_ROLE_ARN: &str = "STEVEDORE_REASSUME_ROLE_ARN";
 pub const REASSUME_AUDIENCE: &str = "STEVEDORE_REASSUME_AUDIENCE";
 /// When the exported credentials expire (RFC 3339); written by `auth`, read to re-assume early.
 pub const CREDENTIAL_EXPIRATION: &str = "AWS_CREDENTIAL_EXPIRATION";
+/// The task definition a single-service deploy left the service on; written by `deploy`.
+pub const TASK_DEFINITION_ARN: &str = "STEVEDORE_TASK_DEFINITION_ARN";
+/// The deployment a single-service deploy started; written by `deploy`.
+pub const DEPLOYMENT_ID: &str = "STEVEDORE_DEPLOYMENT_ID";
+/// How a single-service deploy ended (deployed, failed, rolled back, …); written by `deploy`.
+pub const DEPLOY_RESULT: &str = "STEVEDORE_DEPLOY_RESULT";

@@ -37,10 +37,11 @@ pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
         }
         .into())
     };
-    let Some(token) = check_token(&args) else {
+    let Some(token) = check_token(args.audience.as_deref()) else {
         return failed();
     };
-    let Some(creds) = check_role(settings, &args, token.as_ref()).await else {
+    let role = (args.role_arn.as_deref(), args.role_name.as_deref());
+    let Some(creds) = check_role(settings, role, token.as_ref()).await else {
         return failed();
     };
     // 3. Variables against the caller identity.
@@ -125,11 +126,9 @@ pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
 }
 
 /// Check 1, the OIDC token (or access keys instead), reported; `None` when it failed.
-fn check_token(args: &DoctorArgs) -> Option<Option<oidc::Token>> {
-    // 1. The OIDC token.
-    let audience = args
-        .audience
-        .clone()
+fn check_token(audience: Option<&str>) -> Option<Option<oidc::Token>> {
+    let audience = audience
+        .map(String::from)
         .or_else(|| config::env_var("CIRCLE_ORGANIZATION_ID"));
     let keys =
         config::env_var("AWS_ACCESS_KEY_ID").is_some() || config::env_var("AWS_PROFILE").is_some();
@@ -155,19 +154,18 @@ fn check_token(args: &DoctorArgs) -> Option<Option<oidc::Token>> {
     check.ok().map(|_| token)
 }
 
-/// Check 2, the role, assumed for a short session; reported. `None` when it failed, else the
+/// Check 2, the role (`--role-arn`, `--role-name`), assumed for a short session; reported. `None` when it failed, else the
 /// credentials the later checks use (none: the chain's own).
 async fn check_role(
     settings: &Settings,
-    args: &DoctorArgs,
+    (role_arn, role_name): (Option<&str>, Option<&str>),
     token: Option<&oidc::Token>,
 ) -> Option<Option<aws_credential_types::Credentials>> {
-    // 2. The role.
     let region = settings.region.clone();
     let role = auth::resolve_role(
-        args.role_arn.as_deref(),
+        role_arn,
         config::env_var("AWS_ROLE_ARN").as_deref(),
-        args.role_name.as_deref(),
+        role_name,
         settings,
     );
     let session = oidc::session_name(Some("doctor"), None, SystemTime::now());

@@ -137,7 +137,8 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
             .map(|(_, e)| e)
             .unwrap_or_else(|| anyhow::anyhow!("no result")));
     }
-    write_outputs(&args, &reports)?;
+    let bash_env = args.bash_env.as_deref().filter(|_| !args.dry_run);
+    write_outputs(args.output_file.as_deref(), bash_env, &reports)?;
     summarize(&reports, errors)
 }
 
@@ -218,7 +219,13 @@ fn summarize(reports: &[Report], errors: Vec<(String, anyhow::Error)>) -> Result
     }
 }
 
-fn write_outputs(args: &DeployArgs, reports: &[Report]) -> Result<()> {
+/// The deploy's outputs: every service's result as JSON (`--output-file`), and for a single
+/// service its revision, deployment and result for later steps (`$BASH_ENV`).
+fn write_outputs(
+    output_file: Option<&std::path::Path>,
+    bash_env: Option<&std::path::Path>,
+    reports: &[Report],
+) -> Result<()> {
     let doc: Vec<Value> = reports
         .iter()
         .map(|r| {
@@ -229,27 +236,27 @@ fn write_outputs(args: &DeployArgs, reports: &[Report]) -> Result<()> {
             json!({"service": r.service, "taskDefinitionArn": r.task_definition, "deploymentId": r.deployment_id, "result": r.result.word(), "reason": reason, "seconds": r.seconds})
         })
         .collect();
-    if let Some(path) = &args.output_file {
+    if let Some(path) = output_file {
         std::fs::write(
             path,
             serde_json::to_string_pretty(&json!({"deployments": doc}))? + "\n",
         )
         .with_context(|| format!("writing {}", path.display()))?;
     }
-    if let (Some(path), [r]) = (&args.bash_env, reports) {
-        if !path.as_os_str().is_empty() && !args.dry_run {
+    if let (Some(path), [r]) = (bash_env, reports) {
+        if !path.as_os_str().is_empty() {
             crate::export::append_bash_env(
                 path,
                 &[
                     (
-                        "STEVEDORE_TASK_DEFINITION_ARN",
+                        crate::handoff::TASK_DEFINITION_ARN,
                         r.task_definition.as_deref().unwrap_or_default(),
                     ),
                     (
-                        "STEVEDORE_DEPLOYMENT_ID",
+                        crate::handoff::DEPLOYMENT_ID,
                         r.deployment_id.as_deref().unwrap_or_default(),
                     ),
-                    ("STEVEDORE_DEPLOY_RESULT", r.result.word()),
+                    (crate::handoff::DEPLOY_RESULT, r.result.word()),
                 ],
             )?;
         }
