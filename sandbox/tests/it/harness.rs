@@ -4,57 +4,32 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 pub struct Sandbox {
-    child: Child,
+    proc: stevedore_testkit::Sandbox,
     pub env: BTreeMap<String, String>,
     pub http: reqwest::Client,
 }
 
 impl Sandbox {
     pub fn start(speed: f64) -> Sandbox {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stevedore-sandbox"));
-        cmd.args(["up", "--clock-speed", &speed.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .env_remove("STEVEDORE_SANDBOX_DIR");
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().expect("start stevedore-sandbox");
-        let mut env = BTreeMap::new();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        for line in lines.by_ref() {
-            let line = line.expect("sandbox stdout");
-            if line.starts_with("# stevedore-sandbox ready") {
-                break;
-            }
-            if let Some((k, v)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
-                env.insert(k.to_string(), v.trim_matches('\'').to_string());
-            }
-        }
-        assert!(
-            env.contains_key("AWS_ENDPOINT_URL"),
-            "the sandbox did not start"
+        let proc = stevedore_testkit::Sandbox::start(
+            Path::new(env!("CARGO_BIN_EXE_stevedore-sandbox")),
+            &["--clock-speed", &speed.to_string()],
+            Stdio::inherit(),
         );
-        // Keep draining stdout so the sandbox never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let env = proc.env.clone();
         Sandbox {
-            child,
+            proc,
             env,
             http: reqwest::Client::new(),
         }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.proc.pid()
     }
 
     pub fn url(&self) -> &str {
@@ -168,15 +143,6 @@ impl Sandbox {
     }
 }
 
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
-}
-
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data))
 }
@@ -250,72 +216,29 @@ pub fn oci_image(parent: &Path, name: &str, labels: &[(&str, &str)]) -> PathBuf 
     dir
 }
 
-/// moto's server from the project's venv, as a third-party cross-check; killed on drop.
-pub struct Moto {
-    child: Child,
-    pub url: String,
-}
+pub use stevedore_testkit::Moto;
 
-impl Moto {
-    pub fn start() -> Moto {
-        let venv = std::env::var_os("STEVEDORE_TEST_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
-        let bin = venv.join("bin/moto_server");
-        assert!(
-            bin.is_file(),
-            "moto is not installed in {}: run `make test`, which installs it",
-            venv.display()
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_ACCOUNT_ID", "123456789012")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "moto did not start");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
+/// What the cross-check needs of moto beyond starting it.
+pub trait MotoExt {
     /// A subnet and a security group in moto's EC2 (moto checks that they exist, as AWS does;
     /// the sandbox models no VPC and accepts any).
-    pub fn network(&self) -> (String, String) {
-        let venv = std::env::var_os("STEVEDORE_TEST_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"));
+    fn network(&self) -> (String, String);
+    /// SDK configuration for moto's server.
+    async fn config(&self) -> SdkConfig;
+}
+
+impl MotoExt for Moto {
+    fn network(&self) -> (String, String) {
         let program = format!(
             "import boto3\nec2=boto3.client('ec2', endpoint_url={:?}, region_name='us-east-1', aws_access_key_id='a', aws_secret_access_key='b')\nvpc=ec2.create_vpc(CidrBlock='10.0.0.0/16')['Vpc']['VpcId']\nsn=ec2.create_subnet(VpcId=vpc, CidrBlock='10.0.1.0/24')['Subnet']['SubnetId']\nsg=ec2.create_security_group(GroupName='g', Description='g', VpcId=vpc)['GroupId']\nprint(sn, sg)",
             self.url
         );
-        let out = Command::new(venv.join("bin/python"))
-            .args(["-c", &program])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
+        let text = self.python(&program);
         let mut parts = text.split_whitespace().map(String::from);
         (parts.next().unwrap(), parts.next().unwrap())
     }
 
-    pub async fn config(&self) -> SdkConfig {
+    async fn config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.url)
@@ -323,12 +246,5 @@ impl Moto {
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
             .load()
             .await
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
