@@ -240,12 +240,16 @@ fn throttling_is_survived() {
         "/_sandbox/faults",
         r#"{"throttle_next": 3, "operations": ["DescribeServices"]}"#,
     );
+    assert_eq!(sb.control_get("/_sandbox/faults")["throttle_next"], 3);
     // The first DescribeServices (before the update) is throttled too: it is retried.
     let out = deploy(&sb, &["--service", "web", "--image", &v2])
         .env("AWS_MAX_ATTEMPTS", "5")
         .run()
         .success();
     assert!(out.stdout.contains("web: deployed web:2"), "{}", out.stdout);
+    // The fault happened: three were armed above, and the deploy's calls drew all three.
+    let faults = sb.control_get("/_sandbox/faults");
+    assert_eq!(faults["throttle_next"], 0, "{faults}");
 }
 
 #[test]
