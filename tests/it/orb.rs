@@ -1,5 +1,5 @@
 //! The orb end to end: a job of the packed orb, expanded as CircleCI does and run step by step in
-//! bash (`scripts/orbtool.py run`) against the sandbox, with the release archive of `make dist`
+//! bash (`tests/orb/circleci_job.py`, which says what of CircleCI it copies) against the sandbox, with the release archive of `make dist`
 //! served from a local HTTP server and installed by the orb's own install command.
 
 use crate::harness::*;
@@ -86,8 +86,8 @@ impl Job<'_> {
     fn run(&self, checkout: &Path, tag: &str) -> Output {
         let work = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(venv().join("bin/python"));
-        cmd.arg(root().join("scripts/orbtool.py"))
-            .args(["run", "--orb"])
+        cmd.arg(root().join("tests/orb/circleci_job.py"))
+            .arg("--orb")
             .arg(&self.orb)
             .args(["--job", "build_push_and_deploy", "--checkout"])
             .arg(checkout)
