@@ -26,34 +26,73 @@ pub fn parse_command(text: &str) -> Result<Vec<String>, String> {
     }
 }
 
-/// The RunTask request for the arguments.
-pub fn request(a: &RunTaskArgs, container: &str) -> Result<Value> {
-    let mut ov = json!({"name": container});
-    if let Some(c) = &a.command {
-        ov["command"] =
-            json!(parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?);
+/// A one-off task as RunTask will be asked for it, checked before any call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRun {
+    pub cluster: String,
+    pub task_definition: String,
+    pub command: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub launch_type: Option<String>,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
+
+impl TaskRun {
+    /// The task the arguments ask for: `--command` and `--env` parsed, one line per mistake.
+    pub fn from_args(a: &RunTaskArgs) -> Result<TaskRun> {
+        let command = a
+            .command
+            .as_deref()
+            .map(parse_command)
+            .transpose()
+            .map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?;
+        let mut env = Vec::new();
+        for item in a.env.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            let (k, v) = item
+                .split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| usage!("--env: '{item}' is not NAME=VALUE"))?;
+            env.push((k.to_string(), v.to_string()));
+        }
+        Ok(TaskRun {
+            cluster: a.cluster.clone(),
+            task_definition: a.task_definition.clone(),
+            command,
+            env,
+            launch_type: a.launch_type.clone(),
+            subnets: a.subnets.clone(),
+            security_groups: a.security_groups.clone(),
+            assign_public_ip: a.assign_public_ip,
+        })
     }
-    let mut env = Vec::new();
-    for item in a.env.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        let (k, v) = item
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| usage!("--env: '{item}' is not NAME=VALUE"))?;
-        env.push(json!({"name": k, "value": v}));
+
+    /// The RunTask request, with `container`'s command and environment overridden.
+    pub fn request(&self, container: &str) -> Value {
+        let mut ov = json!({"name": container});
+        if let Some(c) = &self.command {
+            ov["command"] = json!(c);
+        }
+        if !self.env.is_empty() {
+            let env: Vec<Value> = self
+                .env
+                .iter()
+                .map(|(k, v)| json!({"name": k, "value": v}))
+                .collect();
+            ov["environment"] = json!(env);
+        }
+        let mut req = json!({"cluster": self.cluster, "taskDefinition": self.task_definition, "count": 1, "startedBy": "stevedore", "overrides": {"containerOverrides": [ov]}});
+        if let Some(lt) = &self.launch_type {
+            req["launchType"] = json!(lt);
+        }
+        if !self.subnets.is_empty() {
+            req["networkConfiguration"] = json!({"awsvpcConfiguration": {
+                "subnets": self.subnets, "securityGroups": self.security_groups,
+                "assignPublicIp": if self.assign_public_ip { "ENABLED" } else { "DISABLED" }}});
+        }
+        req
     }
-    if !env.is_empty() {
-        ov["environment"] = json!(env);
-    }
-    let mut req = json!({"cluster": a.cluster, "taskDefinition": a.task_definition, "count": 1, "startedBy": "stevedore", "overrides": {"containerOverrides": [ov]}});
-    if let Some(lt) = &a.launch_type {
-        req["launchType"] = json!(lt);
-    }
-    if !a.subnets.is_empty() {
-        req["networkConfiguration"] = json!({"awsvpcConfiguration": {
-            "subnets": a.subnets, "securityGroups": a.security_groups,
-            "assignPublicIp": if a.assign_public_ip { "ENABLED" } else { "DISABLED" }}});
-    }
-    Ok(req)
 }
 
 /// The task definition to run with `image`: a new revision of the described one when the image
@@ -198,9 +237,8 @@ async fn wait_for_stop(
 /// `stevedore run-task`.
 pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     let (timeout, poll) = (a.timeout, a.poll_interval);
-    if let Some(c) = &a.command {
-        parse_command(c).map_err(|e| usage!("--command (STEVEDORE_COMMAND): {e}"))?;
-    }
+    // Everything given is checked before the first call.
+    let run = TaskRun::from_args(&a)?;
     if let Some(i) = &a.image {
         crate::image::reference::ImageRef::parse(i)
             .map_err(|e| usage!("--image (STEVEDORE_IMAGE): {e}"))?;
@@ -222,12 +260,12 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
             other => anyhow::anyhow!("ECS DescribeTaskDefinition: {other}"),
         })?;
     let container = essential_container(&td, &a.task_definition, a.container.as_deref())?;
-    let mut a = a;
-    if let Some(image) = a.image.clone() {
-        a.task_definition = with_image(&client, &region, &td, &image).await?;
+    let mut run = run;
+    if let Some(image) = &a.image {
+        run.task_definition = with_image(&client, &region, &td, image).await?;
     }
     let out = client
-        .call("RunTask", &request(&a, &container)?)
+        .call("RunTask", &run.request(&container))
         .await
         .map_err(|e| anyhow::anyhow!("ECS RunTask: {e}"))?;
     if let Some(f) = out
@@ -249,14 +287,36 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     println!(
         "started task {} of {} (container {container})",
         arn.rsplit('/').next().unwrap_or(&arn),
-        a.task_definition
+        run.task_definition
     );
-    wait_for_stop(&client, &a.cluster, &arn, &container, timeout, poll).await
+    wait_for_stop(&client, &run.cluster, &arn, &container, timeout, poll).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_run_becomes_the_request_ecs_takes() {
+        let run = TaskRun {
+            cluster: "c1".into(),
+            task_definition: "migrate:3".into(),
+            command: Some(vec!["rake".into(), "db:migrate".into()]),
+            env: vec![("A".into(), "1=2".into())],
+            launch_type: Some("FARGATE".into()),
+            subnets: vec!["subnet-1".into()],
+            security_groups: vec![],
+            assign_public_ip: true,
+        };
+        assert_eq!(
+            run.request("app"),
+            json!({"cluster": "c1", "taskDefinition": "migrate:3", "count": 1, "startedBy": "stevedore",
+                "overrides": {"containerOverrides": [{"name": "app", "command": ["rake", "db:migrate"],
+                    "environment": [{"name": "A", "value": "1=2"}]}]},
+                "launchType": "FARGATE",
+                "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": [], "assignPublicIp": "ENABLED"}}})
+        );
+    }
 
     #[test]
     fn the_named_container_or_the_first_essential_one() {
