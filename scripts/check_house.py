@@ -96,7 +96,6 @@ ARGS_PARAM = re.compile(r"\b(\w+)\s*:\s*&?(mut\s+)?(crate::cli::)?([A-Z]\w*Args)
 # Not converted yet: each takes its command's arguments in helpers of the command's run.
 ALLOWED = {
     ("src/image/push.rs", "PushArgs"): "push's helpers read the sources and outputs from its arguments",
-    ("src/doctor/probes.rs", "DoctorArgs"): "the probes read repo, cluster and services from them",
 }
 
 

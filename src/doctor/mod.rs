@@ -15,7 +15,7 @@ use crate::cli::DoctorArgs;
 use crate::config::{self, Settings};
 use anyhow::Result;
 use checks::*;
-use probes::Doctor;
+use probes::{Doctor, Target};
 use std::time::SystemTime;
 
 fn report(name: &str, check: &Check) {
@@ -72,12 +72,12 @@ pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
     }
     let doctor = Doctor {
         region: settings.region.clone().unwrap_or_default(),
-        args,
+        target: Target::from_args(&args),
         creds,
         account: identity.0,
     };
     // 4. The repository.
-    if let Some(repo) = doctor.args.repo.clone() {
+    if let Some(repo) = doctor.target.repo.clone() {
         let check = doctor.repository(&repo).await;
         report("repository", &check);
         if check.is_err() {
@@ -85,7 +85,7 @@ pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
         }
     }
     // 5–6. Cluster, services and their task roles.
-    if let Some(cluster) = doctor.args.cluster.clone() {
+    if let Some(cluster) = doctor.target.cluster.clone() {
         let ecs = match doctor.client(Api::Ecs).await {
             Ok(c) => c,
             Err(f) => {
@@ -93,7 +93,7 @@ pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
                 return failed();
             }
         };
-        for service in doctor.args.services.clone() {
+        for service in doctor.target.services.clone() {
             let (td, rollout) = match doctor.service(&ecs, &cluster, &service).await {
                 Ok(x) => x,
                 Err(f) => {

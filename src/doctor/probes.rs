@@ -7,8 +7,29 @@ use crate::cli::DoctorArgs;
 use crate::config::{self};
 use serde_json::{json, Value};
 
+/// What doctor checks: the repository and the services the job will push to and deploy.
+pub struct Target {
+    pub repo: Option<String>,
+    pub public: bool,
+    pub create_repo: bool,
+    pub cluster: Option<String>,
+    pub services: Vec<String>,
+}
+
+impl Target {
+    pub fn from_args(a: &DoctorArgs) -> Target {
+        Target {
+            repo: a.repo.clone(),
+            public: a.public,
+            create_repo: a.create_repo,
+            cluster: a.cluster.clone(),
+            services: a.services.clone(),
+        }
+    }
+}
+
 pub(super) struct Doctor {
-    pub(super) args: DoctorArgs,
+    pub(super) target: Target,
     pub(super) region: String,
     pub(super) creds: Option<aws_credential_types::Credentials>,
     pub(super) account: String,
@@ -18,16 +39,16 @@ impl Doctor {
     /// The `stevedore iam policy` command for this set-up.
     pub(super) fn policy_command(&self) -> String {
         let mut cmd = "stevedore iam policy".to_string();
-        if let Some(r) = &self.args.repo {
+        if let Some(r) = &self.target.repo {
             cmd.push_str(&format!(" --repo {r}"));
-            if self.args.public {
+            if self.target.public {
                 cmd.push_str(" --public");
             }
         }
-        if let Some(c) = &self.args.cluster {
+        if let Some(c) = &self.target.cluster {
             cmd.push_str(&format!(" --cluster {c}"));
         }
-        for s in &self.args.services {
+        for s in &self.target.services {
             cmd.push_str(&format!(" --service {s}"));
         }
         cmd
@@ -66,7 +87,7 @@ impl Doctor {
     }
 
     pub(super) async fn repository(&self, repo: &str) -> Check {
-        let api = if self.args.public {
+        let api = if self.target.public {
             Api::EcrPublic
         } else {
             Api::Ecr
@@ -81,14 +102,14 @@ impl Doctor {
                 .unwrap_or(repo)
                 .to_string()),
             Err(CallError::Api(e)) if e.code == "RepositoryNotFoundException" => {
-                if self.args.create_repo {
+                if self.target.create_repo {
                     Ok(format!(
                         "{repo} does not exist yet; it will be created (create_repo)"
                     ))
                 } else {
                     Err(fail(
-                        format!("repository {repo} does not exist in account {} ({})", self.account, if self.args.public { "ECR Public".to_string() } else { self.region.clone() }),
-                        format!("create it with `stevedore ecr ensure-repo --repo {repo}{}`, or let the push create it (create_repo: true in the orb, --create-repo on stevedore push)", if self.args.public { " --public" } else { "" }),
+                        format!("repository {repo} does not exist in account {} ({})", self.account, if self.target.public { "ECR Public".to_string() } else { self.region.clone() }),
+                        format!("create it with `stevedore ecr ensure-repo --repo {repo}{}`, or let the push create it (create_repo: true in the orb, --create-repo on stevedore push)", if self.target.public { " --public" } else { "" }),
                     ))
                 }
             }
@@ -193,13 +214,13 @@ impl Doctor {
     /// that ECS and ECR refuse as invalid once IAM has let them through.
     pub(super) async fn permissions(&self) -> Check {
         let mut probes: Vec<(Api, &str, Value)> = vec![];
-        let registry_api = if self.args.public {
+        let registry_api = if self.target.public {
             Api::EcrPublic
         } else {
             Api::Ecr
         };
         probes.push((registry_api, "GetAuthorizationToken", json!({})));
-        if let Some(repo) = &self.args.repo {
+        if let Some(repo) = &self.target.repo {
             let zero = format!("sha256:{}", "0".repeat(64));
             probes.push((
                 registry_api,
@@ -209,8 +230,8 @@ impl Doctor {
             probes.push((registry_api, "DescribeImages", json!({"repositoryName": repo, "imageIds": [{"imageTag": "stevedore-doctor-probe"}]})));
             probes.push((registry_api, "PutImage", json!({"repositoryName": repo, "imageManifest": "{}", "imageTag": "stevedore-doctor-probe"})));
         }
-        if let Some(cluster) = &self.args.cluster {
-            for s in &self.args.services {
+        if let Some(cluster) = &self.target.cluster {
+            for s in &self.target.services {
                 probes.push((Api::Ecs, "UpdateService", json!({"cluster": cluster, "service": s, "taskDefinition": "stevedore-doctor-probe:0"})));
             }
             probes.push((
