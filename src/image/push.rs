@@ -30,11 +30,82 @@ pub fn tags(raw: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn source(a: &PushArgs) -> Result<Source> {
-    match (&a.oci_layout, &a.archive) {
-        (Some(d), _) if d.is_dir() => Ok(Source::OciDir(d.clone())),
+/// Where the image comes from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// An image in this account's private ECR (`--from`).
+    From(String),
+    /// An image of the Docker engine, read with `docker save` or pushed by the daemon itself.
+    Docker { name: String, via_daemon: bool },
+    /// An OCI layout or an archive on disk.
+    Local(Source),
+}
+
+/// A push, checked before any call: where to, which tags, from what, and what to write after.
+#[derive(Debug, Clone)]
+pub struct PushPlan {
+    pub repo: String,
+    pub public: bool,
+    pub tags: Vec<String>,
+    pub input: Input,
+    pub mount_from: Option<String>,
+    pub parallel: usize,
+    pub create_repo: bool,
+    pub skip_existing_tags: bool,
+    pub output_file: Option<std::path::PathBuf>,
+    pub bash_env: Option<std::path::PathBuf>,
+}
+
+impl PushPlan {
+    pub fn from_args(a: &PushArgs) -> Result<PushPlan> {
+        ecr::check_repo_name(&a.target.repo)?;
+        let tags = tags(&a.tags)?;
+        if let Some(m) = &a.mount_from {
+            ecr::check_repo_name(m).map_err(|e| usage!("--mount-from: {e}"))?;
+        }
+        let input = if a.via == "docker" {
+            let name = a
+                .docker_image
+                .clone()
+                .ok_or_else(|| usage!("--via docker needs --docker-image NAME"))?;
+            Input::Docker {
+                name,
+                via_daemon: true,
+            }
+        } else if let Some(from) = &a.from {
+            Input::From(from.clone())
+        } else if let Some(name) = &a.docker_image {
+            Input::Docker {
+                name: name.clone(),
+                via_daemon: false,
+            }
+        } else {
+            Input::Local(source(a.oci_layout.as_deref(), a.archive.as_deref())?)
+        };
+        Ok(PushPlan {
+            repo: a.target.repo.clone(),
+            public: a.target.public,
+            tags,
+            input,
+            mount_from: a.mount_from.clone(),
+            parallel: usize::from(a.parallel),
+            create_repo: a.create_repo,
+            skip_existing_tags: a.skip_existing_tags,
+            output_file: a.output_file.clone(),
+            bash_env: a.bash_env.clone().filter(|p| !p.as_os_str().is_empty()),
+        })
+    }
+}
+
+/// The image on disk: an OCI layout directory or an archive file.
+fn source(
+    oci_layout: Option<&std::path::Path>,
+    archive: Option<&std::path::Path>,
+) -> Result<Source> {
+    match (oci_layout, archive) {
+        (Some(d), _) if d.is_dir() => Ok(Source::OciDir(d.to_path_buf())),
         (Some(d), _) => Err(usage!("--oci-layout: {} is not a directory", d.display())),
-        (None, Some(f)) if f.is_file() => Ok(Source::Archive(f.clone())),
+        (None, Some(f)) if f.is_file() => Ok(Source::Archive(f.to_path_buf())),
         (None, Some(f)) => Err(usage!("--archive: {} is not a file", f.display())),
         (None, None) => Err(usage!(
             "nothing to push: pass --oci-layout DIR, --archive FILE, --docker-image NAME or --from REPO:TAG"
@@ -70,12 +141,8 @@ fn docker_save(name: &str) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
 
 /// `stevedore push`.
 pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
-    ecr::check_repo_name(&a.target.repo)?;
-    let tags = tags(&a.tags)?;
-    if let Some(m) = &a.mount_from {
-        ecr::check_repo_name(m).map_err(|e| usage!("--mount-from: {e}"))?;
-    }
-    let public = a.target.public;
+    let plan = PushPlan::from_args(&a)?;
+    let public = plan.public;
     let alias = if public {
         Some(settings.require_alias()?.to_string())
     } else {
@@ -86,25 +153,25 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     } else {
         settings.require_region()?.to_string()
     };
-    if a.via == "docker" {
-        let name = a
-            .docker_image
-            .as_deref()
-            .ok_or_else(|| usage!("--via docker needs --docker-image NAME"))?;
-        return via_docker(settings, &a, name, &tags).await;
+    if let Input::Docker {
+        name,
+        via_daemon: true,
+    } = &plan.input
+    {
+        return via_docker(settings, &plan, name).await;
     }
     // The files written at the end are checked before the upload starts.
-    if let Some(p) = &a.output_file {
+    if let Some(p) = &plan.output_file {
         crate::export::check_writable(p, "--output-file (STEVEDORE_OUTPUT_FILE)")?;
     }
-    if let Some(p) = a.bash_env.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(p) = &plan.bash_env {
         crate::export::check_writable(p, "BASH_ENV")?;
     }
     let started = Instant::now();
-    let (img, copy_from) = read_image(settings, &a).await?;
+    let (img, copy_from) = read_image(settings, &plan.input).await?;
     let path = match &alias {
-        Some(al) => format!("{al}/{}", a.target.repo),
-        None => a.target.repo.clone(),
+        Some(al) => format!("{al}/{}", plan.repo),
+        None => plan.repo.clone(),
     };
     let (reg, host) = open_registry(public, &region).await?;
     let reference = format!("{host}/{path}");
@@ -112,22 +179,22 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     // One round of HEADs, concurrently: what each tag names now, and whether the manifest is
     // already in the repository. A registry accepts a manifest only once every blob (and child
     // manifest) it names is there, so a manifest that is there means nothing needs uploading.
-    let (named, manifest_there) = probe(&reg, &path, &img.top.digest, &tags).await?;
+    let (named, manifest_there) = probe(&reg, &path, &img.top.digest, &plan.tags).await?;
     let mut todo = Vec::new();
-    for (t, d) in tags.iter().zip(&named) {
+    for (t, d) in plan.tags.iter().zip(&named) {
         match d {
             Some(d) if *d == img.top.digest => println!("tag {t} already names {d}"),
-            Some(d) if a.skip_existing_tags => println!("tag {t} exists ({d}); left alone"),
+            Some(d) if plan.skip_existing_tags => println!("tag {t} exists ({d}); left alone"),
             _ => todo.push(t.clone()),
         }
     }
     if todo.is_empty() {
         println!("nothing to push: every tag exists in {reference}");
-        return outputs(&a, &reference, &img.top.digest, &tags);
+        return outputs(&plan, &reference, &img.top.digest);
     }
     if manifest_there {
         tag_existing(&reg, &path, &reference, &img, &todo, started).await?;
-        return outputs(&a, &reference, &img.top.digest, &tags);
+        return outputs(&plan, &reference, &img.top.digest);
     }
 
     // Which blobs the registry lacks (HEAD each, concurrently); only those are read and checked
@@ -152,9 +219,9 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     tokio::task::spawn_blocking(move || source::verify(&check))
         .await
         .context("verifying the image")??;
-    if a.create_repo {
-        let plan = ecr::RepoPlan::minimal(&a.target.repo, public);
-        ecr::ensure(settings, &plan).await?;
+    if plan.create_repo {
+        let repo = ecr::RepoPlan::minimal(&plan.repo, public);
+        ecr::ensure(settings, &repo).await?;
     }
 
     let total: u64 = img.blobs.iter().map(|b| b.size).sum();
@@ -164,7 +231,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         img.blobs.len(),
         units::bytes(total)
     );
-    let (sent, skipped) = upload(&reg, &path, &img.blobs, present, &a).await?;
+    let (sent, skipped) = upload(&reg, &path, &img.blobs, present, &plan).await?;
     for child in &img.children {
         reg.put_manifest(&path, &child.digest, child).await?;
     }
@@ -182,36 +249,32 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         skipped,
         img.blobs.len()
     );
-    outputs(&a, &reference, &img.top.digest, &tags)
+    outputs(&plan, &reference, &img.top.digest)
 }
 
 /// The image to push, read (and checked) before any call: from ECR (`--from`, with the registry
 /// to copy blobs from), or from a local layout, archive or the Docker engine.
 async fn read_image(
     settings: &Settings,
-    a: &PushArgs,
+    input: &Input,
 ) -> Result<(Image, Option<(Arc<Registry>, String)>)> {
-    Ok(match &a.from {
-        Some(from) => {
+    let (keep, src) = match input {
+        Input::From(from) => {
             let (img, reg, repo) = remote_image(settings.require_region()?, from).await?;
-            (img, Some((reg, repo)))
+            return Ok((img, Some((reg, repo))));
         }
-        None => {
-            // Read the image before any call: a broken input uploads nothing.
-            let (keep, src) = match &a.docker_image {
-                Some(name) => {
-                    let (dir, path) = docker_save(name)?;
-                    (Some(dir), Source::Archive(path))
-                }
-                None => (None, source(a)?),
-            };
-            let img = tokio::task::spawn_blocking(move || source::read(&src))
-                .await
-                .context("reading the image")??;
-            drop(keep);
-            (img, None)
+        Input::Docker { name, .. } => {
+            let (dir, path) = docker_save(name)?;
+            (Some(dir), Source::Archive(path))
         }
-    })
+        Input::Local(src) => (None, src.clone()),
+    };
+    // Read the image before any call: a broken input uploads nothing.
+    let img = tokio::task::spawn_blocking(move || source::read(&src))
+        .await
+        .context("reading the image")??;
+    drop(keep);
+    Ok((img, None))
 }
 
 /// A registry client for the private registry of `region` or ECR Public, with its token and a
@@ -267,11 +330,11 @@ async fn upload(
     path: &str,
     blobs: &[source::Blob],
     present: Vec<bool>,
-    a: &PushArgs,
+    plan: &PushPlan,
 ) -> Result<(u64, u64)> {
     let sent = Arc::new(AtomicU64::new(0));
     let skipped = Arc::new(AtomicU64::new(0));
-    let sem = Arc::new(tokio::sync::Semaphore::new(usize::from(a.parallel)));
+    let sem = Arc::new(tokio::sync::Semaphore::new(plan.parallel));
     let mut set = tokio::task::JoinSet::new();
     for (blob, there) in blobs.iter().cloned().zip(present) {
         let (reg, sem, sent, skipped, path, from) = (
@@ -280,7 +343,7 @@ async fn upload(
             sent.clone(),
             skipped.clone(),
             path.to_string(),
-            a.mount_from.clone(),
+            plan.mount_from.clone(),
         );
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore");
@@ -440,9 +503,10 @@ async fn remote_image(region: &str, from: &str) -> Result<(Image, Arc<Registry>,
     Ok((Image::remote(blobs, children, top, work), src, repo))
 }
 
-fn outputs(a: &PushArgs, reference: &str, digest: &str, tags: &[String]) -> Result<()> {
+fn outputs(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
+    let tags = &plan.tags;
     let uri = format!("{reference}@{digest}");
-    if let Some(path) = a.bash_env.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(path) = &plan.bash_env {
         crate::export::append_bash_env(
             path,
             &[
@@ -451,7 +515,7 @@ fn outputs(a: &PushArgs, reference: &str, digest: &str, tags: &[String]) -> Resu
             ],
         )?;
     }
-    if let Some(path) = &a.output_file {
+    if let Some(path) = &plan.output_file {
         let doc = json!({"digest": digest, "imageUri": uri, "repository": reference, "tags": tags});
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
@@ -460,17 +524,17 @@ fn outputs(a: &PushArgs, reference: &str, digest: &str, tags: &[String]) -> Resu
 }
 
 /// `docker tag` + `docker push` for those who want the daemon to push.
-async fn via_docker(settings: &Settings, a: &PushArgs, name: &str, tags: &[String]) -> Result<()> {
-    let public = a.target.public;
+async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<()> {
+    let (public, tags) = (plan.public, &plan.tags);
     let auth = if public {
         ecr::public_auth().await?
     } else {
         ecr::private_auth(settings.require_region()?).await?
     };
     let path = if public {
-        format!("{}/{}", settings.require_alias()?, a.target.repo)
+        format!("{}/{}", settings.require_alias()?, plan.repo)
     } else {
-        a.target.repo.clone()
+        plan.repo.clone()
     };
     let reference = format!("{}/{path}", auth.host);
     ecr::docker_login(&auth)?;
@@ -504,7 +568,7 @@ async fn via_docker(settings: &Settings, a: &PushArgs, name: &str, tags: &[Strin
         }
         println!("pushed {target} with docker ({digest})");
     }
-    outputs(a, &reference, &digest, tags)
+    outputs(plan, &reference, &digest)
 }
 
 #[cfg(test)]
