@@ -3,20 +3,25 @@
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use std::time::Duration;
 
-/// Error codes worth another try: the service (or the OIDC provider behind STS) was briefly busy.
-const RETRYABLE: [&str; 5] = [
-    "IDPCommunicationError",
+/// The codes AWS services throttle with: the one table the SDK calls and the JSON client share.
+pub const THROTTLING: [&str; 4] = [
     "Throttling",
     "ThrottlingException",
     "RequestLimitExceeded",
     "TooManyRequestsException",
 ];
 
+/// Whether an error code is worth another try: throttled, or (STS) the OIDC provider behind it
+/// was briefly unreachable.
+pub fn is_retryable_code(code: &str) -> bool {
+    THROTTLING.contains(&code) || code == "IDPCommunicationError"
+}
+
 /// Whether an SDK error is worth retrying: a throttling or provider-communication code, or a
 /// request that never got an answer.
 pub fn is_retryable<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     match e {
-        SdkError::ServiceError(_) => e.code().is_some_and(|c| RETRYABLE.contains(&c)),
+        SdkError::ServiceError(_) => e.code().is_some_and(is_retryable_code),
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
         _ => false,
     }

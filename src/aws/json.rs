@@ -22,13 +22,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn is_throttling(&self) -> bool {
-        matches!(
-            self.code.as_str(),
-            "ThrottlingException"
-                | "Throttling"
-                | "TooManyRequestsException"
-                | "RequestLimitExceeded"
-        )
+        super::error::THROTTLING.contains(&self.code.as_str())
     }
 }
 

@@ -59,8 +59,8 @@ pub struct PushArgs {
     pub parallel: u16,
 
     /// Push through the Docker daemon (`docker tag` + `docker push`) instead; needs --docker-image.
-    #[arg(long, env = "STEVEDORE_VIA", value_parser = ["native", "docker"], default_value = "native")]
-    pub via: String,
+    #[arg(long, env = "STEVEDORE_VIA", value_enum, default_value = "native")]
+    pub via: Via,
 
     /// Write the result (digest, image reference, tags) as JSON to this file.
     #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]
@@ -191,4 +191,13 @@ pub struct UriArgs {
     /// Image tag to append.
     #[arg(long, env = "STEVEDORE_TAG")]
     pub tag: Option<String>,
+}
+
+/// How `push` sends the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Via {
+    /// stevedore speaks the registry protocol itself.
+    Native,
+    /// `docker tag` + `docker push` through the daemon.
+    Docker,
 }

@@ -137,9 +137,15 @@ pub struct DeployArgs {
           default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
     pub create_service: bool,
 
-    /// Launch type of a created service: FARGATE or EC2.
-    #[arg(long, env = "STEVEDORE_LAUNCH_TYPE", default_value = "FARGATE")]
-    pub launch_type: String,
+    /// Launch type of a created service.
+    #[arg(
+        long,
+        env = "STEVEDORE_LAUNCH_TYPE",
+        value_enum,
+        ignore_case = true,
+        default_value = "FARGATE"
+    )]
+    pub launch_type: LaunchType,
 
     /// Subnets of a created service (awsvpc); comma-separated.
     #[arg(long, env = "STEVEDORE_SUBNETS", value_delimiter = ',')]
@@ -191,9 +197,9 @@ pub struct RunTaskArgs {
     #[arg(long = "env", env = "STEVEDORE_RUN_ENV", value_delimiter = '\n')]
     pub env: Vec<String>,
 
-    /// Launch type: FARGATE or EC2.
-    #[arg(long, env = "STEVEDORE_LAUNCH_TYPE")]
-    pub launch_type: Option<String>,
+    /// Launch type (default: the task definition's and the cluster's).
+    #[arg(long, env = "STEVEDORE_LAUNCH_TYPE", value_enum, ignore_case = true)]
+    pub launch_type: Option<LaunchType>,
 
     /// Subnets for awsvpc networking; comma-separated.
     #[arg(long, env = "STEVEDORE_SUBNETS", value_delimiter = ',')]
@@ -215,4 +221,29 @@ pub struct RunTaskArgs {
     /// Time between polls.
     #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "3s", value_parser = crate::ecs::poll_flag)]
     pub poll_interval: std::time::Duration,
+}
+
+/// ECS's launch types, as its API spells them (botocore's ecs model, `LaunchType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LaunchType {
+    #[value(name = "FARGATE")]
+    Fargate,
+    #[value(name = "EC2")]
+    Ec2,
+    #[value(name = "EXTERNAL")]
+    External,
+    #[value(name = "MANAGED_INSTANCES")]
+    ManagedInstances,
+}
+
+impl LaunchType {
+    /// The value ECS takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchType::Fargate => "FARGATE",
+            LaunchType::Ec2 => "EC2",
+            LaunchType::External => "EXTERNAL",
+            LaunchType::ManagedInstances => "MANAGED_INSTANCES",
+        }
+    }
 }

@@ -61,7 +61,7 @@ impl TaskRun {
             task_definition: a.task_definition.clone(),
             command,
             env,
-            launch_type: a.launch_type.clone(),
+            launch_type: a.launch_type.map(|l| l.as_str().to_string()),
             subnets: a.subnets.clone(),
             security_groups: a.security_groups.clone(),
             assign_public_ip: a.assign_public_ip,

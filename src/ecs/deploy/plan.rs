@@ -184,13 +184,12 @@ impl Plan {
             if a.task_definition.is_none() && given.is_none() {
                 return Err(usage!("--create-service needs the task definition to start from: --task-definition, --task-definition-file or --template"));
             }
-            let mut c =
-                json!({"launchType": a.launch_type, "desiredCount": a.desired_count.unwrap_or(1)});
+            let mut c = json!({"launchType": a.launch_type.as_str(), "desiredCount": a.desired_count.unwrap_or(1)});
             let subnets: Vec<&String> = a.subnets.iter().filter(|s| !s.trim().is_empty()).collect();
             if !subnets.is_empty() {
                 c["networkConfiguration"] = json!({"awsvpcConfiguration": {"subnets": subnets, "securityGroups": a.security_groups,
                     "assignPublicIp": if a.assign_public_ip { "ENABLED" } else { "DISABLED" }}});
-            } else if a.launch_type == "FARGATE" {
+            } else if a.launch_type == crate::cli::LaunchType::Fargate {
                 return Err(usage!("--create-service with --launch-type FARGATE needs --subnets (and usually --security-groups)"));
             }
             Some(c)
