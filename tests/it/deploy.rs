@@ -407,25 +407,23 @@ fn several_services_deploy_concurrently_with_one_summary() {
     );
 }
 
+/// An image in `migrate` whose container exits with `code` a second after it starts.
+fn exiting_image(sb: &SandboxProc, tag: &str, code: &str) -> String {
+    sb.push_image(
+        "migrate",
+        tag,
+        &[
+            ("stevedore.sandbox.exit-code", code),
+            ("stevedore.sandbox.exit-after", "1"),
+        ],
+    )
+}
+
 #[test]
 fn run_task_exits_with_the_containers_code() {
     let sb = SandboxProc::start();
-    let migrate = sb.push_image(
-        "migrate",
-        "v1",
-        &[
-            ("stevedore.sandbox.exit-code", "7"),
-            ("stevedore.sandbox.exit-after", "1"),
-        ],
-    );
-    let ok = sb.push_image(
-        "migrate",
-        "ok",
-        &[
-            ("stevedore.sandbox.exit-code", "0"),
-            ("stevedore.sandbox.exit-after", "1"),
-        ],
-    );
+    let migrate = exiting_image(&sb, "v1", "7");
+    let ok = exiting_image(&sb, "ok", "0");
     sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='migrate', containerDefinitions=[{{'name': 'm', 'image': {migrate:?}}}])\necs.register_task_definition(family='ok', containerDefinitions=[{{'name': 'm', 'image': {ok:?}}}])\nprint(1)"));
     let out = stevedore(&[
         "run-task",
@@ -476,14 +474,7 @@ fn run_task_exits_with_the_containers_code() {
 #[test]
 fn a_migration_exiting_2_is_the_containers_2_not_a_usage_error() {
     let sb = SandboxProc::start();
-    let image = sb.push_image(
-        "migrate",
-        "two",
-        &[
-            ("stevedore.sandbox.exit-code", "2"),
-            ("stevedore.sandbox.exit-after", "1"),
-        ],
-    );
+    let image = exiting_image(&sb, "two", "2");
     sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\necs.register_task_definition(family='migrate', containerDefinitions=[{{'name': 'm', 'image': {image:?}}}])\nprint(1)"));
     let out = stevedore(&[
         "run-task",
