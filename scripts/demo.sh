@@ -151,7 +151,7 @@ if [ -f "dist/v$version/SHA256SUMS" ] && docker info >/dev/null 2>&1; then
   export CIRCLE_BUILD_NUM=3 CIRCLE_SHA1=0123456789abcdef0123456789abcdef01234567
   # The job starts without stevedore on PATH: the orb's install command downloads and verifies it.
   set +e
-  PATH=/usr/local/bin:/usr/bin:/bin .venv/bin/python scripts/orbtool.py run --orb "$work/orb.yml" \
+  PATH=/usr/local/bin:/usr/bin:/bin .venv/bin/python tests/orb/circleci_job.py --orb "$work/orb.yml" \
     --job build_push_and_deploy --checkout "$work/project" --workdir "$work/job" \
     --param repo=acme/demo-app --param cluster=demo --param service=web --param container=web \
     --param download_base_url="http://127.0.0.1:$port" --param timeout=2m
