@@ -10,7 +10,6 @@ pub use checks::{denied_action, refusal_fix, variables_check, Failure};
 
 use crate::auth;
 use crate::auth::oidc::{self};
-use crate::aws::json::Api;
 use crate::cli::DoctorArgs;
 use crate::config::{self, Settings};
 use anyhow::Result;
@@ -86,7 +85,7 @@ pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
     }
     // 5–6. Cluster, services and their task roles.
     if let Some(cluster) = doctor.target.cluster.clone() {
-        let ecs = match doctor.client(Api::Ecs).await {
+        let ecs = match doctor.ecs().await {
             Ok(c) => c,
             Err(f) => {
                 report("service", &Err(f));

@@ -5,6 +5,7 @@ use super::checks::*;
 use crate::aws::json::{Api, CallError, Client};
 use crate::cli::DoctorArgs;
 use crate::config::{self};
+use crate::ecs::api::Ecs;
 use serde_json::{json, Value};
 
 /// What doctor checks: the repository and the services the job will push to and deploy.
@@ -86,6 +87,11 @@ impl Doctor {
         })
     }
 
+    /// The ECS API, as the deploy will call it.
+    pub(super) async fn ecs(&self) -> std::result::Result<Ecs, Failure> {
+        self.client(Api::Ecs).await.map(Ecs::new)
+    }
+
     pub(super) async fn repository(&self, repo: &str) -> Check {
         let api = if self.target.public {
             Api::EcrPublic
@@ -124,14 +130,11 @@ impl Doctor {
     /// The service's task definition, once the cluster and service are found.
     pub(super) async fn service(
         &self,
-        ecs: &Client,
+        ecs: &Ecs,
         cluster: &str,
         service: &str,
     ) -> std::result::Result<(String, String), Failure> {
-        let v = match ecs
-            .call("DescribeServices", &json!({"cluster": cluster, "services": [service]}))
-            .await
-        {
+        let v = match ecs.describe_services(cluster, &[service]).await {
             Ok(v) => v,
             Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
                 return Err(fail(
@@ -142,14 +145,14 @@ impl Doctor {
             Err(CallError::Api(e)) if is_denied(&e.code) => return Err(self.denied_fix(&e.message, "")),
             Err(e) => return Err(fail(format!("ECS DescribeServices: {e}"), "check AWS_DEFAULT_REGION and the network")),
         };
-        let svc = v["services"]
-            .as_array()
-            .and_then(|a| a.first())
-            .filter(|s| s["status"] == "ACTIVE");
-        match svc {
+        match v.into_iter().find(|s| s.status == "ACTIVE") {
             Some(s) => Ok((
-                s["taskDefinition"].as_str().unwrap_or_default().to_string(),
-                s["deployments"][0]["rolloutState"].as_str().unwrap_or("-").to_string(),
+                s.task_definition.clone(),
+                s.deployments
+                    .first()
+                    .and_then(|d| d.rollout_state)
+                    .map_or("-", |r| r.as_str())
+                    .to_string(),
             )),
             None => Err(fail(
                 format!("service {service} does not exist (or is no longer ACTIVE) in cluster {cluster}, {}", self.region),
@@ -160,11 +163,8 @@ impl Doctor {
 
     /// iam:PassRole for the task definition's roles, probed by registering an empty container
     /// list: ECS refuses that as invalid, after IAM has allowed (or denied) the call and the roles.
-    pub(super) async fn task_roles(&self, ecs: &Client, td_arn: &str) -> Check {
-        let td = match ecs
-            .call("DescribeTaskDefinition", &json!({"taskDefinition": td_arn}))
-            .await
-        {
+    pub(super) async fn task_roles(&self, ecs: &Ecs, td_arn: &str) -> Check {
+        let td = match ecs.describe_task_definition(td_arn).await {
             Ok(v) => v["taskDefinition"].clone(),
             Err(CallError::Api(e)) if is_denied(&e.code) => {
                 return Err(self.denied_fix(&e.message, ""))
@@ -196,7 +196,7 @@ impl Doctor {
         for (key, arn) in &roles {
             probe[*key] = json!(arn);
         }
-        match ecs.call("RegisterTaskDefinition", &probe).await {
+        match ecs.register_task_definition(&probe).await {
             Err(CallError::Api(e)) if is_denied(&e.code) => Err(self.denied_fix(
                 &e.message,
                 " with Condition StringEquals iam:PassedToService = ecs-tasks.amazonaws.com (add --task-role/--execution-role to the command below)",

@@ -2,8 +2,8 @@
 //! (the API takes up to ten names a call), so following twenty rollouts costs two calls a poll,
 //! not twenty.
 
-use crate::aws::json::{CallError, Client};
-use serde_json::{json, Value};
+use crate::aws::json::CallError;
+use crate::ecs::api::{Ecs, Service};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ pub struct ServiceReads {
     services: Vec<String>,
     /// Answers younger than this are reused (a little under the poll interval).
     fresh_for: Duration,
-    cache: tokio::sync::Mutex<Option<(Instant, HashMap<String, Value>)>>,
+    cache: tokio::sync::Mutex<Option<(Instant, HashMap<String, Service>)>>,
 }
 
 impl ServiceReads {
@@ -28,22 +28,22 @@ impl ServiceReads {
         }
     }
 
-    /// The service as DescribeServices describes it (`Null` when ECS does not know it): from a
+    /// The service as DescribeServices describes it (`None` when ECS does not know it): from a
     /// read made for all services moments ago (and not before `not_before`, such as the moment
     /// this service's update returned), or from a new one.
     pub async fn describe(
         &self,
-        client: &Client,
+        ecs: &Ecs,
         cluster: &str,
         service: &str,
         not_before: Instant,
-    ) -> Result<Value, CallError> {
+    ) -> Result<Option<Service>, CallError> {
         let key = short(service);
         let mut cache = self.cache.lock().await;
         if let Some((at, answers)) = cache.as_ref() {
             if at.elapsed() < self.fresh_for && *at >= not_before {
                 if let Some(v) = answers.get(key) {
-                    return Ok(v.clone());
+                    return Ok(Some(v.clone()));
                 }
             }
         }
@@ -55,24 +55,11 @@ impl ServiceReads {
         let started = Instant::now();
         let mut answers = HashMap::new();
         for chunk in names.chunks(PER_CALL) {
-            let out = client
-                .call(
-                    "DescribeServices",
-                    &json!({"cluster": cluster, "services": chunk}),
-                )
-                .await?;
-            for s in out
-                .get("services")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(name) = s.get("serviceName").and_then(Value::as_str) {
-                    answers.insert(name.to_string(), s.clone());
-                }
+            for s in ecs.describe_services(cluster, chunk).await? {
+                answers.insert(s.service_name.clone(), s);
             }
         }
-        let found = answers.get(key).cloned().unwrap_or(Value::Null);
+        let found = answers.get(key).cloned();
         // Stamped with when the read began: every answer in it is at least that recent.
         *cache = Some((started, answers));
         Ok(found)

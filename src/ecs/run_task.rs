@@ -4,10 +4,11 @@
 use crate::aws::json::{CallError, Client};
 use crate::cli::RunTaskArgs;
 use crate::config::Settings;
+use crate::ecs::api::{self, Ecs};
 use crate::error::usage;
 use crate::error::{Outcome, EXIT_TIMED_OUT};
 use anyhow::{Context, Result};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// A command override: a JSON array of strings, or words separated by whitespace.
@@ -69,40 +70,50 @@ impl TaskRun {
     }
 
     /// The RunTask request, with `container`'s command and environment overridden.
-    pub fn request(&self, container: &str) -> Value {
-        let mut ov = json!({"name": container});
-        if let Some(c) = &self.command {
-            ov["command"] = json!(c);
+    pub fn request(&self, container: &str) -> api::RunTask {
+        let environment = self
+            .env
+            .iter()
+            .map(|(name, value)| api::KeyValue {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect();
+        let network = |vpc| api::NetworkConfiguration {
+            awsvpc_configuration: vpc,
+        };
+        api::RunTask {
+            cluster: self.cluster.clone(),
+            task_definition: self.task_definition.clone(),
+            count: 1,
+            started_by: "stevedore".into(),
+            overrides: api::TaskOverride {
+                container_overrides: vec![api::ContainerOverride {
+                    name: container.into(),
+                    command: self.command.clone(),
+                    environment,
+                }],
+            },
+            launch_type: self.launch_type.clone(),
+            network_configuration: (!self.subnets.is_empty()).then(|| {
+                network(api::AwsVpcConfiguration {
+                    subnets: self.subnets.clone(),
+                    security_groups: self.security_groups.clone(),
+                    assign_public_ip: if self.assign_public_ip {
+                        "ENABLED"
+                    } else {
+                        "DISABLED"
+                    }
+                    .into(),
+                })
+            }),
         }
-        if !self.env.is_empty() {
-            let env: Vec<Value> = self
-                .env
-                .iter()
-                .map(|(k, v)| json!({"name": k, "value": v}))
-                .collect();
-            ov["environment"] = json!(env);
-        }
-        let mut req = json!({"cluster": self.cluster, "taskDefinition": self.task_definition, "count": 1, "startedBy": "stevedore", "overrides": {"containerOverrides": [ov]}});
-        if let Some(lt) = &self.launch_type {
-            req["launchType"] = json!(lt);
-        }
-        if !self.subnets.is_empty() {
-            req["networkConfiguration"] = json!({"awsvpcConfiguration": {
-                "subnets": self.subnets, "securityGroups": self.security_groups,
-                "assignPublicIp": if self.assign_public_ip { "ENABLED" } else { "DISABLED" }}});
-        }
-        req
     }
 }
 
 /// The task definition to run with `image`: a new revision of the described one when the image
 /// differs (pinned to its digest in private ECR), else the described revision itself.
-async fn with_image(
-    client: &Client,
-    region: &str,
-    described: &Value,
-    image: &str,
-) -> Result<String> {
+async fn with_image(ecs: &Ecs, region: &str, described: &Value, image: &str) -> Result<String> {
     let mut changes = crate::ecs::taskdef::Changes {
         image: Some(image.to_string()),
         ..Default::default()
@@ -119,15 +130,11 @@ async fn with_image(
     if crate::ecs::taskdef::diff(&current, &wanted).is_empty() {
         return Ok(arn);
     }
-    let out = client
-        .call("RegisterTaskDefinition", &wanted)
+    let new = ecs
+        .register_task_definition(&wanted)
         .await
-        .map_err(|e| anyhow::anyhow!("ECS RegisterTaskDefinition: {e}"))?;
-    let new = out
-        .pointer("/taskDefinition/taskDefinitionArn")
-        .and_then(Value::as_str)
-        .context("RegisterTaskDefinition answered without an ARN")?
-        .to_string();
+        .map_err(|e| anyhow::anyhow!("ECS RegisterTaskDefinition: {e}"))?
+        .context("RegisterTaskDefinition answered without an ARN")?;
     println!(
         "registered {} with {}",
         new.rsplit('/').next().unwrap_or(&new),
@@ -164,7 +171,7 @@ fn essential_container(td: &Value, family: &str, named: Option<&str>) -> Result<
 
 /// Poll the task until it stops (its container's exit code is the outcome) or `timeout` passes.
 async fn wait_for_stop(
-    client: &Client,
+    ecs: &Ecs,
     cluster: &str,
     arn: &str,
     container: &str,
@@ -174,30 +181,23 @@ async fn wait_for_stop(
     let id = arn.rsplit('/').next().unwrap_or(arn);
     let deadline = Instant::now() + timeout;
     // No poll outlives the deadline, hung requests included.
-    client.set_deadline(deadline);
+    ecs.client().set_deadline(deadline);
     let mut last = String::new();
     let mut heartbeat = super::wait::Heartbeat::new(Instant::now(), super::HEARTBEAT);
     loop {
-        let d = match client
-            .call(
-                "DescribeTasks",
-                &json!({"cluster": cluster, "tasks": [arn]}),
-            )
-            .await
-        {
-            Ok(d) => d,
+        let t = match ecs.describe_tasks(cluster, &[arn]).await {
+            Ok(d) => d.into_iter().next().unwrap_or_default(),
             Err(CallError::Api(e)) if e.is_throttling() => {
                 tokio::time::sleep(poll * 2).await;
                 continue;
             }
             Err(e) => return Err(anyhow::anyhow!("ECS DescribeTasks: {e}")),
         };
-        let t = d.pointer("/tasks/0").cloned().unwrap_or(Value::Null);
-        let status = t
-            .get("lastStatus")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
+        let status = if t.last_status.is_empty() {
+            "?".to_string()
+        } else {
+            t.last_status.clone()
+        };
         if status != last {
             println!("task {id}: {status}");
             last = status.clone();
@@ -207,13 +207,8 @@ async fn wait_for_stop(
         }
         if status == "STOPPED" {
             println!("{}", super::wait::stopped_task_line(&t));
-            let c = t
-                .get("containers")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|c| c.get("name").and_then(Value::as_str) == Some(container));
-            return match c.and_then(|c| c.get("exitCode")).and_then(Value::as_i64) {
+            let c = t.containers.iter().find(|c| c.name == container);
+            return match c.and_then(|c| c.exit_code) {
                 Some(0) => Ok(()),
                 Some(code) => Err(anyhow::Error::new(Outcome {
                     code: code.clamp(1, 255) as u8,
@@ -221,9 +216,7 @@ async fn wait_for_stop(
                 })),
                 None => Err(anyhow::anyhow!(
                     "task {id} stopped before {container} ran: {}",
-                    t.get("stoppedReason")
-                        .and_then(Value::as_str)
-                        .unwrap_or("no reason given")
+                    t.stopped_reason.as_deref().unwrap_or("no reason given")
                 )),
             };
         }
@@ -244,12 +237,12 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
             .map_err(|e| usage!("--image (STEVEDORE_IMAGE): {e}"))?;
     }
     let region = settings.require_region()?.to_string();
-    let client = Client::ecs(&region, crate::auth::credentials(&region, None).await?)?;
-    let td = client
-        .call(
-            "DescribeTaskDefinition",
-            &json!({"taskDefinition": a.task_definition, "include": ["TAGS"]}),
-        )
+    let ecs = Ecs::new(Client::ecs(
+        &region,
+        crate::auth::credentials(&region, None).await?,
+    )?);
+    let td = ecs
+        .describe_task_definition(&a.task_definition)
         .await
         .map_err(|e| match e {
             CallError::Api(x) if x.code == "ClientException" => usage!(
@@ -262,39 +255,37 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     let container = essential_container(&td, &a.task_definition, a.container.as_deref())?;
     let mut run = run;
     if let Some(image) = &a.image {
-        run.task_definition = with_image(&client, &region, &td, image).await?;
+        run.task_definition = with_image(&ecs, &region, &td, image).await?;
     }
-    let out = client
-        .call("RunTask", &run.request(&container))
+    let placed = ecs
+        .run_task(&run.request(&container))
         .await
         .map_err(|e| anyhow::anyhow!("ECS RunTask: {e}"))?;
-    if let Some(f) = out
-        .get("failures")
-        .and_then(Value::as_array)
-        .and_then(|f| f.first())
-    {
+    if let Some(f) = placed.failures.first() {
         return Err(anyhow::anyhow!(
             "ECS RunTask failed: {} ({})",
-            f.get("reason").and_then(Value::as_str).unwrap_or("?"),
-            f.get("detail").and_then(Value::as_str).unwrap_or("")
+            f.reason.as_deref().unwrap_or("?"),
+            f.detail.as_deref().unwrap_or("")
         ));
     }
-    let arn = out
-        .pointer("/tasks/0/taskArn")
-        .and_then(Value::as_str)
-        .context("RunTask answered without a task")?
-        .to_string();
+    let arn = placed
+        .tasks
+        .first()
+        .map(|t| t.task_arn.clone())
+        .filter(|a| !a.is_empty())
+        .context("RunTask answered without a task")?;
     println!(
         "started task {} of {} (container {container})",
         arn.rsplit('/').next().unwrap_or(&arn),
         run.task_definition
     );
-    wait_for_stop(&client, &run.cluster, &arn, &container, timeout, poll).await
+    wait_for_stop(&ecs, &run.cluster, &arn, &container, timeout, poll).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_task_run_becomes_the_request_ecs_takes() {
@@ -309,7 +300,7 @@ mod tests {
             assign_public_ip: true,
         };
         assert_eq!(
-            run.request("app"),
+            serde_json::to_value(run.request("app")).unwrap(),
             json!({"cluster": "c1", "taskDefinition": "migrate:3", "count": 1, "startedBy": "stevedore",
                 "overrides": {"containerOverrides": [{"name": "app", "command": ["rake", "db:migrate"],
                     "environment": [{"name": "A", "value": "1=2"}]}]},

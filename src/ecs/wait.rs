@@ -1,7 +1,7 @@
 //! Following one deployment: what a DescribeServices answer says about it, and what is new since
 //! the last poll. Pure functions; the polling loop lives in `deploy`.
 
-use serde_json::Value;
+use crate::ecs::api::{RolloutState, Service, Task};
 use std::collections::HashSet;
 
 /// What the service says about the deployment being followed.
@@ -19,59 +19,33 @@ pub enum Verdict {
     },
 }
 
-fn deployments(service: &Value) -> &[Value] {
-    service
-        .get("deployments")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-fn int(v: &Value, k: &str) -> i64 {
-    v.get(k).and_then(Value::as_i64).unwrap_or(0)
-}
-
 /// Judge the deployment `id`. With `stable`, success also needs the old deployments drained.
-pub fn assess(service: &Value, id: &str, stable: bool) -> Verdict {
-    let deps = deployments(service);
-    let Some(d) = deps
-        .iter()
-        .find(|d| d.get("id").and_then(Value::as_str) == Some(id))
-    else {
-        let primary = deps
-            .iter()
-            .find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"));
+pub fn assess(service: &Service, id: &str, stable: bool) -> Verdict {
+    let Some(d) = service.deployment(id) else {
+        let primary = service.primary();
         let to = primary
-            .and_then(|p| p.get("taskDefinition"))
-            .and_then(Value::as_str)
+            .map(|p| p.task_definition.as_str())
+            .filter(|t| !t.is_empty())
             .unwrap_or("another deployment")
             .to_string();
         let reason = primary
-            .and_then(|p| p.get("rolloutStateReason"))
-            .and_then(Value::as_str)
+            .and_then(|p| p.rollout_state_reason.as_deref())
             .unwrap_or("the deployment was replaced")
             .to_string();
         return Verdict::RolledBack { reason, to };
     };
-    let alone = deps.len() == 1;
-    let counts_done =
-        int(d, "runningCount") == int(d, "desiredCount") && int(d, "pendingCount") == 0;
-    match d.get("rolloutState").and_then(Value::as_str) {
-        Some("FAILED") => Verdict::Failed(
-            d.get("rolloutStateReason")
-                .and_then(Value::as_str)
-                .unwrap_or("rollout failed")
-                .to_string(),
+    let alone = service.deployments.len() == 1;
+    let counts_done = d.running_count == d.desired_count && d.pending_count == 0;
+    match d.rollout_state {
+        Some(RolloutState::Failed) => Verdict::Failed(
+            d.rollout_state_reason
+                .clone()
+                .unwrap_or_else(|| "rollout failed".into()),
         ),
-        Some("COMPLETED") if !stable || (alone && counts_done) => Verdict::Deployed,
+        Some(RolloutState::Completed) if !stable || (alone && counts_done) => Verdict::Deployed,
         Some(_) => Verdict::InProgress,
         // No rolloutState (a Classic Load Balancer, an external controller): steady when alone.
-        None if alone
-            && counts_done
-            && d.get("status").and_then(Value::as_str) == Some("PRIMARY") =>
-        {
-            Verdict::Deployed
-        }
+        None if alone && counts_done && d.status == "PRIMARY" => Verdict::Deployed,
         None => Verdict::InProgress,
     }
 }
@@ -89,61 +63,33 @@ pub struct Watch {
 impl Watch {
     /// A watch that treats the events `before` already shows as seen: they belong to earlier
     /// deployments. (Event ids, not timestamps: the local clock may be skewed.)
-    pub fn seeded(before: &Value) -> Self {
+    pub fn seeded(before: &Service) -> Self {
         let mut w = Watch::default();
-        for e in before
-            .get("events")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(id) = e.get("id").and_then(Value::as_str) {
-                w.seen_events.insert(id.to_string());
-            }
-        }
+        w.seen_events
+            .extend(before.events.iter().map(|e| e.id.clone()));
         w
     }
 
     /// Events not printed yet, oldest first.
-    pub fn new_events(&mut self, service: &Value) -> Vec<String> {
-        let mut fresh: Vec<(f64, String)> = Vec::new();
-        for e in service
-            .get("events")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let id = e
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let at = e.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
-            if !self.seen_events.insert(id) {
-                continue;
-            }
-            fresh.push((
-                at,
-                e.get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            ));
-        }
+    pub fn new_events(&mut self, service: &Service) -> Vec<String> {
+        let mut fresh: Vec<(f64, String)> = service
+            .events
+            .iter()
+            .filter(|e| self.seen_events.insert(e.id.clone()))
+            .map(|e| (e.created_at, e.message.clone()))
+            .collect();
         fresh.sort_by(|a, b| a.0.total_cmp(&b.0));
         fresh.into_iter().map(|(_, m)| m).collect()
     }
 
     /// A compact counts line when they changed: `running 1/2, pending 1, failed 0`.
-    pub fn counts(&mut self, service: &Value, id: &str) -> Option<String> {
-        let d = deployments(service)
-            .iter()
-            .find(|d| d.get("id").and_then(Value::as_str) == Some(id))?;
+    pub fn counts(&mut self, service: &Service, id: &str) -> Option<String> {
+        let d = service.deployment(id)?;
         let c = (
-            int(d, "runningCount"),
-            int(d, "desiredCount"),
-            int(d, "pendingCount"),
-            int(d, "failedTasks"),
+            d.running_count,
+            d.desired_count,
+            d.pending_count,
+            d.failed_tasks,
         );
         if self.last_counts == Some(c) {
             return None;
@@ -156,65 +102,46 @@ impl Watch {
     }
 
     /// The failed-task count of the deployment, to know when to look at stopped tasks.
-    pub fn failed(service: &Value, id: &str) -> i64 {
-        deployments(service)
-            .iter()
-            .find(|d| d.get("id").and_then(Value::as_str) == Some(id))
-            .map(|d| int(d, "failedTasks"))
-            .unwrap_or(0)
+    pub fn failed(service: &Service, id: &str) -> i64 {
+        service.deployment(id).map_or(0, |d| d.failed_tasks)
     }
 }
 
 /// Why ECS failed the deployment `id`, from its "deployment failed: …" event.
-pub fn failure_event(service: &Value, id: &str) -> Option<String> {
+pub fn failure_event(service: &Service, id: &str) -> Option<String> {
     let marker = format!("(deployment {id}) deployment failed: ");
-    service
-        .get("events")
-        .and_then(Value::as_array)?
-        .iter()
-        .filter_map(|e| e.get("message").and_then(Value::as_str))
-        .find_map(|m| {
-            m.split_once(&marker)
-                .map(|(_, why)| format!("deployment failed: {why}"))
-        })
+    service.events.iter().find_map(|e| {
+        e.message
+            .split_once(&marker)
+            .map(|(_, why)| format!("deployment failed: {why}"))
+    })
 }
 
 /// One line for a stopped task: its reason and the exit codes of its containers.
-pub fn stopped_task_line(task: &Value) -> String {
-    let id = task
-        .get("taskArn")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default();
-    let reason = task
-        .get("stoppedReason")
-        .and_then(Value::as_str)
-        .unwrap_or("stopped");
+pub fn stopped_task_line(task: &Task) -> String {
+    let reason = task.stopped_reason.as_deref().unwrap_or("stopped");
     let code = task
-        .get("stopCode")
-        .and_then(Value::as_str)
+        .stop_code
+        .as_deref()
         .map(|c| format!(" [{c}]"))
         .unwrap_or_default();
     let exits: Vec<String> = task
-        .get("containers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+        .containers
+        .iter()
         .map(|c| {
-            let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
-            match (
-                c.get("exitCode").and_then(Value::as_i64),
-                c.get("reason").and_then(Value::as_str),
-            ) {
+            let name = if c.name.is_empty() { "?" } else { &c.name };
+            match (c.exit_code, c.reason.as_deref()) {
                 (Some(x), _) => format!("{name} exited {x}"),
                 (None, Some(r)) => format!("{name}: {r}"),
                 (None, None) => format!("{name}: no exit code"),
             }
         })
         .collect();
-    format!("task {id} stopped{code}: {reason} ({})", exits.join("; "))
+    format!(
+        "task {} stopped{code}: {reason} ({})",
+        task.id(),
+        exits.join("; ")
+    )
 }
 
 /// When a quiet wait should say it is still waiting: CircleCI ends a step after 10 minutes
@@ -248,7 +175,12 @@ impl Heartbeat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    /// A service (or task) as ECS's JSON describes it.
+    fn svc(v: Value) -> Service {
+        serde_json::from_value(v).unwrap()
+    }
 
     fn dep(id: &str, status: &str, state: Option<&str>, running: i64, desired: i64) -> Value {
         let mut d = json!({"id": id, "status": status, "runningCount": running, "desiredCount": desired, "pendingCount": 0, "failedTasks": 0, "taskDefinition": format!("td-{id}")});
@@ -261,7 +193,7 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        let svc = |deps: Vec<Value>| json!({"deployments": deps});
+        let svc = |deps: Vec<Value>| svc(json!({"deployments": deps}));
         assert_eq!(
             assess(
                 &svc(vec![dep("a", "PRIMARY", Some("IN_PROGRESS"), 1, 2)]),
@@ -326,18 +258,23 @@ mod tests {
 
     #[test]
     fn events_are_printed_once_oldest_first_and_not_from_before() {
-        let mut w =
-            Watch::seeded(&json!({"events": [{"id": "0", "createdAt": 500.0, "message": "old"}]}));
-        let s1 = json!({"events": [{"id": "2", "createdAt": 110.0, "message": "second"}, {"id": "1", "createdAt": 105.0, "message": "first"}, {"id": "0", "createdAt": 500.0, "message": "old"}]});
+        let mut w = Watch::seeded(&svc(
+            json!({"events": [{"id": "0", "createdAt": 500.0, "message": "old"}]}),
+        ));
+        let s1 = svc(
+            json!({"events": [{"id": "2", "createdAt": 110.0, "message": "second"}, {"id": "1", "createdAt": 105.0, "message": "first"}, {"id": "0", "createdAt": 500.0, "message": "old"}]}),
+        );
         assert_eq!(w.new_events(&s1), vec!["first", "second"]);
-        let s2 = json!({"events": [{"id": "3", "createdAt": 120.0, "message": "third"}, {"id": "2", "createdAt": 110.0, "message": "second"}]});
+        let s2 = svc(
+            json!({"events": [{"id": "3", "createdAt": 120.0, "message": "third"}, {"id": "2", "createdAt": 110.0, "message": "second"}]}),
+        );
         assert_eq!(w.new_events(&s2), vec!["third"]);
     }
 
     #[test]
     fn counts_lines_only_on_change() {
         let mut w = Watch::default();
-        let s = json!({"deployments": [dep("a", "PRIMARY", Some("IN_PROGRESS"), 1, 2)]});
+        let s = svc(json!({"deployments": [dep("a", "PRIMARY", Some("IN_PROGRESS"), 1, 2)]}));
         assert_eq!(
             w.counts(&s, "a").as_deref(),
             Some("running 1/2, pending 0, failed 0")
@@ -347,7 +284,9 @@ mod tests {
 
     #[test]
     fn failure_events() {
-        let s = json!({"events": [{"id": "1", "message": "(service web) (deployment ecs-svc/9) deployment failed: tasks failed to start."}]});
+        let s = svc(
+            json!({"events": [{"id": "1", "message": "(service web) (deployment ecs-svc/9) deployment failed: tasks failed to start."}]}),
+        );
         assert_eq!(
             failure_event(&s, "ecs-svc/9").as_deref(),
             Some("deployment failed: tasks failed to start.")
@@ -357,8 +296,8 @@ mod tests {
 
     #[test]
     fn stopped_task_lines() {
-        let t = json!({"taskArn": "arn:aws:ecs:r:1:task/c/abc", "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
-            "containers": [{"name": "web", "exitCode": 3}, {"name": "log", "reason": "CannotPullContainerError: nope"}]});
+        let t: Task = serde_json::from_value(json!({"taskArn": "arn:aws:ecs:r:1:task/c/abc", "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+            "containers": [{"name": "web", "exitCode": 3}, {"name": "log", "reason": "CannotPullContainerError: nope"}]})).unwrap();
         assert_eq!(stopped_task_line(&t), "task abc stopped [EssentialContainerExited]: Essential container in task exited (web exited 3; log: CannotPullContainerError: nope)");
     }
 

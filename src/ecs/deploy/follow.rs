@@ -3,11 +3,11 @@
 use super::plan::Plan;
 use super::service::{api_err, describe_service};
 use super::{say, DeployResult};
-use crate::aws::json::{ApiError, CallError, Client};
+use crate::aws::json::{ApiError, CallError};
 use crate::cli::WaitUntil;
+use crate::ecs::api::Ecs;
 use crate::ecs::wait::{self, Verdict, Watch};
 use anyhow::Result;
-use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// Jitter a poll interval by up to a quarter either way (the default 4 s becomes 3–5 s).
@@ -18,7 +18,7 @@ fn jittered(d: Duration) -> Duration {
 
 /// Poll DescribeServices (once per poll) until the deployment is decided or the deadline passes.
 pub(super) async fn follow(
-    client: &Client,
+    ecs: &Ecs,
     plan: &Plan,
     service: &str,
     id: &str,
@@ -32,10 +32,11 @@ pub(super) async fn follow(
     let mut failed_seen = 0;
     let mut unanswered = false;
     loop {
-        let svc = match describe_service(client, plan, service, since).await {
+        let svc = match describe_service(ecs, plan, service, since).await {
             Ok(v) => {
                 interval = plan.poll;
-                v
+                // Gone altogether (deleted while followed): no deployment of it is left.
+                v.unwrap_or_default()
             }
             Err(e) if e.is_deadline() => return Ok(DeployResult::TimedOut),
             // A transient failure (5xx, a cut connection) after the client's own retries: the
@@ -96,7 +97,7 @@ pub(super) async fn follow(
         let failed = Watch::failed(&svc, id);
         if failed > failed_seen || !matches!(verdict, Verdict::InProgress | Verdict::Deployed) {
             failed_seen = failed;
-            report_stopped(client, plan, service, id, watch).await;
+            report_stopped(ecs, plan, service, id, watch).await;
         }
         match verdict {
             Verdict::Deployed => return Ok(DeployResult::Deployed),
@@ -124,12 +125,7 @@ pub(super) async fn follow(
 
 /// Say once that the stopped tasks' reasons cannot be read, and why (the rollout is still
 /// followed; only the reasons are missing).
-pub(super) fn unreadable(
-    plan: &Plan,
-    service: &str,
-    watch: &mut Watch,
-    e: &crate::aws::json::CallError,
-) {
+pub(super) fn unreadable(plan: &Plan, service: &str, watch: &mut Watch, e: &CallError) {
     if !watch.tasks_unreadable {
         watch.tasks_unreadable = true;
         say(
@@ -142,53 +138,33 @@ pub(super) fn unreadable(
 
 /// Print the reasons of the deployment's stopped tasks not printed yet.
 pub(super) async fn report_stopped(
-    client: &Client,
+    ecs: &Ecs,
     plan: &Plan,
     service: &str,
     id: &str,
     watch: &mut Watch,
 ) {
     let cluster = plan.cluster.as_str();
-    let list = match client
-        .call(
-            "ListTasks",
-            &json!({"cluster": cluster, "startedBy": id, "desiredStatus": "STOPPED"}),
-        )
-        .await
-    {
-        Ok(list) => list,
+    let arns = match ecs.list_tasks(cluster, id, "STOPPED").await {
+        Ok(arns) => arns,
         Err(e) => return unreadable(plan, service, watch, &e),
     };
-    let arns: Vec<Value> = list
-        .get("taskArns")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|a| a.as_str().is_some_and(|s| !watch.seen_stopped.contains(s)))
+    let arns: Vec<&str> = arns
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !watch.seen_stopped.contains(*a))
         .take(100)
-        .cloned()
         .collect();
     if arns.is_empty() {
         return;
     }
-    let tasks = match client
-        .call("DescribeTasks", &json!({"cluster": cluster, "tasks": arns}))
-        .await
-    {
+    let tasks = match ecs.describe_tasks(cluster, &arns).await {
         Ok(tasks) => tasks,
         Err(e) => return unreadable(plan, service, watch, &e),
     };
-    for t in tasks
-        .get("tasks")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if t.get("lastStatus").and_then(Value::as_str) != Some("STOPPED") {
-            continue;
-        }
-        if let Some(arn) = t.get("taskArn").and_then(Value::as_str) {
-            watch.seen_stopped.insert(arn.to_string());
+    for t in tasks.iter().filter(|t| t.last_status == "STOPPED") {
+        if !t.task_arn.is_empty() {
+            watch.seen_stopped.insert(t.task_arn.clone());
         }
         say(plan, service, &wait::stopped_task_line(t));
     }

@@ -8,6 +8,7 @@ mod service;
 use crate::aws::json::Client;
 use crate::cli::DeployArgs;
 use crate::config::Settings;
+use crate::ecs::api::Ecs;
 use crate::error::{Outcome, EXIT_DEPLOY_FAILED, EXIT_TIMED_OUT};
 use anyhow::{Context, Result};
 use plan::Plan;
@@ -91,21 +92,15 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     services.dedup();
     plan.reads = crate::ecs::batch::ServiceReads::new(&services, plan.poll);
     let plan = Arc::new(plan);
-    let client = Arc::new(Client::ecs(
+    let ecs = Arc::new(Ecs::new(Client::ecs(
         &region,
         crate::auth::credentials(&region, None).await?,
-    )?);
-    client.set_deadline(plan.deadline);
+    )?));
+    ecs.client().set_deadline(plan.deadline);
     let mut set = tokio::task::JoinSet::new();
     for (i, service) in services.iter().enumerate() {
-        let (client, plan, service) = (client.clone(), plan.clone(), service.clone());
-        set.spawn(async move {
-            (
-                i,
-                service.clone(),
-                deploy_one(&client, &plan, &service).await,
-            )
-        });
+        let (ecs, plan, service) = (ecs.clone(), plan.clone(), service.clone());
+        set.spawn(async move { (i, service.clone(), deploy_one(&ecs, &plan, &service).await) });
     }
     let mut results: Vec<(usize, String, Result<Report>)> = Vec::new();
     while let Some(r) = set.join_next().await {

@@ -3,8 +3,9 @@
 use super::follow::follow;
 use super::plan::Plan;
 use super::{say, DeployResult, Report};
-use crate::aws::json::{CallError, Client};
+use crate::aws::json::CallError;
 use crate::cli::{CircuitBreaker, WaitUntil};
+use crate::ecs::api::{self, DeploymentConfiguration, Ecs, Service, ServiceUpdate};
 use crate::ecs::taskdef::{self};
 use crate::ecs::wait::Watch;
 use crate::error::usage;
@@ -18,27 +19,27 @@ pub(super) fn api_err(op: &str, e: CallError) -> anyhow::Error {
 
 /// The service now (or as read for all of the deploy's services since `not_before`).
 pub(super) async fn describe_service(
-    client: &Client,
+    ecs: &Ecs,
     plan: &Plan,
     service: &str,
     not_before: Instant,
-) -> Result<Value, CallError> {
+) -> Result<Option<Service>, CallError> {
     plan.reads
-        .describe(client, &plan.cluster, service, not_before)
+        .describe(ecs, &plan.cluster, service, not_before)
         .await
 }
 
-pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> Result<Report> {
+pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<Report> {
     let started = Instant::now();
     let cluster = plan.cluster.as_str();
-    let svc = match describe_service(client, plan, service, started).await {
-        Ok(v) if v.is_null() || v.get("status").and_then(Value::as_str) == Some("INACTIVE") => {
+    let svc = match describe_service(ecs, plan, service, started).await {
+        Ok(Some(v)) if v.status != "INACTIVE" => v,
+        Ok(_) => {
             if plan.create.is_some() {
-                return create_service(client, plan, service, started).await;
+                return create_service(ecs, plan, service, started).await;
             }
             return Err(anyhow::anyhow!("service {service} not found in cluster {cluster} in {}: check --service, --cluster and the region, or pass --create-service", plan.region));
         }
-        Ok(v) => v,
         Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
             return Err(anyhow::anyhow!(
                 "cluster {cluster} not found in {}: check --cluster and the region (--region, AWS_REGION, AWS_DEFAULT_REGION)",
@@ -47,18 +48,14 @@ pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> R
         }
         Err(e) => return Err(api_err("DescribeServices", e)),
     };
-    let current = svc
-        .get("taskDefinition")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let current = svc.task_definition.clone();
 
     let Revisions {
         base_arn,
         base,
         new,
         running,
-    } = revisions(client, plan, &current).await?;
+    } = revisions(ecs, plan, &current).await?;
     let unchanged_from_base = new == base;
     let td_diff = taskdef::diff(&running, &new);
 
@@ -95,7 +92,7 @@ pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> R
     let target = match target_known {
         Some(arn) => arn,
         None => {
-            let arn = register(client, plan, &new).await?;
+            let arn = register(ecs, plan, &new).await?;
             say(
                 plan,
                 service,
@@ -107,7 +104,7 @@ pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> R
             arn
         }
     };
-    let deployment = update_service(client, plan, service, &target, breaker_cfg).await?;
+    let deployment = update_service(ecs, plan, service, &target, breaker_cfg).await?;
     if plan.wait_until == WaitUntil::None {
         return Ok(Report {
             service: service.into(),
@@ -120,12 +117,12 @@ pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> R
     let deadline = plan.deadline;
     // Events already there belong to earlier deployments: print only what is new.
     let mut watch = Watch::seeded(&svc);
-    let mut result = follow(client, plan, service, &deployment, deadline, &mut watch).await?;
+    let mut result = follow(ecs, plan, service, &deployment, deadline, &mut watch).await?;
     if plan.rollback
         && matches!(result, DeployResult::Failed(_) | DeployResult::TimedOut)
         && current != target
     {
-        result = roll_back(client, plan, service, &current, &result, &mut watch).await?;
+        result = roll_back(ecs, plan, service, &current, &result, &mut watch).await?;
     }
     Ok(Report {
         service: service.into(),
@@ -139,21 +136,23 @@ pub(super) async fn deploy_one(client: &Client, plan: &Plan, service: &str) -> R
 /// UpdateService to `target` (with the plan's count, breaker and force), said once; the new
 /// deployment's id.
 async fn update_service(
-    client: &Client,
+    ecs: &Ecs,
     plan: &Plan,
     service: &str,
     target: &str,
-    breaker_cfg: Option<Value>,
+    breaker_cfg: Option<api::CircuitBreaker>,
 ) -> Result<String> {
-    let cluster = plan.cluster.as_str();
-    let mut update = json!({"cluster": cluster, "service": service, "taskDefinition": target, "forceNewDeployment": plan.force});
-    if let Some(n) = plan.desired_count {
-        update["desiredCount"] = json!(n);
-    }
-    if let Some(b) = breaker_cfg {
-        update["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": b});
-    }
-    let deployment = start_deployment(client, &update).await?;
+    let update = ServiceUpdate {
+        cluster: plan.cluster.clone(),
+        service: service.into(),
+        task_definition: target.into(),
+        force_new_deployment: Some(plan.force),
+        desired_count: plan.desired_count,
+        deployment_configuration: breaker_cfg.map(|b| DeploymentConfiguration {
+            deployment_circuit_breaker: Some(b),
+        }),
+    };
+    let deployment = start_deployment(ecs, &update).await?;
     say(
         plan,
         service,
@@ -175,18 +174,15 @@ struct Revisions {
 }
 
 /// Read the starting and the running task definitions and apply the plan's changes.
-async fn revisions(client: &Client, plan: &Plan, current: &str) -> Result<Revisions> {
+async fn revisions(ecs: &Ecs, plan: &Plan, current: &str) -> Result<Revisions> {
     let current = current.to_string();
     // The task definition to start from, and what it becomes.
     let (base_arn, base) = match &plan.given {
         Some(v) => (None, v.clone()),
         None => {
             let from = plan.start_from.clone().unwrap_or_else(|| current.clone());
-            let d = client
-                .call(
-                    "DescribeTaskDefinition",
-                    &json!({"taskDefinition": from, "include": ["TAGS"]}),
-                )
+            let d = ecs
+                .describe_task_definition(&from)
                 .await
                 .map_err(|e| match e {
                     CallError::Api(a) if a.code == "ClientException" => {
@@ -206,11 +202,8 @@ async fn revisions(client: &Client, plan: &Plan, current: &str) -> Result<Revisi
     let running = if base_arn.as_deref() == Some(current.as_str()) {
         base.clone()
     } else {
-        let d = client
-            .call(
-                "DescribeTaskDefinition",
-                &json!({"taskDefinition": current, "include": ["TAGS"]}),
-            )
+        let d = ecs
+            .describe_task_definition(&current)
             .await
             .map_err(|e| api_err("DescribeTaskDefinition", e))?;
         taskdef::registrable(&d)
@@ -230,13 +223,11 @@ async fn revisions(client: &Client, plan: &Plan, current: &str) -> Result<Revisi
 /// breaker setting to send. Pure: from the plan and the service as described.
 fn service_changes(
     plan: &Plan,
-    svc: &Value,
+    svc: &Service,
     current: &str,
     target_known: Option<&str>,
-) -> (Vec<String>, Option<Value>) {
-    let breaker_cfg = plan.breaker.map(
-        |b| json!({"enable": b != CircuitBreaker::Off, "rollback": b == CircuitBreaker::Rollback}),
-    );
+) -> (Vec<String>, Option<api::CircuitBreaker>) {
+    let breaker_cfg = plan.breaker.map(breaker);
     let mut service_changes = Vec::new();
     if target_known != Some(current) {
         service_changes.push(format!(
@@ -245,20 +236,20 @@ fn service_changes(
         ));
     }
     if let Some(n) = plan.desired_count {
-        if svc.get("desiredCount").and_then(Value::as_i64) != Some(i64::from(n)) {
-            service_changes.push(format!(
-                "~ desiredCount: {} -> {n}",
-                svc.get("desiredCount").and_then(Value::as_i64).unwrap_or(0)
-            ));
+        if svc.desired_count != i64::from(n) {
+            service_changes.push(format!("~ desiredCount: {} -> {n}", svc.desired_count));
         }
     }
-    if let Some(b) = &breaker_cfg {
-        let have = svc
-            .pointer("/deploymentConfiguration/deploymentCircuitBreaker")
-            .cloned()
-            .unwrap_or(Value::Null);
-        if &have != b {
-            service_changes.push(format!("~ deploymentCircuitBreaker: {have} -> {b}"));
+    if let Some(b) = breaker_cfg {
+        let have = svc.circuit_breaker();
+        if have != Some(b) {
+            // As JSON, the way the service's configuration reads in the console and the CLI.
+            let json = |b: Option<api::CircuitBreaker>| json!(b).to_string();
+            service_changes.push(format!(
+                "~ deploymentCircuitBreaker: {} -> {}",
+                json(have),
+                json(Some(b))
+            ));
         }
     }
     if plan.force {
@@ -296,14 +287,13 @@ fn print_dry_run(plan: &Plan, service: &str, td_diff: &[String], service_changes
 /// Put the previous revision back after a failed deployment and follow that: rolled back, or
 /// failed twice.
 async fn roll_back(
-    client: &Client,
+    ecs: &Ecs,
     plan: &Plan,
     service: &str,
     current: &str,
     result: &DeployResult,
     watch: &mut Watch,
 ) -> Result<DeployResult> {
-    let cluster = plan.cluster.as_str();
     let why = match result {
         DeployResult::Failed(w) => w.clone(),
         _ => format!("no success within {:?}", plan.timeout),
@@ -317,11 +307,16 @@ async fn roll_back(
         ),
     );
     let back = start_deployment(
-        client,
-        &json!({"cluster": cluster, "service": service, "taskDefinition": current}),
+        ecs,
+        &ServiceUpdate {
+            cluster: plan.cluster.clone(),
+            service: service.into(),
+            task_definition: current.into(),
+            ..Default::default()
+        },
     )
     .await?;
-    let again = follow(client, plan, service, &back, plan.deadline, watch).await?;
+    let again = follow(ecs, plan, service, &back, plan.deadline, watch).await?;
     Ok(match again {
         DeployResult::Deployed => DeployResult::RolledBack(format!(
             "{why}; restored {}",
@@ -335,12 +330,7 @@ async fn roll_back(
 }
 
 /// Create the service from the given task definition and follow its first deployment.
-async fn create_service(
-    client: &Client,
-    plan: &Plan,
-    service: &str,
-    started: Instant,
-) -> Result<Report> {
+async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant) -> Result<Report> {
     let cluster = plan.cluster.as_str();
     let td = match (&plan.given, &plan.start_from) {
         (Some(v), _) => {
@@ -355,7 +345,7 @@ async fn create_service(
                     seconds: 0.0,
                 });
             }
-            register(client, plan, &new).await?
+            register(ecs, plan, &new).await?
         }
         (None, Some(r)) => r.clone(),
         (None, None) => {
@@ -383,22 +373,16 @@ async fn create_service(
     req["serviceName"] = json!(service);
     req["taskDefinition"] = json!(td);
     if let Some(b) = plan.breaker {
-        req["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": {"enable": b != CircuitBreaker::Off, "rollback": b == CircuitBreaker::Rollback}});
+        req["deploymentConfiguration"] = json!({"deploymentCircuitBreaker": breaker(b)});
     }
-    let out = client
-        .call("CreateService", &req)
+    let created = ecs
+        .create_service(&req)
         .await
         .map_err(|e| api_err("CreateService", e))?;
-    let id = out
-        .pointer("/service/deployments")
-        .and_then(Value::as_array)
-        .and_then(|d| {
-            d.iter()
-                .find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"))
-        })
-        .and_then(|d| d.get("id").and_then(Value::as_str))
-        .context("CreateService answered without a PRIMARY deployment")?
-        .to_string();
+    let id = created
+        .primary()
+        .map(|d| d.id.clone())
+        .context("CreateService answered without a PRIMARY deployment")?;
     say(
         plan,
         service,
@@ -411,7 +395,7 @@ async fn create_service(
         DeployResult::Started
     } else {
         follow(
-            client,
+            ecs,
             plan,
             service,
             &id,
@@ -431,39 +415,37 @@ async fn create_service(
 
 /// Register a task definition once per run: services deployed together from the same family
 /// and the same changes share one new revision instead of racing to register two.
-async fn register(client: &Client, plan: &Plan, td: &Value) -> Result<String> {
+async fn register(ecs: &Ecs, plan: &Plan, td: &Value) -> Result<String> {
     let key = td.to_string();
     let mut done = plan.registered.lock().await;
     if let Some(arn) = done.get(&key) {
         return Ok(arn.clone());
     }
-    let out = client
-        .call("RegisterTaskDefinition", td)
+    let arn = ecs
+        .register_task_definition(td)
         .await
-        .map_err(|e| api_err("RegisterTaskDefinition", e))?;
-    let arn = out
-        .pointer("/taskDefinition/taskDefinitionArn")
-        .and_then(Value::as_str)
-        .context("RegisterTaskDefinition answered without an ARN")?
-        .to_string();
+        .map_err(|e| api_err("RegisterTaskDefinition", e))?
+        .context("RegisterTaskDefinition answered without an ARN")?;
     done.insert(key, arn.clone());
     Ok(arn)
 }
 
 /// UpdateService, returning the id of the PRIMARY deployment it created.
-async fn start_deployment(client: &Client, update: &Value) -> Result<String> {
-    let out = client
-        .call("UpdateService", update)
+async fn start_deployment(ecs: &Ecs, update: &ServiceUpdate) -> Result<String> {
+    let updated = ecs
+        .update_service(update)
         .await
         .map_err(|e| api_err("UpdateService", e))?;
-    let deps = out
-        .pointer("/service/deployments")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    deps.iter()
-        .find(|d| d.get("status").and_then(Value::as_str) == Some("PRIMARY"))
-        .and_then(|d| d.get("id").and_then(Value::as_str))
-        .map(String::from)
+    updated
+        .primary()
+        .map(|d| d.id.clone())
         .context("UpdateService answered without a PRIMARY deployment")
+}
+
+/// The circuit breaker ECS is to use for a `--circuit-breaker` choice.
+fn breaker(b: CircuitBreaker) -> api::CircuitBreaker {
+    api::CircuitBreaker {
+        enable: b != CircuitBreaker::Off,
+        rollback: b == CircuitBreaker::Rollback,
+    }
 }
