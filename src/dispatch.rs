@@ -3,13 +3,12 @@
 use crate::error::usage;
 use crate::{auth, cli, config, doctor, ecr, ecs, error, export, iam, image, orb};
 use anyhow::Context;
-use clap::Parser;
 use std::process::ExitCode;
 
 /// Parse the command line, run it, print any error as one chain, and map it to an exit code.
 pub fn main_entry() -> ExitCode {
     drop_empty_flag_variables();
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::parse_from(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => return usage_exit(e),
     };
@@ -86,8 +85,8 @@ fn run_step(runtime: &tokio::runtime::Runtime, plan: orb::StepPlan) -> anyhow::R
         match action {
             orb::Action::Stevedore(args) => {
                 let argv = std::iter::once("stevedore".to_string()).chain(args);
-                let cli = cli::Cli::try_parse_from(argv)
-                    .map_err(|e| usage!("{} (see --help)", clap_line(&e)))?;
+                let cli =
+                    cli::parse_from(argv).map_err(|e| usage!("{} (see --help)", clap_line(&e)))?;
                 runtime.block_on(run(cli))?;
             }
             orb::Action::Program(program, args) => {
@@ -128,7 +127,7 @@ fn drop_empty_flag_variables() {
         }
     }
     let mut names = Vec::new();
-    walk(&<cli::Cli as clap::CommandFactory>::command(), &mut names);
+    walk(&cli::command(), &mut names);
     for name in names {
         if std::env::var_os(&name).is_some_and(|v| v.to_string_lossy().trim().is_empty()) {
             // Safe here: called first thing in main, before any other thread exists.

@@ -41,13 +41,11 @@ pub struct PushArgs {
     pub from: Option<String>,
 
     /// Create the repository first if it is missing (scan on push, MUTABLE tags).
-    #[arg(long, env = "STEVEDORE_CREATE_REPO", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_CREATE_REPO")]
     pub create_repo: bool,
 
     /// Leave tags that already exist in the repository alone (push nothing when all exist).
-    #[arg(long, env = "STEVEDORE_SKIP_EXISTING_TAGS", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_SKIP_EXISTING_TAGS")]
     pub skip_existing_tags: bool,
 
     /// Repository in the same registry to mount blobs from instead of uploading them.
@@ -88,8 +86,7 @@ pub struct RepoTarget {
     pub repo: String,
 
     /// Use ECR Public (public.ecr.aws/<AWS_ECR_PUBLIC_REGISTRY_ALIAS>) instead of the private registry.
-    #[arg(long, env = "STEVEDORE_PUBLIC", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_PUBLIC")]
     pub public: bool,
 }
 
@@ -169,8 +166,7 @@ pub struct EnsureRepoArgs {
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// Log in to ECR Public (public.ecr.aws) instead of the private registry.
-    #[arg(long, env = "STEVEDORE_PUBLIC", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_PUBLIC")]
     pub public: bool,
 
     /// Docker's configuration directory (config.json is written there).
@@ -178,8 +174,7 @@ pub struct LoginArgs {
     pub docker_config: Option<PathBuf>,
 
     /// Hand the password to `docker login --password-stdin` instead of writing config.json.
-    #[arg(long, env = "STEVEDORE_VIA_DOCKER", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_VIA_DOCKER")]
     pub via_docker: bool,
 }
 

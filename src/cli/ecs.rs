@@ -1,6 +1,5 @@
 //! The arguments of `deploy` and `run-task`.
 
-use clap::builder::BoolishValueParser;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
@@ -87,8 +86,7 @@ pub struct DeployArgs {
 
     /// Replace image tags in this account's ECR with their digests, so every task runs the
     /// same image even if the tag moves later.
-    #[arg(long, env = "STEVEDORE_PIN_DIGESTS", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "true", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_PIN_DIGESTS", default_value = "true")]
     pub pin_digests: bool,
 
     /// Set the service's desired count.
@@ -96,8 +94,7 @@ pub struct DeployArgs {
     pub desired_count: Option<i32>,
 
     /// Start a new deployment even when the task definition is unchanged.
-    #[arg(long, env = "STEVEDORE_FORCE_NEW_DEPLOYMENT", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_FORCE_NEW_DEPLOYMENT")]
     pub force_new_deployment: bool,
 
     /// Set the deployment circuit breaker: off, on, or rollback (on, with ECS's automatic rollback).
@@ -105,8 +102,7 @@ pub struct DeployArgs {
     pub circuit_breaker: Option<CircuitBreaker>,
 
     /// Print what would change and change nothing.
-    #[arg(long, env = "STEVEDORE_DRY_RUN", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_DRY_RUN")]
     pub dry_run: bool,
 
     /// When to stop following the rollout.
@@ -127,14 +123,12 @@ pub struct DeployArgs {
     pub poll_interval: std::time::Duration,
 
     /// On failure or timeout, update the service back to its previous task definition and follow that.
-    #[arg(long, env = "STEVEDORE_ROLLBACK", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_ROLLBACK")]
     pub rollback: bool,
 
     /// Create the service when it does not exist (needs a task definition source and, for
     /// awsvpc, --subnets).
-    #[arg(long, env = "STEVEDORE_CREATE_SERVICE", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_CREATE_SERVICE")]
     pub create_service: bool,
 
     /// Launch type of a created service.
@@ -156,8 +150,7 @@ pub struct DeployArgs {
     pub security_groups: Vec<String>,
 
     /// Give a created service's tasks public IPs.
-    #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP")]
     pub assign_public_ip: bool,
 
     /// Write the results as JSON to this file.
@@ -210,8 +203,7 @@ pub struct RunTaskArgs {
     pub security_groups: Vec<String>,
 
     /// Give the task a public IP (Fargate in public subnets).
-    #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP")]
     pub assign_public_ip: bool,
 
     /// Give up waiting after this long.

@@ -8,8 +8,50 @@ pub use ecr::*;
 pub use ecs::*;
 
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
+
+/// The command line as stevedore reads it: [`Cli`] with every switch made a [`switch`].
+pub fn command() -> clap::Command {
+    with_switches(Cli::command())
+}
+
+/// Parse `argv` (its first item is the program's name) with [`command`].
+pub fn parse_from<I, T>(argv: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut matches = command().try_get_matches_from(argv)?;
+    Cli::from_arg_matches_mut(&mut matches)
+}
+
+/// `cmd` and its subcommands with every `bool` flag that has an environment variable made a
+/// [`switch`].
+fn with_switches(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(switch).mut_subcommands(with_switches)
+}
+
+/// The one shape of a boolean flag: `--x` alone means true, `--x=false` (or `STEVEDORE_X=no`)
+/// false, the way the orb passes a boolean parameter; false unless a default is declared.
+/// Applied to a `bool` field (a set-true flag) that has an `env`, so its declaration is just
+/// `#[arg(long, env = "STEVEDORE_X")]`; a flag without a variable stays a plain flag.
+fn switch(arg: clap::Arg) -> clap::Arg {
+    if !matches!(arg.get_action(), ArgAction::SetTrue) || arg.get_env().is_none() {
+        return arg;
+    }
+    let default = arg.get_default_values().is_empty();
+    let arg = arg
+        .action(ArgAction::Set)
+        .num_args(0..=1)
+        .default_missing_value("true")
+        .value_parser(BoolishValueParser::new());
+    if default {
+        arg.default_value("false")
+    } else {
+        arg
+    }
+}
 
 /// Ship container images to Amazon ECR and deploy them to ECS, authenticated by CircleCI OIDC.
 #[derive(Debug, Parser)]
@@ -108,13 +150,11 @@ pub struct DoctorArgs {
     pub repo: Option<String>,
 
     /// The repository is in ECR Public.
-    #[arg(long, env = "STEVEDORE_PUBLIC", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_PUBLIC")]
     pub public: bool,
 
     /// A missing repository is fine: the job creates it.
-    #[arg(long, env = "STEVEDORE_CREATE_REPO", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_CREATE_REPO")]
     pub create_repo: bool,
 
     /// ECS cluster of the services.
@@ -146,8 +186,7 @@ pub struct IamPolicyArgs {
     pub repos: Vec<String>,
 
     /// The repositories are in ECR Public.
-    #[arg(long, env = "STEVEDORE_PUBLIC", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_PUBLIC")]
     pub public: bool,
 
     /// ECS cluster name of the services and one-off tasks.
@@ -232,25 +271,30 @@ pub struct AuthArgs {
 #[derive(Debug, Args)]
 pub struct WhoamiArgs {
     /// Print JSON instead of lines.
-    #[arg(long, env = "STEVEDORE_JSON", action = clap::ArgAction::Set, num_args = 0..=1,
-          default_missing_value = "true", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "STEVEDORE_JSON")]
     pub json: bool,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_well_formed() {
-        Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
     fn booleans_accept_the_forms_circleci_sends() {
-        for (v, want) in [("true", true), ("1", true), ("false", false), ("0", false)] {
-            let cli = Cli::try_parse_from([
+        for (v, want) in [
+            ("true", true),
+            ("1", true),
+            ("yes", true),
+            ("false", false),
+            ("0", false),
+            ("no", false),
+        ] {
+            let cli = parse_from([
                 "stevedore",
                 "ecr",
                 "uri",
@@ -264,11 +308,55 @@ mod tests {
             };
             assert_eq!(u.target.public, want, "{v}");
         }
-        let cli =
-            Cli::try_parse_from(["stevedore", "ecr", "uri", "--repo", "app", "--public"]).unwrap();
+        let cli = parse_from(["stevedore", "ecr", "uri", "--repo", "app", "--public"]).unwrap();
         let Command::Ecr(EcrCommand::Uri(u)) = cli.command else {
             panic!()
         };
         assert!(u.target.public);
+        assert!(
+            parse_from(["stevedore", "ecr", "uri", "--repo", "app", "--public=maybe"]).is_err()
+        );
+    }
+
+    #[test]
+    fn every_switch_has_one_shape_and_its_declared_default() {
+        let deploy = |extra: &[&str]| {
+            let argv = ["stevedore", "deploy", "--cluster", "c", "--service", "s"];
+            match parse_from(argv.iter().chain(extra)).unwrap().command {
+                Command::Deploy(d) => d,
+                _ => panic!(),
+            }
+        };
+        let d = deploy(&[]);
+        assert!(d.pin_digests, "declared default true");
+        assert!(!d.dry_run && !d.rollback, "undeclared default false");
+        let d = deploy(&["--pin-digests=false", "--dry-run", "--rollback", "true"]);
+        assert!(!d.pin_digests && d.dry_run && d.rollback);
+        // A flag without a variable stays a plain flag: no value.
+        let iam = [
+            "stevedore",
+            "iam",
+            "policy",
+            "--repo",
+            "r",
+            "--create-service",
+        ];
+        assert!(parse_from(iam).is_ok());
+        assert!(parse_from(["stevedore", "iam", "policy", "--create-service=true"]).is_err());
+        // Every flag with a variable that is a bool reads like the others.
+        fn walk(cmd: &clap::Command, n: &mut usize) {
+            for a in cmd.get_arguments().filter(|a| a.get_env().is_some()) {
+                if matches!(a.get_action(), ArgAction::SetTrue) {
+                    panic!("{} is a set-true flag with a variable", a.get_id());
+                }
+                if a.get_num_args() == Some((0..=1).into()) {
+                    *n += 1;
+                }
+            }
+            cmd.get_subcommands().for_each(|s| walk(s, n));
+        }
+        let mut switches = 0;
+        walk(&command(), &mut switches);
+        assert!(switches >= 15, "{switches} switches");
     }
 }

@@ -4,7 +4,6 @@
 //! Values that change from run to run (ports, digests, ids, times) are replaced by names.
 
 use crate::harness::{stevedore, SandboxProc};
-use clap::CommandFactory;
 
 /// Placeholders for what differs between runs.
 const FILTERS: &[(&str, &str)] = &[
@@ -46,7 +45,7 @@ fn every_subcommands_help_is_a_snapshot() {
     let s = settings();
     let _guard = s.bind_to_scope();
     let mut all = Vec::new();
-    helps(&mut stevedore::cli::Cli::command(), "stevedore", &mut all);
+    helps(&mut stevedore::cli::command(), "stevedore", &mut all);
     assert!(all.len() >= 14, "{} commands", all.len());
     for (path, help) in all {
         insta::assert_snapshot!(format!("help_{path}"), help);
