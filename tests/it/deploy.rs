@@ -3,7 +3,7 @@
 use crate::harness::*;
 use serde_json::{json, Value};
 
-const CRASH: &[(&str, &str)] = &[
+pub(crate) const CRASH: &[(&str, &str)] = &[
     ("stevedore.sandbox.exit-code", "3"),
     ("stevedore.sandbox.exit-after", "1"),
 ];

@@ -122,3 +122,83 @@ fn the_lines_of_auth_push_deploy_and_doctor_are_snapshots() {
     assert_eq!(doctor.code, 0, "{}", doctor.all());
     insta::assert_snapshot!("lines_doctor", doctor.stdout);
 }
+
+#[test]
+fn the_lines_of_a_deploy_that_succeeds_and_of_one_rolled_back_are_snapshots() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[("stevedore.sandbox.note", "v2")]);
+    let bad = sb.push_image("app", "crash", crate::deploy::CRASH);
+    crate::deploy::setup(&sb, &v1, "{'enable': True, 'rollback': True}");
+    let mut s = settings();
+    // How often the counts changed between polls depends on timing, not on stevedore.
+    s.add_filter(r"(?m)^running \d+/\d+, pending \d+, failed \d+\n", "");
+    s.add_filter(r"ecs-svc/\d+", "ecs-svc/[id]");
+    s.add_filter(r"\btask [0-9a-f]{32}\b", "task [id]");
+    let _guard = s.bind_to_scope();
+    let deploy = |image: &str| {
+        stevedore(&[
+            "deploy",
+            "--cluster",
+            "c1",
+            "--service",
+            "web",
+            "--image",
+            image,
+            "--poll-interval",
+            "200ms",
+        ])
+        .sandbox(&sb, true)
+        .run()
+    };
+    let ok = deploy(&v2);
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    insta::assert_snapshot!("lines_deploy", followed_apart(&ok.stdout));
+    let failed = deploy(&bad);
+    assert_eq!(failed.code, 3, "{}", failed.all());
+    insta::assert_snapshot!("lines_deploy_rolled_back", followed_apart(&failed.stdout));
+}
+
+/// stevedore's own lines in order, then what it relayed while following (ECS's events and the
+/// stopped tasks), each once and sorted: how they interleave, and how many tasks stopped before
+/// the breaker tripped, depend on when the polls fell.
+fn followed_apart(stdout: &str) -> String {
+    let (relayed, own): (Vec<&str>, Vec<&str>) = stdout
+        .lines()
+        .partition(|l| l.starts_with("(service ") || l.starts_with("task "));
+    let relayed: std::collections::BTreeSet<String> = relayed.into_iter().map(mask_ids).collect();
+    let relayed: Vec<String> = relayed.into_iter().collect();
+    format!(
+        "{}\n--- relayed while following, each once, sorted:\n{}",
+        own.join("\n"),
+        relayed.join("\n")
+    )
+}
+
+/// `line` with task ids (32 hex digits) and deployment ids (`ecs-svc/` and digits) as `[id]`,
+/// so lines that differ only by them are one.
+fn mask_ids(line: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let hex = word.len() == 32 && word.bytes().all(|b| b.is_ascii_hexdigit());
+        match word.strip_prefix("ecs-svc/") {
+            Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                out.push_str("ecs-svc/[id]")
+            }
+            _ if hex => out.push_str("[id]"),
+            _ => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in line.chars() {
+        if c.is_ascii_alphanumeric() || c == '/' || c == '-' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
