@@ -1,4 +1,4 @@
-//! A small awsJson1_1 client, signed with SigV4 with the credentials it is given.
+//! A small awsJson1_1 client for ECS, signed with SigV4 with the credentials it is given.
 //!
 //! ECS calls go through it rather than the typed SDK so that task definitions travel as JSON,
 //! field for field: a field this build has never heard of is copied, not dropped.
@@ -52,48 +52,21 @@ impl CallError {
     }
 }
 
-/// The awsJson1_1 APIs this client speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    Ecs,
-    Ecr,
-    EcrPublic,
-}
+/// ECS's awsJson1_1 target prefix and SigV4 signing name.
+const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
+const SIGNING_NAME: &str = "ecs";
 
-impl Api {
-    fn signing_name(self) -> &'static str {
-        match self {
-            Api::Ecs => "ecs",
-            Api::Ecr => "ecr",
-            Api::EcrPublic => "ecr-public",
-        }
-    }
-    fn target_prefix(self) -> &'static str {
-        match self {
-            Api::Ecs => "AmazonEC2ContainerServiceV20141113",
-            Api::Ecr => "AmazonEC2ContainerRegistry_V20150921",
-            Api::EcrPublic => "SpencerFrontendService",
-        }
-    }
-    /// The SDK's endpoint variable for the service, then the global one, then AWS's host; with
-    /// the variable it came from.
-    fn endpoint(self, region: &str) -> (String, Option<&'static str>) {
-        let (var, host) = match self {
-            Api::Ecs => ("AWS_ENDPOINT_URL_ECS", format!("ecs.{region}")),
-            Api::Ecr => ("AWS_ENDPOINT_URL_ECR", format!("api.ecr.{region}")),
-            Api::EcrPublic => (
-                "AWS_ENDPOINT_URL_ECR_PUBLIC",
-                format!("api.ecr-public.{region}"),
-            ),
-        };
-        match (config::env_var(var), config::env_var("AWS_ENDPOINT_URL")) {
-            (Some(url), _) => (url, Some(var)),
-            (None, Some(url)) => (url, Some("AWS_ENDPOINT_URL")),
-            (None, None) => (
-                format!("https://{host}.{}", config::dns_suffix(region)),
-                None,
-            ),
-        }
+/// The SDK's endpoint variable for ECS, then the global one, then AWS's host; with the
+/// variable it came from.
+fn endpoint(region: &str) -> (String, Option<&'static str>) {
+    let var = "AWS_ENDPOINT_URL_ECS";
+    match (config::env_var(var), config::env_var("AWS_ENDPOINT_URL")) {
+        (Some(url), _) => (url, Some(var)),
+        (None, Some(url)) => (url, Some("AWS_ENDPOINT_URL")),
+        (None, None) => (
+            format!("https://ecs.{region}.{}", config::dns_suffix(region)),
+            None,
+        ),
     }
 }
 
@@ -106,8 +79,6 @@ pub struct Client {
     /// The variable that set the endpoint, if one did.
     endpoint_source: Option<&'static str>,
     region: String,
-    signing_name: &'static str,
-    target_prefix: &'static str,
     credentials: Arc<Refreshing>,
     /// No call outlives this, when set.
     deadline: std::sync::Mutex<Option<std::time::Instant>>,
@@ -117,14 +88,9 @@ pub struct Client {
 }
 
 impl Client {
-    /// An ECS client for `region`, signing with `credentials`.
+    /// An ECS client for `region` (with the SDK's endpoint variables), signing with `credentials`.
     pub fn ecs(region: &str, credentials: Arc<Refreshing>) -> Result<Client> {
-        Client::new(Api::Ecs, region, credentials)
-    }
-
-    /// A client of `api` in `region`, with the SDK's endpoint variables.
-    pub fn new(api: Api, region: &str, credentials: Arc<Refreshing>) -> Result<Client> {
-        let (endpoint, endpoint_source) = api.endpoint(region);
+        let (endpoint, endpoint_source) = endpoint(region);
         let mut http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
         if let Some(bundle) = config::env_var("AWS_CA_BUNDLE") {
             let pem = std::fs::read(&bundle)
@@ -144,8 +110,6 @@ impl Client {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             endpoint_source,
             region: region.to_string(),
-            signing_name: api.signing_name(),
-            target_prefix: api.target_prefix(),
             credentials,
             deadline: std::sync::Mutex::new(None),
             max_attempts,
@@ -227,7 +191,7 @@ impl Client {
                 CallError::Transport(anyhow::anyhow!("loading AWS credentials: {e}"))
             })?;
         let payload = body.to_string();
-        let target = format!("{}.{op}", self.target_prefix);
+        let target = format!("{TARGET_PREFIX}.{op}");
         let url = format!("{}/", self.endpoint);
         let headers = [
             ("content-type", "application/x-amz-json-1.1"),
@@ -237,7 +201,7 @@ impl Client {
         let params = aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
-            .name(self.signing_name)
+            .name(SIGNING_NAME)
             .time(SystemTime::now())
             .settings(SigningSettings::default())
             .build()

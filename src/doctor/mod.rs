@@ -5,6 +5,7 @@
 
 mod checks;
 mod probes;
+mod registry;
 
 pub use checks::{denied_action, refusal_fix, variables_check, Failure};
 

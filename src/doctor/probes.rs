@@ -2,11 +2,12 @@
 //! permissions (probed with calls that change nothing).
 
 use super::checks::*;
-use crate::aws::json::{Api, CallError, Client};
+use super::registry::{Answer, Registry};
+use crate::aws::json::{CallError, Client};
 use crate::cli::DoctorArgs;
 use crate::config::{self};
-use crate::ecs::api::Ecs;
-use serde_json::{json, Value};
+use crate::ecs::api::{Ecs, ServiceUpdate};
+use serde_json::json;
 
 /// What doctor checks: the repository and the services the job will push to and deploy.
 pub struct Target {
@@ -68,46 +69,41 @@ impl Doctor {
         )
     }
 
-    pub(super) async fn client(&self, api: Api) -> std::result::Result<Client, Failure> {
-        let region = if api == Api::EcrPublic {
-            config::ECR_PUBLIC_REGION
-        } else {
-            &self.region
-        };
-        let credentials = crate::auth::credentials(region, self.creds.clone());
-        let client = match credentials.await {
-            Ok(c) => Client::new(api, region, c),
-            Err(e) => Err(e),
-        };
-        client.map_err(|e| {
+    /// The ECS client (with the role's credentials, re-assumed if need be).
+    async fn client(&self) -> std::result::Result<Client, Failure> {
+        let setup = |e: anyhow::Error| {
             fail(
                 format!("{e:#}"),
                 "set up AWS credentials (see the role check)",
             )
-        })
+        };
+        let credentials = crate::auth::credentials(&self.region, self.creds.clone())
+            .await
+            .map_err(setup)?;
+        Client::ecs(&self.region, credentials).map_err(setup)
+    }
+
+    /// The registry's client (private ECR in the region, or ECR Public).
+    async fn registry(&self) -> std::result::Result<Registry, Failure> {
+        Registry::new(self.target.public, &self.region, self.creds.clone())
+            .await
+            .map_err(|e| {
+                fail(
+                    format!("{e:#}"),
+                    "set up AWS credentials (see the role check)",
+                )
+            })
     }
 
     /// The ECS API, as the deploy will call it.
     pub(super) async fn ecs(&self) -> std::result::Result<Ecs, Failure> {
-        self.client(Api::Ecs).await.map(Ecs::new)
+        self.client().await.map(Ecs::new)
     }
 
     pub(super) async fn repository(&self, repo: &str) -> Check {
-        let api = if self.target.public {
-            Api::EcrPublic
-        } else {
-            Api::Ecr
-        };
-        let ecr = self.client(api).await?;
-        match ecr
-            .call("DescribeRepositories", &json!({"repositoryNames": [repo]}))
-            .await
-        {
-            Ok(v) => Ok(v["repositories"][0]["repositoryUri"]
-                .as_str()
-                .unwrap_or(repo)
-                .to_string()),
-            Err(CallError::Api(e)) if e.code == "RepositoryNotFoundException" => {
+        match self.registry().await?.repository_uri(repo).await {
+            Answer::Ok(Some(uri)) => Ok(uri),
+            Answer::Ok(None) => {
                 if self.target.create_repo {
                     Ok(format!(
                         "{repo} does not exist yet; it will be created (create_repo)"
@@ -119,9 +115,15 @@ impl Doctor {
                     ))
                 }
             }
-            Err(CallError::Api(e)) if is_denied(&e.code) => Err(self.denied_fix(&e.message, "")),
-            Err(e) => Err(fail(
-                format!("ECR DescribeRepositories: {e}"),
+            Answer::Refused { code, message } if is_denied(&code) => {
+                Err(self.denied_fix(&message, ""))
+            }
+            Answer::Refused { code, message } => Err(fail(
+                format!("ECR DescribeRepositories: {code}: {message}"),
+                "check AWS_DEFAULT_REGION and the network",
+            )),
+            Answer::Unreachable(why) => Err(fail(
+                format!("ECR DescribeRepositories: {why}"),
                 "check AWS_DEFAULT_REGION and the network",
             )),
         }
@@ -213,32 +215,37 @@ impl Doctor {
     /// Calls the push and deploy make, with arguments that change nothing: reads, or writes
     /// that ECS and ECR refuse as invalid once IAM has let them through.
     pub(super) async fn permissions(&self) -> Check {
-        let mut probes: Vec<(Api, &str, Value)> = vec![];
-        let registry_api = if self.target.public {
-            Api::EcrPublic
-        } else {
-            Api::Ecr
-        };
-        probes.push((registry_api, "GetAuthorizationToken", json!({})));
-        if let Some(repo) = &self.target.repo {
-            let zero = format!("sha256:{}", "0".repeat(64));
-            probes.push((
-                registry_api,
-                "BatchCheckLayerAvailability",
-                json!({"repositoryName": repo, "layerDigests": [zero]}),
-            ));
-            probes.push((registry_api, "DescribeImages", json!({"repositoryName": repo, "imageIds": [{"imageTag": "stevedore-doctor-probe"}]})));
-            probes.push((registry_api, "PutImage", json!({"repositoryName": repo, "imageManifest": "{}", "imageTag": "stevedore-doctor-probe"})));
+        let mut allowed = vec![];
+        let registry = self.registry().await?;
+        for (op, answer) in registry.push_probes(self.target.repo.as_deref()).await {
+            match answer {
+                Answer::Refused { code, message } if is_denied(&code) => {
+                    return Err(self.denied_fix(&message, ""))
+                }
+                Answer::Unreachable(why) => {
+                    return Err(fail(
+                        format!("{op}: {why}"),
+                        "check the network and AWS_DEFAULT_REGION",
+                    ))
+                }
+                // An answer, or a refusal of the probe's made-up values: IAM let it through.
+                _ => allowed.push(format!("{}:{op}", registry.prefix())),
+            }
         }
         if let Some(cluster) = &self.target.cluster {
+            let ecs = self.ecs().await?;
             for s in &self.target.services {
-                probes.push((Api::Ecs, "UpdateService", json!({"cluster": cluster, "service": s, "taskDefinition": "stevedore-doctor-probe:0"})));
+                let probe = ServiceUpdate {
+                    cluster: cluster.clone(),
+                    service: s.clone(),
+                    task_definition: "stevedore-doctor-probe:0".into(),
+                    ..Default::default()
+                };
+                let answer = ecs.update_service(&probe).await.map(drop);
+                self.judge("UpdateService", answer, &mut allowed)?;
             }
-            probes.push((
-                Api::Ecs,
-                "ListTasks",
-                json!({"cluster": cluster, "desiredStatus": "STOPPED", "maxResults": 1}),
-            ));
+            let answer = ecs.list_tasks(cluster, "stevedore-doctor-probe", "STOPPED");
+            self.judge("ListTasks", answer.await.map(drop), &mut allowed)?;
             let task = format!(
                 "arn:{}:ecs:{}:{}:task/{}/{}",
                 config::partition(&self.region),
@@ -247,36 +254,30 @@ impl Doctor {
                 cluster.rsplit('/').next().unwrap_or(cluster),
                 "0".repeat(32)
             );
-            probes.push((
-                Api::Ecs,
-                "DescribeTasks",
-                json!({"cluster": cluster, "tasks": [task]}),
-            ));
-        }
-        let mut allowed = vec![];
-        for (api, op, body) in probes {
-            let client = self.client(api).await?;
-            match client.call(op, &body).await {
-                Err(CallError::Api(e)) if is_denied(&e.code) => {
-                    return Err(self.denied_fix(&e.message, ""))
-                }
-                Err(CallError::Transport(e)) => {
-                    return Err(fail(
-                        format!("{op}: {e:#}"),
-                        "check the network and AWS_DEFAULT_REGION",
-                    ))
-                }
-                // Anything else (an answer, or a refusal of the probe's made-up values) means IAM let it through.
-                _ => allowed.push(format!(
-                    "{}:{op}",
-                    match api {
-                        Api::Ecr => "ecr",
-                        Api::EcrPublic => "ecr-public",
-                        Api::Ecs => "ecs",
-                    }
-                )),
-            }
+            let answer = ecs.describe_tasks(cluster, &[&task]).await.map(drop);
+            self.judge("DescribeTasks", answer, &mut allowed)?;
         }
         Ok(format!("allowed: {}", allowed.join(", ")))
+    }
+
+    /// An ECS probe's answer: refused by IAM (the fix), unanswered (the network), or anything
+    /// else (an answer, or a refusal of the probe's made-up values), which means IAM let it through.
+    fn judge(
+        &self,
+        op: &str,
+        answer: Result<(), CallError>,
+        allowed: &mut Vec<String>,
+    ) -> std::result::Result<(), Failure> {
+        match answer {
+            Err(CallError::Api(e)) if is_denied(&e.code) => Err(self.denied_fix(&e.message, "")),
+            Err(CallError::Transport(e)) => Err(fail(
+                format!("{op}: {e:#}"),
+                "check the network and AWS_DEFAULT_REGION",
+            )),
+            _ => {
+                allowed.push(format!("ecs:{op}"));
+                Ok(())
+            }
+        }
     }
 }
