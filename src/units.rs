@@ -2,6 +2,15 @@
 
 /// A byte count in decimal units with three significant digits: `512 B`, `1.50 kB`, `12.3 MB`,
 /// `250 MB`, `1.20 GB`.
+/// `n` things, singular for one: `1 blob`, `4 blobs`.
+pub fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
     if n < 1000 {
@@ -54,6 +63,13 @@ mod tests {
         assert_eq!(bytes(999_999), "1.00 MB");
         assert_eq!(bytes(1_200_000_000), "1.20 GB");
         assert_eq!(bytes(u64::MAX), "18400 PB");
+    }
+
+    #[test]
+    fn one_thing_is_singular() {
+        assert_eq!(count(0, "blob"), "0 blobs");
+        assert_eq!(count(1, "blob"), "1 blob");
+        assert_eq!(count(4, "blob"), "4 blobs");
     }
 
     #[test]

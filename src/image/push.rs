@@ -226,9 +226,9 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
 
     let total: u64 = img.blobs.iter().map(|b| b.size).sum();
     println!(
-        "pushing {} ({} blobs, {}) to {reference}",
+        "pushing {} ({}, {}) to {reference}",
         img.top.digest,
-        img.blobs.len(),
+        units::count(img.blobs.len(), "blob"),
         units::bytes(total)
     );
     let (sent, skipped) = upload(&reg, &path, &img.blobs, present, &plan).await?;
@@ -242,12 +242,11 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let bytes = sent;
     println!(
-        "pushed {reference}@{} in {secs:.1} s: {} sent ({}), {} of {} blobs already there",
+        "pushed {reference}@{} in {secs:.1} s: {} sent ({}), {skipped} of {} already there",
         img.top.digest,
         units::bytes(bytes),
         units::rate(bytes, secs),
-        skipped,
-        img.blobs.len()
+        units::count(img.blobs.len(), "blob")
     );
     outputs(&plan, &reference, &img.top.digest)
 }
@@ -408,10 +407,10 @@ async fn tag_existing(
         println!("tagged {reference}:{t}");
     }
     println!(
-        "pushed {reference}@{} in {:.1} s: the manifest and its {} blobs were already there, 0 B sent",
+        "pushed {reference}@{} in {:.1} s: the manifest and its {} were already there, 0 B sent",
         img.top.digest,
         started.elapsed().as_secs_f64(),
-        img.blobs.len()
+        units::count(img.blobs.len(), "blob")
     );
     Ok(())
 }
@@ -495,10 +494,10 @@ async fn remote_image(region: &str, from: &str) -> Result<(Image, Arc<Registry>,
         }
     }
     println!(
-        "copying {}/{repo}@{} ({} blobs)",
+        "copying {}/{repo}@{} ({})",
         auth.host,
         top.digest,
-        blobs.len()
+        units::count(blobs.len(), "blob")
     );
     Ok((Image::remote(blobs, children, top, work), src, repo))
 }
