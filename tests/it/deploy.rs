@@ -30,7 +30,7 @@ pub(crate) fn setup(sb: &SandboxProc, app_image: &str, breaker: &str) {
     ));
 }
 
-fn deploy(sb: &SandboxProc, args: &[&str]) -> Run {
+pub(crate) fn deploy(sb: &SandboxProc, args: &[&str]) -> Run {
     let mut all = vec!["deploy", "--cluster", "c1", "--poll-interval", "200ms"];
     all.extend_from_slice(args);
     stevedore(&all).sandbox(sb, true)

@@ -136,21 +136,8 @@ fn the_lines_of_a_deploy_that_succeeds_and_of_one_rolled_back_are_snapshots() {
     s.add_filter(r"ecs-svc/\d+", "ecs-svc/[id]");
     s.add_filter(r"\btask [0-9a-f]{32}\b", "task [id]");
     let _guard = s.bind_to_scope();
-    let deploy = |image: &str| {
-        stevedore(&[
-            "deploy",
-            "--cluster",
-            "c1",
-            "--service",
-            "web",
-            "--image",
-            image,
-            "--poll-interval",
-            "200ms",
-        ])
-        .sandbox(&sb, true)
-        .run()
-    };
+    let deploy =
+        |image: &str| crate::deploy::deploy(&sb, &["--service", "web", "--image", image]).run();
     let ok = deploy(&v2);
     assert_eq!(ok.code, 0, "{}", ok.all());
     insta::assert_snapshot!("lines_deploy", followed_apart(&ok.stdout));
