@@ -4,28 +4,43 @@
 #   a .sha256 beside each, and one SHA256SUMS.
 # Targets: $DIST_TARGETS (space-separated), default this machine's static Linux target. The
 # project's CircleCI pipeline builds all four release targets on their own executors.
+# $DIST_SKIP_BUILD=1 packs binaries already built, from $DIST_TARGET_DIR (default target) into
+# $DIST_DIR (default dist): tests/orb/dist.bats does so with each kind of tar.
+#
+# Byte-for-byte reproducible on Linux and macOS alike: the archive is written by
+# scripts/archive.py (fixed order, times, owners and modes; gzip without a timestamp), because
+# GNU tar and macOS's bsdtar cannot be made to write the same bytes (their ustar headers format
+# numbers differently, and bsdtar has no --sort or --mtime). The machine's own `tar` then lists
+# the archive, as the install command will read it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 version=$(bash scripts/version.sh)
 host_arch=$(uname -m)
 targets=${DIST_TARGETS:-${host_arch/arm64/aarch64}-unknown-linux-musl}
-out=dist/v$version
+out=${DIST_DIR:-dist}/v$version
 mkdir -p "$out"
+
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@"; else shasum -a 256 "$@"; fi
+}
+
 for target in $targets; do
-  case $target in
-    *-linux-musl) rustup target list --installed | grep -qx "$target" || rustup target add "$target" ;;
-  esac
-  cargo build --release --locked -p stevedore --target "$target"
-  stage=$(mktemp -d)
-  mkdir "$stage/stevedore-$target"
-  cp "target/$target/release/stevedore" "$stage/stevedore-$target/stevedore"
-  # Byte-for-byte reproducible: fixed order, times and owners, no gzip timestamp.
-  tar -C "$stage" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - "stevedore-$target" |
-    gzip -n -9 >"$out/stevedore-$target.tar.gz"
-  rm -rf "$stage"
-  (cd "$out" && sha256sum "stevedore-$target.tar.gz" >"stevedore-$target.tar.gz.sha256")
-  echo "dist: $out/stevedore-$target.tar.gz"
+  if [ "${DIST_SKIP_BUILD:-}" != 1 ]; then
+    case $target in
+      *-linux-musl) rustup target list --installed | grep -qx "$target" || rustup target add "$target" ;;
+    esac
+    cargo build --release --locked -p stevedore --target "$target"
+  fi
+  archive=$out/stevedore-$target.tar.gz
+  python3 scripts/archive.py "${DIST_TARGET_DIR:-target}/$target/release/stevedore" "stevedore-$target/stevedore" "$archive"
+  listing=$(tar -tzf "$archive")
+  if [ "$listing" != "stevedore-$target/"$'\n'"stevedore-$target/stevedore" ]; then
+    echo "dist: $(command -v tar) lists $archive as: $listing" >&2
+    exit 1
+  fi
+  (cd "$out" && sha256 "stevedore-$target.tar.gz" >"stevedore-$target.tar.gz.sha256")
+  echo "dist: $archive"
 done
 (cd "$out" && cat ./*.tar.gz.sha256 | sort -k2 >SHA256SUMS)
 echo "dist: $out/SHA256SUMS"

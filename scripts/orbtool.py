@@ -6,9 +6,15 @@ the network):
           executors/, jobs/ and examples/ (file name -> key), and every string that is exactly
           <<include(path)>> replaced by that file; the release version and SHA256SUMS are filled
           into the @@STEVEDORE_VERSION@@ / @@STEVEDORE_SHA256SUMS@@ placeholders.
-  review  orb-tools' review rules (RC002, RC005, RC008, RC009, RC010), parameters used and
-          declared both ways, no eval and no << in scripts, references to commands and executors
-          that exist.
+  review  orb-tools' review rules (RC002, RC005, RC006, RC007, RC008, RC009, RC010), parameters
+          used and declared both ways, no eval and no << in scripts, references to commands and
+          executors that exist, and RC104 (a step that waits outlasts CircleCI's no-output limit).
+  review-config FILE...
+          the rules for a CircleCI configuration that schema validation passes and a real run
+          fails on (RC101-RC105: scripts/review_config.py says which).
+
+  inline  a CircleCI config with the packed orb in place of its `stevedore` orb reference, as
+          orb-tools' continue job injects an orb, so a pipeline tests an orb never published.
 
 Running a job of the packed orb is the tests' business: tests/orb/circleci_job.py.
 """
@@ -19,6 +25,9 @@ import re
 import sys
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import review_config  # noqa: E402
 
 FOLDERS = ["commands", "executors", "jobs", "examples"]
 INCLUDE = re.compile(r"^\s*<<\s*include\(([^)]+)\)\s*>>\s*$")
@@ -153,9 +162,10 @@ def review(args):
     desc = orb.get("description") or ""
     if len(desc.strip()) < 64:
         problems.append("RC005: the orb's description must be 64 characters or more")
-    for key in ("home_url", "source_url"):
-        if not (orb.get("display") or {}).get(key):
-            problems.append(f"display.{key} is missing")
+    for code, key in (("RC006", "source_url"), ("RC007", "home_url")):
+        url = (orb.get("display") or {}).get(key) or ""
+        if not url.startswith("https://"):
+            problems.append(f"{code}: display.{key} must be an https URL, so the registry links to the orb's {key[:-4]}")
     commands = orb.get("commands") or {}
     executors = orb.get("executors") or {}
     for folder in ("commands", "jobs", "executors"):
@@ -187,6 +197,7 @@ def review(args):
                 if isinstance(run, str) or not run.get("name"):
                     problems.append(f"RC008: {where}: a run step has no name")
                     continue
+                problems += review_config.orb_wait_problems(where, run, params)
                 cmd = run.get("command", "")
                 m = INCLUDE.match(cmd)
                 if not m:
@@ -228,6 +239,29 @@ def review(args):
     print(f"review: {len(commands)} commands, {len(orb.get('jobs') or {})} jobs, {len(executors)} executors, {len(orb.get('examples') or {})} examples: clean")
 
 
+def inline(args):
+    orb = load(args.orb)
+    config = load(args.config)
+    if args.name not in (config.get("orbs") or {}):
+        die(f"{args.config} has no orb named {args.name} to replace")
+    # An inline orb is an orb without its registry-only keys.
+    config["orbs"][args.name] = {k: v for k, v in orb.items() if k not in ("version", "examples", "display")}
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write(f"# {args.config} with the orb {args.name} packed by orbtool.py and inlined\n")
+        yaml.dump(config, f, Dumper=LiteralDumper, sort_keys=False, width=96, allow_unicode=True)
+    print(f"inlined {args.orb} as orb {args.name} in {args.output}")
+
+
+def review_configs(args):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    problems = review_config.review(args.files, root)
+    for p in problems:
+        print(p)
+    if problems:
+        die(f"{len(problems)} review problem(s)", 1)
+    print(f"review-config: {', '.join(args.files)}: clean")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -240,6 +274,15 @@ def main():
     r = sub.add_parser("review")
     r.add_argument("--src", default="orb/src")
     r.set_defaults(func=review)
+    i = sub.add_parser("inline")
+    i.add_argument("--orb", required=True)
+    i.add_argument("--config", required=True)
+    i.add_argument("--name", default="stevedore")
+    i.add_argument("-o", "--output", required=True)
+    i.set_defaults(func=inline)
+    rc = sub.add_parser("review-config")
+    rc.add_argument("files", nargs="+")
+    rc.set_defaults(func=review_configs)
     a = ap.parse_args()
     a.func(a)
 
