@@ -19,6 +19,8 @@ pub struct App {
     pub registry_grants: crate::proxy::Grants,
     /// The repositories the registry fronts let requests through to.
     pub registry_repositories: crate::proxy::Repositories,
+    /// The requests the registry fronts answered.
+    pub registry_calls: crate::proxy::CallLog,
     /// Docker mode: tasks run as real containers.
     pub docker: Option<crate::docker::Docker>,
     pub registry: Option<Registry>,
@@ -46,6 +48,7 @@ impl App {
             registry_faults: shared.faults,
             registry_grants: shared.grants,
             registry_repositories: shared.repositories,
+            registry_calls: shared.calls,
             docker,
             registry,
             public_registry,

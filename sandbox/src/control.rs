@@ -52,6 +52,27 @@ pub(crate) async fn put_registry_faults(
     StatusCode::NO_CONTENT
 }
 
+/// The registry requests answered so far (oldest first).
+pub(crate) async fn get_registry_calls(
+    AxState(app): AxState<Arc<App>>,
+) -> Json<Vec<crate::proxy::RegistryCall>> {
+    Json(
+        app.registry_calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+    )
+}
+
+/// Forget the registry requests answered so far, so a test sees only those that follow.
+pub(crate) async fn delete_registry_calls(AxState(app): AxState<Arc<App>>) -> StatusCode {
+    app.registry_calls
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
+    StatusCode::NO_CONTENT
+}
+
 pub(crate) async fn get_clock(AxState(app): AxState<Arc<App>>) -> Json<Value> {
     let st = app.lock();
     Json(json!({"now": st.clock.now(), "speed": st.clock.speed()}))

@@ -49,12 +49,27 @@ pub type Grants = Arc<Mutex<std::collections::HashMap<String, Grant>>>;
 /// answered `NAME_UNKNOWN`, as ECR answers a push to a repository that was never created.
 pub type Repositories = Arc<Mutex<std::collections::BTreeSet<(bool, String)>>>;
 
+/// Every request the fronts answered, in order, as `METHOD /path` with the registry
+/// (`private`/`public`): what a test reads at `/_sandbox/registry-calls` to prove which requests
+/// a client made (a stitching that reads no layer blob, a warm push in two requests).
+pub type CallLog = Arc<Mutex<Vec<RegistryCall>>>;
+
+/// One request a front answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryCall {
+    pub registry: &'static str,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
 /// What both fronts share with the API server.
 #[derive(Clone, Default)]
 pub struct Shared {
     pub faults: SharedFaults,
     pub grants: Grants,
     pub repositories: Repositories,
+    pub calls: CallLog,
 }
 
 /// One front's own settings.
@@ -150,7 +165,24 @@ pub async fn start(
                 let service =
                     hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                         let (client, front) = (client.clone(), front.clone());
-                        async move { forward(client, &front, req.map(Body::new)).await }
+                        async move {
+                            let (method, path) =
+                                (req.method().to_string(), req.uri().path().to_string());
+                            let answer = forward(client, &front, req.map(Body::new)).await;
+                            let status = answer.as_ref().map_or(0, |r| r.status().as_u16());
+                            front
+                                .shared
+                                .calls
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(RegistryCall {
+                                    registry: if front.public { "public" } else { "private" },
+                                    method,
+                                    path,
+                                    status,
+                                });
+                            answer
+                        }
                     });
                 let _ = hyper_util::server::conn::auto::Builder::new(
                     hyper_util::rt::TokioExecutor::new(),
