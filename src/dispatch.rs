@@ -176,6 +176,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Ecr(cli::EcrCommand::Login(a)) => ecr::run_login(&settings, a).await,
         cli::Command::Ecr(cli::EcrCommand::Uri(a)) => ecr::run_uri(&settings, a),
         cli::Command::Push(a) => image::push::run(&settings, a).await,
+        cli::Command::Index(a) => image::index::run(&settings, a).await,
         cli::Command::Deploy(a) => ecs::deploy::run(&settings, *a).await,
         cli::Command::RunTask(a) => ecs::run_task::run(&settings, a).await,
         cli::Command::Iam(cli::IamCommand::Trust(a)) => iam::run_trust(&settings, a),

@@ -150,6 +150,33 @@ pub fn replace_private(path: &Path, content: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// What a push (or an index) leaves for the next step: the image in `$BASH_ENV` and, when
+/// asked, a JSON file.
+pub fn image_outputs(
+    bash_env: Option<&std::path::Path>,
+    output_file: Option<&std::path::Path>,
+    tags: &[String],
+    reference: &str,
+    digest: &str,
+) -> Result<()> {
+    let uri = format!("{reference}@{digest}");
+    if let Some(path) = bash_env {
+        append_bash_env(
+            path,
+            &[
+                (crate::handoff::IMAGE_DIGEST, digest),
+                (crate::handoff::IMAGE_URI, &uri),
+            ],
+        )?;
+    }
+    if let Some(path) = output_file {
+        let doc = serde_json::json!({"digest": digest, "imageUri": uri, "repository": reference, "tags": tags});
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,45 @@ pub enum EcrCommand {
     Uri(UriArgs),
 }
 
+/// `stevedore index`.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    pub target: RepoTarget,
+
+    /// The per-architecture images, already in the repository: tags, digests, or REPO:TAG and
+    /// REGISTRY/REPO@DIGEST of the same repository; repeat or comma-separate.
+    #[arg(
+        long = "manifest",
+        env = "STEVEDORE_INDEX_MANIFESTS",
+        value_delimiter = ',',
+        value_name = "TAG|DIGEST"
+    )]
+    pub manifests: Vec<String>,
+
+    /// The platforms the index must hold, e.g. linux/amd64,linux/arm64: a missing one, or an
+    /// image of another platform, is refused. Empty: whatever the images are.
+    #[arg(
+        long,
+        env = "STEVEDORE_PLATFORMS",
+        value_delimiter = ',',
+        value_name = "OS/ARCH"
+    )]
+    pub platforms: Vec<String>,
+
+    /// Tags for the index; repeat or comma-separate. Defaults to `latest`.
+    #[arg(long = "tag", env = "STEVEDORE_TAGS", value_delimiter = ',')]
+    pub tags: Vec<String>,
+
+    /// Write the result (digest, image reference, tags) as JSON to this file.
+    #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
+    /// Append STEVEDORE_IMAGE_DIGEST and STEVEDORE_IMAGE_URI (the index's) here.
+    #[arg(long, env = "BASH_ENV", value_name = "FILE")]
+    pub bash_env: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct RepoTarget {
     /// Repository name, e.g. `team/app`.

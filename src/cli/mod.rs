@@ -76,6 +76,13 @@ pub enum Command {
     Ecr(EcrCommand),
     /// Push an image (OCI layout, docker save archive, or the Docker engine's) to ECR or ECR Public.
     Push(PushArgs),
+    /// Make one multi-architecture image (an OCI image index) from per-architecture images
+    /// already in the repository, reading only their manifests and configs.
+    ///
+    /// Build each architecture natively (an amd64 and an arm64 machine), push each by its own
+    /// tag, then name them here. Exit 2 when a manifest is missing, in another repository, or a
+    /// platform of --platforms has no image.
+    Index(IndexArgs),
     /// Register a new task-definition revision, update the service, and follow the rollout to its end.
     Deploy(Box<DeployArgs>),
     /// Run a one-off task (a migration), wait for it to stop, and exit with its exit code.

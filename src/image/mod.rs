@@ -1,7 +1,8 @@
 //! Images: where they come from (`source`, `archive`), the registry protocol (`registry`) and
-//! `stevedore push`.
+//! `stevedore push`, and `stevedore index` (`index`).
 
 pub mod archive;
+pub mod index;
 pub mod push;
 pub mod reference;
 pub mod registry;

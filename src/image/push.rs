@@ -10,7 +10,6 @@ use crate::error::usage;
 use crate::units;
 use crate::validate;
 use anyhow::{Context, Result};
-use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -190,11 +189,11 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     }
     if todo.is_empty() {
         println!("nothing to push: every tag exists in {reference}");
-        return outputs(&plan, &reference, &img.top.digest);
+        return outputs_of(&plan, &reference, &img.top.digest);
     }
     if manifest_there {
         tag_existing(&reg, &path, &reference, &img, &todo, started).await?;
-        return outputs(&plan, &reference, &img.top.digest);
+        return outputs_of(&plan, &reference, &img.top.digest);
     }
 
     // Which blobs the registry lacks (HEAD each, concurrently); only those are read and checked
@@ -248,7 +247,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         units::rate(bytes, secs),
         units::count(img.blobs.len(), "blob")
     );
-    outputs(&plan, &reference, &img.top.digest)
+    outputs_of(&plan, &reference, &img.top.digest)
 }
 
 /// The image to push, read (and checked) before any call: from ECR (`--from`, with the registry
@@ -278,7 +277,7 @@ async fn read_image(
 
 /// A registry client for the private registry of `region` or ECR Public, with its token and a
 /// way to renew it; and the registry's host.
-async fn open_registry(public: bool, region: &str) -> Result<(Arc<Registry>, String)> {
+pub(crate) async fn open_registry(public: bool, region: &str) -> Result<(Arc<Registry>, String)> {
     let region = region.to_string();
     let auth = if public {
         ecr::public_auth().await?
@@ -502,24 +501,14 @@ async fn remote_image(region: &str, from: &str) -> Result<(Image, Arc<Registry>,
     Ok((Image::remote(blobs, children, top, work), src, repo))
 }
 
-fn outputs(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
-    let tags = &plan.tags;
-    let uri = format!("{reference}@{digest}");
-    if let Some(path) = &plan.bash_env {
-        crate::export::append_bash_env(
-            path,
-            &[
-                (crate::handoff::IMAGE_DIGEST, digest),
-                (crate::handoff::IMAGE_URI, &uri),
-            ],
-        )?;
-    }
-    if let Some(path) = &plan.output_file {
-        let doc = json!({"digest": digest, "imageUri": uri, "repository": reference, "tags": tags});
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
+fn outputs_of(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
+    crate::export::image_outputs(
+        plan.bash_env.as_deref(),
+        plan.output_file.as_deref(),
+        &plan.tags,
+        reference,
+        digest,
+    )
 }
 
 /// `docker tag` + `docker push` for those who want the daemon to push.
@@ -567,7 +556,7 @@ async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<
         }
         println!("pushed {target} with docker ({digest})");
     }
-    outputs(plan, &reference, &digest)
+    outputs_of(plan, &reference, &digest)
 }
 
 #[cfg(test)]

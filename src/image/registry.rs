@@ -367,6 +367,19 @@ impl Registry {
         repo: &str,
         reference: &str,
     ) -> Result<crate::image::source::Manifest> {
+        match self.find_manifest(repo, reference).await? {
+            Ok(m) => Ok(m),
+            Err(body) => anyhow::bail!("{}", not_found(repo, reference, &body)),
+        }
+    }
+
+    /// A manifest or index by tag or digest, checked against its digest; `Err(body)` is the
+    /// registry's 404 answer, for callers that treat a missing manifest as bad input.
+    pub async fn find_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<std::result::Result<crate::image::source::Manifest, String>> {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
         let accept = manifest_accept();
         let r = self
@@ -375,8 +388,15 @@ impl Registry {
             })
             .await?;
         if r.status() == reqwest::StatusCode::NOT_FOUND {
-            let body = r.text().await.unwrap_or_default();
-            anyhow::bail!("{}", not_found(repo, reference, &body));
+            return Ok(Err(r.text().await.unwrap_or_default()));
+        }
+        if r.status() == reqwest::StatusCode::FORBIDDEN {
+            return Err(forbidden(
+                &format!("GET manifest {reference}"),
+                &self.host,
+                "BatchGetImage",
+                repo,
+            ));
         }
         anyhow::ensure!(r.status().is_success(), "GET {url}: {}", r.status());
         let media_type = r
@@ -393,11 +413,33 @@ impl Registry {
                 "manifest {reference} arrived as {digest}"
             );
         }
-        Ok(crate::image::source::Manifest {
+        Ok(Ok(crate::image::source::Manifest {
             digest,
             media_type,
             bytes,
-        })
+        }))
+    }
+
+    /// A small blob (an image config) in memory, checked against its digest; refused when it
+    /// is larger than `max` bytes, so a layer is never read this way.
+    pub async fn small_blob(&self, repo: &str, digest: &str, max: u64) -> Result<Vec<u8>> {
+        let r = self
+            .get(&format!("{}/v2/{repo}/blobs/{digest}", self.base), None)
+            .await?;
+        if let Some(len) = r.content_length() {
+            anyhow::ensure!(
+                len <= max,
+                "blob {digest} is {len} bytes, more than an image config ({max})"
+            );
+        }
+        let bytes = r.bytes().await?.to_vec();
+        anyhow::ensure!(
+            bytes.len() as u64 <= max,
+            "blob {digest} is more than an image config ({max} bytes)"
+        );
+        let got = format!("sha256:{}", crate::image::source::sha256_hex(&bytes));
+        anyhow::ensure!(got == digest, "blob {digest} arrived as {got}");
+        Ok(bytes)
     }
 
     /// Download a blob into `path`.

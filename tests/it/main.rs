@@ -8,6 +8,7 @@ mod fuzz;
 mod hardening;
 mod harness;
 mod iam;
+mod index;
 mod input;
 mod orb;
 mod output;

@@ -84,16 +84,7 @@ impl Job<'_> {
     /// Run `build_push_and_deploy` with a clean environment: what CircleCI gives a job, the
     /// sandbox's variables (no admin keys), and no stevedore on PATH.
     fn run(&self, checkout: &Path, tag: &str) -> Output {
-        let work = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(venv().join("bin/python"));
-        cmd.arg(root().join("tests/orb/circleci_job.py"))
-            .arg("--orb")
-            .arg(&self.orb)
-            .args(["--job", "build_push_and_deploy", "--checkout"])
-            .arg(checkout)
-            .arg("--workdir")
-            .arg(work.path());
-        for p in [
+        let params = [
             "repo=app".to_string(),
             format!("tag={tag},${{CIRCLE_BUILD_NUM}}"),
             "create_repo=true".into(),
@@ -103,8 +94,32 @@ impl Job<'_> {
             "container=app".into(),
             "role_name=ci".into(),
             "timeout=2m".into(),
-            format!("download_base_url={}", self.files.url),
-        ] {
+        ];
+        let out = self.run_job("build_push_and_deploy", checkout, &params);
+        // The job's `docker build` tagged its image locally (on CircleCI the remote engine goes
+        // with the job); remove it so test runs do not fill this machine's engine.
+        let _ = Command::new("docker")
+            .args(["image", "rm", "--force", "stevedore-build-app:42"])
+            .output();
+        out
+    }
+
+    /// Run one job of the packed orb with these parameters (and the local release archives).
+    fn run_job(&self, job: &str, checkout: &Path, params: &[String]) -> Output {
+        let work = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(venv().join("bin/python"));
+        cmd.arg(root().join("tests/orb/circleci_job.py"))
+            .arg("--orb")
+            .arg(&self.orb)
+            .args(["--job", job, "--checkout"])
+            .arg(checkout)
+            .arg("--workdir")
+            .arg(work.path());
+        for p in params
+            .iter()
+            .cloned()
+            .chain([format!("download_base_url={}", self.files.url)])
+        {
             cmd.arg("--param").arg(p);
         }
         cmd.env_clear()
@@ -122,11 +137,6 @@ impl Job<'_> {
             }
         }
         let out = cmd.output().unwrap();
-        // The job's `docker build` tagged its image locally (on CircleCI the remote engine goes
-        // with the job); remove it so test runs do not fill this machine's engine.
-        let _ = Command::new("docker")
-            .args(["image", "rm", "--force", "stevedore-build-app:42"])
-            .output();
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -135,18 +145,16 @@ impl Job<'_> {
     }
 }
 
-#[test]
-fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_reason() {
+/// The orb packed with the archives of `make dist`, into `dir`.
+fn packed_orb(dir: &Path) -> PathBuf {
     let version = env!("CARGO_PKG_VERSION");
-    let dist = root().join("dist");
-    let sums = dist.join(format!("v{version}/SHA256SUMS"));
+    let sums = root().join(format!("dist/v{version}/SHA256SUMS"));
     assert!(
         sums.exists(),
         "{} is missing: run `make dist` first (`make test` does)",
         sums.display()
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let orb = tmp.path().join("orb.yml");
+    let orb = dir.join("orb.yml");
     let packed = Command::new(venv().join("bin/python"))
         .arg(root().join("scripts/orbtool.py"))
         .args(["pack", "--src"])
@@ -162,6 +170,15 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
         "{}",
         String::from_utf8_lossy(&packed.stderr)
     );
+    orb
+}
+
+#[test]
+fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_reason() {
+    let version = env!("CARGO_PKG_VERSION");
+    let dist = root().join("dist");
+    let tmp = tempfile::tempdir().unwrap();
+    let orb = packed_orb(tmp.path());
 
     let sb = SandboxProc::start();
     let base = sb.push_image("base", "v1", &[]);
@@ -238,5 +255,96 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
             .contains("(Deploy to Amazon ECS) failed with exit code 3"),
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn per_architecture_builds_and_publish_index_run_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orb = packed_orb(tmp.path());
+    let sb = SandboxProc::start();
+    // The job's role holds exactly what `stevedore iam policy` renders for the repository.
+    let policy = rendered(&sb, &["iam", "policy", "--repo", "multi"]);
+    sb.put_role("ci", None, Some(&policy));
+    let files = Files::serve(&root().join("dist"));
+    let job = Job {
+        sb: &sb,
+        token: sb.token(&["--org", "org-sandbox", "--project", "p1"]),
+        orb,
+        home: tmp.path().join("home"),
+        files: &files,
+    };
+    std::fs::create_dir_all(&job.home).unwrap();
+    // Each architecture as its own job (on CircleCI an amd64 and an arm64 machine at once, each
+    // with its own checkout and engine).
+    for arch in ["amd64", "arm64"] {
+        let checkout = tmp.path().join(format!("project-{arch}"));
+        project(&checkout, false);
+        // This machine's engine (Docker 20.10's classic builder) reuses a cached FROM-scratch
+        // step whatever --platform asks, so a same-content amd64 image built by a test running
+        // alongside would come back labelled amd64 for arm64. A first step of its own per
+        // architecture keeps the cache apart, as separate machines do on CircleCI.
+        let dockerfile = checkout.join("Dockerfile");
+        let steps = std::fs::read_to_string(&dockerfile).unwrap();
+        std::fs::write(checkout.join("built-for"), arch).unwrap();
+        std::fs::write(
+            &dockerfile,
+            steps.replacen(
+                "FROM scratch\n",
+                "FROM scratch\nCOPY built-for /built-for\n",
+                1,
+            ),
+        )
+        .unwrap();
+        let out = job.run_job(
+            "build_and_push_image",
+            &checkout,
+            &[
+                "repo=multi".into(),
+                "create_repo=true".into(),
+                format!("platform=linux/{arch}"),
+                format!("tag=${{CIRCLE_SHA1}}-{arch}"),
+                "role_name=ci".into(),
+            ],
+        );
+        let _ = Command::new("docker")
+            .args(["image", "rm", "--force", "stevedore-build-multi:42"])
+            .output();
+        assert_eq!(out.code, 0, "{arch}: {}", out.all());
+    }
+    // publish_index checks nothing out: an empty working directory.
+    let workdir = tmp.path().join("index-job");
+    std::fs::create_dir_all(&workdir).unwrap();
+    let out = job.run_job(
+        "publish_index",
+        &workdir,
+        &[
+            "repo=multi".into(),
+            "tag=${CIRCLE_SHA1},latest".into(),
+            "role_name=ci".into(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("#### job publish_index: all"),
+        "{}",
+        out.stdout
+    );
+    // ECR's own view (boto3): the index, tagged, naming the two pushed images by platform.
+    let index = sb.boto3(
+        "r = ecr.batch_get_image(repositoryName='multi', imageIds=[{'imageTag': 'latest'}])['images'][0]\n\
+         m = json.loads(r['imageManifest'])\n\
+         a = {i['imageTags'][0]: i['imageDigest'] for i in ecr.describe_images(repositoryName='multi', filter={'tagStatus': 'TAGGED'})['imageDetails'] if 'imageTags' in i and len(i['imageTags']) == 1}\n\
+         print(json.dumps([m['mediaType'], [(d['platform']['architecture'], d['digest']) for d in m['manifests']], a]))",
+    );
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    assert_eq!(index[0], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(
+        index[1],
+        json!([
+            ["amd64", index[2][format!("{sha}-amd64")]],
+            ["arm64", index[2][format!("{sha}-arm64")]]
+        ]),
+        "{index}"
     );
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn sha256_hex(b: &[u8]) -> String {
+pub(crate) fn sha256_hex(b: &[u8]) -> String {
     use std::io::Write;
     let mut child = Command::new("sha256sum")
         .stdin(std::process::Stdio::piped())
@@ -17,7 +17,7 @@ fn sha256_hex(b: &[u8]) -> String {
 }
 
 /// Random bytes, gzip-compressed as a layer would be.
-fn gz_layer(size: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn gz_layer(size: usize, seed: u8) -> Vec<u8> {
     let raw: Vec<u8> = (0..size)
         .map(|i| {
             (i as u32)
@@ -35,12 +35,12 @@ fn gz_layer(size: usize, seed: u8) -> Vec<u8> {
         .stdout
 }
 
-struct Layout {
-    dir: PathBuf,
+pub(crate) struct Layout {
+    pub(crate) dir: PathBuf,
 }
 
 impl Layout {
-    fn new(dir: &Path) -> Layout {
+    pub(crate) fn new(dir: &Path) -> Layout {
         std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
         std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
         Layout {
@@ -53,7 +53,7 @@ impl Layout {
         json!({"digest": format!("sha256:{h}"), "size": b.len()})
     }
     /// An image manifest with `layers` layers; returns its descriptor.
-    fn image(&self, layers: &[Vec<u8>], arch: &str) -> Value {
+    pub(crate) fn image(&self, layers: &[Vec<u8>], arch: &str) -> Value {
         let ls: Vec<Value> = layers
             .iter()
             .map(|l| {
@@ -70,7 +70,7 @@ impl Layout {
         d["platform"] = json!({"architecture": arch, "os": "linux"});
         d
     }
-    fn index(&self, manifests: Vec<Value>) {
+    pub(crate) fn index(&self, manifests: Vec<Value>) {
         std::fs::write(
             self.dir.join("index.json"),
             json!({"schemaVersion": 2, "manifests": manifests}).to_string(),
@@ -80,7 +80,7 @@ impl Layout {
 }
 
 /// skopeo's view of a pushed image in the private registry: (digest, raw manifest).
-fn skopeo_inspect(sb: &SandboxProc, reference: &str) -> (String, Value) {
+pub(crate) fn skopeo_inspect(sb: &SandboxProc, reference: &str) -> (String, Value) {
     skopeo_inspect_with(sb, reference, &sb.registry_creds())
 }
 
@@ -104,7 +104,7 @@ fn skopeo_inspect_with(sb: &SandboxProc, reference: &str, creds: &str) -> (Strin
 }
 
 /// skopeo copies the pushed image back into an OCI directory; returns the manifest digest it wrote.
-fn skopeo_copy_back(sb: &SandboxProc, reference: &str) -> String {
+pub(crate) fn skopeo_copy_back(sb: &SandboxProc, reference: &str) -> String {
     let certs = tempfile::tempdir().unwrap();
     std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.path().join("ca.crt")).unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -138,7 +138,7 @@ fn skopeo_copy_back(sb: &SandboxProc, reference: &str) -> String {
         .to_string()
 }
 
-fn printed_digest(stdout: &str) -> String {
+pub(crate) fn printed_digest(stdout: &str) -> String {
     let line = stdout
         .lines()
         .find(|l| l.starts_with("pushed "))

@@ -15,7 +15,7 @@ review() {
 @test "the orb's source passes review" {
   review
   assert_success
-  assert_output --partial "7 commands, 3 jobs, 2 executors, 6 examples: clean"
+  assert_output --partial "8 commands, 4 jobs, 2 executors, 7 examples: clean"
 }
 
 @test "each review rule catches its defect" {

@@ -21,6 +21,8 @@ pub enum Step {
     DeployService,
     /// `run_task`: required parameters, and the pushed image when `pushed_image` is set.
     RunTask,
+    /// `publish_index`: `${NAME}` in tags and manifests, then `stevedore index`.
+    PublishIndex,
 }
 
 /// One thing a step runs, in order; the first failure ends the step.
@@ -85,10 +87,31 @@ pub fn plan(step: Step, env: &dyn Fn(&str) -> Option<String>, work: &Path) -> Re
     let get = |name: &str| env(name).filter(|v| !v.is_empty());
     match step {
         Step::Auth => auth(&get),
-        Step::BuildAndPush => build_and_push(&get, env, work),
+        Step::BuildAndPush => build_and_push(&get, env, work, host_arch()),
         Step::DeployService => deploy_service(&get, env),
         Step::RunTask => run_task(&get),
+        Step::PublishIndex => publish_index(&get, env),
     }
+}
+
+/// This machine's architecture as image platforms name it.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// Tags from `STEVEDORE_TAGS` with `${NAME}` expanded; the commit, else `latest`, when empty.
+fn expanded_tags(
+    get: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> String {
+    Some(expand_vars(&get("STEVEDORE_TAGS").unwrap_or_default(), env))
+        .filter(|t| !t.is_empty())
+        .or_else(|| get("CIRCLE_SHA1"))
+        .unwrap_or_else(|| "latest".into())
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -129,17 +152,14 @@ fn build_and_push(
     get: &dyn Fn(&str) -> Option<String>,
     env: &dyn Fn(&str) -> Option<String>,
     work: &Path,
+    host: &str,
 ) -> Result<StepPlan> {
     let Some(repo) = get("STEVEDORE_REPO") else {
         return Err(usage!(
             "build_and_push: the repo parameter is empty: set it to the repository name, e.g. team/app"
         ));
     };
-    let tags = expand_vars(&get("STEVEDORE_TAGS").unwrap_or_default(), env);
-    let tags = Some(tags)
-        .filter(|t| !t.is_empty())
-        .or_else(|| get("CIRCLE_SHA1"))
-        .unwrap_or_else(|| "latest".into());
+    let tags = expanded_tags(get, env);
     let mut build_args = Vec::new();
     for line in get("STEVEDORE_BUILD_ARGS").unwrap_or_default().lines() {
         if !line.is_empty() {
@@ -163,9 +183,18 @@ fn build_and_push(
         .flat_map(|p| ["--platform".to_string(), p.clone()])
         .collect();
     let multi = platform.as_deref().is_some_and(|p| p.contains(','));
-    let (build, push) = if multi || is_true(get("STEVEDORE_BUILDX").as_deref()) {
+    let buildx = multi || is_true(get("STEVEDORE_BUILDX").as_deref());
+    let mut after = Vec::new();
+    let (build, push) = if buildx {
+        let builder = format!(
+            "stevedore-{}",
+            get("CIRCLE_BUILD_NUM").unwrap_or_else(|| "local".into())
+        );
+        let (before, rm) = buildx_builder(get, platform.as_deref(), host, &builder);
+        plan.actions.extend(before);
+        after.push(rm);
         let archive = work.join("image.tar").display().to_string();
-        let mut args = strings(&["buildx", "build"]);
+        let mut args = strings(&["buildx", "build", "--builder", &builder]);
         args.extend(platform_flag);
         args.extend(["-f".into(), dockerfile]);
         args.extend(build_args);
@@ -202,8 +231,84 @@ fn build_and_push(
         )
     };
     plan.actions.push(Action::Program("docker".into(), build));
+    plan.actions.extend(after);
     plan.actions.push(Action::Stevedore(push.to_vec()));
     Ok(plan)
+}
+
+/// Docker's default builder writes neither multi-platform images nor OCI archives: a BuildKit
+/// container builder does, and foreign architectures need QEMU registered (binfmt) for the
+/// Dockerfile's RUN steps, as the aws-ecr orb sets them up. The actions that set it up, and the
+/// one that removes the builder after the build.
+fn buildx_builder(
+    get: &dyn Fn(&str) -> Option<String>,
+    platform: Option<&str>,
+    host: &str,
+    builder: &str,
+) -> (Vec<Action>, Action) {
+    let mut before = Vec::new();
+    let foreign: Vec<&str> = platform
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|p| p.trim().split('/').nth(1))
+        .filter(|arch| *arch != host)
+        .collect();
+    if !foreign.is_empty() {
+        let binfmt =
+            get("STEVEDORE_BINFMT_IMAGE").unwrap_or_else(|| "tonistiigi/binfmt:latest".into());
+        let mut args = strings(&["run", "--privileged", "--rm", &binfmt, "--install"]);
+        args.push(foreign.join(","));
+        before.push(Action::Program("docker".into(), args));
+    }
+    let buildkit =
+        get("STEVEDORE_BUILDKIT_IMAGE").unwrap_or_else(|| "moby/buildkit:buildx-stable-1".into());
+    before.push(Action::Program(
+        "docker".into(),
+        strings(&[
+            "buildx",
+            "create",
+            "--name",
+            builder,
+            "--driver",
+            "docker-container",
+            "--driver-opt",
+            &format!("image={buildkit}"),
+            "--bootstrap",
+        ]),
+    ));
+    let rm = Action::Program("docker".into(), strings(&["buildx", "rm", builder]));
+    (before, rm)
+}
+
+fn publish_index(
+    get: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<StepPlan> {
+    if get("STEVEDORE_REPO").is_none() {
+        return Err(usage!(
+            "publish_index: the repo parameter is empty: set it to the repository the per-architecture images are in"
+        ));
+    }
+    let manifests = expand_vars(&get("STEVEDORE_INDEX_MANIFESTS").unwrap_or_default(), env);
+    if manifests.trim().is_empty() {
+        return Err(usage!(
+            "publish_index: the manifests parameter is empty: name the per-architecture tags, e.g. ${{CIRCLE_SHA1}}-amd64,${{CIRCLE_SHA1}}-arm64"
+        ));
+    }
+    let tags = expanded_tags(get, env);
+    Ok(StepPlan {
+        // Passed as flags; the variables would be read (and split) again.
+        set: vec![
+            ("STEVEDORE_TAGS".into(), String::new()),
+            ("STEVEDORE_INDEX_MANIFESTS".into(), String::new()),
+        ],
+        bash_env: vec![],
+        actions: vec![Action::Stevedore(
+            ["index", "--tag", &tags, "--manifest", &manifests]
+                .map(String::from)
+                .to_vec(),
+        )],
+    })
 }
 
 fn deploy_service(
@@ -266,229 +371,4 @@ fn run_task(get: &dyn Fn(&str) -> Option<String>) -> Result<StepPlan> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn plan_in(step: Step, pairs: &[(&str, &str)]) -> Result<StepPlan> {
-        let vars = env(pairs);
-        plan(step, &|k| vars.get(k).cloned(), Path::new("/work"))
-    }
-
-    fn err(step: Step, pairs: &[(&str, &str)]) -> String {
-        let e = plan_in(step, pairs).unwrap_err();
-        assert_eq!(crate::error::exit_code(&e), crate::error::EXIT_USAGE);
-        e.to_string()
-    }
-
-    fn program(p: &StepPlan) -> Vec<String> {
-        p.actions
-            .iter()
-            .find_map(|a| match a {
-                Action::Program(_, args) => Some(args.clone()),
-                _ => None,
-            })
-            .unwrap()
-    }
-
-    fn set<'a>(p: &'a StepPlan, name: &str) -> &'a str {
-        p.set.iter().find(|(k, _)| k == name).unwrap().1.as_str()
-    }
-
-    #[test]
-    fn only_brace_references_expand() {
-        let vars = env(&[("CIRCLE_SHA1", "abc123")]);
-        let get = |k: &str| vars.get(k).cloned();
-        assert_eq!(
-            expand_vars(
-                "${CIRCLE_SHA1},$(touch pwned),`x`,$CIRCLE_SHA1,${UNSET}.",
-                &get
-            ),
-            "abc123,$(touch pwned),`x`,$CIRCLE_SHA1,."
-        );
-        assert_eq!(expand_vars("${a[$(x)]}${", &get), "${a[$(x)]}${");
-        assert!(is_true(Some("1")) && is_true(Some("true")) && !is_true(Some("0")));
-    }
-
-    #[test]
-    fn build_and_push_expands_tags_and_build_args_as_single_arguments() {
-        assert!(err(Step::BuildAndPush, &[]).contains("the repo parameter is empty"));
-        let p = plan_in(
-            Step::BuildAndPush,
-            &[
-                ("STEVEDORE_REPO", "Team/App"),
-                ("CIRCLE_SHA1", "abc123"),
-                ("CIRCLE_BUILD_NUM", "7"),
-                ("STEVEDORE_TAGS", "${CIRCLE_SHA1},$(touch pwned)"),
-                (
-                    "STEVEDORE_BUILD_ARGS",
-                    "GREETING=hello \"quoted\" world\nREV=${CIRCLE_SHA1}\n\nNAME_ONLY",
-                ),
-            ],
-        )
-        .unwrap();
-        assert_eq!(
-            program(&p),
-            strings(&[
-                "build",
-                "-f",
-                "Dockerfile",
-                "--build-arg",
-                "GREETING=hello \"quoted\" world",
-                "--build-arg",
-                "REV=abc123",
-                "--build-arg",
-                "NAME_ONLY",
-                "-t",
-                "stevedore-build-team-app:7",
-                "."
-            ])
-        );
-        assert_eq!(
-            p.actions.last(),
-            Some(&Action::Stevedore(strings(&[
-                "push",
-                "--docker-image",
-                "stevedore-build-team-app:7",
-                "--tag",
-                "abc123,$(touch pwned)"
-            ])))
-        );
-    }
-
-    #[test]
-    fn build_and_push_ensures_the_repo_when_asked_and_uses_buildx_for_several_platforms() {
-        let base = [("STEVEDORE_REPO", "app")];
-        let with = |extra: (&str, &str)| {
-            let mut all = base.to_vec();
-            all.push(extra);
-            plan_in(Step::BuildAndPush, &all).unwrap()
-        };
-        let ensure = Action::Stevedore(strings(&["ecr", "ensure-repo"]));
-        assert_eq!(with(("STEVEDORE_CREATE_REPO", "1")).actions[0], ensure);
-        assert!(!with(("STEVEDORE_CREATE_REPO", "0"))
-            .actions
-            .contains(&ensure));
-        let multi = with(("STEVEDORE_PLATFORM", "linux/amd64,linux/arm64"));
-        let args = program(&multi);
-        assert_eq!(
-            args[..4],
-            strings(&["buildx", "build", "--platform", "linux/amd64,linux/arm64"])
-        );
-        assert!(args.contains(&"type=oci,dest=/work/image.tar".to_string()));
-        match multi.actions.last() {
-            Some(Action::Stevedore(a)) => {
-                assert_eq!(a[..3], strings(&["push", "--archive", "/work/image.tar"]))
-            }
-            other => panic!("{other:?}"),
-        }
-        // Without tags, the commit; without a commit, latest.
-        assert!(
-            matches!(with(("X", "")).actions.last(), Some(Action::Stevedore(a)) if a.last().unwrap() == "latest")
-        );
-    }
-
-    #[test]
-    fn deploy_service_needs_its_parameters_and_defaults_to_the_pushed_image() {
-        let c = ("STEVEDORE_CLUSTER", "c1");
-        let s = ("STEVEDORE_SERVICES", "web");
-        assert!(err(Step::DeployService, &[s]).contains("the cluster parameter is empty"));
-        assert!(err(Step::DeployService, &[c]).contains("the service parameter is empty"));
-        assert!(err(Step::DeployService, &[c, s])
-            .contains("no image: set the image parameter, or push one earlier in this job"));
-        let uri = (handoff::IMAGE_URI, "reg/app@sha256:1");
-        let p = plan_in(Step::DeployService, &[c, s, uri]).unwrap();
-        assert_eq!(set(&p, "STEVEDORE_IMAGE"), "reg/app@sha256:1");
-        let p = plan_in(
-            Step::DeployService,
-            &[
-                c,
-                s,
-                ("STEVEDORE_IMAGE", "reg/app:${CIRCLE_SHA1}"),
-                ("CIRCLE_SHA1", "abc123"),
-            ],
-        )
-        .unwrap();
-        assert_eq!(set(&p, "STEVEDORE_IMAGE"), "reg/app:abc123");
-        let p = plan_in(
-            Step::DeployService,
-            &[c, s, uri, ("STEVEDORE_DEPLOY_CONTAINER", "app")],
-        )
-        .unwrap();
-        assert_eq!(
-            (
-                set(&p, "STEVEDORE_IMAGE"),
-                set(&p, "STEVEDORE_CONTAINER_IMAGES")
-            ),
-            ("", "app=reg/app@sha256:1")
-        );
-        assert_eq!(p.actions, vec![Action::Stevedore(strings(&["deploy"]))]);
-    }
-
-    #[test]
-    fn run_task_needs_its_parameters_and_runs_the_pushed_image_when_asked() {
-        let c = ("STEVEDORE_CLUSTER", "c1");
-        let t = ("STEVEDORE_TASK_DEFINITION", "migrate");
-        assert!(err(Step::RunTask, &[c])
-            .contains("the cluster and task_definition parameters must not be empty"));
-        let uri = (handoff::IMAGE_URI, "reg/app@sha256:1");
-        let p = plan_in(
-            Step::RunTask,
-            &[c, t, uri, ("STEVEDORE_RUN_PUSHED_IMAGE", "1")],
-        )
-        .unwrap();
-        assert_eq!(set(&p, "STEVEDORE_IMAGE"), "reg/app@sha256:1");
-        assert!(
-            err(Step::RunTask, &[c, t, ("STEVEDORE_RUN_PUSHED_IMAGE", "1")])
-                .contains("nothing was pushed earlier in this job")
-        );
-        let p = plan_in(
-            Step::RunTask,
-            &[c, t, uri, ("STEVEDORE_RUN_PUSHED_IMAGE", "0")],
-        )
-        .unwrap();
-        assert!(!p.set.iter().any(|(k, _)| k == "STEVEDORE_IMAGE"));
-    }
-
-    #[test]
-    fn auth_passes_renamed_keys_on_and_refuses_names_that_are_not_names() {
-        let names = [
-            ("STEVEDORE_ACCESS_KEY_ID_VAR", "MY_KEY"),
-            ("STEVEDORE_SECRET_ACCESS_KEY_VAR", "MY_SECRET"),
-        ];
-        assert!(err(Step::Auth, &names).contains("MY_KEY or MY_SECRET is empty"));
-        let mut all = names.to_vec();
-        all.extend([("MY_KEY", "AKIA123"), ("MY_SECRET", "s3cr/t+x")]);
-        let p = plan_in(Step::Auth, &all).unwrap();
-        assert_eq!(
-            p.bash_env,
-            vec![
-                ("AWS_ACCESS_KEY_ID".into(), "AKIA123".into()),
-                ("AWS_SECRET_ACCESS_KEY".into(), "s3cr/t+x".into())
-            ]
-        );
-        assert_eq!(p.actions, vec![Action::Stevedore(strings(&["auth"]))]);
-        // With a token, the keys are not needed.
-        let p = plan_in(
-            Step::Auth,
-            &[names[0], names[1], ("CIRCLE_OIDC_TOKEN_V2", "t")],
-        )
-        .unwrap();
-        assert!(p.bash_env.is_empty());
-        let bad = err(
-            Step::Auth,
-            &[
-                ("STEVEDORE_ACCESS_KEY_ID_VAR", "a[$(touch pwned)]"),
-                ("MY_SECRET", "x"),
-            ],
-        );
-        assert!(bad.contains("must be variable names"), "{bad}");
-    }
-}
+mod tests;

@@ -1,0 +1,326 @@
+//! The orb steps' plans, tested without running anything.
+
+use super::*;
+use std::collections::HashMap;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn plan_in(step: Step, pairs: &[(&str, &str)]) -> Result<StepPlan> {
+    let vars = env(pairs);
+    plan(step, &|k| vars.get(k).cloned(), Path::new("/work"))
+}
+
+fn err(step: Step, pairs: &[(&str, &str)]) -> String {
+    let e = plan_in(step, pairs).unwrap_err();
+    assert_eq!(crate::error::exit_code(&e), crate::error::EXIT_USAGE);
+    e.to_string()
+}
+
+fn program(p: &StepPlan) -> Vec<String> {
+    programs(p).remove(0)
+}
+
+/// The arguments of each program a plan runs, in order.
+fn programs(p: &StepPlan) -> Vec<Vec<String>> {
+    p.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Program(_, args) => Some(args.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn set<'a>(p: &'a StepPlan, name: &str) -> &'a str {
+    p.set.iter().find(|(k, _)| k == name).unwrap().1.as_str()
+}
+
+#[test]
+fn only_brace_references_expand() {
+    let vars = env(&[("CIRCLE_SHA1", "abc123")]);
+    let get = |k: &str| vars.get(k).cloned();
+    assert_eq!(
+        expand_vars(
+            "${CIRCLE_SHA1},$(touch pwned),`x`,$CIRCLE_SHA1,${UNSET}.",
+            &get
+        ),
+        "abc123,$(touch pwned),`x`,$CIRCLE_SHA1,."
+    );
+    assert_eq!(expand_vars("${a[$(x)]}${", &get), "${a[$(x)]}${");
+    assert!(is_true(Some("1")) && is_true(Some("true")) && !is_true(Some("0")));
+}
+
+#[test]
+fn build_and_push_expands_tags_and_build_args_as_single_arguments() {
+    assert!(err(Step::BuildAndPush, &[]).contains("the repo parameter is empty"));
+    let p = plan_in(
+        Step::BuildAndPush,
+        &[
+            ("STEVEDORE_REPO", "Team/App"),
+            ("CIRCLE_SHA1", "abc123"),
+            ("CIRCLE_BUILD_NUM", "7"),
+            ("STEVEDORE_TAGS", "${CIRCLE_SHA1},$(touch pwned)"),
+            (
+                "STEVEDORE_BUILD_ARGS",
+                "GREETING=hello \"quoted\" world\nREV=${CIRCLE_SHA1}\n\nNAME_ONLY",
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        program(&p),
+        strings(&[
+            "build",
+            "-f",
+            "Dockerfile",
+            "--build-arg",
+            "GREETING=hello \"quoted\" world",
+            "--build-arg",
+            "REV=abc123",
+            "--build-arg",
+            "NAME_ONLY",
+            "-t",
+            "stevedore-build-team-app:7",
+            "."
+        ])
+    );
+    assert_eq!(
+        p.actions.last(),
+        Some(&Action::Stevedore(strings(&[
+            "push",
+            "--docker-image",
+            "stevedore-build-team-app:7",
+            "--tag",
+            "abc123,$(touch pwned)"
+        ])))
+    );
+}
+
+#[test]
+fn build_and_push_ensures_the_repo_when_asked_and_uses_buildx_for_several_platforms() {
+    let base = [("STEVEDORE_REPO", "app")];
+    let with = |extra: (&str, &str)| {
+        let mut all = base.to_vec();
+        all.push(extra);
+        plan_in(Step::BuildAndPush, &all).unwrap()
+    };
+    let ensure = Action::Stevedore(strings(&["ecr", "ensure-repo"]));
+    assert_eq!(with(("STEVEDORE_CREATE_REPO", "1")).actions[0], ensure);
+    assert!(!with(("STEVEDORE_CREATE_REPO", "0"))
+        .actions
+        .contains(&ensure));
+    let multi = with(("STEVEDORE_PLATFORM", "linux/amd64,linux/arm64"));
+    let args = programs(&multi)
+        .into_iter()
+        .find(|a| a[..2] == strings(&["buildx", "build"]))
+        .unwrap();
+    assert_eq!(
+        args[2..6],
+        strings(&[
+            "--builder",
+            "stevedore-local",
+            "--platform",
+            "linux/amd64,linux/arm64"
+        ])
+    );
+    assert!(args.contains(&"type=oci,dest=/work/image.tar".to_string()));
+    match multi.actions.last() {
+        Some(Action::Stevedore(a)) => {
+            assert_eq!(a[..3], strings(&["push", "--archive", "/work/image.tar"]))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without tags, the commit; without a commit, latest.
+    assert!(
+        matches!(with(("X", "")).actions.last(), Some(Action::Stevedore(a)) if a.last().unwrap() == "latest")
+    );
+}
+
+#[test]
+fn several_platforms_get_qemu_for_the_foreign_ones_and_a_buildkit_builder_removed_after() {
+    let vars = env(&[
+        ("STEVEDORE_REPO", "app"),
+        ("STEVEDORE_PLATFORM", "linux/amd64,linux/arm64"),
+        ("STEVEDORE_BUILDKIT_IMAGE", "mirror.example/buildkit:v0.20"),
+        ("CIRCLE_BUILD_NUM", "7"),
+    ]);
+    let get = |k: &str| vars.get(k).cloned().filter(|v| !v.is_empty());
+    let on = |host| build_and_push(&get, &get, Path::new("/work"), host).unwrap();
+    let amd = programs(&on("amd64"));
+    assert_eq!(
+        amd[0],
+        strings(&[
+            "run",
+            "--privileged",
+            "--rm",
+            "tonistiigi/binfmt:latest",
+            "--install",
+            "arm64"
+        ])
+    );
+    assert_eq!(
+        amd[1],
+        strings(&[
+            "buildx",
+            "create",
+            "--name",
+            "stevedore-7",
+            "--driver",
+            "docker-container",
+            "--driver-opt",
+            "image=mirror.example/buildkit:v0.20",
+            "--bootstrap"
+        ])
+    );
+    assert_eq!(
+        amd[2][..4],
+        strings(&["buildx", "build", "--builder", "stevedore-7"])
+    );
+    assert_eq!(amd[3], strings(&["buildx", "rm", "stevedore-7"]));
+    // On an arm64 machine the foreign one is amd64; one native platform needs no QEMU.
+    assert_eq!(programs(&on("arm64"))[0].last().unwrap(), "amd64");
+    let one = env(&[
+        ("STEVEDORE_REPO", "app"),
+        ("STEVEDORE_PLATFORM", "linux/arm64"),
+        ("STEVEDORE_BUILDX", "1"),
+    ]);
+    let get = |k: &str| one.get(k).cloned().filter(|v| !v.is_empty());
+    let native = programs(&build_and_push(&get, &get, Path::new("/w"), "arm64").unwrap());
+    assert_eq!(native[0][..2], strings(&["buildx", "create"]));
+}
+
+#[test]
+fn publish_index_expands_tags_and_manifests_and_needs_both_names() {
+    let p = plan_in(
+        Step::PublishIndex,
+        &[
+            ("STEVEDORE_REPO", "app"),
+            (
+                "STEVEDORE_INDEX_MANIFESTS",
+                "${CIRCLE_SHA1}-amd64,${CIRCLE_SHA1}-arm64",
+            ),
+            ("STEVEDORE_TAGS", "${CIRCLE_SHA1},latest"),
+            ("CIRCLE_SHA1", "abc"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        p.actions,
+        vec![Action::Stevedore(strings(&[
+            "index",
+            "--tag",
+            "abc,latest",
+            "--manifest",
+            "abc-amd64,abc-arm64"
+        ]))]
+    );
+    assert_eq!(set(&p, "STEVEDORE_INDEX_MANIFESTS"), "");
+    assert!(err(Step::PublishIndex, &[("STEVEDORE_REPO", "app")])
+        .contains("publish_index: the manifests parameter is empty"));
+    assert!(
+        err(Step::PublishIndex, &[("STEVEDORE_INDEX_MANIFESTS", "a")])
+            .contains("publish_index: the repo parameter is empty")
+    );
+}
+
+#[test]
+fn deploy_service_needs_its_parameters_and_defaults_to_the_pushed_image() {
+    let c = ("STEVEDORE_CLUSTER", "c1");
+    let s = ("STEVEDORE_SERVICES", "web");
+    assert!(err(Step::DeployService, &[s]).contains("the cluster parameter is empty"));
+    assert!(err(Step::DeployService, &[c]).contains("the service parameter is empty"));
+    assert!(err(Step::DeployService, &[c, s])
+        .contains("no image: set the image parameter, or push one earlier in this job"));
+    let uri = (handoff::IMAGE_URI, "reg/app@sha256:1");
+    let p = plan_in(Step::DeployService, &[c, s, uri]).unwrap();
+    assert_eq!(set(&p, "STEVEDORE_IMAGE"), "reg/app@sha256:1");
+    let p = plan_in(
+        Step::DeployService,
+        &[
+            c,
+            s,
+            ("STEVEDORE_IMAGE", "reg/app:${CIRCLE_SHA1}"),
+            ("CIRCLE_SHA1", "abc123"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(set(&p, "STEVEDORE_IMAGE"), "reg/app:abc123");
+    let p = plan_in(
+        Step::DeployService,
+        &[c, s, uri, ("STEVEDORE_DEPLOY_CONTAINER", "app")],
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            set(&p, "STEVEDORE_IMAGE"),
+            set(&p, "STEVEDORE_CONTAINER_IMAGES")
+        ),
+        ("", "app=reg/app@sha256:1")
+    );
+    assert_eq!(p.actions, vec![Action::Stevedore(strings(&["deploy"]))]);
+}
+
+#[test]
+fn run_task_needs_its_parameters_and_runs_the_pushed_image_when_asked() {
+    let c = ("STEVEDORE_CLUSTER", "c1");
+    let t = ("STEVEDORE_TASK_DEFINITION", "migrate");
+    assert!(err(Step::RunTask, &[c])
+        .contains("the cluster and task_definition parameters must not be empty"));
+    let uri = (handoff::IMAGE_URI, "reg/app@sha256:1");
+    let p = plan_in(
+        Step::RunTask,
+        &[c, t, uri, ("STEVEDORE_RUN_PUSHED_IMAGE", "1")],
+    )
+    .unwrap();
+    assert_eq!(set(&p, "STEVEDORE_IMAGE"), "reg/app@sha256:1");
+    assert!(
+        err(Step::RunTask, &[c, t, ("STEVEDORE_RUN_PUSHED_IMAGE", "1")])
+            .contains("nothing was pushed earlier in this job")
+    );
+    let p = plan_in(
+        Step::RunTask,
+        &[c, t, uri, ("STEVEDORE_RUN_PUSHED_IMAGE", "0")],
+    )
+    .unwrap();
+    assert!(!p.set.iter().any(|(k, _)| k == "STEVEDORE_IMAGE"));
+}
+
+#[test]
+fn auth_passes_renamed_keys_on_and_refuses_names_that_are_not_names() {
+    let names = [
+        ("STEVEDORE_ACCESS_KEY_ID_VAR", "MY_KEY"),
+        ("STEVEDORE_SECRET_ACCESS_KEY_VAR", "MY_SECRET"),
+    ];
+    assert!(err(Step::Auth, &names).contains("MY_KEY or MY_SECRET is empty"));
+    let mut all = names.to_vec();
+    all.extend([("MY_KEY", "AKIA123"), ("MY_SECRET", "s3cr/t+x")]);
+    let p = plan_in(Step::Auth, &all).unwrap();
+    assert_eq!(
+        p.bash_env,
+        vec![
+            ("AWS_ACCESS_KEY_ID".into(), "AKIA123".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "s3cr/t+x".into())
+        ]
+    );
+    assert_eq!(p.actions, vec![Action::Stevedore(strings(&["auth"]))]);
+    // With a token, the keys are not needed.
+    let p = plan_in(
+        Step::Auth,
+        &[names[0], names[1], ("CIRCLE_OIDC_TOKEN_V2", "t")],
+    )
+    .unwrap();
+    assert!(p.bash_env.is_empty());
+    let bad = err(
+        Step::Auth,
+        &[
+            ("STEVEDORE_ACCESS_KEY_ID_VAR", "a[$(touch pwned)]"),
+            ("MY_SECRET", "x"),
+        ],
+    );
+    assert!(bad.contains("must be variable names"), "{bad}");
+}
