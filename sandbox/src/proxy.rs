@@ -22,6 +22,9 @@ pub struct RegistryFaults {
     pub fail_next: u32,
     /// The next N requests of any kind are refused with 401, as when a registry token expires.
     pub unauthorized_next: u32,
+    /// Blob uploads are received at most this fast, in bytes a second (0: as fast as they come),
+    /// as over a slow link: what a client's progress output is tested against.
+    pub upload_bytes_per_sec: u64,
     /// Counters: what was injected so far.
     pub failed: u32,
     pub cut: u32,
@@ -82,7 +85,8 @@ struct Front {
 }
 
 enum Fault {
-    None,
+    /// Pass the upload on, at most this many bytes a second (0: unlimited).
+    None(u64),
     Fail,
     Cut,
 }
@@ -103,8 +107,47 @@ fn decide(faults: &SharedFaults) -> Fault {
         f.cut += 1;
         Fault::Cut
     } else {
-        Fault::None
+        Fault::None(f.upload_bytes_per_sec)
     }
+}
+
+/// `body`, received at most `rate` bytes a second (0: unlimited).
+fn throttled<S, E>(body: S, rate: u64) -> impl futures_util::Stream<Item = Result<bytes::Bytes, E>>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>>,
+{
+    let start = tokio::time::Instant::now();
+    let mut total = 0u64;
+    body.then(move |chunk| {
+        if let (Ok(c), true) = (&chunk, rate > 0) {
+            total += c.len() as u64;
+        }
+        let due = start + std::time::Duration::from_secs_f64(total as f64 / rate.max(1) as f64);
+        async move {
+            if rate > 0 {
+                tokio::time::sleep_until(due).await;
+            }
+            chunk
+        }
+    })
+}
+
+/// A 401 when the test asked for the next requests to be refused, as an expired token is.
+fn injected_unauthorized(faults: &SharedFaults) -> Option<Response<Body>> {
+    let mut f = faults.lock().unwrap_or_else(|p| p.into_inner());
+    if f.unauthorized_next == 0 {
+        return None;
+    }
+    f.unauthorized_next -= 1;
+    let mut r = Response::new(Body::from(
+        r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required (injected)"}]}"#,
+    ));
+    *r.status_mut() = StatusCode::UNAUTHORIZED;
+    r.headers_mut().insert(
+        "www-authenticate",
+        axum::http::HeaderValue::from_static("Basic realm=\"stevedore-sandbox\""),
+    );
+    Some(r)
 }
 
 /// A running front; `host` is what clients use.
@@ -252,21 +295,7 @@ async fn forward(
 ) -> Result<Response<Body>, std::io::Error> {
     let faults = &front.shared.faults;
     let upstream = &front.upstream;
-    let refuse = {
-        let mut f = faults.lock().unwrap_or_else(|p| p.into_inner());
-        let refuse = f.unauthorized_next > 0;
-        f.unauthorized_next = f.unauthorized_next.saturating_sub(1);
-        refuse
-    };
-    if refuse {
-        let mut r = Response::new(Body::from(
-            r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required (injected)"}]}"#,
-        ));
-        *r.status_mut() = StatusCode::UNAUTHORIZED;
-        r.headers_mut().insert(
-            "www-authenticate",
-            axum::http::HeaderValue::from_static("Basic realm=\"stevedore-sandbox\""),
-        );
+    if let Some(r) = injected_unauthorized(faults) {
         return Ok(r);
     }
     if let Some(refusal) = authorize(front, &req) {
@@ -302,9 +331,10 @@ async fn forward(
     });
     let blob_put =
         req.method() == axum::http::Method::PUT && req.uri().path().contains("/blobs/uploads/");
+    let mut rate = 0;
     if blob_put {
         match decide(faults) {
-            Fault::None => {}
+            Fault::None(r) => rate = r,
             Fault::Fail => {
                 // Read the body first, as a registry that fails at the end of an upload does.
                 let mut body = req.into_body().into_data_stream();
@@ -348,9 +378,10 @@ async fn forward(
         // The registry knows only its own password; the issued one stood for a principal.
         out = out.header("authorization", front.upstream_auth.as_str());
     }
-    let out = out.body(reqwest::Body::wrap_stream(
+    let out = out.body(reqwest::Body::wrap_stream(throttled(
         req.into_body().into_data_stream(),
-    ));
+        rate,
+    )));
     let resp = out
         .send()
         .await

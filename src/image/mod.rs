@@ -1,8 +1,9 @@
 //! Images: where they come from (`source`, `archive`), the registry protocol (`registry`) and
-//! `stevedore push`, and `stevedore index` (`index`).
+//! `stevedore push` (with `progress` lines for long uploads), and `stevedore index` (`index`).
 
 pub mod archive;
 pub mod index;
+pub mod progress;
 pub mod push;
 pub mod reference;
 pub mod registry;

@@ -165,7 +165,7 @@ impl Registry {
     ) -> Result<BlobOutcome> {
         let mut reauthed = false;
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.upload_once(repo, blob, mount_from).await {
+            match self.upload_once(repo, blob, mount_from, progress).await {
                 Ok(Some(outcome)) => return Ok(outcome),
                 Ok(None) => return Ok(BlobOutcome::Uploaded { attempts: attempt }),
                 Err(Attempt::Fatal(e)) => return Err(e),
@@ -198,6 +198,7 @@ impl Registry {
         repo: &str,
         blob: &Blob,
         mount_from: Option<&str>,
+        progress: &(dyn Fn(String) + Sync),
     ) -> Result<Option<BlobOutcome>, Attempt> {
         let transport = |e: reqwest::Error| Attempt::Retry(format!("{e}{}", e.source_text()));
         let mut url = format!("{}/v2/{repo}/blobs/uploads/", self.base);
@@ -242,18 +243,22 @@ impl Registry {
         let file = tokio::fs::File::open(&blob.path)
             .await
             .map_err(|e| Attempt::Fatal(anyhow::anyhow!("opening {}: {e}", blob.path.display())))?;
-        let body =
-            reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
-        let r = self
+        let meter = super::progress::Meter::start();
+        let body = reqwest::Body::wrap_stream(super::progress::counted(file, meter.sent.clone()));
+        let put = self
             .http
             .put(put_url)
             .header("Authorization", self.header().await)
             .header("Content-Type", "application/octet-stream")
             .header("Content-Length", blob.size.to_string())
             .body(body)
-            .send()
-            .await
-            .map_err(transport)?;
+            .send();
+        let id = short(&blob.digest);
+        let r = super::progress::with_ticks(put, super::progress::EVERY, || {
+            progress(meter.line(id, blob.size))
+        })
+        .await
+        .map_err(transport)?;
         let status = r.status().as_u16();
         // ECR answers 201 as the spec says for the final PUT; some registries answer 204.
         if status == 201 || status == 204 {

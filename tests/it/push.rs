@@ -544,6 +544,79 @@ fn a_push_survives_failed_and_cut_blob_uploads_with_the_same_digest() {
     assert_eq!(printed_digest(&clean.stdout), digest);
 }
 
+#[test]
+fn a_slow_upload_prints_progress_at_most_ten_seconds_apart() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let l = Layout::new(&work.path().join("img"));
+    // 24 MB that gzip cannot shrink, received at 1 MB/s: an upload of about 24 s.
+    let mut raw = vec![0u8; 24_000_000];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut raw))
+        .unwrap();
+    std::fs::write(work.path().join("raw"), &raw).unwrap();
+    let layer = Command::new("gzip")
+        .args(["-n", "-1", "-c"])
+        .arg(work.path().join("raw"))
+        .output()
+        .unwrap()
+        .stdout;
+    let id = sha256_hex(&layer)[..12].to_string();
+    let d = l.image(&[layer], "amd64");
+    l.index(vec![d]);
+    sb.control(
+        "PUT",
+        "/_sandbox/registry-faults",
+        r#"{"upload_bytes_per_sec": 1000000}"#,
+    );
+    let out = stevedore(&[
+        "push",
+        "--repo",
+        "slow",
+        "--create-repo",
+        "--oci-layout",
+        &l.dir.display().to_string(),
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    let took: f64 = out
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("blob {id} 24.0 MB: uploaded in "))?
+                .strip_suffix(" s")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no upload line for {id}: {}", out.stdout));
+    let progress: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(&format!("blob {id}: ")) && l.contains(" of 24.0 MB ("))
+        .collect();
+    // A line every 10 s of the upload: floor(took / 10) of them, none more (`took` also counts
+    // the upload's POST, up to half a second before the PUT's meter starts).
+    assert!(took >= 20.0, "the rate limit did not hold: {took} s");
+    let most = (took / 10.0) as usize;
+    let least = ((took - 0.5) / 10.0) as usize;
+    assert!(
+        (least..=most).contains(&progress.len()),
+        "{} progress lines in {took} s: {}",
+        progress.len(),
+        out.stdout
+    );
+    let shares: Vec<u64> = progress
+        .iter()
+        .map(|l| {
+            let pct = l.split(" (").nth(1).unwrap().split('%').next().unwrap();
+            pct.parse().unwrap()
+        })
+        .collect();
+    assert!(shares.windows(2).all(|w| w[0] < w[1]), "{progress:?}");
+    assert!(progress[0].contains(" left"), "{progress:?}");
+}
+
 /// Build a small image with the Docker engine (FROM scratch: nothing is pulled).
 fn docker_build(tag: &str) -> String {
     let ctx = tempfile::tempdir().unwrap();
