@@ -1,7 +1,5 @@
 //! Numbers in human units for output read in CI logs. Pure functions.
 
-/// A byte count in decimal units with three significant digits: `512 B`, `1.50 kB`, `12.3 MB`,
-/// `250 MB`, `1.20 GB`.
 /// `n` things, singular for one: `1 blob`, `4 blobs`.
 pub fn count(n: usize, thing: &str) -> String {
     if n == 1 {
@@ -11,6 +9,8 @@ pub fn count(n: usize, thing: &str) -> String {
     }
 }
 
+/// A byte count in decimal units with three significant digits: `512 B`, `1.50 kB`, `12.3 MB`,
+/// `250 MB`, `1.20 GB`.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
     if n < 1000 {

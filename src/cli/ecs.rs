@@ -126,6 +126,13 @@ pub struct DeployArgs {
     #[arg(long, env = "STEVEDORE_ROLLBACK")]
     pub rollback: bool,
 
+    /// Once the rollout completes, run CMD with `sh -c` to check the new revision (a smoke
+    /// test); a non-zero exit fails the deployment (exit 3, and with --rollback the previous
+    /// revision is put back). CMD gets STEVEDORE_VERIFY_CLUSTER, _SERVICE, _REGION,
+    /// _TASK_DEFINITION, _PREVIOUS_TASK_DEFINITION and _DEPLOYMENT_ID; --timeout covers it.
+    #[arg(long, env = "STEVEDORE_VERIFY", value_name = "CMD")]
+    pub verify: Option<String>,
+
     /// Create the service when it does not exist (needs a task definition source and, for
     /// awsvpc, --subnets).
     #[arg(long, env = "STEVEDORE_CREATE_SERVICE")]

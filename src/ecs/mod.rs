@@ -16,8 +16,9 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// The shortest `--poll-interval`: five calls a second at most, well within ECS's rate limits.
 pub const MIN_POLL: Duration = Duration::from_millis(200);
 /// A wait that has printed nothing for this long says it is still waiting: CircleCI ends a
-/// step after 10 minutes without output.
-pub const HEARTBEAT: Duration = Duration::from_secs(5 * 60);
+/// step after 10 minutes without output, and a reader of a live log wants a sign of life well
+/// before that.
+pub const HEARTBEAT: Duration = Duration::from_secs(60);
 /// The longest `--poll-interval`.
 pub const MAX_POLL: Duration = Duration::from_secs(300);
 

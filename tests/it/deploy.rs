@@ -36,7 +36,7 @@ pub(crate) fn deploy(sb: &SandboxProc, args: &[&str]) -> Run {
     stevedore(&all).sandbox(sb, true)
 }
 
-fn service(sb: &SandboxProc) -> Value {
+pub(crate) fn service(sb: &SandboxProc) -> Value {
     sb.boto3("print(json.dumps(ecs.describe_services(cluster='c1', services=['web'])['services'][0], default=str))")
 }
 
@@ -191,6 +191,44 @@ fn without_ecs_rollback_a_failed_deployment_is_rolled_back_by_stevedore_when_ask
 }
 
 #[test]
+fn a_quiet_wait_prints_a_heartbeat_each_minute() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "{'enable': True, 'rollback': False}");
+    // The sandbox's clock all but stopped: the rollout holds in one state for the whole wait.
+    sb.control("POST", "/_sandbox/clock", r#"{"speed": 0.001}"#);
+    let out = deploy(
+        &sb,
+        &["--service", "web", "--image", &v2, "--timeout", "200s"],
+    )
+    .run();
+    assert_eq!(out.code, 4, "{}", out.all());
+    let beats: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("still following deployment "))
+        .collect();
+    // Held 200 s after its last change: a line at 1, 2 and 3 minutes, and no more.
+    assert_eq!(beats.len(), 3, "{}", out.stdout);
+    for (beat, minute) in beats.iter().zip(1u64..) {
+        let so_far = beat
+            .rsplit_once('(')
+            .and_then(|(_, t)| t.strip_suffix(" so far)"))
+            .expect(beat);
+        let secs = match so_far.strip_suffix('m') {
+            Some(m) => m.parse::<u64>().unwrap() * 60,
+            None => so_far.trim_end_matches('s').parse::<f64>().unwrap() as u64,
+        };
+        assert!(
+            (minute * 60..minute * 60 + 5).contains(&secs),
+            "heartbeat {minute} came at {secs} s: {}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
 fn a_missing_image_times_out_with_the_pull_error_printed() {
     let sb = SandboxProc::start();
     let v1 = sb.push_image("app", "v1", &[]);
@@ -330,6 +368,7 @@ fn bad_input_registers_nothing() {
         ("malformed JSON", vec!["--task-definition-file", &not_json], "--task-definition-file"),
         ("bad timeout", vec!["--timeout", "soon"], "--timeout"),
         ("env without container", vec!["--env", "MODE=x"], "--env"),
+        ("verify without waiting", vec!["--image", &v1, "--verify", "true", "--wait-until", "none"], "--verify runs once the rollout completes"),
     ];
     for (what, args, needle) in cases {
         let mut all = vec!["--service", "web"];

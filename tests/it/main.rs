@@ -15,4 +15,5 @@ mod output;
 mod push;
 mod sandbox;
 mod secrets;
+mod verify;
 mod wording;

@@ -94,6 +94,8 @@ impl Job<'_> {
             "container=app".into(),
             "role_name=ci".into(),
             "timeout=2m".into(),
+            // The job's check of the new revision runs in the deploy step, told which service.
+            "verify=test \"$STEVEDORE_VERIFY_SERVICE\" = web".into(),
         ];
         let out = self.run_job("build_push_and_deploy", checkout, &params);
         // The job's `docker build` tagged its image locally (on CircleCI the remote engine goes
@@ -216,6 +218,12 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
     );
     assert!(
         out.stdout.contains("#### job build_push_and_deploy: all"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("verifying: test \"$STEVEDORE_VERIFY_SERVICE\" = web\nverified in "),
         "{}",
         out.stdout
     );

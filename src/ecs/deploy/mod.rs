@@ -4,6 +4,7 @@
 mod follow;
 mod plan;
 mod service;
+mod verify;
 
 use crate::aws::json::Client;
 use crate::cli::DeployArgs;

@@ -25,6 +25,8 @@ pub struct Plan {
     pub timeout: Duration,
     pub poll: Duration,
     pub rollback: bool,
+    /// `--verify`: the command that checks a completed rollout.
+    pub verify: Option<String>,
     /// Prefix lines with the service name (several services at once).
     pub prefix: bool,
     /// CreateService's settings, when the service may be created.
@@ -180,6 +182,12 @@ impl Plan {
                 "--service (STEVEDORE_SERVICES): no service named; give one or more names, comma-separated"
             ));
         }
+        let verify = a.verify.clone().filter(|c| !c.trim().is_empty());
+        if verify.is_some() && a.wait_until == WaitUntil::None {
+            return Err(usage!(
+                "--verify runs once the rollout completes, and --wait-until none does not wait for it: use --wait-until deployed (or stable)"
+            ));
+        }
         let create = if a.create_service {
             if a.task_definition.is_none() && given.is_none() {
                 return Err(usage!("--create-service needs the task definition to start from: --task-definition, --task-definition-file or --template"));
@@ -221,6 +229,7 @@ impl Plan {
             timeout,
             poll,
             rollback: a.rollback,
+            verify,
             prefix: services.len() > 1,
         })
     }

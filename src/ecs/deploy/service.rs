@@ -2,6 +2,7 @@
 
 use super::follow::follow;
 use super::plan::Plan;
+use super::verify;
 use super::{say, DeployResult, Report};
 use crate::aws::json::CallError;
 use crate::cli::{CircuitBreaker, WaitUntil};
@@ -118,6 +119,17 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
     // Events already there belong to earlier deployments: print only what is new.
     let mut watch = Watch::seeded(&svc);
     let mut result = follow(ecs, plan, service, &deployment, deadline, &mut watch).await?;
+    if let (DeployResult::Deployed, Some(cmd)) = (&result, &plan.verify) {
+        let subject = verify::Subject {
+            cluster: &plan.cluster,
+            service,
+            region: &plan.region,
+            task_definition: &target,
+            previous_task_definition: &current,
+            deployment_id: &deployment,
+        };
+        result = verify::run(plan, cmd, &subject).await?;
+    }
     if plan.rollback
         && matches!(result, DeployResult::Failed(_) | DeployResult::TimedOut)
         && current != target
@@ -282,6 +294,9 @@ fn print_dry_run(plan: &Plan, service: &str, td_diff: &[String], service_changes
             say(plan, service, &format!("  {l}"));
         }
     }
+    if let Some(cmd) = &plan.verify {
+        say(plan, service, &format!("then verify: {cmd}"));
+    }
 }
 
 /// Put the previous revision back after a failed deployment and follow that: rolled back, or
@@ -296,8 +311,15 @@ async fn roll_back(
 ) -> Result<DeployResult> {
     let why = match result {
         DeployResult::Failed(w) => w.clone(),
-        _ => format!("no success within {:?}", plan.timeout),
+        _ => format!(
+            "no success within {}",
+            crate::validate::human_duration(plan.timeout)
+        ),
     };
+    // A deployment that timed out has used the deploy's deadline up: the rollback gets a
+    // --timeout of its own, or it could never be made.
+    let deadline = Instant::now() + plan.timeout;
+    ecs.client().set_deadline(deadline);
     say(
         plan,
         service,
@@ -316,7 +338,7 @@ async fn roll_back(
         },
     )
     .await?;
-    let again = follow(ecs, plan, service, &back, plan.deadline, watch).await?;
+    let again = follow(ecs, plan, service, &back, deadline, watch).await?;
     Ok(match again {
         DeployResult::Deployed => DeployResult::RolledBack(format!(
             "{why}; restored {}",
@@ -391,7 +413,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
             td.rsplit('/').next().unwrap_or(&td)
         ),
     );
-    let result = if plan.wait_until == WaitUntil::None {
+    let mut result = if plan.wait_until == WaitUntil::None {
         DeployResult::Started
     } else {
         follow(
@@ -404,6 +426,18 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
         )
         .await?
     };
+    if let (DeployResult::Deployed, Some(cmd)) = (&result, &plan.verify) {
+        // A new service has no earlier revision to go back to: a failed check fails the deploy.
+        let subject = verify::Subject {
+            cluster,
+            service,
+            region: &plan.region,
+            task_definition: &td,
+            previous_task_definition: "",
+            deployment_id: &id,
+        };
+        result = verify::run(plan, cmd, &subject).await?;
+    }
     Ok(Report {
         service: service.into(),
         task_definition: Some(td),
