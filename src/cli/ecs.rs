@@ -55,6 +55,16 @@ pub struct DeployArgs {
     #[arg(long = "secret", env = "STEVEDORE_SECRETS", value_delimiter = '\n')]
     pub secrets: Vec<String>,
 
+    /// KEY=VALUE tag to add to the new revision, or to change there; repeat or comma-separate.
+    /// The previous revision's other tags are kept.
+    #[arg(
+        long = "tag-task-definition",
+        env = "STEVEDORE_TASK_DEFINITION_TAGS",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
+    pub task_definition_tags: Vec<String>,
+
     /// Task CPU units (e.g. 256, 1024).
     #[arg(long, env = "STEVEDORE_CPU")]
     pub cpu: Option<String>,

@@ -55,6 +55,74 @@ pub fn inherit_tags(new: &mut Value, previous: &Value) {
     }
 }
 
+/// The characters ECS allows in a tag key or value (`[\p{L}\p{Z}\p{N}_.:/=+\-@]*` in its model).
+fn tag_char_ok(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+}
+
+/// `--tag-task-definition KEY=VALUE` items (blank ones skipped), checked as ECS checks tags:
+/// a key of 1 to 128 characters, a value of at most 256, letters, digits, spaces and `_.:/=+-@`,
+/// no `aws:` prefix (reserved for AWS), at most 50 on a task definition. The error names the item.
+pub fn parse_tags(items: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .ok_or_else(|| format!("'{item}' is not KEY=VALUE"))?;
+        if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+            return Err(format!(
+                "'{item}': a tag key has 1 to 128 characters and a value at most 256"
+            ));
+        }
+        if !k.chars().chain(v.chars()).all(tag_char_ok) {
+            return Err(format!(
+                "'{item}': tags may hold letters, digits, spaces and _ . : / = + - @ only"
+            ));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(format!(
+                "'{item}': keys starting with aws: are reserved for AWS"
+            ));
+        }
+        out.retain(|(key, _)| key != k);
+        out.push((k.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+/// Add each tag to a registrable task definition, or change the value of a tag it has; its
+/// other tags stay. More than ECS's 50 tags is an error.
+pub fn set_tags(td: &mut Value, tags: &[(String, String)]) -> Result<(), String> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let Some(obj) = td.as_object_mut() else {
+        return Err("the task definition is not a JSON object".into());
+    };
+    let list = obj.entry("tags").or_insert_with(|| Value::Array(vec![]));
+    if !list.is_array() {
+        *list = Value::Array(vec![]);
+    }
+    let arr = list.as_array_mut().expect("array");
+    for (k, v) in tags {
+        match arr
+            .iter_mut()
+            .find(|t| t.get("key").and_then(Value::as_str) == Some(k))
+        {
+            Some(t) => t["value"] = Value::String(v.clone()),
+            None => arr.push(serde_json::json!({"key": k, "value": v})),
+        }
+    }
+    if arr.len() > 50 {
+        return Err(format!(
+            "--tag-task-definition: the task definition would have {} tags; ECS allows 50",
+            arr.len()
+        ));
+    }
+    Ok(())
+}
+
 /// What a deploy changes in a task definition.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
@@ -68,6 +136,9 @@ pub struct Changes {
     pub secrets: Vec<(String, String, String)>,
     pub cpu: Option<String>,
     pub memory: Option<String>,
+    /// Tags to add or change (`--tag-task-definition`); set after a given definition has
+    /// inherited its predecessor's, by [`set_tags`].
+    pub tags: Vec<(String, String)>,
 }
 
 impl Changes {
@@ -385,6 +456,42 @@ mod tests {
         // Without tags (or with none) nothing is added.
         let bare = registrable(&json!({"taskDefinition": {"family": "web"}, "tags": []}));
         assert!(bare.get("tags").is_none());
+    }
+
+    #[test]
+    fn tags_are_added_or_changed_and_the_others_kept() {
+        let tags = parse_tags(&["team=api".into(), " release = 42 ".into(), "".into()]).unwrap();
+        assert_eq!(
+            tags,
+            vec![
+                ("team".into(), "api".into()),
+                ("release".into(), "42".into())
+            ]
+        );
+        let mut td = json!({"family": "web", "tags": [{"key": "team", "value": "web"}, {"key": "cost-center", "value": "7"}]});
+        set_tags(&mut td, &tags).unwrap();
+        assert_eq!(
+            td["tags"],
+            json!([{"key": "team", "value": "api"}, {"key": "cost-center", "value": "7"}, {"key": "release", "value": "42"}])
+        );
+        let mut bare = json!({"family": "web"});
+        set_tags(&mut bare, &[]).unwrap();
+        assert!(bare.get("tags").is_none(), "no tags asked, none added");
+        for (bad, says) in [
+            ("novalue", "is not KEY=VALUE"),
+            ("=x", "1 to 128 characters"),
+            ("aws:owner=me", "reserved for AWS"),
+            ("AWS:owner=me", "reserved for AWS"),
+            ("team=a;b", "letters, digits"),
+        ] {
+            let e = parse_tags(&[bad.into()]).unwrap_err();
+            assert!(e.contains(says) && e.contains(bad), "{bad}: {e}");
+        }
+        let many: Vec<(String, String)> = (0..51).map(|i| (format!("k{i}"), "v".into())).collect();
+        assert!(set_tags(&mut json!({}), &many)
+            .unwrap_err()
+            .contains("ECS allows 50"));
+        assert!(set_tags(&mut json!([1]), &tags).is_err());
     }
 
     #[test]

@@ -857,3 +857,51 @@ fn every_path_that_registers_keeps_the_previous_revisions_tags() {
         "run-task --image"
     );
 }
+
+#[test]
+fn tags_on_demand_are_added_or_changed_on_the_new_revision_and_the_rest_kept() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    setup(&sb, &v1, "{'enable': True, 'rollback': True}");
+    // Only tags change: that alone is a new revision (web:1 has team=a).
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--tag-task-definition",
+            "team=api,release=42",
+        ],
+    )
+    .run()
+    .success();
+    assert!(out.stdout.contains("registered web:2"), "{}", out.stdout);
+    assert_eq!(
+        td_tags(&sb, "web:2"),
+        json!([{"key": "team", "value": "api"}, {"key": "release", "value": "42"}])
+    );
+    assert!(service(&sb)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .ends_with("web:2"));
+    // The same tags again: nothing to deploy, nothing registered.
+    let out = deploy(
+        &sb,
+        &["--service", "web", "--tag-task-definition", "release=42"],
+    )
+    .run()
+    .success();
+    assert!(out.stdout.contains("nothing to deploy"), "{}", out.stdout);
+    // A tag ECS would refuse is refused before anything is registered, naming the item.
+    let out = deploy(
+        &sb,
+        &["--service", "web", "--tag-task-definition", "aws:owner=me"],
+    )
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert_eq!(
+        out.stderr.trim(),
+        "stevedore: --tag-task-definition: 'aws:owner=me': keys starting with aws: are reserved for AWS"
+    );
+    assert_eq!(task_definitions(&sb).as_array().unwrap().len(), 2);
+}

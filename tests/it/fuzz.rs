@@ -120,11 +120,16 @@ proptest! {
             secrets: vec![],
             cpu: None,
             memory: None,
+            tags: vec![(name.clone(), "v".into())],
         };
         let base = registrable(&td);
-        if let Ok(new) = apply(&base, &changes) {
+        if let Ok(mut new) = apply(&base, &changes) {
+            let _ = stevedore::ecs::taskdef::set_tags(&mut new, &changes.tags);
             let _ = diff(&base, &new);
         }
+        // Whatever JSON it is given, set_tags answers and never panics.
+        let mut any = td.clone();
+        let _ = stevedore::ecs::taskdef::set_tags(&mut any, &changes.tags);
     }
 
     #[test]

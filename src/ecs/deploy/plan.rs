@@ -218,6 +218,8 @@ impl Plan {
                 secrets: container_kv("--secret", &a.secrets)?,
                 cpu: a.cpu.clone(),
                 memory: a.memory.clone(),
+                tags: taskdef::parse_tags(&a.task_definition_tags)
+                    .map_err(|e| usage!("--tag-task-definition: {e}"))?,
             },
             given,
             start_from: a.task_definition.clone(),

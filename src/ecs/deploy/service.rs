@@ -223,6 +223,7 @@ async fn revisions(ecs: &Ecs, plan: &Plan, current: &str) -> Result<Revisions> {
     if plan.given.is_some() {
         taskdef::inherit_tags(&mut new, &running);
     }
+    taskdef::set_tags(&mut new, &plan.changes.tags).map_err(|e| usage!("{e}"))?;
     Ok(Revisions {
         base_arn,
         base,
@@ -356,7 +357,8 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
     let cluster = plan.cluster.as_str();
     let td = match (&plan.given, &plan.start_from) {
         (Some(v), _) => {
-            let new = taskdef::apply(v, &plan.changes).map_err(|e| usage!("{e}"))?;
+            let mut new = taskdef::apply(v, &plan.changes).map_err(|e| usage!("{e}"))?;
+            taskdef::set_tags(&mut new, &plan.changes.tags).map_err(|e| usage!("{e}"))?;
             if plan.dry_run {
                 say(plan, service, &format!("plan: register a task definition of family {} and create service {service} in {cluster} (dry run)", new.get("family").and_then(Value::as_str).unwrap_or("?")));
                 return Ok(Report {
