@@ -223,6 +223,15 @@ pub struct RunTaskArgs {
     #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP")]
     pub assign_public_ip: bool,
 
+    /// The task's startedBy (up to 128 letters, digits, `-`, `_` and `/`), to find it with
+    /// ListTasks --started-by.
+    #[arg(long, env = "STEVEDORE_STARTED_BY", default_value = "stevedore")]
+    pub started_by: String,
+
+    /// The task's group (up to 255 characters); ECS's default is `family:<family>`.
+    #[arg(long, env = "STEVEDORE_TASK_GROUP")]
+    pub group: Option<String>,
+
     /// Give up waiting after this long.
     #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "30m", value_parser = crate::ecs::timeout_flag)]
     pub timeout: std::time::Duration,

@@ -171,6 +171,8 @@ pub struct RunTask {
     pub task_definition: String,
     pub count: u32,
     pub started_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub overrides: TaskOverride,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,

@@ -38,6 +38,8 @@ pub struct TaskRun {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub assign_public_ip: bool,
+    pub started_by: String,
+    pub group: Option<String>,
 }
 
 impl TaskRun {
@@ -57,7 +59,24 @@ impl TaskRun {
                 .ok_or_else(|| usage!("--env: '{item}' is not NAME=VALUE"))?;
             env.push((k.to_string(), v.to_string()));
         }
+        let started_by = a.started_by.trim();
+        if started_by.is_empty()
+            || started_by.len() > 128
+            || !started_by
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c))
+        {
+            return Err(usage!("--started-by (STEVEDORE_STARTED_BY): '{started_by}' is not 1 to 128 letters, digits, -, _ and /, as ECS takes it"));
+        }
+        let group = a.group.as_deref().map(str::trim).filter(|g| !g.is_empty());
+        if group.is_some_and(|g| g.chars().count() > 255) {
+            return Err(usage!(
+                "--group (STEVEDORE_TASK_GROUP): longer than ECS's 255 characters"
+            ));
+        }
         Ok(TaskRun {
+            started_by: started_by.to_string(),
+            group: group.map(String::from),
             cluster: a.cluster.clone(),
             task_definition: a.task_definition.clone(),
             command,
@@ -86,7 +105,8 @@ impl TaskRun {
             cluster: self.cluster.clone(),
             task_definition: self.task_definition.clone(),
             count: 1,
-            started_by: "stevedore".into(),
+            started_by: self.started_by.clone(),
+            group: self.group.clone(),
             overrides: api::TaskOverride {
                 container_overrides: vec![api::ContainerOverride {
                     name: container.into(),
@@ -298,11 +318,13 @@ mod tests {
             subnets: vec!["subnet-1".into()],
             security_groups: vec![],
             assign_public_ip: true,
+            started_by: "circleci-1234".into(),
+            group: Some("migrations".into()),
         };
         assert_eq!(
             serde_json::to_value(run.request("app")).unwrap(),
-            json!({"cluster": "c1", "taskDefinition": "migrate:3", "count": 1, "startedBy": "stevedore",
-                "overrides": {"containerOverrides": [{"name": "app", "command": ["rake", "db:migrate"],
+            json!({"cluster": "c1", "taskDefinition": "migrate:3", "count": 1, "startedBy": "circleci-1234",
+                "group": "migrations", "overrides": {"containerOverrides": [{"name": "app", "command": ["rake", "db:migrate"],
                     "environment": [{"name": "A", "value": "1=2"}]}]},
                 "launchType": "FARGATE",
                 "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": [], "assignPublicIp": "ENABLED"}}})

@@ -494,10 +494,45 @@ fn run_task_exits_with_the_containers_code() {
         "ok",
         "--poll-interval",
         "200ms",
+        "--started-by",
+        "circleci/job-42",
+        "--group",
+        "migrations",
     ])
     .sandbox(&sb, true)
     .run();
     assert_eq!(out.code, 0, "{}", out.all());
+    // ECS's own view (boto3): the task found by its startedBy, in its group; the first task
+    // has the defaults (startedBy stevedore, group family:<family>).
+    let who = sb.boto3("t = ecs.list_tasks(cluster='c1', desiredStatus='STOPPED', startedBy='circleci/job-42')['taskArns']
+d = ecs.describe_tasks(cluster='c1', tasks=t)['tasks']
+m = ecs.describe_tasks(cluster='c1', tasks=ecs.list_tasks(cluster='c1', desiredStatus='STOPPED', family='migrate')['taskArns'])['tasks']
+print(json.dumps([[x['startedBy'], x['group']] for x in d + m]))");
+    assert_eq!(
+        who,
+        json!([
+            ["circleci/job-42", "migrations"],
+            ["stevedore", "family:migrate"]
+        ])
+    );
+    let bad = stevedore(&[
+        "run-task",
+        "--cluster",
+        "c1",
+        "--task-definition",
+        "ok",
+        "--started-by",
+        "ci job",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(bad.code, 2, "{}", bad.all());
+    assert!(
+        bad.stderr
+            .contains("--started-by (STEVEDORE_STARTED_BY): 'ci job' is not"),
+        "{}",
+        bad.stderr
+    );
     let overrides = sb.boto3("t = ecs.list_tasks(cluster='c1', desiredStatus='STOPPED')['taskArns']\nd = ecs.describe_tasks(cluster='c1', tasks=t)['tasks']\nprint(json.dumps([x['overrides'] for x in d]))");
     assert!(
         overrides

@@ -80,7 +80,9 @@ pub(super) fn run_task(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
                 ctx,
                 &cluster,
                 &td,
-                format!("family:{family}"),
+                opt_str(body, "group")
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("family:{family}")),
                 None,
                 None,
                 opt_str(body, "startedBy").map(String::from),
