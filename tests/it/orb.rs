@@ -80,7 +80,20 @@ struct Job<'a> {
     files: &'a Files,
 }
 
-impl Job<'_> {
+impl<'a> Job<'a> {
+    /// A job of the organization `org-sandbox`, project `p1`, its home under `tmp`.
+    fn new(sb: &'a SandboxProc, orb: PathBuf, tmp: &Path, files: &'a Files) -> Job<'a> {
+        let job = Job {
+            sb,
+            token: sb.token(&["--org", "org-sandbox", "--project", "p1"]),
+            orb,
+            home: tmp.join("home"),
+            files,
+        };
+        std::fs::create_dir_all(&job.home).unwrap();
+        job
+    }
+
     /// Run `build_push_and_deploy` with a clean environment: what CircleCI gives a job, the
     /// sandbox's variables (no admin keys), and no stevedore on PATH.
     fn run(&self, checkout: &Path, tag: &str) -> Output {
@@ -196,14 +209,7 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
     sb.put_role("ci", None, Some(&policy));
 
     let files = Files::serve(&dist);
-    let job = Job {
-        sb: &sb,
-        token: sb.token(&["--org", "org-sandbox", "--project", "p1"]),
-        orb,
-        home: tmp.path().join("home"),
-        files: &files,
-    };
-    std::fs::create_dir_all(&job.home).unwrap();
+    let job = Job::new(&sb, orb, tmp.path(), &files);
 
     let good = tmp.path().join("good");
     project(&good, false);
@@ -275,14 +281,7 @@ fn per_architecture_builds_and_publish_index_run_end_to_end() {
     let policy = rendered(&sb, &["iam", "policy", "--repo", "multi"]);
     sb.put_role("ci", None, Some(&policy));
     let files = Files::serve(&root().join("dist"));
-    let job = Job {
-        sb: &sb,
-        token: sb.token(&["--org", "org-sandbox", "--project", "p1"]),
-        orb,
-        home: tmp.path().join("home"),
-        files: &files,
-    };
-    std::fs::create_dir_all(&job.home).unwrap();
+    let job = Job::new(&sb, orb, tmp.path(), &files);
     // Each architecture as its own job (on CircleCI an amd64 and an arm64 machine at once, each
     // with its own checkout and engine).
     for arch in ["amd64", "arm64"] {
