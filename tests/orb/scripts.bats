@@ -119,3 +119,41 @@ stevedore-build-team-app:7
   [ ! -e pwned2 ]
   [ ! -s "$BASH_ENV" ]
 }
+
+@test "every STEVEDORE_ variable a command's step sets is read by the helper commands it runs" {
+  # A parameter handed on under a name no command reads is silently ignored: run_task's
+  # `environment` once went out as STEVEDORE_ENV, which is deploy's, while run-task reads
+  # STEVEDORE_RUN_ENV. Read: named in the `--help` of a command the step runs, or by the orb
+  # step's own logic (src/orb/).
+  run python3 - "$ROOT" <<'PY'
+import pathlib, re, subprocess, sys
+root = pathlib.Path(sys.argv[1])
+runs = {
+    "auth": [["auth"]],
+    "build_and_push": [["push"], ["ecr", "ensure-repo"]],
+    "deploy_service": [["deploy"]],
+    "doctor": [["doctor"]],
+    "ecr_login": [["ecr", "login"]],
+    "publish_index": [["index"]],
+    "run_task": [["run-task"]],
+}
+orb_logic = "".join(p.read_text() for p in (root / "src/orb").glob("*.rs"))
+bad = []
+for cmd, subs in runs.items():
+    text = (root / f"orb/src/commands/{cmd}.yml").read_text()
+    helps = "".join(
+        subprocess.run([str(root / "target/debug/stevedore"), *s, "--help"], capture_output=True, text=True, check=True).stdout
+        for s in subs
+    )
+    helps = re.sub(r"\s+", " ", helps)  # the help wraps `[env: X]` across lines
+    for var in sorted(set(re.findall(r"^\s+(STEVEDORE_[A-Z_]+):", text, re.M))):
+        # clap shows `[env: X=value]` when X is set where the help runs.
+        if not re.search(rf"\[env: {var}[\]=]", helps) and f'"{var}"' not in orb_logic:
+            bad.append(f"{cmd}: {var} is read by none of {subs}")
+print("\n".join(bad) or "all read")
+sys.exit(1 if bad else 0)
+PY
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$output" = "all read" ]
+}
