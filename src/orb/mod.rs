@@ -328,9 +328,13 @@ fn deploy_service(
     let mut image = expand_vars(&get("STEVEDORE_IMAGE").unwrap_or_default(), env);
     let mut pairs = expand_vars(&get("STEVEDORE_CONTAINER_IMAGES").unwrap_or_default(), env);
     if image.is_empty() && pairs.is_empty() {
-        image = get(handoff::IMAGE_URI).ok_or_else(|| {
-            usage!("deploy_service: no image: set the image parameter, or push one earlier in this job (build_and_push exports {})", handoff::IMAGE_URI)
-        })?;
+        // A task_definition with no image deploys that revision as it is (the aws-ecs orb's
+        // skip_task_definition_registration).
+        match get(handoff::IMAGE_URI) {
+            Some(uri) => image = uri,
+            None if get("STEVEDORE_TASK_DEFINITION").is_some() => {}
+            None => return Err(usage!("deploy_service: no image: set the image parameter, or push one earlier in this job (build_and_push exports {}), or name a task_definition to deploy as it is", handoff::IMAGE_URI)),
+        }
     }
     if let Some(container) = get("STEVEDORE_DEPLOY_CONTAINER").filter(|_| !image.is_empty()) {
         pairs = format!("{container}={image}");

@@ -263,6 +263,19 @@ fn deploy_service_needs_its_parameters_and_defaults_to_the_pushed_image() {
         ("", "app=reg/app@sha256:1")
     );
     assert_eq!(p.actions, vec![Action::Stevedore(strings(&["deploy"]))]);
+    // A revision named and nothing pushed: deployed as it is, no image given.
+    let p = plan_in(
+        Step::DeployService,
+        &[c, s, ("STEVEDORE_TASK_DEFINITION", "web:5")],
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            set(&p, "STEVEDORE_IMAGE"),
+            set(&p, "STEVEDORE_CONTAINER_IMAGES")
+        ),
+        ("", "")
+    );
 }
 
 #[test]

@@ -355,3 +355,81 @@ fn per_architecture_builds_and_publish_index_run_end_to_end() {
         "{index}"
     );
 }
+
+#[test]
+fn deploy_service_update_hands_the_service_parameters_to_the_deploy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orb = packed_orb(tmp.path());
+    let sb = SandboxProc::start();
+    let base = sb.push_image("base", "v1", &[]);
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}])\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
+         print(1)"
+    ));
+    sb.put_role("ci", None, None);
+    let files = Files::serve(&root().join("dist"));
+    let job = Job::new(&sb, orb, tmp.path(), &files);
+    // The aws-ecs orb's desired_count and enable_circuit_breaker, as parameters of this job.
+    let params = |extra: &[&str]| -> Vec<String> {
+        let mut p = vec![
+            "cluster=c1".to_string(),
+            "service=web".into(),
+            format!("image={base}"),
+            "timeout=2m".into(),
+            "role_name=ci".into(),
+        ];
+        p.extend(extra.iter().map(|e| e.to_string()));
+        p
+    };
+    let out = job.run_job(
+        "deploy_service_update",
+        tmp.path(),
+        &params(&["desired_count=3", "circuit_breaker=rollback"]),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    let svc = sb.boto3("s = ecs.describe_services(cluster='c1', services=['web'])['services'][0]\nprint(json.dumps([s['taskDefinition'].rsplit('/', 1)[1], s['desiredCount'], s['deploymentConfiguration']['deploymentCircuitBreaker'], s['runningCount']]))");
+    // web:2: the image pinned to its digest.
+    assert_eq!(
+        svc,
+        json!(["web:2", 3, {"enable": true, "rollback": true}, 3]),
+        "{}",
+        out.stdout
+    );
+    // The same again: nothing to deploy; with force_new_deployment, a new deployment of web:2.
+    let out = job.run_job("deploy_service_update", tmp.path(), &params(&[]));
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("nothing to deploy"), "{}", out.stdout);
+    let out = job.run_job(
+        "deploy_service_update",
+        tmp.path(),
+        &params(&["force_new_deployment=true"]),
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("web: deployed web:2 ("),
+        "{}",
+        out.stdout
+    );
+    // A revision named with no image: deployed as it is, nothing registered (the aws-ecs orb's
+    // skip_task_definition_registration).
+    let out = job.run_job(
+        "deploy_service_update",
+        tmp.path(),
+        &[
+            "cluster=c1".into(),
+            "service=web".into(),
+            "task_definition=web:1".into(),
+            "timeout=2m".into(),
+            "role_name=ci".into(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.stdout.contains("registered"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("web: deployed web:1 ("),
+        "{}",
+        out.stdout
+    );
+}
