@@ -232,6 +232,14 @@ pub struct RunTaskArgs {
     #[arg(long, env = "STEVEDORE_TASK_GROUP")]
     pub group: Option<String>,
 
+    /// The Fargate platform version to run on, e.g. 1.4.0 (ECS's default: LATEST).
+    #[arg(long, env = "STEVEDORE_PLATFORM_VERSION")]
+    pub platform_version: Option<String>,
+
+    /// Enable ECS Exec for the task (the task role needs the SSM messages permissions).
+    #[arg(long, env = "STEVEDORE_ENABLE_EXECUTE_COMMAND")]
+    pub enable_execute_command: bool,
+
     /// Give up waiting after this long.
     #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "30m", value_parser = crate::ecs::timeout_flag)]
     pub timeout: std::time::Duration,

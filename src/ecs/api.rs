@@ -173,6 +173,10 @@ pub struct RunTask {
     pub started_by: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enable_execute_command: bool,
     pub overrides: TaskOverride,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,

@@ -40,6 +40,8 @@ pub struct TaskRun {
     pub assign_public_ip: bool,
     pub started_by: String,
     pub group: Option<String>,
+    pub platform_version: Option<String>,
+    pub enable_execute_command: bool,
 }
 
 impl TaskRun {
@@ -77,6 +79,13 @@ impl TaskRun {
         Ok(TaskRun {
             started_by: started_by.to_string(),
             group: group.map(String::from),
+            platform_version: a
+                .platform_version
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(String::from),
+            enable_execute_command: a.enable_execute_command,
             cluster: a.cluster.clone(),
             task_definition: a.task_definition.clone(),
             command,
@@ -107,6 +116,8 @@ impl TaskRun {
             count: 1,
             started_by: self.started_by.clone(),
             group: self.group.clone(),
+            platform_version: self.platform_version.clone(),
+            enable_execute_command: self.enable_execute_command,
             overrides: api::TaskOverride {
                 container_overrides: vec![api::ContainerOverride {
                     name: container.into(),
@@ -320,11 +331,13 @@ mod tests {
             assign_public_ip: true,
             started_by: "circleci-1234".into(),
             group: Some("migrations".into()),
+            platform_version: Some("1.4.0".into()),
+            enable_execute_command: true,
         };
         assert_eq!(
             serde_json::to_value(run.request("app")).unwrap(),
             json!({"cluster": "c1", "taskDefinition": "migrate:3", "count": 1, "startedBy": "circleci-1234",
-                "group": "migrations", "overrides": {"containerOverrides": [{"name": "app", "command": ["rake", "db:migrate"],
+                "group": "migrations", "platformVersion": "1.4.0", "enableExecuteCommand": true, "overrides": {"containerOverrides": [{"name": "app", "command": ["rake", "db:migrate"],
                     "environment": [{"name": "A", "value": "1=2"}]}]},
                 "launchType": "FARGATE",
                 "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": [], "assignPublicIp": "ENABLED"}}})

@@ -498,21 +498,26 @@ fn run_task_exits_with_the_containers_code() {
         "circleci/job-42",
         "--group",
         "migrations",
+        "--platform-version",
+        "1.4.0",
+        "--enable-execute-command",
     ])
     .sandbox(&sb, true)
     .run();
     assert_eq!(out.code, 0, "{}", out.all());
     // ECS's own view (boto3): the task found by its startedBy, in its group; the first task
     // has the defaults (startedBy stevedore, group family:<family>).
-    let who = sb.boto3("t = ecs.list_tasks(cluster='c1', desiredStatus='STOPPED', startedBy='circleci/job-42')['taskArns']
-d = ecs.describe_tasks(cluster='c1', tasks=t)['tasks']
-m = ecs.describe_tasks(cluster='c1', tasks=ecs.list_tasks(cluster='c1', desiredStatus='STOPPED', family='migrate')['taskArns'])['tasks']
-print(json.dumps([[x['startedBy'], x['group']] for x in d + m]))");
+    let who = sb.boto3(
+        "t = ecs.list_tasks(cluster='c1', desiredStatus='STOPPED', startedBy='circleci/job-42')['taskArns']\n\
+         d = ecs.describe_tasks(cluster='c1', tasks=t)['tasks']\n\
+         m = ecs.describe_tasks(cluster='c1', tasks=ecs.list_tasks(cluster='c1', desiredStatus='STOPPED', family='migrate')['taskArns'])['tasks']\n\
+         print(json.dumps([[x['startedBy'], x['group'], x['enableExecuteCommand'], x.get('platformVersion')] for x in d + m]))",
+    );
     assert_eq!(
         who,
         json!([
-            ["circleci/job-42", "migrations"],
-            ["stevedore", "family:migrate"]
+            ["circleci/job-42", "migrations", true, "1.4.0"],
+            ["stevedore", "family:migrate", false, null]
         ])
     );
     let bad = stevedore(&[

@@ -129,6 +129,9 @@ pub struct Task {
     pub health: Option<Health>,
     /// The container the health check belongs to.
     pub health_container: Option<String>,
+    /// RunTask's enableExecuteCommand and platformVersion, answered back as given.
+    pub enable_execute_command: bool,
+    pub platform_version: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -493,6 +496,8 @@ pub(super) fn new_task(
         memory: td.json["memory"].as_str().map(String::from),
         health: checked.as_ref().map(|(_, hc)| Health::new(hc.clone())),
         health_container: checked.map(|(name, _)| name),
+        enable_execute_command: false,
+        platform_version: None,
     });
     id
 }

@@ -65,6 +65,7 @@ pub(super) fn task_json(ctx: &Ctx, t: &Task) -> Value {
         "taskArn": t.arn, "clusterArn": ctx.arn("cluster", &t.cluster), "taskDefinitionArn": t.td_arn,
         "lastStatus": t.last_status, "desiredStatus": t.desired_status, "createdAt": t.created_at,
         "group": t.group, "launchType": t.launch_type, "overrides": t.overrides,
+        "enableExecuteCommand": t.enable_execute_command,
         "healthStatus": t.health.as_ref().map_or("UNKNOWN", |h| h.status),
         "containers": t.containers.iter().map(|c| {
             let mut cv = json!({"containerArn": ctx.arn("container", &format!("{}/{}/{}", t.cluster, t.id, c.name)), "taskArn": t.arn, "name": c.name, "image": c.image, "lastStatus": if t.last_status == "DEACTIVATING" { "RUNNING" } else { t.last_status.as_str() }});
@@ -88,6 +89,7 @@ pub(super) fn task_json(ctx: &Ctx, t: &Task) -> Value {
         ("stopCode", &t.stop_code),
         ("stoppedReason", &t.stopped_reason),
         ("startedBy", &t.started_by),
+        ("platformVersion", &t.platform_version),
         ("cpu", &t.cpu),
         ("memory", &t.memory),
     ] {

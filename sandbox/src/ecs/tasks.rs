@@ -91,6 +91,15 @@ pub(super) fn run_task(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
             )
         })
         .collect();
+    let exec = body
+        .get("enableExecuteCommand")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let platform = opt_str(body, "platformVersion").map(String::from);
+    for t in st.tasks.iter_mut().filter(|t| ids.contains(&t.id)) {
+        t.enable_execute_command = exec;
+        t.platform_version = platform.clone();
+    }
     let tasks: Vec<Value> = ids
         .iter()
         .filter_map(|id| st.tasks.iter().find(|t| &t.id == id))
