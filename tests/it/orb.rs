@@ -372,11 +372,11 @@ fn deploy_service_update_hands_the_service_parameters_to_the_deploy() {
     let files = Files::serve(&root().join("dist"));
     let job = Job::new(&sb, orb, tmp.path(), &files);
     // The aws-ecs orb's desired_count and enable_circuit_breaker, as parameters of this job.
+    let image = format!("image={base}");
     let params = |extra: &[&str]| -> Vec<String> {
         let mut p = vec![
             "cluster=c1".to_string(),
             "service=web".into(),
-            format!("image={base}"),
             "timeout=2m".into(),
             "role_name=ci".into(),
         ];
@@ -386,7 +386,7 @@ fn deploy_service_update_hands_the_service_parameters_to_the_deploy() {
     let out = job.run_job(
         "deploy_service_update",
         tmp.path(),
-        &params(&["desired_count=3", "circuit_breaker=rollback"]),
+        &params(&[&image, "desired_count=3", "circuit_breaker=rollback"]),
     );
     assert_eq!(out.code, 0, "{}", out.all());
     let svc = sb.boto3("s = ecs.describe_services(cluster='c1', services=['web'])['services'][0]\nprint(json.dumps([s['taskDefinition'].rsplit('/', 1)[1], s['desiredCount'], s['deploymentConfiguration']['deploymentCircuitBreaker'], s['runningCount']]))");
@@ -398,13 +398,13 @@ fn deploy_service_update_hands_the_service_parameters_to_the_deploy() {
         out.stdout
     );
     // The same again: nothing to deploy; with force_new_deployment, a new deployment of web:2.
-    let out = job.run_job("deploy_service_update", tmp.path(), &params(&[]));
+    let out = job.run_job("deploy_service_update", tmp.path(), &params(&[&image]));
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("nothing to deploy"), "{}", out.stdout);
     let out = job.run_job(
         "deploy_service_update",
         tmp.path(),
-        &params(&["force_new_deployment=true"]),
+        &params(&[&image, "force_new_deployment=true"]),
     );
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
@@ -417,13 +417,7 @@ fn deploy_service_update_hands_the_service_parameters_to_the_deploy() {
     let out = job.run_job(
         "deploy_service_update",
         tmp.path(),
-        &[
-            "cluster=c1".into(),
-            "service=web".into(),
-            "task_definition=web:1".into(),
-            "timeout=2m".into(),
-            "role_name=ci".into(),
-        ],
+        &params(&["task_definition=web:1"]),
     );
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(!out.stdout.contains("registered"), "{}", out.stdout);
