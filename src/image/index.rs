@@ -122,7 +122,7 @@ impl IndexPlan {
             .map(|m| m.trim())
             .filter(|m| !m.is_empty())
         {
-            sources.push(source(m, &a.target.repo)?);
+            sources.push(source(m, &a.target.repo, a.target.public)?);
         }
         if sources.is_empty() {
             return Err(usage!(
@@ -156,8 +156,8 @@ impl IndexPlan {
 
 /// A `--manifest` value: `TAG`, `sha256:…`, or a reference (`[REGISTRY/]REPO:TAG`,
 /// `…@sha256:…`) that must name the target repository: an index can only name manifests of
-/// its own repository.
-pub fn source(given: &str, repo: &str) -> Result<Source> {
+/// its own repository. ECR Public references carry the registry alias first (`ALIAS/REPO`).
+pub fn source(given: &str, repo: &str, public: bool) -> Result<Source> {
     let bad = |e: String| usage!("--manifest {given}: {e}");
     if let Some(hex) = given.strip_prefix("sha256:") {
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -176,8 +176,11 @@ pub fn source(given: &str, repo: &str) -> Result<Source> {
         });
     }
     let r = super::reference::ImageRef::parse(given).map_err(bad)?;
-    // ECR Public paths carry the alias first: public.ecr.aws/ALIAS/REPO.
-    let named = r.repository == repo || r.repository.ends_with(&format!("/{repo}"));
+    let named = r.repository == repo
+        || (public
+            && r.repository
+                .split_once('/')
+                .is_some_and(|(alias, rest)| !alias.is_empty() && rest == repo));
     if !named {
         return Err(bad(format!(
             "it is in repository {}, not {repo}: an index names manifests of its own repository; push each architecture to {repo} first",
@@ -438,21 +441,31 @@ mod tests {
     #[test]
     fn sources_name_the_target_repository_or_are_refused() {
         let d = format!("sha256:{}", "b".repeat(64));
-        assert_eq!(source("sha-amd64", "app").unwrap().reference, "sha-amd64");
-        assert_eq!(source(&d, "app").unwrap().reference, d);
-        let full = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@{d}");
-        assert_eq!(source(&full, "app").unwrap().reference, d);
-        assert_eq!(source("app:v1", "app").unwrap().reference, "v1");
         assert_eq!(
-            source("public.ecr.aws/alias/app:v1", "app")
+            source("sha-amd64", "app", false).unwrap().reference,
+            "sha-amd64"
+        );
+        assert_eq!(source(&d, "app", false).unwrap().reference, d);
+        let full = format!("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app@{d}");
+        assert_eq!(source(&full, "app", false).unwrap().reference, d);
+        assert_eq!(source("app:v1", "app", false).unwrap().reference, "v1");
+        assert_eq!(
+            source("public.ecr.aws/alias/app:v1", "app", true)
                 .unwrap()
                 .reference,
             "v1"
         );
-        let (c, msg) = code(source("other:v1", "app").unwrap_err());
+        let (c, msg) = code(source("other:v1", "app", false).unwrap_err());
         assert_eq!(c, 2);
         assert!(msg.contains("it is in repository other, not app"), "{msg}");
-        let (c, msg) = code(source("sha256:abc", "app").unwrap_err());
+        // A repository whose name merely ends like the target's is another repository.
+        let (c, msg) = code(source("team/app:v1", "app", false).unwrap_err());
+        assert_eq!(c, 2);
+        assert!(
+            msg.contains("it is in repository team/app, not app"),
+            "{msg}"
+        );
+        let (c, msg) = code(source("sha256:abc", "app", false).unwrap_err());
         assert_eq!(c, 2, "{msg}");
     }
 
