@@ -240,6 +240,58 @@ pub struct RunTaskArgs {
     #[arg(long, env = "STEVEDORE_ENABLE_EXECUTE_COMMAND")]
     pub enable_execute_command: bool,
 
+    /// How many tasks to start (1 to 10); the command waits for all of them and fails with the
+    /// first non-zero exit code.
+    #[arg(long, env = "STEVEDORE_TASK_COUNT", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub count: u32,
+
+    /// A placement constraint, TYPE[:EXPRESSION] (`distinctInstance`,
+    /// `memberOf:attribute:ecs.instance-type =~ t3.*`) or the AWS CLI's JSON array; repeat (one per line).
+    #[arg(long, env = "STEVEDORE_PLACEMENT_CONSTRAINTS", value_delimiter = '\n')]
+    pub placement_constraint: Vec<String>,
+
+    /// A placement strategy, TYPE[:FIELD] (`spread:attribute:ecs.availability-zone`,
+    /// `binpack:memory`, `random`) or the AWS CLI's JSON array; repeat (one per line).
+    #[arg(long, env = "STEVEDORE_PLACEMENT_STRATEGY", value_delimiter = '\n')]
+    pub placement_strategy: Vec<String>,
+
+    /// A capacity provider, NAME[:WEIGHT[:BASE]] (`FARGATE_SPOT:3`) or the AWS CLI's JSON array;
+    /// repeat (one per line). Not with --launch-type.
+    #[arg(long, env = "STEVEDORE_CAPACITY_PROVIDERS", value_delimiter = '\n')]
+    pub capacity_provider: Vec<String>,
+
+    /// A tag for the task, KEY=VALUE; repeat (one per line).
+    #[arg(long = "tag", env = "STEVEDORE_TASK_TAGS", value_delimiter = '\n')]
+    pub tags: Vec<String>,
+
+    /// Copy the task definition's tags to the task.
+    #[arg(long, env = "STEVEDORE_PROPAGATE_TAGS")]
+    pub propagate_tags: bool,
+
+    /// Let ECS add its managed tag (the cluster's name) to the task.
+    #[arg(long, env = "STEVEDORE_ENABLE_ECS_MANAGED_TAGS")]
+    pub enable_ecs_managed_tags: bool,
+
+    /// A JSON file holding ECS's TaskOverride (cpu, memory, taskRoleArn, containerOverrides, …);
+    /// --command and --env are laid over the container's entry.
+    #[arg(
+        long,
+        env = "STEVEDORE_OVERRIDES_FILE",
+        value_name = "FILE",
+        conflicts_with = "overrides"
+    )]
+    pub overrides_file: Option<PathBuf>,
+
+    /// ECS's TaskOverride as JSON text, as the aws-ecs orb's `overrides` takes it (or use
+    /// --overrides-file).
+    #[arg(long, env = "STEVEDORE_OVERRIDES", value_name = "JSON")]
+    pub overrides: Option<String>,
+
+    /// Write RunTask's answer (the tasks as started, JSON) to this file (mode 0600: it holds the
+    /// environment overrides).
+    #[arg(long, env = "STEVEDORE_RUN_TASK_OUTPUT", value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
     /// Give up waiting after this long.
     #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "30m", value_parser = crate::ecs::timeout_flag)]
     pub timeout: std::time::Duration,

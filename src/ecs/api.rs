@@ -163,7 +163,8 @@ pub struct ServiceUpdate {
     pub deployment_configuration: Option<DeploymentConfiguration>,
 }
 
-/// A RunTask request for one task with one container's command and environment overridden.
+/// A RunTask request: the overrides as ECS's `TaskOverride` JSON (built by
+/// [`crate::ecs::task_options::overrides`]), placement, capacity providers and tags as the model has them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunTask {
@@ -177,36 +178,26 @@ pub struct RunTask {
     pub platform_version: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub enable_execute_command: bool,
-    pub overrides: TaskOverride,
+    pub overrides: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placement_constraints: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placement_strategy: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Value>,
+    #[serde(
+        rename = "enableECSManagedTags",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub enable_ecs_managed_tags: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propagate_tags: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_configuration: Option<NetworkConfiguration>,
-}
-
-/// `TaskOverride`, as far as stevedore overrides.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskOverride {
-    pub container_overrides: Vec<ContainerOverride>,
-}
-
-/// `ContainerOverride`: a command and environment variables for one container.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerOverride {
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub environment: Vec<KeyValue>,
-}
-
-/// `KeyValuePair`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct KeyValue {
-    pub name: String,
-    pub value: String,
 }
 
 /// `NetworkConfiguration` of an awsvpc task.
@@ -332,8 +323,8 @@ impl Ecs {
         Ok(out.tasks)
     }
 
-    /// Start a task.
-    pub async fn run_task(&self, request: &RunTask) -> Answer<Placed> {
+    /// Start tasks; RunTask's whole answer (for `--output-file`).
+    pub async fn run_task(&self, request: &RunTask) -> Answer<Value> {
         self.call("RunTask", &to_value(request)?).await
     }
 

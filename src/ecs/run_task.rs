@@ -5,6 +5,7 @@ use crate::aws::json::{CallError, Client};
 use crate::cli::RunTaskArgs;
 use crate::config::Settings;
 use crate::ecs::api::{self, Ecs};
+use crate::ecs::task_options;
 use crate::error::usage;
 use crate::error::{Outcome, EXIT_TIMED_OUT};
 use anyhow::{Context, Result};
@@ -42,6 +43,15 @@ pub struct TaskRun {
     pub group: Option<String>,
     pub platform_version: Option<String>,
     pub enable_execute_command: bool,
+    pub count: u32,
+    pub placement_constraints: Vec<Value>,
+    pub placement_strategy: Vec<Value>,
+    pub capacity_provider_strategy: Vec<Value>,
+    pub tags: Vec<Value>,
+    pub propagate_tags: bool,
+    pub enable_ecs_managed_tags: bool,
+    /// The overrides file's TaskOverride, checked.
+    pub overrides: Option<Value>,
 }
 
 impl TaskRun {
@@ -76,7 +86,38 @@ impl TaskRun {
                 "--group (STEVEDORE_TASK_GROUP): longer than ECS's 255 characters"
             ));
         }
+        if a.launch_type.is_some() && !a.capacity_provider.is_empty() {
+            return Err(usage!(
+                "--launch-type and --capacity-provider: ECS takes one or the other; drop one"
+            ));
+        }
+        let overrides = match (&a.overrides_file, a.overrides.as_deref().map(str::trim)) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| usage!("--overrides-file {}: {e}", path.display()))?;
+                Some(checked_overrides(
+                    &text,
+                    &format!("--overrides-file {}", path.display()),
+                )?)
+            }
+            (None, Some(text)) if !text.is_empty() => Some(checked_overrides(
+                text,
+                "--overrides (STEVEDORE_OVERRIDES)",
+            )?),
+            _ => None,
+        };
         Ok(TaskRun {
+            count: a.count,
+            placement_constraints: task_options::placement_constraints(&a.placement_constraint)
+                .map_err(|e| usage!("{e}"))?,
+            placement_strategy: task_options::placement_strategy(&a.placement_strategy)
+                .map_err(|e| usage!("{e}"))?,
+            capacity_provider_strategy: task_options::capacity_providers(&a.capacity_provider)
+                .map_err(|e| usage!("{e}"))?,
+            tags: task_options::tags(&a.tags).map_err(|e| usage!("{e}"))?,
+            propagate_tags: a.propagate_tags,
+            enable_ecs_managed_tags: a.enable_ecs_managed_tags,
+            overrides,
             started_by: started_by.to_string(),
             group: group.map(String::from),
             platform_version: a
@@ -97,35 +138,33 @@ impl TaskRun {
         })
     }
 
-    /// The RunTask request, with `container`'s command and environment overridden.
-    pub fn request(&self, container: &str) -> api::RunTask {
-        let environment = self
-            .env
-            .iter()
-            .map(|(name, value)| api::KeyValue {
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect();
+    /// The RunTask request, with `container`'s command and environment laid over the overrides.
+    pub fn request(&self, container: &str) -> Result<api::RunTask, String> {
+        let overrides = task_options::overrides(
+            self.overrides.as_ref(),
+            container,
+            self.command.as_deref(),
+            &self.env,
+        )?;
         let network = |vpc| api::NetworkConfiguration {
             awsvpc_configuration: vpc,
         };
-        api::RunTask {
+        Ok(api::RunTask {
             cluster: self.cluster.clone(),
             task_definition: self.task_definition.clone(),
-            count: 1,
+            count: self.count,
             started_by: self.started_by.clone(),
             group: self.group.clone(),
             platform_version: self.platform_version.clone(),
             enable_execute_command: self.enable_execute_command,
-            overrides: api::TaskOverride {
-                container_overrides: vec![api::ContainerOverride {
-                    name: container.into(),
-                    command: self.command.clone(),
-                    environment,
-                }],
-            },
+            overrides,
             launch_type: self.launch_type.clone(),
+            capacity_provider_strategy: self.capacity_provider_strategy.clone(),
+            placement_constraints: self.placement_constraints.clone(),
+            placement_strategy: self.placement_strategy.clone(),
+            tags: self.tags.clone(),
+            enable_ecs_managed_tags: self.enable_ecs_managed_tags,
+            propagate_tags: self.propagate_tags.then(|| "TASK_DEFINITION".to_string()),
             network_configuration: (!self.subnets.is_empty()).then(|| {
                 network(api::AwsVpcConfiguration {
                     subnets: self.subnets.clone(),
@@ -138,8 +177,15 @@ impl TaskRun {
                     .into(),
                 })
             }),
-        }
+        })
     }
+}
+
+/// A TaskOverride given as JSON text, checked against ECS's model; `what` names where it came from.
+fn checked_overrides(text: &str, what: &str) -> Result<Value> {
+    let v: Value = serde_json::from_str(text).map_err(|e| usage!("{what}: not JSON: {e}"))?;
+    task_options::overrides(Some(&v), "", None, &[]).map_err(|e| usage!("{what}: {e}"))?;
+    Ok(v)
 }
 
 /// The task definition to run with `image`: a new revision of the described one when the image
@@ -267,6 +313,9 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
         crate::image::reference::ImageRef::parse(i)
             .map_err(|e| usage!("--image (STEVEDORE_IMAGE): {e}"))?;
     }
+    if let Some(p) = &a.output_file {
+        crate::export::check_writable(p, "--output-file (STEVEDORE_RUN_TASK_OUTPUT)")?;
+    }
     let region = settings.require_region()?.to_string();
     let ecs = Ecs::new(Client::ecs(
         &region,
@@ -288,10 +337,17 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     if let Some(image) = &a.image {
         run.task_definition = with_image(&ecs, &region, &td, image).await?;
     }
-    let placed = ecs
-        .run_task(&run.request(&container))
+    let request = run.request(&container).map_err(|e| usage!("{e}"))?;
+    let answer = ecs
+        .run_task(&request)
         .await
         .map_err(|e| anyhow::anyhow!("ECS RunTask: {e}"))?;
+    if let Some(path) = &a.output_file {
+        crate::export::replace_private(path, format!("{answer:#}\n").as_bytes())
+            .with_context(|| format!("--output-file {}", path.display()))?;
+    }
+    let placed: api::Placed =
+        serde_json::from_value(answer).context("RunTask's answer is not ECS's shape")?;
     if let Some(f) = placed.failures.first() {
         return Err(anyhow::anyhow!(
             "ECS RunTask failed: {} ({})",
@@ -299,18 +355,40 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
             f.detail.as_deref().unwrap_or("")
         ));
     }
-    let arn = placed
+    let arns: Vec<String> = placed
         .tasks
-        .first()
+        .iter()
         .map(|t| t.task_arn.clone())
         .filter(|a| !a.is_empty())
-        .context("RunTask answered without a task")?;
-    println!(
-        "started task {} of {} (container {container})",
-        arn.rsplit('/').next().unwrap_or(&arn),
-        run.task_definition
-    );
-    wait_for_stop(&ecs, &run.cluster, &arn, &container, timeout, poll).await
+        .collect();
+    if arns.is_empty() {
+        anyhow::bail!("RunTask answered without a task");
+    }
+    for arn in &arns {
+        println!(
+            "started task {} of {} (container {container})",
+            arn.rsplit('/').next().unwrap_or(arn),
+            run.task_definition
+        );
+    }
+    // The tasks run side by side; each is followed in turn under the one deadline, and the
+    // first failure is the command's.
+    let deadline = Instant::now() + timeout;
+    let mut first_failure = None;
+    for arn in &arns {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Err(e) = wait_for_stop(&ecs, &run.cluster, arn, &container, left, poll).await {
+            // The first failure is the command's (printed by the caller); later ones here.
+            match first_failure {
+                None => first_failure = Some(e),
+                Some(_) => eprintln!("{e:#}"),
+            }
+        }
+    }
+    match first_failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -333,13 +411,24 @@ mod tests {
             group: Some("migrations".into()),
             platform_version: Some("1.4.0".into()),
             enable_execute_command: true,
+            count: 2,
+            placement_constraints: vec![json!({"type": "distinctInstance"})],
+            placement_strategy: vec![json!({"type": "random"})],
+            capacity_provider_strategy: vec![],
+            tags: vec![json!({"key": "team", "value": "web"})],
+            propagate_tags: true,
+            enable_ecs_managed_tags: true,
+            overrides: Some(json!({"memory": "1024"})),
         };
         assert_eq!(
-            serde_json::to_value(run.request("app")).unwrap(),
-            json!({"cluster": "c1", "taskDefinition": "migrate:3", "count": 1, "startedBy": "circleci-1234",
-                "group": "migrations", "platformVersion": "1.4.0", "enableExecuteCommand": true, "overrides": {"containerOverrides": [{"name": "app", "command": ["rake", "db:migrate"],
+            serde_json::to_value(run.request("app").unwrap()).unwrap(),
+            json!({"cluster": "c1", "taskDefinition": "migrate:3", "count": 2, "startedBy": "circleci-1234",
+                "group": "migrations", "platformVersion": "1.4.0", "enableExecuteCommand": true,
+                "overrides": {"memory": "1024", "containerOverrides": [{"name": "app", "command": ["rake", "db:migrate"],
                     "environment": [{"name": "A", "value": "1=2"}]}]},
                 "launchType": "FARGATE",
+                "placementConstraints": [{"type": "distinctInstance"}], "placementStrategy": [{"type": "random"}],
+                "tags": [{"key": "team", "value": "web"}], "enableECSManagedTags": true, "propagateTags": "TASK_DEFINITION",
                 "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": [], "assignPublicIp": "ENABLED"}}})
         );
     }

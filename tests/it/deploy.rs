@@ -447,7 +447,7 @@ fn several_services_deploy_concurrently_with_one_summary() {
 }
 
 /// An image in `migrate` whose container exits with `code` a second after it starts.
-fn exiting_image(sb: &SandboxProc, tag: &str, code: &str) -> String {
+pub(crate) fn exiting_image(sb: &SandboxProc, tag: &str, code: &str) -> String {
     sb.push_image(
         "migrate",
         tag,

@@ -13,6 +13,7 @@ mod input;
 mod orb;
 mod output;
 mod push;
+mod run_task;
 mod sandbox;
 mod secrets;
 mod verify;

@@ -132,6 +132,8 @@ pub struct Task {
     /// RunTask's enableExecuteCommand and platformVersion, answered back as given.
     pub enable_execute_command: bool,
     pub platform_version: Option<String>,
+    /// The capacity provider RunTask's strategy placed the task with.
+    pub capacity_provider: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -498,6 +500,7 @@ pub(super) fn new_task(
         health_container: checked.map(|(name, _)| name),
         enable_execute_command: false,
         platform_version: None,
+        capacity_provider: None,
     });
     id
 }

@@ -90,6 +90,7 @@ pub(super) fn task_json(ctx: &Ctx, t: &Task) -> Value {
         ("stoppedReason", &t.stopped_reason),
         ("startedBy", &t.started_by),
         ("platformVersion", &t.platform_version),
+        ("capacityProviderName", &t.capacity_provider),
         ("cpu", &t.cpu),
         ("memory", &t.memory),
     ] {

@@ -46,7 +46,13 @@ pub(super) fn describe_tasks(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
     let (mut tasks, mut failures) = (vec![], vec![]);
     for r in str_list(body, "tasks") {
         match st.tasks.iter().find(|t| t.arn == r || t.id == r) {
-            Some(t) => tasks.push(task_json(ctx, t)),
+            Some(t) => {
+                let mut v = task_json(ctx, t);
+                if super::tags::wants_tags(body) {
+                    v["tags"] = super::tags::tags_json(super::tags::tags_of(st, &t.arn));
+                }
+                tasks.push(v)
+            }
             None => failures.push(json!({"arn": r, "reason": "MISSING"})),
         }
     }
@@ -62,12 +68,55 @@ pub(super) fn run_task(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
     let td = find_task_definition(st, td_ref)
         .cloned()
         .ok_or_else(|| client("TaskDefinition not found."))?;
-    let count = body
-        .get("count")
-        .and_then(Value::as_i64)
-        .unwrap_or(1)
-        .clamp(1, 10);
-    let launch = opt_str(body, "launchType").unwrap_or("EC2").to_string();
+    let count = body.get("count").and_then(Value::as_i64).unwrap_or(1);
+    if !(1..=10).contains(&count) {
+        return Err(AwsError::invalid_parameter(
+            "The number of tasks to run must be between 1 and 10.",
+        ));
+    }
+    let providers = body
+        .get("capacityProviderStrategy")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !providers.is_empty() && body.get("launchType").is_some() {
+        return Err(AwsError::invalid_parameter(
+            "Specifying both a launchType and capacityProviderStrategy is not supported.",
+        ));
+    }
+    check_placement(body)?;
+    let mut tags = super::tags::parse_tags(body.get("tags"))?;
+    match opt_str(body, "propagateTags") {
+        None | Some("NONE") => {}
+        Some("TASK_DEFINITION") => {
+            let td_arn = td.json["taskDefinitionArn"].as_str().unwrap_or_default();
+            for (k, v) in super::tags::tags_of(st, td_arn).to_vec() {
+                if !tags.iter().any(|(key, _)| *key == k) {
+                    tags.push((k, v));
+                }
+            }
+        }
+        Some(other) => {
+            return Err(AwsError::invalid_parameter(format!(
+                "propagateTags {other} is not valid for RunTask: use TASK_DEFINITION or NONE."
+            )))
+        }
+    }
+    if body.get("enableECSManagedTags").and_then(Value::as_bool) == Some(true) {
+        tags.push(("aws:ecs:clusterName".into(), cluster.clone()));
+    }
+    // The first provider with a base (or else the first) gets the task, as ECS fills bases first.
+    let provider = providers
+        .iter()
+        .find(|p| p.get("base").and_then(Value::as_i64).unwrap_or(0) > 0)
+        .or(providers.first())
+        .and_then(|p| opt_str(p, "capacityProvider"))
+        .map(String::from);
+    let launch = match (opt_str(body, "launchType"), &provider) {
+        (Some(l), _) => l.to_string(),
+        (None, Some(p)) if p.starts_with("FARGATE") => "FARGATE".to_string(),
+        _ => "EC2".to_string(),
+    };
     let overrides = body
         .get("overrides")
         .cloned()
@@ -96,9 +145,15 @@ pub(super) fn run_task(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let platform = opt_str(body, "platformVersion").map(String::from);
+    let mut arns = vec![];
     for t in st.tasks.iter_mut().filter(|t| ids.contains(&t.id)) {
         t.enable_execute_command = exec;
         t.platform_version = platform.clone();
+        t.capacity_provider = provider.clone();
+        arns.push(t.arn.clone());
+    }
+    for arn in arns {
+        super::tags::set_tags(st, &arn, tags.clone());
     }
     let tasks: Vec<Value> = ids
         .iter()
@@ -106,6 +161,35 @@ pub(super) fn run_task(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
         .map(|t| task_json(ctx, t))
         .collect();
     Ok(json!({"tasks": tasks, "failures": []}))
+}
+
+/// RunTask's placementConstraints and placementStrategy, checked against the model's enums.
+fn check_placement(body: &Value) -> Result<(), AwsError> {
+    let list = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    for c in list("placementConstraints") {
+        match opt_str(&c, "type") {
+            Some("distinctInstance") => {}
+            Some("memberOf") if opt_str(&c, "expression").is_some() => {}
+            _ => {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Invalid placement constraint: {c}"
+                )))
+            }
+        }
+    }
+    for s in list("placementStrategy") {
+        if !matches!(opt_str(&s, "type"), Some("random" | "spread" | "binpack")) {
+            return Err(AwsError::invalid_parameter(format!(
+                "Invalid placement strategy: {s}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// ECS.StopTask.
