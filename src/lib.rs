@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom up: `aws` (signed JSON client, SDK configuration, errors, credentials) and the
 //! shared helpers (`config`, `error`, `export`, `units`, `validate`); one folder per domain
-//! (`auth`, `ecr`, `image`, `ecs`, `iam`, `doctor`), each a plan, the calls and a report; `cli`
+//! (`auth`, `ecr`, `image`, `ecs`, `schedule`, `iam`, `doctor`), each a plan, the calls and a report; `cli`
 //! (arguments) and `dispatch` (argument → command) on top.
 
 pub mod auth;
@@ -20,6 +20,7 @@ pub mod iam;
 pub mod image;
 pub mod orb;
 pub mod render;
+pub mod schedule;
 pub mod units;
 pub mod validate;
 

@@ -24,7 +24,7 @@ impl Need {
             context: vec![],
         }
     }
-    fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
         self.context.push((key.into(), value.into()));
         self
     }

@@ -13,6 +13,8 @@ pub mod iam;
 pub mod jwt;
 pub mod proxy;
 pub mod registry;
+pub mod schedules;
+pub mod schedules_api;
 pub mod server;
 pub mod sigv4;
 pub mod state;

@@ -37,6 +37,15 @@ pub fn router(app: Arc<App>) -> Router {
             get(get_registry_calls).delete(delete_registry_calls),
         )
         .route("/", any(api))
+        .route("/schedules/{name}", any(crate::schedules_api::scheduler))
+        .route(
+            "/_sandbox/schedules/{group}/{name}/run",
+            post(crate::schedules_api::run_schedule),
+        )
+        .route(
+            "/_sandbox/rules/{bus}/{name}/run",
+            post(crate::schedules_api::run_rule),
+        )
         .fallback(|| async {
             json_response(Err(AwsError::new(
                 404,
@@ -48,11 +57,13 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Service {
+pub(crate) enum Service {
     Ecr,
     EcrPublic,
     Ecs,
     Sts,
+    Events,
+    Scheduler,
 }
 
 impl Service {
@@ -63,6 +74,8 @@ impl Service {
             Service::EcrPublic => "ecr-public",
             Service::Ecs => "ecs",
             Service::Sts => "sts",
+            Service::Events => "events",
+            Service::Scheduler => "scheduler",
         }
     }
 
@@ -72,12 +85,14 @@ impl Service {
             Service::EcrPublic => "ECRPublic",
             Service::Ecs => "ECS",
             Service::Sts => "STS",
+            Service::Events => "EventBridge",
+            Service::Scheduler => "Scheduler",
         }
     }
 }
 
 /// Check the request's SigV4 signature and credentials; return the caller.
-fn authenticate(
+pub(crate) fn authenticate(
     app: &App,
     service: Service,
     method: &Method,
@@ -170,7 +185,7 @@ fn authenticate(
 }
 
 /// Record the call and apply the configured faults. `Err` is the injected failure.
-async fn faults(app: &App, service: Service, op: &str) -> Result<(), AwsError> {
+pub(crate) async fn faults(app: &App, service: Service, op: &str) -> Result<(), AwsError> {
     let (latency, fail) = {
         let mut st = app.lock();
         let now = st.clock.now();
@@ -220,6 +235,9 @@ async fn api(
             "AmazonEC2ContainerRegistry_V20150921" => Service::Ecr,
             "SpencerFrontendService" => Service::EcrPublic,
             "AmazonEC2ContainerServiceV20141113" => Service::Ecs,
+            "AWSEvents" => {
+                return crate::schedules_api::events(&app, &method, &uri, &headers, &body, op).await
+            }
             _ => {
                 return json_response(Err(AwsError::client(
                     "UnknownOperationException",
@@ -327,9 +345,29 @@ fn authorize(
         Service::Ecr => crate::iam::ecr_needs(&scope, false, op, req),
         Service::EcrPublic => crate::iam::ecr_needs(&scope, true, op, req),
         Service::Ecs => crate::iam::ecs_needs(&scope, op, req),
-        Service::Sts => return Ok(()),
+        Service::Sts | Service::Events | Service::Scheduler => return Ok(()),
     };
-    match crate::iam::first_denied(&policy, &needs) {
+    check_needs(&policy, caller, &needs)
+}
+
+/// The first of `needs` the caller's role policy does not allow, as AccessDeniedException.
+pub(crate) fn authorize_needs(
+    app: &App,
+    caller: &Caller,
+    needs: &[crate::iam::Need],
+) -> Result<(), AwsError> {
+    match caller_policy(app, caller) {
+        None => Ok(()),
+        Some(policy) => check_needs(&policy, caller, needs),
+    }
+}
+
+fn check_needs(
+    policy: &Value,
+    caller: &Caller,
+    needs: &[crate::iam::Need],
+) -> Result<(), AwsError> {
+    match crate::iam::first_denied(policy, needs) {
         None => Ok(()),
         Some((need, d)) => Err(AwsError::client(
             "AccessDeniedException",
@@ -367,7 +405,12 @@ fn issue_registry_password(app: &App, caller: &Caller, mut answer: Value) -> Val
     answer
 }
 
-fn ecs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Value, AwsError> {
+pub(crate) fn ecs_op(
+    app: &Arc<App>,
+    op: &str,
+    req: &Value,
+    caller: &Caller,
+) -> Result<Value, AwsError> {
     let region = caller.region.as_str();
     let (result, probes) = {
         let mut guard = app.lock();

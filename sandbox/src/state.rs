@@ -161,6 +161,8 @@ pub struct State {
     pub faults: Faults,
     pub ecr: EcrState,
     pub ecs: EcsRegions,
+    /// EventBridge Scheduler schedules and EventBridge rules.
+    pub schedules: crate::schedules::SchedulesState,
     /// Every API call, as `Service.Operation`, for tests that count calls.
     pub calls: Vec<(f64, String)>,
 }
@@ -176,6 +178,7 @@ impl State {
             faults: Faults::default(),
             ecr: EcrState::default(),
             ecs: EcsRegions::default(),
+            schedules: Default::default(),
             calls: Vec::new(),
         };
         s.add_admin();

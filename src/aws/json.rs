@@ -1,7 +1,9 @@
-//! A small awsJson1_1 client for ECS, signed with SigV4 with the credentials it is given.
+//! A small SigV4-signed JSON client: awsJson1_1 for ECS and EventBridge, restJson1 for
+//! EventBridge Scheduler.
 //!
-//! ECS calls go through it rather than the typed SDK so that task definitions travel as JSON,
-//! field for field: a field this build has never heard of is copied, not dropped.
+//! These calls go through it rather than the typed SDK so that task definitions, rule targets
+//! and schedules travel as JSON, field for field: a field this build has never heard of is
+//! copied, not dropped (and no SDK crate adds to the binary).
 
 use super::credentials::Refreshing;
 use crate::aws::error::backoff;
@@ -52,19 +54,46 @@ impl CallError {
     }
 }
 
-/// ECS's awsJson1_1 target prefix and SigV4 signing name.
-const TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
-const SIGNING_NAME: &str = "ecs";
+/// One AWS service as this client speaks to it.
+#[derive(Debug)]
+pub struct Service {
+    /// awsJson1_1's X-Amz-Target prefix; `None` for a restJson1 service.
+    target_prefix: Option<&'static str>,
+    /// The SigV4 signing name, which is also the endpoint's host prefix.
+    signing_name: &'static str,
+    /// The SDK's service-specific endpoint variable (`AWS_ENDPOINT_URL_<SERVICE ID>`).
+    endpoint_var: &'static str,
+}
 
-/// The SDK's endpoint variable for ECS, then the global one, then AWS's host; with the
-/// variable it came from.
-fn endpoint(region: &str) -> (String, Option<&'static str>) {
-    let var = "AWS_ENDPOINT_URL_ECS";
+pub const ECS: Service = Service {
+    target_prefix: Some("AmazonEC2ContainerServiceV20141113"),
+    signing_name: "ecs",
+    endpoint_var: "AWS_ENDPOINT_URL_ECS",
+};
+pub const EVENTBRIDGE: Service = Service {
+    target_prefix: Some("AWSEvents"),
+    signing_name: "events",
+    endpoint_var: "AWS_ENDPOINT_URL_EVENTBRIDGE",
+};
+pub const SCHEDULER: Service = Service {
+    target_prefix: None,
+    signing_name: "scheduler",
+    endpoint_var: "AWS_ENDPOINT_URL_SCHEDULER",
+};
+
+/// The SDK's endpoint variable for the service, then the global one, then AWS's host; with
+/// the variable it came from.
+fn endpoint(service: &Service, region: &str) -> (String, Option<&'static str>) {
+    let var = service.endpoint_var;
     match (config::env_var(var), config::env_var("AWS_ENDPOINT_URL")) {
         (Some(url), _) => (url, Some(var)),
         (None, Some(url)) => (url, Some("AWS_ENDPOINT_URL")),
         (None, None) => (
-            format!("https://ecs.{region}.{}", config::dns_suffix(region)),
+            format!(
+                "https://{}.{region}.{}",
+                service.signing_name,
+                config::dns_suffix(region)
+            ),
             None,
         ),
     }
@@ -74,6 +103,7 @@ fn endpoint(region: &str) -> (String, Option<&'static str>) {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Client {
+    service: &'static Service,
     http: reqwest::Client,
     endpoint: String,
     /// The variable that set the endpoint, if one did.
@@ -90,7 +120,16 @@ pub struct Client {
 impl Client {
     /// An ECS client for `region` (with the SDK's endpoint variables), signing with `credentials`.
     pub fn ecs(region: &str, credentials: Arc<Refreshing>) -> Result<Client> {
-        let (endpoint, endpoint_source) = endpoint(region);
+        Client::new(&ECS, region, credentials)
+    }
+
+    /// A client of `service` in `region` (with the SDK's endpoint variables).
+    pub fn new(
+        service: &'static Service,
+        region: &str,
+        credentials: Arc<Refreshing>,
+    ) -> Result<Client> {
+        let (endpoint, endpoint_source) = endpoint(service, region);
         let mut http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
         if let Some(bundle) = config::env_var("AWS_CA_BUNDLE") {
             let pem = std::fs::read(&bundle)
@@ -106,6 +145,7 @@ impl Client {
             .unwrap_or(5u32)
             .max(1);
         Ok(Client {
+            service,
             http: http.build()?,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             endpoint_source,
@@ -124,6 +164,34 @@ impl Client {
     /// timeout shrinks to the time left, backoffs stop at it, and a call still unanswered then
     /// fails with [`crate::error::DeadlineExceeded`] (exit code 4).
     pub async fn call(&self, op: &str, body: &Value) -> Result<Value, CallError> {
+        let request = Request {
+            method: "POST",
+            path: "/".into(),
+            op,
+            body: Some(body),
+        };
+        self.send(&request).await
+    }
+
+    /// A restJson1 call: `method` on `path` (with its query), `op` naming it in errors.
+    pub async fn rest(
+        &self,
+        method: &'static str,
+        path: String,
+        op: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CallError> {
+        let request = Request {
+            method,
+            path,
+            op,
+            body,
+        };
+        self.send(&request).await
+    }
+
+    async fn send(&self, request: &Request<'_>) -> Result<Value, CallError> {
+        let op = request.op;
         let mut attempt = 0;
         let mut reassumed = false;
         let deadline = *self.deadline.lock().unwrap_or_else(|p| p.into_inner());
@@ -140,7 +208,7 @@ impl Client {
                 return Err(passed());
             }
             let per_request = left.map_or(REQUEST_TIMEOUT, |l| l.min(REQUEST_TIMEOUT));
-            let result = match tokio::time::timeout(per_request, self.call_once(op, body)).await {
+            let result = match tokio::time::timeout(per_request, self.call_once(request)).await {
                 Ok(r) => r,
                 Err(_) if left.is_some_and(|l| l <= REQUEST_TIMEOUT) => return Err(passed()),
                 Err(_) => Err(CallError::Transport(anyhow::anyhow!(
@@ -182,7 +250,7 @@ impl Client {
         *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
     }
 
-    async fn call_once(&self, op: &str, body: &Value) -> Result<Value, CallError> {
+    async fn call_once(&self, request: &Request<'_>) -> Result<Value, CallError> {
         use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -190,25 +258,33 @@ impl Client {
             self.credentials.current().await.map_err(|e| {
                 CallError::Transport(anyhow::anyhow!("loading AWS credentials: {e}"))
             })?;
-        let payload = body.to_string();
-        let target = format!("{TARGET_PREFIX}.{op}");
-        let url = format!("{}/", self.endpoint);
-        let headers = [
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", target.as_str()),
-        ];
+        let payload = request.body.map(Value::to_string).unwrap_or_default();
+        let url = format!("{}{}", self.endpoint, request.path);
+        let target = self
+            .service
+            .target_prefix
+            .map(|p| format!("{p}.{}", request.op));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        match &target {
+            Some(t) => {
+                headers.push(("content-type", "application/x-amz-json-1.1"));
+                headers.push(("x-amz-target", t.as_str()));
+            }
+            None if request.body.is_some() => headers.push(("content-type", "application/json")),
+            None => {}
+        }
         let identity = creds.into();
         let params = aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
-            .name(SIGNING_NAME)
+            .name(self.service.signing_name)
             .time(SystemTime::now())
             .settings(SigningSettings::default())
             .build()
             .map_err(|e| CallError::Transport(anyhow::anyhow!("signing: {e}")))?
             .into();
         let signable = SignableRequest::new(
-            "POST",
+            request.method,
             &url,
             headers.iter().copied(),
             SignableBody::Bytes(payload.as_bytes()),
@@ -217,7 +293,9 @@ impl Client {
         let (instructions, _) = sign(signable, &params)
             .map_err(|e| CallError::Transport(anyhow::anyhow!("signing: {e}")))?
             .into_parts();
-        let mut req = self.http.post(&url).body(payload);
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| CallError::Transport(e.into()))?;
+        let mut req = self.http.request(method, &url).body(payload);
         for (k, v) in headers {
             req = req.header(k, v);
         }
@@ -235,6 +313,12 @@ impl Client {
             ))
         })?;
         let status = resp.status().as_u16();
+        // restJson1 names the error in a header; awsJson1_1 in the body's __type.
+        let error_type = resp
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
         let text = resp
             .text()
             .await
@@ -245,10 +329,24 @@ impl Client {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         if status >= 300 {
+            let mut value = value;
+            if let (Some(t), Some(map)) = (error_type, value.as_object_mut()) {
+                map.entry("__type").or_insert(Value::String(t));
+            }
             return Err(CallError::Api(parse_error(status, &value)));
         }
         Ok(value)
     }
+}
+
+/// One call as it goes on the wire.
+struct Request<'a> {
+    method: &'static str,
+    /// The path and query, from `/`.
+    path: String,
+    /// The operation's name (the target of awsJson1_1, and what errors name).
+    op: &'a str,
+    body: Option<&'a Value>,
 }
 
 /// An awsJson error document: `__type` (possibly `prefix#Code`) and `message` (or `Message`).

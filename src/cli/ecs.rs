@@ -325,3 +325,56 @@ impl LaunchType {
         }
     }
 }
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// EventBridge Scheduler schedules to point at the revision; comma-separated.
+    #[arg(long = "schedule", env = "STEVEDORE_SCHEDULES", value_delimiter = ',')]
+    pub schedules: Vec<String>,
+
+    /// The schedules' group.
+    #[arg(long, env = "STEVEDORE_SCHEDULE_GROUP", default_value = "default")]
+    pub schedule_group: String,
+
+    /// EventBridge rules whose ECS targets to point at the revision; comma-separated.
+    #[arg(long = "rule", env = "STEVEDORE_RULES", value_delimiter = ',')]
+    pub rules: Vec<String>,
+
+    /// The rules' event bus (name or ARN).
+    #[arg(long, env = "STEVEDORE_EVENT_BUS", default_value = "default")]
+    pub event_bus: String,
+
+    /// The one target of each rule to change (default: its ECS targets that run the task
+    /// definition's family).
+    #[arg(long, env = "STEVEDORE_TARGET_ID")]
+    pub target_id: Option<String>,
+
+    /// The revision to schedule: family (its latest ACTIVE revision), family:revision or ARN.
+    #[arg(long, env = "STEVEDORE_TASK_DEFINITION")]
+    pub task_definition: String,
+
+    /// Register a new revision of that task definition with this image first (in every container
+    /// from the same repository; private ECR tags pinned to their digests).
+    #[arg(long, env = "STEVEDORE_IMAGE")]
+    pub image: Option<String>,
+
+    /// Set the targets' task count (1 to 10); default: keep it.
+    #[arg(long, env = "STEVEDORE_TASK_COUNT", value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub count: Option<u32>,
+
+    /// Set the targets' awsvpc subnets; comma-separated. Default: keep them.
+    #[arg(long, env = "STEVEDORE_SUBNETS", value_delimiter = ',')]
+    pub subnets: Vec<String>,
+
+    /// Set the targets' security groups; comma-separated. Default: keep them.
+    #[arg(long, env = "STEVEDORE_SECURITY_GROUPS", value_delimiter = ',')]
+    pub security_groups: Vec<String>,
+
+    /// Set whether the targets' tasks get a public IP (true or false). Default: keep it.
+    #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP", value_parser = clap::builder::BoolishValueParser::new())]
+    pub assign_public_ip: Option<bool>,
+
+    /// Print what would change and change nothing.
+    #[arg(long, env = "STEVEDORE_DRY_RUN")]
+    pub dry_run: bool,
+}

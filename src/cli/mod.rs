@@ -91,6 +91,12 @@ pub enum Command {
     /// 2; the last line says "container … exited with 2"). Before a task starts, stevedore's own:
     /// 2 bad input (naming the flag), 1 AWS refused; 4 if the task did not stop within --timeout.
     RunTask(RunTaskArgs),
+    /// Point scheduled tasks at a task-definition revision: EventBridge Scheduler schedules and
+    /// EventBridge rules' ECS targets, every other field of the target kept.
+    ///
+    /// Everything named is read and checked first; nothing is registered or changed when one
+    /// schedule or rule is missing or has no ECS target (exit 2).
+    Schedule(ScheduleArgs),
     /// IAM set-up help.
     #[command(subcommand)]
     Iam(IamCommand),

@@ -190,7 +190,12 @@ fn checked_overrides(text: &str, what: &str) -> Result<Value> {
 
 /// The task definition to run with `image`: a new revision of the described one when the image
 /// differs (pinned to its digest in private ECR), else the described revision itself.
-async fn with_image(ecs: &Ecs, region: &str, described: &Value, image: &str) -> Result<String> {
+pub(crate) async fn with_image(
+    ecs: &Ecs,
+    region: &str,
+    described: &Value,
+    image: &str,
+) -> Result<String> {
     let mut changes = crate::ecs::taskdef::Changes {
         image: Some(image.to_string()),
         ..Default::default()

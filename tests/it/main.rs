@@ -15,6 +15,7 @@ mod output;
 mod push;
 mod run_task;
 mod sandbox;
+mod schedule;
 mod secrets;
 mod verify;
 mod wording;

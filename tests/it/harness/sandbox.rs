@@ -84,7 +84,7 @@ impl SandboxProc {
     /// the snippet has `ecs` and `ecr` clients and prints JSON.
     pub fn boto3(&self, snippet: &str) -> serde_json::Value {
         let program = format!(
-            "import boto3, json\nkw=dict(endpoint_url={url:?}, region_name={region:?}, aws_access_key_id={ak:?}, aws_secret_access_key={sk:?})\necs=boto3.client('ecs', **kw)\necr=boto3.client('ecr', **kw)\n{snippet}\n",
+            "import boto3, json\nkw=dict(endpoint_url={url:?}, region_name={region:?}, aws_access_key_id={ak:?}, aws_secret_access_key={sk:?})\necs=boto3.client('ecs', **kw)\necr=boto3.client('ecr', **kw)\nevents=boto3.client('events', **kw)\nscheduler=boto3.client('scheduler', **kw)\n{snippet}\n",
             url = self.env["AWS_ENDPOINT_URL"],
             region = self.env["AWS_DEFAULT_REGION"],
             ak = self.env["AWS_ACCESS_KEY_ID"],
@@ -105,6 +105,13 @@ impl SandboxProc {
     /// PUT a control document (faults, clock) to the sandbox.
     pub fn control(&self, method: &str, path: &str, body: &str) {
         control_at(&self.env["STEVEDORE_SANDBOX_URL"], method, path, body);
+    }
+
+    /// A control request whose answer is JSON (running a schedule's target).
+    pub fn control_json(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
+        let reply = control_at(&self.env["STEVEDORE_SANDBOX_URL"], method, path, body);
+        let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {reply}"))
     }
 
     /// Control requests sent one after another from a thread, each after its delay in
@@ -301,12 +308,13 @@ impl SandboxProc {
     }
 }
 
-/// Send one control request to the sandbox at `url`; it must succeed.
-fn control_at(url: &str, method: &str, path: &str, body: &str) {
+/// Send one control request to the sandbox at `url`; it must succeed. The whole reply.
+fn control_at(url: &str, method: &str, path: &str, body: &str) -> String {
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
     let mut reply = String::new();
     s.read_to_string(&mut reply).unwrap();
     assert!(reply.starts_with("HTTP/1.1 2"), "{reply}");
+    reply
 }
