@@ -222,6 +222,29 @@ pub struct IamPolicyArgs {
     #[arg(long = "run-task-family", value_delimiter = ',')]
     pub run_task_families: Vec<String>,
 
+    /// EventBridge Scheduler schedule the role points at new revisions (`stevedore schedule
+    /// --schedule`); repeat or comma-separate.
+    #[arg(long = "schedule", value_delimiter = ',')]
+    pub schedules: Vec<String>,
+
+    /// The schedules' group.
+    #[arg(long, default_value = "default")]
+    pub schedule_group: String,
+
+    /// EventBridge rule whose ECS targets the role changes (`stevedore schedule --rule`);
+    /// repeat or comma-separate.
+    #[arg(long = "rule", value_delimiter = ',')]
+    pub rules: Vec<String>,
+
+    /// The rules' event bus.
+    #[arg(long, default_value = "default")]
+    pub event_bus: String,
+
+    /// The role the schedules and rules run their tasks with (name or ARN): writing a target
+    /// passes it to EventBridge.
+    #[arg(long = "schedule-role", value_delimiter = ',')]
+    pub schedule_roles: Vec<String>,
+
     /// Also allow `deploy --create-service`.
     #[arg(long)]
     pub create_service: bool,

@@ -112,6 +112,12 @@ pub struct PolicyScope {
     /// Role names or ARNs.
     pub pass_roles: Vec<String>,
     pub run_task_families: Vec<String>,
+    /// `group/name` of each schedule.
+    pub schedules: Vec<String>,
+    /// `name` (default bus) or `bus/name` of each rule.
+    pub rules: Vec<String>,
+    /// Role names or ARNs the schedules' and rules' targets run with.
+    pub schedule_roles: Vec<String>,
     pub create_service: bool,
     pub repository_policy: bool,
 }
@@ -154,18 +160,34 @@ pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
         .iter()
         .map(|f| format!("arn:{partition}:ecs:{region}:{account}:task-definition/{f}:*"))
         .collect();
-    let mut pass_role_arns: Vec<String> = p
-        .pass_roles
-        .iter()
-        .map(|r| {
-            if r.starts_with("arn:") {
-                r.clone()
-            } else {
-                format!("arn:{partition}:iam::{account}:role/{r}")
-            }
-        })
-        .collect();
+    let role_arn = |r: &String| {
+        if r.starts_with("arn:") {
+            r.clone()
+        } else {
+            format!("arn:{partition}:iam::{account}:role/{r}")
+        }
+    };
+    let mut pass_role_arns: Vec<String> = p.pass_roles.iter().map(role_arn).collect();
     pass_role_arns.dedup();
+    let schedule_role_arns: Vec<String> = p.schedule_roles.iter().map(role_arn).collect();
+    let schedule_arns: Vec<String> = p
+        .schedules
+        .iter()
+        .map(|s| format!("arn:{partition}:scheduler:{region}:{account}:schedule/{s}"))
+        .collect();
+    let rule_arns: Vec<String> = p
+        .rules
+        .iter()
+        .map(|r| format!("arn:{partition}:events:{region}:{account}:rule/{r}"))
+        .collect();
+    // The services EventBridge targets are passed to, as iam:PassedToService names them.
+    let mut passed_to = vec![];
+    if !schedule_arns.is_empty() {
+        passed_to.push("scheduler.amazonaws.com");
+    }
+    if !rule_arns.is_empty() {
+        passed_to.push("events.amazonaws.com");
+    }
     let text = Renderer::new()?.render(
         "permissions",
         &serde_json::json!({
@@ -174,11 +196,16 @@ pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
             "service_sid": if p.public { "EcrPublic" } else { "Ecr" },
             "repo_arns": repo_arns,
             "repository_policy": p.repository_policy,
-            "service_arns": service_arns,
+            "service_arns": &service_arns,
             "create_service": p.create_service,
             "cluster_arn": cluster_arn,
+            "task_definitions": !(service_arns.is_empty() && run_task_arns.is_empty() && schedule_arns.is_empty() && rule_arns.is_empty()),
             "run_task_arns": run_task_arns,
             "pass_role_arns": pass_role_arns,
+            "schedule_arns": schedule_arns,
+            "rule_arns": rule_arns,
+            "schedule_role_arns": schedule_role_arns,
+            "passed_to": passed_to,
         }),
     )?;
     Ok(serde_json::from_str(&text)?)
@@ -193,9 +220,19 @@ pub fn run_policy(settings: &Settings, a: IamPolicyArgs) -> Result<()> {
 
 /// The permissions policy the arguments ask for, after checking them.
 pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_json::Value> {
-    if a.repos.is_empty() && a.services.is_empty() && a.run_task_families.is_empty() {
+    if a.repos.is_empty()
+        && a.services.is_empty()
+        && a.run_task_families.is_empty()
+        && a.schedules.is_empty()
+        && a.rules.is_empty()
+    {
         return Err(usage!(
-            "iam policy: name what the role works on: --repo (push), --service (deploy) or --run-task-family"
+            "iam policy: name what the role works on: --repo (push), --service (deploy), --run-task-family, --schedule or --rule"
+        ));
+    }
+    if !a.schedule_roles.is_empty() && a.schedules.is_empty() && a.rules.is_empty() {
+        return Err(usage!(
+            "--schedule-role: only needed with --schedule or --rule"
         ));
     }
     for r in &a.repos {
@@ -218,6 +255,9 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
         ("--run-task-family", &a.run_task_families),
         ("--task-role", &a.task_roles),
         ("--execution-role", &a.execution_roles),
+        ("--schedule", &a.schedules),
+        ("--rule", &a.rules),
+        ("--schedule-role", &a.schedule_roles),
     ] {
         if let Some(v) = values.iter().find(|v| bad_name(v)) {
             return Err(usage!(
@@ -242,6 +282,20 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
         services: a.services,
         pass_roles: a.task_roles.into_iter().chain(a.execution_roles).collect(),
         run_task_families: a.run_task_families,
+        schedules: a
+            .schedules
+            .iter()
+            .map(|s| format!("{}/{s}", a.schedule_group))
+            .collect(),
+        rules: a
+            .rules
+            .iter()
+            .map(|r| match a.event_bus.as_str() {
+                "default" => r.clone(),
+                bus => format!("{bus}/{r}"),
+            })
+            .collect(),
+        schedule_roles: a.schedule_roles,
         create_service: a.create_service,
         repository_policy: a.repository_policy,
     })

@@ -48,7 +48,7 @@ fn role(sb: &SandboxProc, policy: &Value) {
 }
 
 /// `stevedore auth` into role `ci` with a token of project p1, exporting to `bash_env`.
-fn assume_ci(sb: &SandboxProc, bash_env: &std::path::Path) -> Output {
+pub(crate) fn assume_ci(sb: &SandboxProc, bash_env: &std::path::Path) -> Output {
     stevedore(&["auth", "--role-name", "ci"])
         .sandbox(sb, false)
         .env(
@@ -203,6 +203,11 @@ fn iam_policy_refuses_what_it_cannot_scope() {
             vec!["iam", "policy", "--repo", "app", "--task-role", "r"],
             "--task-role",
         ),
+        (
+            vec!["iam", "policy", "--repo", "app", "--schedule-role", "r"],
+            "--schedule-role",
+        ),
+        (vec!["iam", "policy", "--rule", "a*"], "--rule"),
     ] {
         let out = stevedore(&args)
             .env("AWS_DEFAULT_REGION", "us-east-1")

@@ -18,7 +18,7 @@ fn scheduled(sb: &SandboxProc) -> String {
         'EnableECSManagedTags': True, 'EnableExecuteCommand': False, 'PropagateTags': 'TASK_DEFINITION', 'ReferenceId': 'ref-1'}"#;
     sb.boto3(&format!(
         "ecs.create_cluster(clusterName='c1')\n\
-         td = ecs.register_task_definition(family='report', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}])['taskDefinition']['taskDefinitionArn']\n\
+         td = ecs.register_task_definition(family='report', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}], tags=[{{'key': 'team', 'value': 'data'}}])['taskDefinition']['taskDefinitionArn']\n\
          cluster = 'arn:aws:ecs:us-east-1:123456789012:cluster/c1'\n\
          p = {ecs}\n\
          s = dict(p); s['Tags'] = [{{'team': 'data'}}]\n\
@@ -227,4 +227,87 @@ fn count_and_network_change_when_asked_and_a_revision_is_promoted_as_it_is() {
         Some(2),
         "nothing registered by the promotion"
     );
+}
+
+/// `stevedore schedule --image` as a role holding only what `iam policy` renders for it: it
+/// succeeds, and fails naming the missing action when one of the statements is removed.
+#[test]
+fn schedule_works_under_the_rendered_policy_and_needs_each_of_its_statements() {
+    let sb = SandboxProc::start();
+    let policy = rendered(
+        &sb,
+        &[
+            "iam",
+            "policy",
+            "--repo",
+            "report",
+            "--schedule",
+            "nightly",
+            "--rule",
+            "nightly-report",
+            "--schedule-role",
+            "scheduled-tasks",
+        ],
+    );
+    let run = |policy: &Value| {
+        sb.control("POST", "/_sandbox/reset", "");
+        let v2 = scheduled(&sb);
+        sb.put_role("ci", None, Some(policy));
+        let home = tempfile::tempdir().unwrap();
+        let bash_env = home.path().join("bash_env");
+        let auth = crate::iam::assume_ci(&sb, &bash_env);
+        assert_eq!(auth.code, 0, "{}", auth.all());
+        let mut cmd = stevedore(&[
+            "schedule",
+            "--schedule",
+            "nightly",
+            "--rule",
+            "nightly-report",
+            "--task-definition",
+            "report",
+            "--image",
+            &v2,
+        ])
+        .sandbox(&sb, false);
+        for (k, v) in read_exports(&bash_env) {
+            cmd = cmd.env(&k, &v);
+        }
+        cmd.run()
+    };
+    let out = run(&policy);
+    assert_eq!(out.code, 0, "under the rendered policy: {}", out.all());
+    assert!(out.stdout.contains("report:1 → report:2"), "{}", out.stdout);
+    let statements = policy["Statement"].as_array().unwrap().clone();
+    let mut needed = vec![];
+    for (i, removed) in statements.iter().enumerate() {
+        let sid = removed["Sid"].as_str().unwrap().to_string();
+        let mut cut = policy.clone();
+        cut["Statement"].as_array_mut().unwrap().remove(i);
+        let out = run(&cut);
+        if out.code == 0 {
+            continue;
+        }
+        let actions: Vec<String> = match &removed["Action"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+            _ => unreachable!(),
+        };
+        assert!(
+            actions.iter().any(|a| out
+                .stderr
+                .contains(&format!("not authorized to perform: {a} "))),
+            "without {sid}, the failure should name one of {actions:?}: {}",
+            out.all()
+        );
+        needed.push(sid);
+    }
+    // Every statement is needed but EcrRepository, which serves `ecr ensure-repo` in the push
+    // job that --repo is there for; pinning the image needs login and DescribeImages (EcrPush),
+    // and the new revision keeps report:1's tags (EcsTagOnCreate).
+    let all: Vec<&str> = statements
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
+    let want: Vec<&str> = all.into_iter().filter(|s| *s != "EcrRepository").collect();
+    assert_eq!(needed, want);
 }
