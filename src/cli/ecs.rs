@@ -55,6 +55,14 @@ pub struct DeployArgs {
     #[arg(long = "secret", env = "STEVEDORE_SECRETS", value_delimiter = '\n')]
     pub secrets: Vec<String>,
 
+    /// CONTAINER:KEY=VALUE Docker label to set; repeat (one per line in the variable).
+    #[arg(
+        long = "docker-label",
+        env = "STEVEDORE_DOCKER_LABELS",
+        value_delimiter = '\n'
+    )]
+    pub docker_labels: Vec<String>,
+
     /// KEY=VALUE tag to add to the new revision, or to change there; repeat or comma-separate.
     /// The previous revision's other tags are kept.
     #[arg(
@@ -169,6 +177,19 @@ pub struct DeployArgs {
     /// Give a created service's tasks public IPs.
     #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP")]
     pub assign_public_ip: bool,
+
+    /// Target group (ARN) a created service registers its tasks with; needs --lb-container.
+    #[arg(long, env = "STEVEDORE_TARGET_GROUP", requires = "lb_container")]
+    pub target_group: Option<String>,
+
+    /// CONTAINER:PORT the target group sends traffic to, for a created service.
+    #[arg(
+        long,
+        env = "STEVEDORE_LB_CONTAINER",
+        value_name = "CONTAINER:PORT",
+        requires = "target_group"
+    )]
+    pub lb_container: Option<String>,
 
     /// Write the results as JSON to this file.
     #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]

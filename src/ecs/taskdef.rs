@@ -134,6 +134,8 @@ pub struct Changes {
     pub env: Vec<(String, String, String)>,
     /// `(container, NAME, valueFrom)`.
     pub secrets: Vec<(String, String, String)>,
+    /// `(container, KEY, value)` Docker labels.
+    pub docker_labels: Vec<(String, String, String)>,
     pub cpu: Option<String>,
     pub memory: Option<String>,
     /// Tags to add or change (`--tag-task-definition`); set after a given definition has
@@ -225,6 +227,14 @@ pub fn apply(td: &Value, ch: &Changes) -> Result<Value, String> {
         let i = find(containers, name, "--secret")?;
         upsert_named(&mut containers[i]["secrets"], key, "valueFrom", from);
     }
+    for (name, key, value) in &ch.docker_labels {
+        let i = find(containers, name, "--docker-label")?;
+        let labels = &mut containers[i]["dockerLabels"];
+        if !labels.is_object() {
+            *labels = Value::Object(Default::default());
+        }
+        labels[key.as_str()] = Value::String(value.clone());
+    }
     if let Some(cpu) = &ch.cpu {
         td["cpu"] = Value::String(cpu.clone());
     }
@@ -232,6 +242,42 @@ pub fn apply(td: &Value, ch: &Changes) -> Result<Value, String> {
         td["memory"] = Value::String(mem.clone());
     }
     Ok(td)
+}
+
+/// A created service's load balancers against the task definition it runs: each names a
+/// container of it that maps the port (ECS refuses the service otherwise, after the revision
+/// would have been registered).
+pub fn check_load_balancers(td: &Value, load_balancers: &Value) -> Result<(), String> {
+    let containers = td["containerDefinitions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for lb in load_balancers.as_array().into_iter().flatten() {
+        let name = lb["containerName"].as_str().unwrap_or_default();
+        let port = lb["containerPort"].as_u64().unwrap_or_default();
+        let c = containers
+            .iter()
+            .find(|c| c["name"] == name)
+            .ok_or_else(|| {
+                format!(
+                    "--lb-container {name}:{port}: no container named '{name}' in the task definition (it has: {})",
+                    container_names(&containers)
+                )
+            })?;
+        let ports: Vec<u64> = c["portMappings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["containerPort"].as_u64())
+            .collect();
+        if !ports.contains(&port) {
+            return Err(format!(
+                "--lb-container {name}:{port}: container {name} maps no port {port} (its portMappings: {}); add it to the task definition or fix the port",
+                if ports.is_empty() { "none".to_string() } else { ports.iter().map(u64::to_string).collect::<Vec<_>>().join(", ") }
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The differences between two task definitions, one line per changed leaf, with containers

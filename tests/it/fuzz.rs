@@ -118,6 +118,7 @@ proptest! {
             image: Some(image),
             env: vec![(name.clone(), "K".into(), "V".into())],
             secrets: vec![],
+            docker_labels: vec![(name.clone(), "k".into(), "v".into())],
             cpu: None,
             memory: None,
             tags: vec![(name.clone(), "v".into())],

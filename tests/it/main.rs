@@ -12,6 +12,7 @@ mod index;
 mod input;
 mod orb;
 mod output;
+mod parity;
 mod push;
 mod run_task;
 mod sandbox;

@@ -59,6 +59,8 @@ pub struct Service {
     pub desired: i64,
     pub launch_type: String,
     pub network: Value,
+    /// CreateService's loadBalancers, answered back.
+    pub load_balancers: Value,
     pub deployment_configuration: Value,
     pub deployments: Vec<Deployment>,
     pub history: Vec<Deployment>,

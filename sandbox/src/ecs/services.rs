@@ -39,6 +39,7 @@ pub(super) fn create_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
             "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
         ));
     }
+    let load_balancers = check_load_balancers(body, &td.json)?;
     let desired = body
         .get("desiredCount")
         .and_then(Value::as_i64)
@@ -66,6 +67,7 @@ pub(super) fn create_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
             .get("networkConfiguration")
             .cloned()
             .unwrap_or(Value::Null),
+        load_balancers,
         deployment_configuration: deployment_configuration(
             body.get("deploymentConfiguration"),
             None,
@@ -82,6 +84,42 @@ pub(super) fn create_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
     out["tags"] = tags_json(tags_of(st, &svc.arn));
     st.services.insert((cluster, name), svc);
     Ok(json!({"service": out}))
+}
+
+/// CreateService's loadBalancers, checked against the task definition as ECS checks them: each
+/// names a container of it and a port that container maps.
+fn check_load_balancers(body: &Value, td: &Value) -> Result<Value, AwsError> {
+    let list = body
+        .get("loadBalancers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for lb in &list {
+        let name = opt_str(lb, "containerName").unwrap_or_default();
+        let port = lb.get("containerPort").and_then(Value::as_i64);
+        let container = td["containerDefinitions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["name"] == name)
+            .ok_or_else(|| {
+                AwsError::invalid_parameter(format!(
+                    "The container {name} does not exist in the task definition."
+                ))
+            })?;
+        let mapped = container["portMappings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| m["containerPort"].as_i64() == port);
+        if !mapped {
+            return Err(AwsError::invalid_parameter(format!(
+                "The container {name} did not have a container port {} defined.",
+                port.unwrap_or_default()
+            )));
+        }
+    }
+    Ok(Value::Array(list))
 }
 
 /// ECS.UpdateService.

@@ -56,6 +56,7 @@ pub(super) fn service_json(st: &EcsState, ctx: &Ctx, svc: &Service) -> Value {
         "taskDefinition": svc.task_definition, "deploymentConfiguration": svc.deployment_configuration,
         "deployments": svc.deployments.iter().map(|d| deployment_json(st, svc, d)).collect::<Vec<_>>(),
         "events": events, "createdAt": svc.created_at, "networkConfiguration": svc.network,
+        "loadBalancers": svc.load_balancers,
         "deploymentController": {"type": "ECS"}, "schedulingStrategy": "REPLICA",
     })
 }

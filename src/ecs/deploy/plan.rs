@@ -61,6 +61,19 @@ fn container_kv(flag: &str, raw: &[String]) -> Result<Vec<(String, String, Strin
     Ok(out)
 }
 
+/// A created service's `LoadBalancer`: the target group's ARN and `CONTAINER:PORT`.
+fn load_balancer(target_group: &str, container: &str) -> Result<Value> {
+    let tg = target_group.trim();
+    if !(tg.starts_with("arn:") && tg.contains(":targetgroup/")) {
+        return Err(usage!("--target-group (STEVEDORE_TARGET_GROUP): '{tg}' is not a target group ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)"));
+    }
+    let (name, port) = split_pair("--lb-container", container.trim(), ':', "CONTAINER:PORT")?;
+    let port: u16 = port.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+        usage!("--lb-container (STEVEDORE_LB_CONTAINER): '{port}' is not a port (1 to 65535)")
+    })?;
+    Ok(json!({"targetGroupArn": tg, "containerName": name, "containerPort": port}))
+}
+
 /// The largest task-definition file read: ECS refuses definitions over 64 KiB anyway, and a
 /// DescribeTaskDefinition answer around one is bigger, so 1 MiB leaves room.
 const MAX_TASK_DEFINITION_FILE: u64 = 1 << 20;
@@ -200,6 +213,9 @@ impl Plan {
             } else if a.launch_type == crate::cli::LaunchType::Fargate {
                 return Err(usage!("--create-service with --launch-type FARGATE needs --subnets (and usually --security-groups)"));
             }
+            if let (Some(tg), Some(lb)) = (&a.target_group, &a.lb_container) {
+                c["loadBalancers"] = json!([load_balancer(tg, lb)?]);
+            }
             Some(c)
         } else {
             None
@@ -216,6 +232,7 @@ impl Plan {
                 image: a.image.clone(),
                 env: container_kv("--env", &a.env)?,
                 secrets: container_kv("--secret", &a.secrets)?,
+                docker_labels: container_kv("--docker-label", &a.docker_labels)?,
                 cpu: a.cpu.clone(),
                 memory: a.memory.clone(),
                 tags: taskdef::parse_tags(&a.task_definition_tags)

@@ -359,6 +359,9 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
         (Some(v), _) => {
             let mut new = taskdef::apply(v, &plan.changes).map_err(|e| usage!("{e}"))?;
             taskdef::set_tags(&mut new, &plan.changes.tags).map_err(|e| usage!("{e}"))?;
+            if let Some(lbs) = plan.create.as_ref().and_then(|c| c.get("loadBalancers")) {
+                taskdef::check_load_balancers(&new, lbs).map_err(|e| usage!("{e}"))?;
+            }
             if plan.dry_run {
                 say(plan, service, &format!("plan: register a task definition of family {} and create service {service} in {cluster} (dry run)", new.get("family").and_then(Value::as_str).unwrap_or("?")));
                 return Ok(Report {
