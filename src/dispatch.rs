@@ -89,6 +89,21 @@ fn run_step(runtime: &tokio::runtime::Runtime, plan: orb::StepPlan) -> anyhow::R
                     cli::parse_from(argv).map_err(|e| usage!("{} (see --help)", clap_line(&e)))?;
                 runtime.block_on(run(cli))?;
             }
+            orb::Action::SkipIfTagsExist { repo, tags, public } => {
+                let settings = config::Settings::resolve(config::Sources::from_env(None))?;
+                let all = runtime.block_on(crate::image::exists::all_tags_exist(
+                    &settings, public, &repo, &tags,
+                ))?;
+                if all {
+                    println!("every tag exists in {repo}: the build and push are skipped");
+                    return Ok(());
+                }
+            }
+            orb::Action::DockerLogin {
+                host,
+                username_var,
+                password_var,
+            } => docker_login(&host, &username_var, &password_var)?,
             orb::Action::Program(program, args) => {
                 let status = std::process::Command::new(&program)
                     .args(&args)
@@ -110,6 +125,32 @@ fn run_step(runtime: &tokio::runtime::Runtime, plan: orb::StepPlan) -> anyhow::R
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `docker login HOST -u USER --password-stdin`, the password written to its standard input.
+fn docker_login(host: &str, username_var: &str, password_var: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let user = config::env_var(username_var).unwrap_or_default();
+    let password = std::env::var(password_var).unwrap_or_default();
+    let mut child = std::process::Command::new("docker")
+        .args(["login", host, "-u", &user, "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| usage!("cannot run docker ({e}): install it in the job's image"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(password.as_bytes())
+            .context("writing the password to docker login")?;
+    }
+    let status = child.wait().context("waiting for docker login")?;
+    if !status.success() {
+        return Err(error::Outcome {
+            code: error::EXIT_FAILURE,
+            message: format!("docker login {host} as {username_var} failed ({status}): check {username_var} and {password_var}"),
+        }
+        .into());
     }
     Ok(())
 }

@@ -6,6 +6,8 @@ pub const IMAGE_DIGEST: &str = "STEVEDORE_IMAGE_DIGEST";
 /// The pushed image pinned by digest (`registry/repo@sha256:…`); written by `push --bash-env`,
 /// read by the orb's deploy and run-task steps when they are given no image.
 pub const IMAGE_URI: &str = "STEVEDORE_IMAGE_URI";
+/// The local image a build-only step (`push_image: false`) left in the Docker engine.
+pub const BUILT_IMAGE: &str = "STEVEDORE_BUILT_IMAGE";
 /// The role `auth` assumed, so a later step can assume it again when the credentials expire.
 pub const REASSUME_ROLE_ARN: &str = "STEVEDORE_REASSUME_ROLE_ARN";
 /// The audience `auth` was given, exported beside [`REASSUME_ROLE_ARN`].

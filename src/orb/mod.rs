@@ -23,6 +23,9 @@ pub enum Step {
     RunTask,
     /// `publish_index`: `${NAME}` in tags and manifests, then `stevedore index`.
     PublishIndex,
+    /// `deploy_scheduled_task`: required parameters, `${NAME}` in the image (or the pushed
+    /// one), then `stevedore schedule`.
+    DeployScheduledTask,
 }
 
 /// One thing a step runs, in order; the first failure ends the step.
@@ -32,6 +35,19 @@ pub enum Action {
     Stevedore(Vec<String>),
     /// Another program (docker), with the step's output.
     Program(String, Vec<String>),
+    /// End the step here, successfully, when every tag already exists in the repository.
+    SkipIfTagsExist {
+        repo: String,
+        tags: Vec<String>,
+        public: bool,
+    },
+    /// `docker login HOST` with the user and password read from the named variables (the
+    /// password on standard input, never on a command line).
+    DockerLogin {
+        host: String,
+        username_var: String,
+        password_var: String,
+    },
 }
 
 /// What a step does: variables to set (an empty value unsets), `export` lines for `$BASH_ENV`,
@@ -91,6 +107,7 @@ pub fn plan(step: Step, env: &dyn Fn(&str) -> Option<String>, work: &Path) -> Re
         Step::DeployService => deploy_service(&get, env),
         Step::RunTask => run_task(&get),
         Step::PublishIndex => publish_index(&get, env),
+        Step::DeployScheduledTask => deploy_scheduled_task(&get, env),
     }
 }
 
@@ -175,6 +192,22 @@ fn build_and_push(
         plan.actions
             .push(Action::Stevedore(strings(&["ecr", "ensure-repo"])));
     }
+    // The incumbent's push_image: true unless set false.
+    let push_image = get("STEVEDORE_PUSH_IMAGE").is_none_or(|v| is_true(Some(&v)));
+    if is_true(get("STEVEDORE_SKIP_BUILD_IF_TAGS_EXIST").as_deref()) {
+        plan.actions.push(Action::SkipIfTagsExist {
+            repo: repo.clone(),
+            tags: tags
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            public: is_true(get("STEVEDORE_PUBLIC").as_deref()),
+        });
+    }
+    if let Some(host) = get("STEVEDORE_REGISTRY_LOGIN") {
+        plan.actions.push(registry_login(get, &host)?);
+    }
     let dockerfile = get("STEVEDORE_DOCKERFILE").unwrap_or_else(|| "Dockerfile".into());
     let context = get("STEVEDORE_BUILD_PATH").unwrap_or_else(|| ".".into());
     let platform = get("STEVEDORE_PLATFORM");
@@ -185,6 +218,9 @@ fn build_and_push(
     let multi = platform.as_deref().is_some_and(|p| p.contains(','));
     let buildx = multi || is_true(get("STEVEDORE_BUILDX").as_deref());
     let mut after = Vec::new();
+    if buildx && !push_image {
+        return Err(usage!("build_and_push: push_image is false, which keeps the image in the local Docker engine, and a buildx build of several platforms cannot be kept there: build one platform without buildx, or push"));
+    }
     let (build, push) = if buildx {
         let builder = format!(
             "stevedore-{}",
@@ -232,8 +268,37 @@ fn build_and_push(
     };
     plan.actions.push(Action::Program("docker".into(), build));
     plan.actions.extend(after);
-    plan.actions.push(Action::Stevedore(push.to_vec()));
+    if push_image {
+        plan.actions.push(Action::Stevedore(push.to_vec()));
+    } else {
+        // Built only: the image stays in the engine under its build name, for later steps.
+        let local = push[2].clone();
+        plan.bash_env.push((handoff::BUILT_IMAGE.into(), local));
+    }
     Ok(plan)
+}
+
+/// The `docker login` before the build (base images from Docker Hub or another registry),
+/// with the user and password in the variables the parameters name.
+fn registry_login(get: &dyn Fn(&str) -> Option<String>, host: &str) -> Result<Action> {
+    let username_var = get("STEVEDORE_REGISTRY_USERNAME_VAR").unwrap_or("DOCKER_LOGIN".into());
+    let password_var = get("STEVEDORE_REGISTRY_PASSWORD_VAR").unwrap_or("DOCKER_PASSWORD".into());
+    if let Some(name) = [&username_var, &password_var].into_iter().find(|n| !is_var_name(n)) {
+        return Err(usage!("build_and_push: registry_username_var and registry_password_var must be variable names (letters, digits and '_', not starting with a digit); got '{name}'"));
+    }
+    for name in [&username_var, &password_var] {
+        if get(name).is_none() {
+            return Err(usage!("build_and_push: registry_login is {host} but {name} is empty: set it in a context or the project's environment variables"));
+        }
+    }
+    if host.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(usage!("build_and_push: registry_login '{host}' is not a registry host (docker.io, ghcr.io, registry.example.com:5000)"));
+    }
+    Ok(Action::DockerLogin {
+        host: host.to_string(),
+        username_var,
+        password_var,
+    })
 }
 
 /// Docker's default builder writes neither multi-platform images nor OCI archives: a BuildKit
@@ -348,6 +413,35 @@ fn deploy_service(
         ],
         bash_env: vec![],
         actions: vec![Action::Stevedore(strings(&["deploy"]))],
+    })
+}
+
+fn deploy_scheduled_task(
+    get: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<StepPlan> {
+    if get("STEVEDORE_TASK_DEFINITION").is_none() {
+        return Err(usage!("deploy_scheduled_task: the task_definition parameter is empty: set it to the scheduled task's family"));
+    }
+    if get("STEVEDORE_SCHEDULES").is_none() && get("STEVEDORE_RULES").is_none() {
+        return Err(usage!("deploy_scheduled_task: set schedule (EventBridge Scheduler) or rule (an EventBridge rule), or both"));
+    }
+    let mut image = expand_vars(&get("STEVEDORE_IMAGE").unwrap_or_default(), env);
+    if is_true(get("STEVEDORE_SCHEDULE_PUSHED_IMAGE").as_deref()) {
+        image = get(handoff::IMAGE_URI).ok_or_else(|| {
+            usage!(
+                "deploy_scheduled_task: pushed_image is set but nothing was pushed earlier in this job (no {})",
+                handoff::IMAGE_URI
+            )
+        })?;
+    }
+    Ok(StepPlan {
+        set: vec![
+            ("STEVEDORE_IMAGE".into(), image),
+            ("STEVEDORE_SCHEDULE_PUSHED_IMAGE".into(), String::new()),
+        ],
+        bash_env: vec![],
+        actions: vec![Action::Stevedore(strings(&["schedule"]))],
     })
 }
 

@@ -337,3 +337,139 @@ fn auth_passes_renamed_keys_on_and_refuses_names_that_are_not_names() {
     );
     assert!(bad.contains("must be variable names"), "{bad}");
 }
+
+#[test]
+fn build_only_skips_the_push_and_hands_on_the_local_image() {
+    let base = [
+        ("STEVEDORE_REPO", "team/app"),
+        ("CIRCLE_SHA1", "abc"),
+        ("CIRCLE_BUILD_NUM", "7"),
+    ];
+    let p = plan_in(
+        Step::BuildAndPush,
+        &[base[0], base[1], base[2], ("STEVEDORE_PUSH_IMAGE", "false")],
+    )
+    .unwrap();
+    assert!(!p
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Stevedore(args) if args[0] == "push")));
+    assert_eq!(
+        p.bash_env,
+        vec![(
+            handoff::BUILT_IMAGE.to_string(),
+            "stevedore-build-team-app:7".to_string()
+        )]
+    );
+    // The default pushes.
+    let p = plan_in(Step::BuildAndPush, &base).unwrap();
+    assert!(p
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Stevedore(args) if args[0] == "push")));
+    assert!(p.bash_env.is_empty());
+    // Several platforms cannot stay in the engine.
+    let e = err(
+        Step::BuildAndPush,
+        &[
+            base[0],
+            ("STEVEDORE_PUSH_IMAGE", "0"),
+            ("STEVEDORE_PLATFORM", "linux/amd64,linux/arm64"),
+        ],
+    );
+    assert!(e.contains("push_image is false"), "{e}");
+}
+
+#[test]
+fn skip_build_if_tags_exist_checks_first_and_registry_login_comes_before_the_build() {
+    let p = plan_in(
+        Step::BuildAndPush,
+        &[
+            ("STEVEDORE_REPO", "app"),
+            ("STEVEDORE_TAGS", "${CIRCLE_SHA1},latest"),
+            ("CIRCLE_SHA1", "abc"),
+            ("STEVEDORE_SKIP_BUILD_IF_TAGS_EXIST", "true"),
+            ("STEVEDORE_REGISTRY_LOGIN", "docker.io"),
+            ("DOCKER_LOGIN", "me"),
+            ("DOCKER_PASSWORD", "canary-secret"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        p.actions[0],
+        Action::SkipIfTagsExist {
+            repo: "app".into(),
+            tags: vec!["abc".into(), "latest".into()],
+            public: false
+        }
+    );
+    assert_eq!(
+        p.actions[1],
+        Action::DockerLogin {
+            host: "docker.io".into(),
+            username_var: "DOCKER_LOGIN".into(),
+            password_var: "DOCKER_PASSWORD".into()
+        }
+    );
+    assert!(
+        matches!(&p.actions[2], Action::Program(prog, args) if prog == "docker" && args[0] == "build")
+    );
+    // The password is never in the plan.
+    assert!(!format!("{p:?}").contains("canary-secret"));
+    let e = err(
+        Step::BuildAndPush,
+        &[
+            ("STEVEDORE_REPO", "app"),
+            ("STEVEDORE_REGISTRY_LOGIN", "docker.io"),
+        ],
+    );
+    assert!(e.contains("DOCKER_LOGIN is empty"), "{e}");
+    let e = err(
+        Step::BuildAndPush,
+        &[
+            ("STEVEDORE_REPO", "app"),
+            ("STEVEDORE_REGISTRY_LOGIN", "docker.io"),
+            ("STEVEDORE_REGISTRY_PASSWORD_VAR", "$(x)"),
+        ],
+    );
+    assert!(e.contains("must be variable names"), "{e}");
+}
+
+#[test]
+fn deploy_scheduled_task_needs_a_schedule_or_rule_and_takes_the_pushed_image() {
+    let td = ("STEVEDORE_TASK_DEFINITION", "report");
+    assert!(err(Step::DeployScheduledTask, &[td]).contains("set schedule"));
+    assert!(err(Step::DeployScheduledTask, &[("STEVEDORE_RULES", "r")]).contains("task_definition"));
+    let p = plan_in(
+        Step::DeployScheduledTask,
+        &[
+            td,
+            ("STEVEDORE_RULES", "r"),
+            ("STEVEDORE_IMAGE", "repo:${CIRCLE_SHA1}"),
+            ("CIRCLE_SHA1", "abc"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(set(&p, "STEVEDORE_IMAGE"), "repo:abc");
+    assert_eq!(p.actions, vec![Action::Stevedore(strings(&["schedule"]))]);
+    let e = err(
+        Step::DeployScheduledTask,
+        &[
+            td,
+            ("STEVEDORE_SCHEDULES", "s"),
+            ("STEVEDORE_SCHEDULE_PUSHED_IMAGE", "1"),
+        ],
+    );
+    assert!(e.contains("nothing was pushed"), "{e}");
+    let p = plan_in(
+        Step::DeployScheduledTask,
+        &[
+            td,
+            ("STEVEDORE_SCHEDULES", "s"),
+            ("STEVEDORE_SCHEDULE_PUSHED_IMAGE", "1"),
+            (handoff::IMAGE_URI, "r/x@sha256:1"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(set(&p, "STEVEDORE_IMAGE"), "r/x@sha256:1");
+}
