@@ -26,10 +26,10 @@ orb: dist
 orb-check: deps
 	cargo build -p stevedore
 	$(PY) scripts/orbtool.py review
-	$(PY) scripts/orbtool.py review-config .circleci/config.yml .circleci/test-deploy.yml
+	$(PY) scripts/orbtool.py review-config .circleci/config.yml .circleci/test-deploy.yml docs/migrating/*.yml
 	$(PY) scripts/orbtool.py pack --version $(VERSION) -o target/orb-check.yml
-	.venv/bin/check-jsonschema --builtin-schema vendor.circle-ci target/orb-check.yml .circleci/config.yml .circleci/test-deploy.yml
-	.venv/bin/yamllint -c .yamllint.yml orb/src target/orb-check.yml .circleci
+	.venv/bin/check-jsonschema --builtin-schema vendor.circle-ci target/orb-check.yml .circleci/config.yml .circleci/test-deploy.yml docs/migrating/*.yml
+	.venv/bin/yamllint -c .yamllint.yml orb/src target/orb-check.yml .circleci docs/migrating
 	bats tests/orb
 
 deps:

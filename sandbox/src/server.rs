@@ -453,8 +453,9 @@ fn start_containers(
         let docker = docker.clone();
         tokio::spawn(async move { docker.remove(&id).await });
     }
-    for run in runs {
+    for mut run in runs {
         let (app, docker) = (app.clone(), docker.clone());
+        run.image = own_registry(&app, &run.image);
         tokio::spawn(async move {
             let short = run
                 .task_arn
@@ -532,7 +533,20 @@ fn follow_health(app: Arc<App>, docker: crate::docker::Docker, task_arn: String,
 }
 
 /// What an image does when a task runs it: read from the registry that holds it.
+/// An image named with the standard ECR host of the sandbox's account and region
+/// (`<account>.dkr.ecr.<region>.amazonaws.com/…`) is in the sandbox's private registry: the
+/// same image under the registry's local host, which is where a container can pull it from.
+fn own_registry(app: &App, image: &str) -> String {
+    let host = format!("{}.dkr.ecr.{}.amazonaws.com/", app.account(), app.region());
+    match (image.strip_prefix(&host), app.registry(false)) {
+        (Some(rest), Some(reg)) => format!("{}/{rest}", reg.host),
+        _ => image.to_string(),
+    }
+}
+
 async fn probe(app: &App, image: &str) -> Fate {
+    let image = own_registry(app, image);
+    let image = image.as_str();
     let (host, path, reference) = ecs::parse_image(image);
     let reg = [false, true]
         .into_iter()

@@ -283,7 +283,10 @@ fn build_and_push(
 fn registry_login(get: &dyn Fn(&str) -> Option<String>, host: &str) -> Result<Action> {
     let username_var = get("STEVEDORE_REGISTRY_USERNAME_VAR").unwrap_or("DOCKER_LOGIN".into());
     let password_var = get("STEVEDORE_REGISTRY_PASSWORD_VAR").unwrap_or("DOCKER_PASSWORD".into());
-    if let Some(name) = [&username_var, &password_var].into_iter().find(|n| !is_var_name(n)) {
+    if let Some(name) = [&username_var, &password_var]
+        .into_iter()
+        .find(|n| !is_var_name(n))
+    {
         return Err(usage!("build_and_push: registry_username_var and registry_password_var must be variable names (letters, digits and '_', not starting with a digit); got '{name}'"));
     }
     for name in [&username_var, &password_var] {

@@ -10,6 +10,7 @@ mod harness;
 mod iam;
 mod index;
 mod input;
+mod migrating;
 mod orb;
 mod output;
 mod parity;

@@ -7,18 +7,18 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `python -m http.server` on a free port, killed on drop.
-struct Files {
+pub(crate) struct Files {
     child: Child,
     url: String,
 }
 
 impl Files {
-    fn serve(dir: &Path) -> Files {
+    pub(crate) fn serve(dir: &Path) -> Files {
         let port = free_port();
         let child = Command::new(venv().join("bin/python"))
             .args([
@@ -57,7 +57,7 @@ impl Drop for Files {
 }
 
 /// A project with a Dockerfile: a static busybox, and the sandbox's crash labels when asked.
-fn project(dir: &Path, crash: bool) {
+pub(crate) fn project(dir: &Path, crash: bool) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::copy("/bin/busybox", dir.join("busybox")).expect("busybox-static (make deps)");
     let labels = if crash {
@@ -72,7 +72,7 @@ fn project(dir: &Path, crash: bool) {
     .unwrap();
 }
 
-struct Job<'a> {
+pub(crate) struct Job<'a> {
     sb: &'a SandboxProc,
     token: String,
     orb: PathBuf,
@@ -82,7 +82,7 @@ struct Job<'a> {
 
 impl<'a> Job<'a> {
     /// A job of the organization `org-sandbox`, project `p1`, its home under `tmp`.
-    fn new(sb: &'a SandboxProc, orb: PathBuf, tmp: &Path, files: &'a Files) -> Job<'a> {
+    pub(crate) fn new(sb: &'a SandboxProc, orb: PathBuf, tmp: &Path, files: &'a Files) -> Job<'a> {
         let job = Job {
             sb,
             token: sb.token(&["--org", "org-sandbox", "--project", "p1"]),
@@ -122,11 +122,8 @@ impl<'a> Job<'a> {
     /// Run one job of the packed orb with these parameters (and the local release archives).
     fn run_job(&self, job: &str, checkout: &Path, params: &[String]) -> Output {
         let work = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(venv().join("bin/python"));
-        cmd.arg(root().join("tests/orb/circleci_job.py"))
-            .arg("--orb")
-            .arg(&self.orb)
-            .args(["--job", job, "--checkout"])
+        let mut cmd = self.harness();
+        cmd.args(["--job", job, "--checkout"])
             .arg(checkout)
             .arg("--workdir")
             .arg(work.path());
@@ -137,6 +134,29 @@ impl<'a> Job<'a> {
         {
             cmd.arg("--param").arg(p);
         }
+        Self::output(cmd)
+    }
+
+    /// Run a workflow of a project config that imports the orb (each job on a fresh machine),
+    /// with the local release archives as the orb's default download URL.
+    pub(crate) fn run_config(&self, config: &Path, workflow: &str, checkout: &Path) -> Output {
+        let mut cmd = self.harness();
+        cmd.arg("--config")
+            .arg(config)
+            .args(["--workflow", workflow, "--checkout"])
+            .arg(checkout)
+            .arg("--default")
+            .arg(format!("download_base_url={}", self.files.url));
+        Self::output(cmd)
+    }
+
+    /// The harness with a clean environment: what CircleCI gives a job, the sandbox's
+    /// variables (no admin keys), and no stevedore on PATH.
+    fn harness(&self) -> Command {
+        let mut cmd = Command::new(venv().join("bin/python"));
+        cmd.arg(root().join("tests/orb/circleci_job.py"))
+            .arg("--orb")
+            .arg(&self.orb);
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", &self.home)
@@ -151,6 +171,10 @@ impl<'a> Job<'a> {
                 cmd.env(k, v);
             }
         }
+        cmd
+    }
+
+    fn output(mut cmd: Command) -> Output {
         let out = cmd.output().unwrap();
         Output {
             code: out.status.code().unwrap_or(-1),
@@ -161,7 +185,7 @@ impl<'a> Job<'a> {
 }
 
 /// The orb packed with the archives of `make dist`, into `dir`.
-fn packed_orb(dir: &Path) -> PathBuf {
+pub(crate) fn packed_orb(dir: &Path) -> PathBuf {
     let version = env!("CARGO_PKG_VERSION");
     let sums = root().join(format!("dist/v{version}/SHA256SUMS"));
     assert!(

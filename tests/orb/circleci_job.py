@@ -15,6 +15,14 @@ What it copies of CircleCI (from its configuration reference and orb docs), and 
 - `checkout` copies a directory given with --checkout; `restore_cache`/`save_cache` keep paths
   under a local cache directory keyed as given, with `{{ arch }}` as CircleCI spells it.
 Other built-in steps (setup_remote_docker, store_artifacts, workspaces) do nothing here.
+
+With --config and --workflow it runs a whole project config instead: the orb the config imports
+(`orbs: {alias: …}`) is the packed orb given, the workflow's jobs run one after another in the
+order listed (each `requires` must have run before), each on a fresh machine (its own working
+directory and $BASH_ENV); a job is the orb's (`alias/job` with its parameters) or the config's
+own, whose steps may use the orb's commands as `alias/command`. --default NAME=VALUE replaces
+the default of every orb parameter of that name (the release URL: the published orb's points
+at GitHub, which is out of reach here).
 """
 
 import argparse
@@ -83,15 +91,36 @@ class Expander:
             return PARAM.sub(text, node)
         return node
 
+    @staticmethod
+    def truthy(cond):
+        """CircleCI's logic statements: and, or, not, equal; otherwise false, null, 0 and the
+        empty string are false."""
+        if isinstance(cond, dict) and len(cond) == 1:
+            (op, arg), = cond.items()
+            if op == "and":
+                return all(Expander.truthy(c) for c in arg or [])
+            if op == "or":
+                return any(Expander.truthy(c) for c in arg or [])
+            if op == "not":
+                return not Expander.truthy(arg)
+            if op == "equal":
+                return len(arg or []) > 0 and all(a == arg[0] for a in arg)
+            die(f"the harness does not know the logic statement {op}")
+        return cond not in (None, False, 0, "", "false", "0")
+
     def steps(self, steps):
         """Flatten orb commands and when/unless into built-in steps."""
         out = []
         for step in steps or []:
             name, args = (step, {}) if isinstance(step, str) else next(iter(step.items()))
             args = args or {}
+            alias = getattr(self, "alias", None)
+            if alias and name.startswith(alias + "/"):
+                name = name[len(alias) + 1:]
+                if name not in (self.orb.get("commands") or {}):
+                    die(f"the orb has no command {name}")
             if name in ("when", "unless"):
-                cond = args.get("condition")
-                truthy = bool(cond) and cond not in ("false", "0")
+                truthy = self.truthy(args.get("condition"))
                 if truthy == (name == "when"):
                     out.extend(self.steps(args.get("steps")))
             elif name in (self.orb.get("commands") or {}):
@@ -130,6 +159,59 @@ def cache_key(key):
     return key.replace("{{ arch }}", f"arch1-linux-{arch}")
 
 
+def set_defaults(orb, defaults):
+    """Replace the default of every orb parameter named in `defaults`."""
+    for kind in ("commands", "jobs"):
+        for spec in (orb.get(kind) or {}).values():
+            for name, p in (spec.get("parameters") or {}).items():
+                if name in defaults:
+                    p["default"] = defaults[name]
+
+
+def run_config(args):
+    """The workflow's jobs in order, each on a fresh machine; the first failure ends the run."""
+    orb = load(args.orb)
+    set_defaults(orb, dict(d.partition("=")[::2] for d in args.default or []))
+    config = load(args.config)
+    aliases = list((config.get("orbs") or {}).keys())
+    if len(aliases) != 1:
+        die(f"{args.config}: the harness runs configs that import one orb (stevedore), not {aliases}")
+    expander = Expander(orb)
+    expander.alias = aliases[0]
+    workflow = (config.get("workflows") or {}).get(args.workflow)
+    if not workflow:
+        die(f"{args.config}: no workflow {args.workflow}")
+    done = set()
+    for entry in workflow.get("jobs") or []:
+        job, given = (entry, {}) if isinstance(entry, str) else next(iter(entry.items()))
+        given = dict(given or {})
+        for key in ("filters", "context", "matrix"):
+            given.pop(key, None)
+        shown = given.pop("name", job)
+        for req in given.pop("requires", []) or []:
+            if req not in done:
+                die(f"job {shown} requires {req}, which has not run")
+        if job.startswith(expander.alias + "/"):
+            steps = expander.job(job[len(expander.alias) + 1:], given)
+        else:
+            spec = (config.get("jobs") or {}).get(job)
+            if spec is None:
+                die(f"{args.config}: no job {job}")
+            if given:
+                die(f"job {job}: the harness takes no parameters for the config's own jobs")
+            steps = expander.steps(spec.get("steps"))
+        print(f"#### workflow {args.workflow}: job {shown}", flush=True)
+        made = [tempfile.mkdtemp(prefix="orb-job-"), tempfile.mkdtemp(prefix="orb-bash-env-"),
+                tempfile.mkdtemp(prefix="orb-cache-")]
+        try:
+            run_steps(args, steps, made[0], made[1], made[2], shown)
+        finally:
+            for d in made:
+                shutil.rmtree(d, ignore_errors=True)
+        done.add(shown)
+    print(f"#### workflow {args.workflow}: all {len(done)} jobs succeeded", flush=True)
+
+
 def run(args):
     orb = load(args.orb)
     given = {}
@@ -146,13 +228,13 @@ def run(args):
 
     try:
         run_steps(args, steps, args.workdir or scratch("orb-job-"), scratch("orb-bash-env-"),
-                  args.cache_dir or scratch("orb-cache-"))
+                  args.cache_dir or scratch("orb-cache-"), args.job)
     finally:
         for d in made:
             shutil.rmtree(d, ignore_errors=True)
 
 
-def run_steps(args, steps, work, bash_env_dir, cache_dir):
+def run_steps(args, steps, work, bash_env_dir, cache_dir, job):
     os.makedirs(work, exist_ok=True)
     bash_env = os.path.join(bash_env_dir, "bash_env")
     open(bash_env, "w").close()
@@ -190,18 +272,29 @@ def run_steps(args, steps, work, bash_env_dir, cache_dir):
                     shutil.copytree(p, os.path.join(cache_dir, key) + p, dirs_exist_ok=True)
         else:
             print(f"#### step {i}: {name} (nothing to do on this machine)", flush=True)
-    print(f"#### job {args.job}: all {len(steps)} steps succeeded", flush=True)
+    print(f"#### job {job}: all {len(steps)} steps succeeded", flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orb", required=True, help="a packed orb.yml")
-    ap.add_argument("--job", required=True)
+    ap.add_argument("--job")
     ap.add_argument("--param", action="append", help="NAME=VALUE")
+    ap.add_argument("--config", help="a project config to run a workflow of (with --workflow)")
+    ap.add_argument("--workflow")
+    ap.add_argument("--default", action="append", help="NAME=VALUE: a new default for orb parameters")
     ap.add_argument("--checkout", help="the project directory checkout copies")
     ap.add_argument("--workdir")
     ap.add_argument("--cache-dir")
-    run(ap.parse_args())
+    args = ap.parse_args()
+    if args.config:
+        if not args.workflow:
+            die("--config needs --workflow")
+        run_config(args)
+    elif args.job:
+        run(args)
+    else:
+        die("give --job, or --config and --workflow")
 
 
 if __name__ == "__main__":
