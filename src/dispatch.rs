@@ -216,6 +216,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         cli::Command::Ecr(cli::EcrCommand::Login(a)) => ecr::run_login(&settings, a).await,
         cli::Command::Ecr(cli::EcrCommand::Uri(a)) => ecr::run_uri(&settings, a),
+        cli::Command::Ecr(cli::EcrCommand::Tag(a)) => crate::image::retag::run(&settings, a).await,
         cli::Command::Push(a) => image::push::run(&settings, a).await,
         cli::Command::Index(a) => image::index::run(&settings, a).await,
         cli::Command::Deploy(a) => ecs::deploy::run(&settings, *a).await,

@@ -77,6 +77,31 @@ pub enum EcrCommand {
     Login(LoginArgs),
     /// Print the full image address for a repository (and tag).
     Uri(UriArgs),
+    /// Give an image already in the repository more tags (its manifest copied; no layer moves).
+    Tag(TagArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    #[command(flatten)]
+    pub target: RepoTarget,
+
+    /// The tag (or digest) of the image to tag.
+    #[arg(long, env = "STEVEDORE_SOURCE_TAG")]
+    pub source_tag: String,
+
+    /// The new tags; repeat or comma-separate.
+    #[arg(
+        long = "tag",
+        env = "STEVEDORE_TAGS",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub tags: Vec<String>,
+
+    /// Leave a tag that already names another image alone instead of moving it.
+    #[arg(long, env = "STEVEDORE_SKIP_EXISTING_TAGS")]
+    pub skip_existing_tags: bool,
 }
 
 /// `stevedore index`.

@@ -8,4 +8,5 @@ pub mod progress;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod retag;
 pub mod source;

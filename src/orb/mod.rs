@@ -26,6 +26,8 @@ pub enum Step {
     /// `deploy_scheduled_task`: required parameters, `${NAME}` in the image (or the pushed
     /// one), then `stevedore schedule`.
     DeployScheduledTask,
+    /// `tag_image`: `${NAME}` in the tags, then `stevedore ecr tag`.
+    TagImage,
 }
 
 /// One thing a step runs, in order; the first failure ends the step.
@@ -108,6 +110,7 @@ pub fn plan(step: Step, env: &dyn Fn(&str) -> Option<String>, work: &Path) -> Re
         Step::RunTask => run_task(&get),
         Step::PublishIndex => publish_index(&get, env),
         Step::DeployScheduledTask => deploy_scheduled_task(&get, env),
+        Step::TagImage => tag_image(&get, env),
     }
 }
 
@@ -445,6 +448,27 @@ fn deploy_scheduled_task(
         ],
         bash_env: vec![],
         actions: vec![Action::Stevedore(strings(&["schedule"]))],
+    })
+}
+
+fn tag_image(
+    get: &dyn Fn(&str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<StepPlan> {
+    let source = expand_vars(&get("STEVEDORE_SOURCE_TAG").unwrap_or_default(), env);
+    let targets = expand_vars(&get("STEVEDORE_TAGS").unwrap_or_default(), env);
+    if get("STEVEDORE_REPO").is_none() || source.is_empty() || targets.is_empty() {
+        return Err(usage!(
+            "tag_image: repo, source_tag and target_tag must not be empty"
+        ));
+    }
+    Ok(StepPlan {
+        set: vec![
+            ("STEVEDORE_SOURCE_TAG".into(), source),
+            ("STEVEDORE_TAGS".into(), targets),
+        ],
+        bash_env: vec![],
+        actions: vec![Action::Stevedore(strings(&["ecr", "tag"]))],
     })
 }
 

@@ -473,3 +473,26 @@ fn deploy_scheduled_task_needs_a_schedule_or_rule_and_takes_the_pushed_image() {
     .unwrap();
     assert_eq!(set(&p, "STEVEDORE_IMAGE"), "r/x@sha256:1");
 }
+
+#[test]
+fn tag_image_expands_its_tags() {
+    let p = plan_in(
+        Step::TagImage,
+        &[
+            ("STEVEDORE_REPO", "app"),
+            ("STEVEDORE_SOURCE_TAG", "${CIRCLE_SHA1}"),
+            ("STEVEDORE_TAGS", "release-${CIRCLE_BUILD_NUM},stable"),
+            ("CIRCLE_SHA1", "abc"),
+            ("CIRCLE_BUILD_NUM", "9"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(set(&p, "STEVEDORE_SOURCE_TAG"), "abc");
+    assert_eq!(set(&p, "STEVEDORE_TAGS"), "release-9,stable");
+    assert_eq!(p.actions, vec![Action::Stevedore(strings(&["ecr", "tag"]))]);
+    assert!(err(
+        Step::TagImage,
+        &[("STEVEDORE_REPO", "app"), ("STEVEDORE_SOURCE_TAG", "v1")]
+    )
+    .contains("target_tag"));
+}

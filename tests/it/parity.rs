@@ -121,3 +121,56 @@ fn a_created_service_gets_its_load_balancer_and_a_wrong_port_registers_nothing()
         assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
     }
 }
+
+/// `stevedore ecr tag` (the aws-ecr orb's `tag_image`): new tags name the same manifest,
+/// read back with boto3; a tag naming another image is left alone when asked.
+#[test]
+fn ecr_tag_adds_tags_to_an_image_in_the_repository() {
+    let sb = SandboxProc::start();
+    sb.push_image("app", "v1", &[]);
+    sb.push_image("app", "v2", &[("version", "2")]);
+    let tag = |extra: &[&str]| {
+        let mut args = vec!["ecr", "tag", "--repo", "app", "--source-tag", "v1"];
+        args.extend_from_slice(extra);
+        stevedore(&args).sandbox(&sb, true).run()
+    };
+    let out = tag(&["--tag", "prod,stable"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("as prod"), "{}", out.stdout);
+    let digests = || {
+        sb.boto3(
+            "d = {t: i['imageDigest'] for i in ecr.describe_images(repositoryName='app')['imageDetails'] for t in i.get('imageTags', [])}\n\
+             print(json.dumps([d['prod'] == d['v1'], d['stable'] == d['v1'], d['v2'] == d['v1']]))",
+        )
+    };
+    assert_eq!(digests(), json!([true, true, false]));
+    // v2 is taken: left alone with --skip-existing-tags, moved without.
+    let out = tag(&["--tag", "v2", "--skip-existing-tags"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("tag v2 exists"), "{}", out.stdout);
+    assert_eq!(digests(), json!([true, true, false]));
+    let out = tag(&["--tag", "stable"]);
+    assert!(
+        out.stdout.contains("tag stable already names"),
+        "{}",
+        out.stdout
+    );
+    let missing = stevedore(&[
+        "ecr",
+        "tag",
+        "--repo",
+        "app",
+        "--source-tag",
+        "v9",
+        "--tag",
+        "x",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(missing.code, 2, "{}", missing.all());
+    assert!(
+        missing.stderr.contains("--source-tag"),
+        "{}",
+        missing.stderr
+    );
+}
