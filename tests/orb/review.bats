@@ -163,3 +163,9 @@ PYEOF
   assert_output --partial "ci-pack: expected 4 archives in $dist/v$version (one per release target), found 3"
   [ ! -e "$dist/orb.yml" ]
 }
+
+@test "every parameter of the incumbent orbs has a home in stevedore or a reason in the migration guide" {
+  run "$PY" "$ROOT/tests/orb/parity.py" "$ROOT/target/orb-check.yml" "$ROOT/target/debug/stevedore"
+  assert_success
+  assert_output --partial "parity: 308 incumbent parameters of 20 jobs and commands"
+}
