@@ -5,6 +5,7 @@
 # Deploy: scripts/bench_deploy.py (time from the sandbox deciding a rollout to stevedore's exit).
 # Push: scripts/bench_push.py (4 x 50 MB, cold and warm, against skopeo and the registry's floor).
 # Size: the static release binary `make dist` builds (target: at most 6 MB, one crypto stack).
+# Build cache: scripts/bench_cache.py (the build step on a fresh engine, with and without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 musl=target/$(uname -m | sed s/arm64/aarch64/)-unknown-linux-musl/release/stevedore
@@ -66,3 +67,6 @@ STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_deploy.py
 
 # Push: stevedore against skopeo, cold and warm, over loopback TLS to the sandbox's registry.
 STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_push.py
+
+# Build cache: the orb's build step on a fresh engine, with and without the cache kept in ECR.
+STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_cache.py

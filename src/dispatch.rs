@@ -104,27 +104,55 @@ fn run_step(runtime: &tokio::runtime::Runtime, plan: orb::StepPlan) -> anyhow::R
                 username_var,
                 password_var,
             } => docker_login(&host, &username_var, &password_var)?,
-            orb::Action::Program(program, args) => {
-                let status = std::process::Command::new(&program)
-                    .args(&args)
-                    .status()
-                    .map_err(|e| {
-                        usage!("cannot run {program} ({e}): install it in the job's image")
-                    })?;
-                if !status.success() {
-                    return Err(error::Outcome {
-                        code: status
-                            .code()
-                            .map_or(error::EXIT_FAILURE, |c| c.clamp(1, 255) as u8),
-                        message: format!(
-                            "{program} {} failed ({status})",
-                            args.first().map_or("", String::as_str)
-                        ),
+            orb::Action::CachedBuild {
+                repo,
+                public,
+                tag,
+                buildx,
+                args,
+            } => {
+                let settings = config::Settings::resolve(config::Sources::from_env(None))?;
+                let cache_ref = runtime
+                    .block_on(crate::image::cache::prepare(&settings, public, &repo, &tag))?;
+                let flags = if buildx {
+                    crate::image::cache::buildx_args(&cache_ref)
+                } else {
+                    // The first build has no cache yet: a failed pull is not an error.
+                    if run_program(
+                        "docker",
+                        &["pull".into(), "--quiet".into(), cache_ref.clone()],
+                    )
+                    .is_err()
+                    {
+                        println!("no build cache at {cache_ref} yet; building without it");
                     }
-                    .into());
-                }
+                    crate::image::cache::classic_args(&cache_ref)
+                };
+                run_program("docker", &crate::image::cache::with_cache(&args, flags))?;
             }
+            orb::Action::Program(program, args) => run_program(&program, &args)?,
         }
+    }
+    Ok(())
+}
+
+/// Run a program with the step's output; its failure is the step's, with its exit code.
+fn run_program(program: &str, args: &[String]) -> anyhow::Result<()> {
+    let status = std::process::Command::new(program)
+        .args(args)
+        .status()
+        .map_err(|e| usage!("cannot run {program} ({e}): install it in the job's image"))?;
+    if !status.success() {
+        return Err(error::Outcome {
+            code: status
+                .code()
+                .map_or(error::EXIT_FAILURE, |c| c.clamp(1, 255) as u8),
+            message: format!(
+                "{program} {} failed ({status})",
+                args.first().map_or("", String::as_str)
+            ),
+        }
+        .into());
     }
     Ok(())
 }

@@ -134,6 +134,23 @@ pub async fn run_login(settings: &Settings, args: LoginArgs) -> Result<()> {
     Ok(())
 }
 
+/// Save a registry token for the private registry (or ECR Public) in docker's config (as
+/// `stevedore ecr login` does, quietly); the registry's host, for image references docker uses.
+pub async fn save_docker_auth(settings: &Settings, public: bool) -> Result<String> {
+    let auth = if public {
+        public_auth().await?
+    } else {
+        private_auth(settings.require_region()?).await?
+    };
+    let docker_config = config::env_var("DOCKER_CONFIG").map(std::path::PathBuf::from);
+    let dir = docker_config::config_dir(docker_config.as_deref())?;
+    let (_, warning) = docker_config::save_auth(&dir, &auth.host, &auth.auth_b64)?;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(auth.host)
+}
+
 /// `docker login --password-stdin`: the password goes through a pipe, never the command line.
 pub fn docker_login(auth: &RegistryAuth) -> Result<()> {
     use std::io::Write;

@@ -43,6 +43,16 @@ pub enum Action {
         tags: Vec<String>,
         public: bool,
     },
+    /// `docker` with `args` (a build ending with its context) and a build cache in the
+    /// repository under `tag`: docker is logged in to the registry, and the cache flags are
+    /// added (the classic builder's cache image is pulled first, if there is one).
+    CachedBuild {
+        repo: String,
+        public: bool,
+        tag: String,
+        buildx: bool,
+        args: Vec<String>,
+    },
     /// `docker login HOST` with the user and password read from the named variables (the
     /// password on standard input, never on a command line).
     DockerLogin {
@@ -269,10 +279,31 @@ fn build_and_push(
             ["push", "--docker-image", &local, "--tag", &tags].map(String::from),
         )
     };
-    plan.actions.push(Action::Program("docker".into(), build));
+    let cache_tag = is_true(get("STEVEDORE_BUILD_CACHE").as_deref())
+        .then(|| get("STEVEDORE_CACHE_TAG").unwrap_or_else(|| "buildcache".into()));
+    let mut push = push.to_vec();
+    match &cache_tag {
+        None => plan.actions.push(Action::Program("docker".into(), build)),
+        Some(tag) => {
+            if !push_image {
+                return Err(usage!("build_and_push: build_cache keeps the cache in the repository, and push_image is false: push, or drop build_cache"));
+            }
+            // The classic builder's cache is the image itself: pushed under the cache tag too.
+            if !buildx {
+                push[4] = format!("{},{tag}", push[4]);
+            }
+            plan.actions.push(Action::CachedBuild {
+                repo: repo.clone(),
+                public: is_true(get("STEVEDORE_PUBLIC").as_deref()),
+                tag: tag.clone(),
+                buildx,
+                args: build,
+            });
+        }
+    }
     plan.actions.extend(after);
     if push_image {
-        plan.actions.push(Action::Stevedore(push.to_vec()));
+        plan.actions.push(Action::Stevedore(push));
     } else {
         // Built only: the image stays in the engine under its build name, for later steps.
         let local = push[2].clone();

@@ -496,3 +496,65 @@ fn tag_image_expands_its_tags() {
     )
     .contains("target_tag"));
 }
+
+#[test]
+fn a_build_cache_wraps_the_build_and_the_classic_cache_is_pushed_under_its_tag() {
+    let base = [
+        ("STEVEDORE_REPO", "app"),
+        ("STEVEDORE_TAGS", "v1"),
+        ("STEVEDORE_BUILD_CACHE", "1"),
+        ("CIRCLE_BUILD_NUM", "7"),
+    ];
+    let p = plan_in(Step::BuildAndPush, &base).unwrap();
+    let Action::CachedBuild {
+        repo,
+        tag,
+        buildx,
+        args,
+        ..
+    } = &p.actions[0]
+    else {
+        panic!("{:?}", p.actions)
+    };
+    assert_eq!(
+        (repo.as_str(), tag.as_str(), *buildx),
+        ("app", "buildcache", false)
+    );
+    assert_eq!(args.last().map(String::as_str), Some("."));
+    assert_eq!(
+        p.actions.last(),
+        Some(&Action::Stevedore(strings(&[
+            "push",
+            "--docker-image",
+            "stevedore-build-app:7",
+            "--tag",
+            "v1,buildcache"
+        ])))
+    );
+    // With buildx the cache is BuildKit's own: the image's tags stay as given.
+    let p = plan_in(
+        Step::BuildAndPush,
+        &[
+            base[0],
+            base[1],
+            base[2],
+            base[3],
+            ("STEVEDORE_BUILDX", "1"),
+            ("STEVEDORE_CACHE_TAG", "cache"),
+        ],
+    )
+    .unwrap();
+    assert!(p
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::CachedBuild { buildx: true, tag, .. } if tag == "cache")));
+    assert!(p
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Stevedore(args) if args[0] == "push" && args[4] == "v1")));
+    assert!(err(
+        Step::BuildAndPush,
+        &[base[0], base[2], ("STEVEDORE_PUSH_IMAGE", "0")]
+    )
+    .contains("build_cache"));
+}

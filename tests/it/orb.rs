@@ -451,3 +451,71 @@ fn deploy_service_update_hands_the_service_parameters_to_the_deploy() {
         out.stdout
     );
 }
+
+/// `build_cache: true`: the first job pushes the image under `buildcache` too; a later job on a
+/// fresh engine pulls it and its RUN step comes from that cache (a step no other build here has,
+/// so no local cache can answer for it).
+#[test]
+fn build_cache_in_the_repository_is_used_by_the_next_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let orb = packed_orb(tmp.path());
+    let sb = SandboxProc::start();
+    let policy = rendered(&sb, &["iam", "policy", "--repo", "cached"]);
+    sb.put_role("ci", None, Some(&policy));
+    let files = Files::serve(&root().join("dist"));
+    let job = Job::new(&sb, orb, tmp.path(), &files);
+    let checkout = tmp.path().join("project");
+    project(&checkout, false);
+    let nonce = format!("{}-{}", std::process::id(), free_port());
+    std::fs::write(
+        checkout.join("Dockerfile"),
+        format!("FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {nonce} > /deps\"]\nCOPY app /app\n"),
+    )
+    .unwrap();
+    let cache_ref = format!("{}/cached:buildcache", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    let forget = || {
+        let _ = Command::new("docker")
+            .args([
+                "image",
+                "rm",
+                "--force",
+                "stevedore-build-cached:42",
+                &cache_ref,
+            ])
+            .output();
+    };
+    let mut outs = vec![];
+    for tag in ["c1", "c2"] {
+        std::fs::write(checkout.join("app"), tag).unwrap();
+        forget();
+        let params = [
+            "repo=cached".to_string(),
+            format!("tag={tag}"),
+            "create_repo=true".into(),
+            "build_cache=true".into(),
+            "role_name=ci".into(),
+        ];
+        outs.push(job.run_job("build_and_push_image", &checkout, &params));
+    }
+    forget();
+    assert_eq!(outs[0].code, 0, "{}", outs[0].all());
+    assert!(
+        outs[0].stdout.contains("building without it"),
+        "{}",
+        outs[0].stdout
+    );
+    assert_eq!(outs[1].code, 0, "{}", outs[1].all());
+    let lines: Vec<&str> = outs[1].stdout.lines().collect();
+    let run = lines
+        .iter()
+        .position(|l| l.contains(&format!("echo {nonce}")))
+        .expect("the RUN step");
+    assert_eq!(
+        lines.get(run + 1).map(|l| l.trim()),
+        Some("---> Using cache"),
+        "{}",
+        outs[1].stdout
+    );
+    let tags = sb.boto3("print(json.dumps(sorted(t for i in ecr.describe_images(repositoryName='cached')['imageDetails'] for t in i.get('imageTags', []))))");
+    assert_eq!(tags, json!(["buildcache", "c1", "c2"]));
+}
