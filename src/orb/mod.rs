@@ -201,26 +201,9 @@ fn build_and_push(
         set: vec![("STEVEDORE_TAGS".into(), String::new())],
         ..StepPlan::default()
     };
-    if is_true(get("STEVEDORE_CREATE_REPO").as_deref()) {
-        plan.actions
-            .push(Action::Stevedore(strings(&["ecr", "ensure-repo"])));
-    }
+    plan.actions.extend(before_build(get, &repo, &tags)?);
     // The incumbent's push_image: true unless set false.
     let push_image = get("STEVEDORE_PUSH_IMAGE").is_none_or(|v| is_true(Some(&v)));
-    if is_true(get("STEVEDORE_SKIP_BUILD_IF_TAGS_EXIST").as_deref()) {
-        plan.actions.push(Action::SkipIfTagsExist {
-            repo: repo.clone(),
-            tags: tags
-                .split(',')
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-                .collect(),
-            public: is_true(get("STEVEDORE_PUBLIC").as_deref()),
-        });
-    }
-    if let Some(host) = get("STEVEDORE_REGISTRY_LOGIN") {
-        plan.actions.push(registry_login(get, &host)?);
-    }
     let dockerfile = get("STEVEDORE_DOCKERFILE").unwrap_or_else(|| "Dockerfile".into());
     let context = get("STEVEDORE_BUILD_PATH").unwrap_or_else(|| ".".into());
     let platform = get("STEVEDORE_PLATFORM");
@@ -310,6 +293,34 @@ fn build_and_push(
         plan.bash_env.push((handoff::BUILT_IMAGE.into(), local));
     }
     Ok(plan)
+}
+
+/// What comes before the build: the repository ensured, the check that skips everything when
+/// every tag exists, and a registry login for base images.
+fn before_build(
+    get: &dyn Fn(&str) -> Option<String>,
+    repo: &str,
+    tags: &str,
+) -> Result<Vec<Action>> {
+    let mut actions = Vec::new();
+    if is_true(get("STEVEDORE_CREATE_REPO").as_deref()) {
+        actions.push(Action::Stevedore(strings(&["ecr", "ensure-repo"])));
+    }
+    if is_true(get("STEVEDORE_SKIP_BUILD_IF_TAGS_EXIST").as_deref()) {
+        actions.push(Action::SkipIfTagsExist {
+            repo: repo.to_string(),
+            tags: tags
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            public: is_true(get("STEVEDORE_PUBLIC").as_deref()),
+        });
+    }
+    if let Some(host) = get("STEVEDORE_REGISTRY_LOGIN") {
+        actions.push(registry_login(get, &host)?);
+    }
+    Ok(actions)
 }
 
 /// The `docker login` before the build (base images from Docker Hub or another registry),
