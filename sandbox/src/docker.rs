@@ -152,6 +152,18 @@ impl Docker {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     }
 
+    /// What a container printed (standard output, then standard error), line by line.
+    pub async fn logs(&self, id: &str) -> Vec<String> {
+        match self.cmd().args(["logs", id]).output().await {
+            Ok(out) => String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .chain(String::from_utf8_lossy(&out.stderr).lines())
+                .map(String::from)
+                .collect(),
+            Err(_) => vec![],
+        }
+    }
+
     /// The engine's health status of a container: `starting`, `healthy` or `unhealthy`.
     pub async fn health(&self, id: &str) -> Option<String> {
         let out = self

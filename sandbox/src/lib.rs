@@ -11,6 +11,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod iam;
 pub mod jwt;
+pub mod logs;
 pub mod proxy;
 pub mod registry;
 pub mod schedules;

@@ -64,6 +64,7 @@ pub(crate) enum Service {
     Sts,
     Events,
     Scheduler,
+    Logs,
 }
 
 impl Service {
@@ -76,6 +77,7 @@ impl Service {
             Service::Sts => "sts",
             Service::Events => "events",
             Service::Scheduler => "scheduler",
+            Service::Logs => "logs",
         }
     }
 
@@ -87,6 +89,7 @@ impl Service {
             Service::Sts => "STS",
             Service::Events => "EventBridge",
             Service::Scheduler => "Scheduler",
+            Service::Logs => "CloudWatchLogs",
         }
     }
 }
@@ -235,6 +238,7 @@ async fn api(
             "AmazonEC2ContainerRegistry_V20150921" => Service::Ecr,
             "SpencerFrontendService" => Service::EcrPublic,
             "AmazonEC2ContainerServiceV20141113" => Service::Ecs,
+            "Logs_20140328" => Service::Logs,
             "AWSEvents" => {
                 return crate::schedules_api::events(&app, &method, &uri, &headers, &body, op).await
             }
@@ -271,6 +275,7 @@ async fn api(
         let result = match service {
             Service::Ecr => ecr::handle(&app, false, op, &req).await,
             Service::EcrPublic => ecr::handle(&app, true, op, &req).await,
+            Service::Logs => logs_op(&app, op, &req, &caller),
             _ => ecs_op(&app, op, &req, &caller),
         };
         let result = match (op, result) {
@@ -345,6 +350,10 @@ fn authorize(
         Service::Ecr => crate::iam::ecr_needs(&scope, false, op, req),
         Service::EcrPublic => crate::iam::ecr_needs(&scope, true, op, req),
         Service::Ecs => crate::iam::ecs_needs(&scope, op, req),
+        Service::Logs => vec![crate::iam::Need::new(
+            &format!("logs:{op}"),
+            crate::logs::resource(&caller.region, app.account(), op, req),
+        )],
         Service::Sts | Service::Events | Service::Scheduler => return Ok(()),
     };
     check_needs(&policy, caller, &needs)
@@ -403,6 +412,23 @@ fn issue_registry_password(app: &App, caller: &Caller, mut answer: Value) -> Val
         other => other["authorizationToken"] = Value::String(token),
     }
     answer
+}
+
+/// A CloudWatch Logs call: the ECS simulation is advanced first, so a task's stream holds what
+/// it has printed by now.
+fn logs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Value, AwsError> {
+    let region = caller.region.as_str();
+    let mut guard = app.lock();
+    let st = &mut *guard;
+    let (account, now) = (st.config.account_id.clone(), st.clock.now());
+    let ctx = Ctx {
+        region,
+        account: &account,
+        now,
+    };
+    let ecs = st.ecs.region(region);
+    ecs::tick(ecs, &ctx);
+    crate::logs::handle(&mut st.logs, ecs, (region, &account), now, op, req)
 }
 
 pub(crate) fn ecs_op(
@@ -495,9 +521,12 @@ fn start_containers(
                 );
             }
             if let Some(code) = docker.wait(&id).await {
+                // What it printed feeds its awslogs stream (read before it is removed).
+                let printed = std::sync::Arc::new(docker.logs(&id).await);
                 {
                     let mut st = app.lock();
                     if let Some((t, _)) = st.ecs.task_mut(&run.task_arn) {
+                        t.docker_log = Some(printed);
                         if matches!(t.docker, ecs::RealContainer::Started(_))
                             && t.desired_status == "RUNNING"
                         {

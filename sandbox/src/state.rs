@@ -161,6 +161,8 @@ pub struct State {
     pub faults: Faults,
     pub ecr: EcrState,
     pub ecs: EcsRegions,
+    /// CloudWatch Logs groups and the streams written to them.
+    pub logs: crate::logs::LogsState,
     /// EventBridge Scheduler schedules and EventBridge rules.
     pub schedules: crate::schedules::SchedulesState,
     /// Every API call, as `Service.Operation`, for tests that count calls.
@@ -179,6 +181,7 @@ impl State {
             ecr: EcrState::default(),
             ecs: EcsRegions::default(),
             schedules: Default::default(),
+            logs: Default::default(),
             calls: Vec::new(),
         };
         s.add_admin();

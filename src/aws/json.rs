@@ -1,4 +1,4 @@
-//! A small SigV4-signed JSON client: awsJson1_1 for ECS and EventBridge, restJson1 for
+//! A small SigV4-signed JSON client: awsJson1_1 for ECS, EventBridge and CloudWatch Logs, restJson1 for
 //! EventBridge Scheduler.
 //!
 //! These calls go through it rather than the typed SDK so that task definitions, rule targets
@@ -74,6 +74,11 @@ pub const EVENTBRIDGE: Service = Service {
     target_prefix: Some("AWSEvents"),
     signing_name: "events",
     endpoint_var: "AWS_ENDPOINT_URL_EVENTBRIDGE",
+};
+pub const LOGS: Service = Service {
+    target_prefix: Some("Logs_20140328"),
+    signing_name: "logs",
+    endpoint_var: "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
 };
 pub const SCHEDULER: Service = Service {
     target_prefix: None,

@@ -191,6 +191,11 @@ pub struct DeployArgs {
     )]
     pub lb_container: Option<String>,
 
+    /// When a task fails, print this many of the failing container's last lines (from
+    /// CloudWatch Logs, the awslogs driver), once per distinct failure; 0 prints none.
+    #[arg(long, env = "STEVEDORE_LOG_LINES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub log_lines: u32,
+
     /// Write the results as JSON to this file.
     #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]
     pub output_file: Option<PathBuf>,
@@ -312,6 +317,11 @@ pub struct RunTaskArgs {
     /// environment overrides).
     #[arg(long, env = "STEVEDORE_RUN_TASK_OUTPUT", value_name = "FILE")]
     pub output_file: Option<PathBuf>,
+
+    /// Whose output to print as the task runs, from CloudWatch Logs (the awslogs driver):
+    /// the essential container's (or --container's), all containers', or none.
+    #[arg(long, env = "STEVEDORE_LOGS", value_enum, default_value = "essential")]
+    pub logs: crate::ecs::logs::Which,
 
     /// Give up waiting after this long.
     #[arg(long, env = "STEVEDORE_TIMEOUT", default_value = "30m", value_parser = crate::ecs::timeout_flag)]

@@ -116,6 +116,7 @@ pub struct CircuitBreaker {
 #[serde(rename_all = "camelCase", default)]
 pub struct Task {
     pub task_arn: String,
+    pub task_definition_arn: String,
     /// PROVISIONING, PENDING, ACTIVATING, RUNNING, …, STOPPED.
     pub last_status: String,
     pub stopped_reason: Option<String>,
@@ -227,11 +228,23 @@ pub struct Placed {
 /// The ECS calls of stevedore's commands.
 pub struct Ecs {
     client: Client,
+    /// Where failed tasks' output is read from, when the command shows it.
+    logs: Option<crate::ecs::logs::Logs>,
 }
 
 impl Ecs {
     pub fn new(client: Client) -> Ecs {
-        Ecs { client }
+        Ecs { client, logs: None }
+    }
+
+    /// With CloudWatch Logs reads for what failed tasks printed.
+    pub fn with_logs(mut self, logs: crate::ecs::logs::Logs) -> Ecs {
+        self.logs = Some(logs);
+        self
+    }
+
+    pub fn logs(&self) -> Option<&crate::ecs::logs::Logs> {
+        self.logs.as_ref()
     }
 
     /// The signed client underneath: its deadline and call count, and doctor's probes, which

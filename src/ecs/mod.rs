@@ -3,6 +3,7 @@
 pub mod api;
 pub mod batch;
 pub mod deploy;
+pub mod logs;
 pub mod run_task;
 pub mod task_options;
 pub mod taskdef;

@@ -257,8 +257,8 @@ async fn wait_for_stop(
     cluster: &str,
     arn: &str,
     container: &str,
-    timeout: Duration,
-    poll: Duration,
+    (timeout, poll): (Duration, Duration),
+    mut follower: Option<crate::ecs::logs::Follower<'_>>,
 ) -> Result<()> {
     let id = arn.rsplit('/').next().unwrap_or(arn);
     let deadline = Instant::now() + timeout;
@@ -273,6 +273,10 @@ async fn wait_for_stop(
                 tokio::time::sleep(poll * 2).await;
                 continue;
             }
+            // The deadline passed during the call: timed out, as at the end of a poll.
+            Err(e) if e.is_deadline() => {
+                return Err(anyhow::Error::new(Outcome { code: EXIT_TIMED_OUT, message: format!("task {id} did not stop within {timeout:?} (it is still {last}; it was not stopped)") }));
+            }
             Err(e) => return Err(anyhow::anyhow!("ECS DescribeTasks: {e}")),
         };
         let status = if t.last_status.is_empty() {
@@ -280,6 +284,23 @@ async fn wait_for_stop(
         } else {
             t.last_status.clone()
         };
+        let stopped = status == "STOPPED";
+        if status != last && !stopped {
+            println!("task {id}: {status}");
+            last = status.clone();
+            heartbeat.said(Instant::now());
+        }
+        // What the task printed, as it arrives; a stopped task's streams are drained before
+        // its stop is said.
+        let started = matches!(
+            status.as_str(),
+            "RUNNING" | "DEACTIVATING" | "STOPPING" | "DEPROVISIONING" | "STOPPED"
+        );
+        if let Some(f) = follower.as_mut().filter(|_| started) {
+            if f.poll(stopped).await {
+                heartbeat.said(Instant::now());
+            }
+        }
         if status != last {
             println!("task {id}: {status}");
             last = status.clone();
@@ -322,10 +343,9 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
         crate::export::check_writable(p, "--output-file (STEVEDORE_RUN_TASK_OUTPUT)")?;
     }
     let region = settings.require_region()?.to_string();
-    let ecs = Ecs::new(Client::ecs(
-        &region,
-        crate::auth::credentials(&region, None).await?,
-    )?);
+    let credentials = crate::auth::credentials(&region, None).await?;
+    let ecs = Ecs::new(Client::ecs(&region, credentials.clone())?);
+    let logs = crate::ecs::logs::Logs::new(credentials);
     let td = ecs
         .describe_task_definition(&a.task_definition)
         .await
@@ -379,10 +399,25 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     // The tasks run side by side; each is followed in turn under the one deadline, and the
     // first failure is the command's.
     let deadline = Instant::now() + timeout;
+    logs.set_deadline(deadline);
     let mut first_failure = None;
-    for arn in &arns {
+    let shown: Vec<&str> = match a.logs {
+        crate::ecs::logs::Which::Off => vec![],
+        crate::ecs::logs::Which::Essential => vec![container.as_str()],
+        crate::ecs::logs::Which::All => vec![],
+    };
+    for (i, arn) in arns.iter().enumerate() {
         let left = deadline.saturating_duration_since(Instant::now());
-        if let Err(e) = wait_for_stop(&ecs, &run.cluster, arn, &container, left, poll).await {
+        let task_id = arn.rsplit('/').next().unwrap_or(arn);
+        let follower = (a.logs != crate::ecs::logs::Which::Off).then(|| {
+            let (streams, without) = crate::ecs::logs::streams(&td, task_id, &region, &shown);
+            if i == 0 && !without.is_empty() {
+                println!("{}", crate::ecs::logs::no_logs_line(&without));
+            }
+            crate::ecs::logs::Follower::new(&logs, streams)
+        });
+        let waits = (left, poll);
+        if let Err(e) = wait_for_stop(&ecs, &run.cluster, arn, &container, waits, follower).await {
             // The first failure is the command's (printed by the caller); later ones here.
             match first_failure {
                 None => first_failure = Some(e),

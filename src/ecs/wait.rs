@@ -58,6 +58,10 @@ pub struct Watch {
     pub seen_stopped: HashSet<String>,
     /// Reading stopped tasks failed once already (said once, not every poll).
     pub tasks_unreadable: bool,
+    /// The distinct failures whose log tails were printed (container, exit, reason).
+    pub failures_shown: HashSet<String>,
+    /// Task definitions read for their log configuration, by ARN.
+    pub task_definitions: std::collections::HashMap<String, serde_json::Value>,
 }
 
 impl Watch {

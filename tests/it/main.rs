@@ -10,6 +10,7 @@ mod harness;
 mod iam;
 mod index;
 mod input;
+mod logs;
 mod migrating;
 mod orb;
 mod output;

@@ -25,6 +25,8 @@ pub enum Fate {
     Runs {
         exit: Option<(i32, f64)>,
         unhealthy_after: Option<f64>,
+        /// What it prints (to an awslogs stream).
+        log: crate::logs::LogLines,
     },
     /// The pull fails with this reason.
     PullFails(String),
@@ -136,6 +138,8 @@ pub struct Task {
     pub platform_version: Option<String>,
     /// The capacity provider RunTask's strategy placed the task with.
     pub capacity_provider: Option<String>,
+    /// Docker mode: what the real container printed, read when it exited.
+    pub docker_log: Option<std::sync::Arc<Vec<String>>>,
 }
 
 #[derive(Debug, Default)]
@@ -369,6 +373,7 @@ pub fn fate_from_labels(labels: Option<&Map<String, Value>>, image: &str) -> Fat
             Fate::Runs {
                 exit: num(LABEL_EXIT_CODE).map(|c| (c as i32, num(LABEL_EXIT_AFTER).unwrap_or(5.0))),
                 unhealthy_after: num(LABEL_UNHEALTHY_AFTER),
+                log: crate::logs::LogLines::from_labels(l),
             }
         }
     }
@@ -503,6 +508,7 @@ pub(super) fn new_task(
         enable_execute_command: false,
         platform_version: None,
         capacity_provider: None,
+        docker_log: None,
     });
     id
 }

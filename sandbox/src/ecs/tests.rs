@@ -75,6 +75,7 @@ fn setup(st: &mut EcsState, image: &str, fate: Fate, breaker: bool) {
         Fate::Runs {
             exit: None,
             unhealthy_after: None,
+            log: Default::default(),
         },
     );
     st.fates.insert(image.into(), fate);
@@ -117,6 +118,7 @@ fn a_rollout_completes_and_drains_the_old_deployment() {
         Fate::Runs {
             exit: None,
             unhealthy_after: None,
+            log: Default::default(),
         },
         false,
     );
@@ -153,6 +155,7 @@ fn the_circuit_breaker_fails_and_rolls_back_a_crashing_image() {
         Fate::Runs {
             exit: Some((3, 1.0)),
             unhealthy_after: None,
+            log: Default::default(),
         },
         true,
     );
@@ -318,6 +321,7 @@ fn an_unhealthy_rollout_never_drops_below_minimum_healthy_and_the_breaker_fails_
             Fate::Runs {
                 exit: None,
                 unhealthy_after,
+                log: Default::default(),
             },
         );
         handle(&mut st, &ctx(0.0), "RegisterTaskDefinition",

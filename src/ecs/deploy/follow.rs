@@ -167,5 +167,65 @@ pub(super) async fn report_stopped(
             watch.seen_stopped.insert(t.task_arn.clone());
         }
         say(plan, service, &wait::stopped_task_line(t));
+        log_tail(ecs, plan, service, t, watch).await;
+    }
+}
+
+/// The last lines of the container whose failure stopped `t`, once per distinct failure
+/// (container, exit code, reason): a crash loop prints its stack trace once, not per task.
+async fn log_tail(
+    ecs: &Ecs,
+    plan: &Plan,
+    service: &str,
+    t: &crate::ecs::api::Task,
+    watch: &mut Watch,
+) {
+    let Some(logs) = ecs.logs() else { return };
+    let Some(failed) = t.containers.iter().find(|c| {
+        c.exit_code.is_some_and(|x| x != 0) || (c.exit_code.is_none() && c.reason.is_some())
+    }) else {
+        return;
+    };
+    let key = format!(
+        "{}:{:?}:{}",
+        failed.name,
+        failed.exit_code,
+        t.stopped_reason.as_deref().unwrap_or("")
+    );
+    if !watch.failures_shown.insert(key) || t.task_definition_arn.is_empty() {
+        return;
+    }
+    if !watch.task_definitions.contains_key(&t.task_definition_arn) {
+        match ecs.describe_task_definition(&t.task_definition_arn).await {
+            Ok(td) => {
+                watch
+                    .task_definitions
+                    .insert(t.task_definition_arn.clone(), td);
+            }
+            Err(_) => return,
+        }
+    }
+    let td = &watch.task_definitions[&t.task_definition_arn];
+    let (streams, without) =
+        crate::ecs::logs::streams(td, t.id(), &plan.region, &[failed.name.as_str()]);
+    if let Some(s) = streams.first() {
+        let n = plan.log_lines;
+        match logs.tail(s, n).await {
+            Ok(lines) if lines.is_empty() => say(plan, service, &format!("  {} printed nothing to {}", s.container, s.name)),
+            Ok(lines) => {
+                say(plan, service, &format!("  the last {} lines of {} ({}):", lines.len(), s.container, s.name));
+                for l in lines {
+                    say(plan, service, &format!("  {}| {l}", s.container));
+                }
+            }
+            Err(crate::ecs::logs::ReadError::Denied(m)) => say(plan, service, &format!("  cannot read {}'s logs: {m} (`stevedore iam policy --log-group {}` grants it)", s.container, s.group)),
+            Err(crate::ecs::logs::ReadError::Other(m)) => say(plan, service, &format!("  cannot read {}'s logs: {m}", s.container)),
+        }
+    } else if !without.is_empty() && watch.failures_shown.insert("no-logs".into()) {
+        say(
+            plan,
+            service,
+            &format!("  {}", crate::ecs::logs::no_logs_line(&without)),
+        );
     }
 }

@@ -93,10 +93,14 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     services.dedup();
     plan.reads = crate::ecs::batch::ServiceReads::new(&services, plan.poll);
     let plan = Arc::new(plan);
-    let ecs = Arc::new(Ecs::new(Client::ecs(
-        &region,
-        crate::auth::credentials(&region, None).await?,
-    )?));
+    let credentials = crate::auth::credentials(&region, None).await?;
+    let mut ecs = Ecs::new(Client::ecs(&region, credentials.clone())?);
+    if args.log_lines > 0 {
+        let logs = crate::ecs::logs::Logs::new(credentials);
+        logs.set_deadline(plan.deadline);
+        ecs = ecs.with_logs(logs);
+    }
+    let ecs = Arc::new(ecs);
     ecs.client().set_deadline(plan.deadline);
     let mut set = tokio::task::JoinSet::new();
     for (i, service) in services.iter().enumerate() {

@@ -29,6 +29,8 @@ pub struct Plan {
     pub verify: Option<String>,
     /// Prefix lines with the service name (several services at once).
     pub prefix: bool,
+    /// How many of a failing container's last lines to print (`--log-lines`).
+    pub log_lines: u32,
     /// CreateService's settings, when the service may be created.
     pub create: Option<Value>,
     /// When the whole run gives up: `--timeout` after the start, hung requests included.
@@ -250,6 +252,7 @@ impl Plan {
             rollback: a.rollback,
             verify,
             prefix: services.len() > 1,
+            log_lines: a.log_lines,
         })
     }
 }

@@ -37,11 +37,16 @@ pub struct SandboxProc {
 
 impl SandboxProc {
     pub fn start() -> SandboxProc {
-        let proc = stevedore_testkit::Sandbox::start(
-            &sandbox_bin(),
-            &["--clock-speed", "20", "--docker", "off"],
-            Stdio::null(),
-        );
+        Self::start_with(&["--clock-speed", "20", "--docker", "off"])
+    }
+
+    /// Tasks as real containers of this machine's Docker engine, on the real clock.
+    pub fn start_docker() -> SandboxProc {
+        Self::start_with(&["--clock-speed", "1", "--docker", "on"])
+    }
+
+    fn start_with(args: &[&str]) -> SandboxProc {
+        let proc = stevedore_testkit::Sandbox::start(&sandbox_bin(), args, Stdio::null());
         let env = proc.env.clone();
         SandboxProc { _proc: proc, env }
     }
@@ -84,7 +89,7 @@ impl SandboxProc {
     /// the snippet has `ecs` and `ecr` clients and prints JSON.
     pub fn boto3(&self, snippet: &str) -> serde_json::Value {
         let program = format!(
-            "import boto3, json\nkw=dict(endpoint_url={url:?}, region_name={region:?}, aws_access_key_id={ak:?}, aws_secret_access_key={sk:?})\necs=boto3.client('ecs', **kw)\necr=boto3.client('ecr', **kw)\nevents=boto3.client('events', **kw)\nscheduler=boto3.client('scheduler', **kw)\n{snippet}\n",
+            "import boto3, json\nkw=dict(endpoint_url={url:?}, region_name={region:?}, aws_access_key_id={ak:?}, aws_secret_access_key={sk:?})\necs=boto3.client('ecs', **kw)\necr=boto3.client('ecr', **kw)\nevents=boto3.client('events', **kw)\nscheduler=boto3.client('scheduler', **kw)\nlogs=boto3.client('logs', **kw)\n{snippet}\n",
             url = self.env["AWS_ENDPOINT_URL"],
             region = self.env["AWS_DEFAULT_REGION"],
             ak = self.env["AWS_ACCESS_KEY_ID"],
