@@ -245,6 +245,11 @@ pub struct IamPolicyArgs {
     #[arg(long = "schedule-role", value_delimiter = ',')]
     pub schedule_roles: Vec<String>,
 
+    /// CloudWatch Logs group the tasks write to (awslogs-group): the role may read it, for
+    /// run-task's output and a failed deploy's last lines; repeat or comma-separate.
+    #[arg(long = "log-group", value_delimiter = ',')]
+    pub log_groups: Vec<String>,
+
     /// Also allow `deploy --create-service`.
     #[arg(long)]
     pub create_service: bool,

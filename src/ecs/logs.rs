@@ -23,8 +23,12 @@ pub struct Stream {
 /// Which containers' output to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Which {
+    /// Print none (`none` works too, for YAML, where `off` reads as false).
+    #[value(alias = "none")]
     Off,
+    /// The essential container's, or --container's.
     Essential,
+    /// Every container's.
     All,
 }
 

@@ -118,6 +118,8 @@ pub struct PolicyScope {
     pub rules: Vec<String>,
     /// Role names or ARNs the schedules' and rules' targets run with.
     pub schedule_roles: Vec<String>,
+    /// CloudWatch Logs groups the tasks write to.
+    pub log_groups: Vec<String>,
     pub create_service: bool,
     pub repository_policy: bool,
 }
@@ -180,6 +182,11 @@ pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
         .iter()
         .map(|r| format!("arn:{partition}:events:{region}:{account}:rule/{r}"))
         .collect();
+    let log_group_arns: Vec<String> = p
+        .log_groups
+        .iter()
+        .map(|g| format!("arn:{partition}:logs:{region}:{account}:log-group:{g}:*"))
+        .collect();
     // The services EventBridge targets are passed to, as iam:PassedToService names them.
     let mut passed_to = vec![];
     if !schedule_arns.is_empty() {
@@ -206,6 +213,7 @@ pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
             "rule_arns": rule_arns,
             "schedule_role_arns": schedule_role_arns,
             "passed_to": passed_to,
+            "log_group_arns": log_group_arns,
         }),
     )?;
     Ok(serde_json::from_str(&text)?)
@@ -258,6 +266,7 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
         ("--schedule", &a.schedules),
         ("--rule", &a.rules),
         ("--schedule-role", &a.schedule_roles),
+        ("--log-group", &a.log_groups),
     ] {
         if let Some(v) = values.iter().find(|v| bad_name(v)) {
             return Err(usage!(
@@ -296,6 +305,7 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
             })
             .collect(),
         schedule_roles: a.schedule_roles,
+        log_groups: a.log_groups,
         create_service: a.create_service,
         repository_policy: a.repository_policy,
     })

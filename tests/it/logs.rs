@@ -279,3 +279,89 @@ fn in_docker_mode_run_task_prints_what_the_real_container_printed() {
     let want: Vec<String> = (1..=500).map(|i| format!("line {i}")).collect();
     assert_eq!(printed(&out.stdout), want, "every line once, in order");
 }
+
+/// As a role holding what `iam policy --log-group` renders, run-task prints the task's output;
+/// without the ReadTaskLogs statement it says once why it cannot, and still exits with the
+/// task's code.
+#[test]
+fn reading_logs_needs_the_read_task_logs_statement_and_its_absence_is_said_once() {
+    let sb = SandboxProc::start();
+    let image = sb.push_image(
+        "migrate",
+        "v1",
+        &[
+            ("stevedore.sandbox.exit-code", "4"),
+            ("stevedore.sandbox.exit-after", "2"),
+            ("stevedore.sandbox.log-count", "20"),
+        ],
+    );
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='migrate', containerDefinitions={})\nprint(1)",
+        container(&image, true)
+    ));
+    let policy = rendered(
+        &sb,
+        &[
+            "iam",
+            "policy",
+            "--cluster",
+            "c1",
+            "--run-task-family",
+            "migrate",
+            "--log-group",
+            "/ecs/migrate",
+        ],
+    );
+    let statements = policy["Statement"].as_array().unwrap().clone();
+    let sid = |s: &serde_json::Value| s["Sid"].as_str().unwrap_or_default().to_string();
+    assert!(
+        statements.iter().any(|s| sid(s) == "ReadTaskLogs"),
+        "{policy:#}"
+    );
+    let mut without = policy.clone();
+    without["Statement"] = json!(statements
+        .iter()
+        .filter(|s| sid(s) != "ReadTaskLogs")
+        .collect::<Vec<_>>());
+    for (policy, logs_readable) in [(policy, true), (without, false)] {
+        sb.put_role("ci", None, Some(&policy));
+        let home = tempfile::tempdir().unwrap();
+        let bash_env = home.path().join("bash_env");
+        assert_eq!(crate::iam::assume_ci(&sb, &bash_env).code, 0);
+        let mut cmd = stevedore(&[
+            "run-task",
+            "--cluster",
+            "c1",
+            "--task-definition",
+            "migrate",
+            "--poll-interval",
+            "200ms",
+        ])
+        .sandbox(&sb, false);
+        for (k, v) in read_exports(&bash_env) {
+            cmd = cmd.env(&k, &v);
+        }
+        let out = cmd.run();
+        assert_eq!(out.code, 4, "{}", out.all());
+        if logs_readable {
+            assert_eq!(printed(&out.stdout).len(), 20, "{}", out.stdout);
+        } else {
+            assert!(printed(&out.stdout).is_empty(), "{}", out.stdout);
+            assert_eq!(
+                out.stderr
+                    .matches("not authorized to perform: logs:GetLogEvents")
+                    .count(),
+                1,
+                "{}",
+                out.stderr
+            );
+            assert!(
+                out.stderr
+                    .contains("stevedore iam policy --log-group /ecs/migrate"),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+}
