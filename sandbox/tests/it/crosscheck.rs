@@ -456,3 +456,185 @@ async fn schedules_and_rule_targets_get_the_same_answers_from_moto_and_the_sandb
     }
     assert!(from_sandbox.iter().filter(|(_, o)| o == "ok").count() >= 4);
 }
+
+/// CloudWatch Logs through the AWS SDK for Rust: what stevedore reads (GetLogEvents forward from
+/// the head, the tail, the token at the end of a stream) and the refusals around it.
+async fn logs_sequence(conf: &aws_config::SdkConfig) -> Vec<(String, String)> {
+    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(conf);
+    let mut log: Vec<(String, String)> = Vec::new();
+    let mut note = |step: &str, what: String| log.push((step.to_string(), what));
+    let (g, s) = ("/ecs/xcheck", "ecs/app/task1");
+    note(
+        "CreateLogGroup",
+        outcome(&logs.create_log_group().log_group_name(g).send().await),
+    );
+    note(
+        "CreateLogGroup again",
+        outcome(&logs.create_log_group().log_group_name(g).send().await),
+    );
+    note(
+        "CreateLogStream",
+        outcome(
+            &logs
+                .create_log_stream()
+                .log_group_name(g)
+                .log_stream_name(s)
+                .send()
+                .await,
+        ),
+    );
+    note(
+        "CreateLogStream again",
+        outcome(
+            &logs
+                .create_log_stream()
+                .log_group_name(g)
+                .log_stream_name(s)
+                .send()
+                .await,
+        ),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let event = |i: i64| {
+        InputLogEvent::builder()
+            .timestamp(now + i)
+            .message(format!("m{i}"))
+            .build()
+            .unwrap()
+    };
+    let r = logs
+        .put_log_events()
+        .log_group_name(g)
+        .log_stream_name(s)
+        .set_log_events(Some((0..5).map(event).collect()))
+        .send()
+        .await;
+    note("PutLogEvents", outcome(&r));
+    let r = logs
+        .put_log_events()
+        .log_group_name(g)
+        .log_stream_name(s)
+        .log_events(event(9))
+        .log_events(event(8))
+        .send()
+        .await;
+    note("PutLogEvents out of order", outcome(&r));
+    let messages = |o: &aws_sdk_cloudwatchlogs::operation::get_log_events::GetLogEventsOutput| {
+        o.events()
+            .iter()
+            .filter_map(|e| e.message())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut token: Option<String> = None;
+    for page in 0..4 {
+        let mut req = logs
+            .get_log_events()
+            .log_group_name(g)
+            .log_stream_name(s)
+            .limit(2);
+        req = match &token {
+            Some(t) => req.next_token(t),
+            None => req.start_from_head(true),
+        };
+        match req.send().await {
+            Ok(o) => {
+                let same = token.as_deref() == o.next_forward_token();
+                note(
+                    &format!("GetLogEvents page {page}"),
+                    format!("{} end={same}", messages(&o)),
+                );
+                token = o.next_forward_token().map(String::from);
+            }
+            Err(e) => note(
+                &format!("GetLogEvents page {page}"),
+                e.code().unwrap_or("?").to_string(),
+            ),
+        }
+    }
+    let r = logs
+        .get_log_events()
+        .log_group_name(g)
+        .log_stream_name(s)
+        .limit(2)
+        .send()
+        .await;
+    note(
+        "GetLogEvents tail",
+        r.map(|o| messages(&o)).unwrap_or_default(),
+    );
+    let r = logs
+        .filter_log_events()
+        .log_group_name(g)
+        .filter_pattern("m3")
+        .send()
+        .await;
+    note(
+        "FilterLogEvents",
+        r.map(|o| {
+            o.events()
+                .iter()
+                .filter_map(|e| e.message())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default(),
+    );
+    let r = logs.describe_log_streams().log_group_name(g).send().await;
+    note(
+        "DescribeLogStreams",
+        r.map(|o| {
+            o.log_streams()
+                .iter()
+                .filter_map(|s| s.log_stream_name())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default(),
+    );
+    note(
+        "GetLogEvents no stream",
+        outcome(
+            &logs
+                .get_log_events()
+                .log_group_name(g)
+                .log_stream_name("nope")
+                .send()
+                .await,
+        ),
+    );
+    note(
+        "GetLogEvents no group",
+        outcome(
+            &logs
+                .get_log_events()
+                .log_group_name("/nope")
+                .log_stream_name(s)
+                .send()
+                .await,
+        ),
+    );
+    log
+}
+
+#[tokio::test]
+async fn log_reads_get_the_same_answers_from_moto_and_the_sandbox() {
+    let moto = Moto::start();
+    let sandbox = Sandbox::start(1.0);
+    let from_moto = logs_sequence(&moto.config().await).await;
+    let from_sandbox = logs_sequence(&sandbox.config(None, 1).await).await;
+    eprintln!("{from_sandbox:?}");
+    assert_eq!(from_moto, from_sandbox, "moto and the sandbox disagree");
+    assert!(
+        from_sandbox.iter().any(|(_, o)| o == "m4 end=false"),
+        "{from_sandbox:?}"
+    );
+    assert!(
+        from_sandbox.iter().any(|(_, o)| o == " end=true"),
+        "{from_sandbox:?}"
+    );
+}
