@@ -6,6 +6,7 @@
 # Push: scripts/bench_push.py (4 x 50 MB, cold and warm, against skopeo and the registry's floor).
 # Size: the static release binary `make dist` builds (target: at most 6 MB, one crypto stack).
 # Build cache: scripts/bench_cache.py (the build step on a fresh engine, with and without it).
+# Logs: scripts/bench_logs.py (a 100,000-line task followed by run-task).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 musl=target/$(uname -m | sed s/arm64/aarch64/)-unknown-linux-musl/release/stevedore
@@ -70,3 +71,6 @@ STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_push.py
 
 # Build cache: the orb's build step on a fresh engine, with and without the cache kept in ECR.
 STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_cache.py
+
+# Logs: run-task following a 100,000-line task (lines/s, GetLogEvents calls a minute, memory).
+STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_logs.py
