@@ -20,37 +20,44 @@ LINES = int(os.environ.get("BENCH_LOG_LINES", "100000"))
 SECONDS = 20
 
 
+def follow(env, family, lines):
+    """Run the task; (seconds, GetLogEvents calls, stevedore's peak memory in MB)."""
+    before = len(calls(env))
+    started = time.time()
+    with tempfile.TemporaryFile(mode="w+") as stdout:
+        child = subprocess.Popen([BIN, "run-task", "--cluster", "bench", "--task-definition", family],
+                                 env={**os.environ, **env}, stdout=stdout, stderr=subprocess.STDOUT, text=True)
+        # wait4: this child's own peak memory, not the other programs this bench ran.
+        _, status, usage = os.wait4(child.pid, 0)
+        elapsed = time.time() - started
+        stdout.seek(0)
+        text = stdout.read()
+    if status != 0:
+        raise SystemExit(f"run-task failed:\n{text[-2000:]}")
+    printed = [l for l in text.splitlines() if l.startswith("m| ")]
+    if printed != [f"m| line {i}" for i in range(1, lines + 1)]:
+        raise SystemExit(f"run-task printed {len(printed)} lines, not lines 1 to {lines} once each in order")
+    gets = sum(1 for c in calls(env)[before:] if c["call"] == "CloudWatchLogs.GetLogEvents")
+    return elapsed, gets, usage.ru_maxrss / 1024
+
+
 def main():
     proc, env = start_sandbox()
     try:
-        image = push(env, "logbench", "v1", {"stevedore.sandbox.exit-code": "0", "stevedore.sandbox.exit-after": str(SECONDS),
-                                             "stevedore.sandbox.log-count": str(LINES)})
         ecs = boto3.client("ecs", **kw(env))
         ecs.create_cluster(clusterName="bench")
-        ecs.register_task_definition(family="logbench", containerDefinitions=[{
-            "name": "m", "image": image, "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": "/ecs/logbench", "awslogs-region": env["AWS_DEFAULT_REGION"], "awslogs-stream-prefix": "ecs"}}}])
-        before = len(calls(env))
-        started = time.time()
-        with tempfile.TemporaryFile(mode="w+") as stdout:
-            child = subprocess.Popen([BIN, "run-task", "--cluster", "bench", "--task-definition", "logbench"],
-                                     env={**os.environ, **env}, stdout=stdout, stderr=subprocess.STDOUT, text=True)
-            # wait4: this child's own peak memory, not the other programs this bench ran.
-            _, status, usage = os.wait4(child.pid, 0)
-            elapsed = time.time() - started
-            stdout.seek(0)
-            text = stdout.read()
-        if status != 0:
-            raise SystemExit(f"run-task failed:\n{text[-2000:]}")
-        lines = [l for l in text.splitlines() if l.startswith("m| ")]
-        if lines != [f"m| line {i}" for i in range(1, LINES + 1)]:
-            raise SystemExit(f"run-task printed {len(lines)} lines, not lines 1 to {LINES} once each in order")
-        made = calls(env)[before:]
-        gets = sum(1 for c in made if c["call"] == "CloudWatchLogs.GetLogEvents")
-        rss_mb = usage.ru_maxrss / 1024
+        for family, lines in [("small", 1000), ("large", LINES)]:
+            image = push(env, "logbench", family, {"stevedore.sandbox.exit-code": "0", "stevedore.sandbox.exit-after": str(SECONDS),
+                                                   "stevedore.sandbox.log-count": str(lines)})
+            ecs.register_task_definition(family=family, containerDefinitions=[{
+                "name": "m", "image": image, "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": "/ecs/logbench", "awslogs-region": env["AWS_DEFAULT_REGION"], "awslogs-stream-prefix": "ecs"}}}])
+        _, _, small_mb = follow(env, "small", 1000)
+        elapsed, gets, large_mb = follow(env, "large", LINES)
         print(f"log streaming: {LINES} lines over a {SECONDS} s task, followed in {elapsed:.1f} s: "
               f"{LINES / elapsed:,.0f} lines/s printed; {gets} GetLogEvents calls ({gets / elapsed * 60:.0f} a minute, "
-              f"{gets / (LINES / 10000):.1f} per 10,000 lines, floor 1.0); peak memory {rss_mb:.1f} MB")
+              f"{gets / (LINES / 10000):.1f} per 10,000 lines, floor 1.0); stevedore's peak memory {large_mb:.1f} MB "
+              f"(1,000 lines: {small_mb:.1f} MB)")
     finally:
         proc.terminate()
         proc.wait()
