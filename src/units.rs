@@ -39,6 +39,19 @@ pub fn rate(bytes_sent: u64, secs: f64) -> String {
     bytes((bytes_sent as f64 / secs.max(0.001)) as u64) + "/s"
 }
 
+/// A duration in seconds for people: `0.4 s`, `51 s`, `3 min 5 s`.
+pub fn seconds(s: f64) -> String {
+    let s = s.max(0.0);
+    if s < 10.0 {
+        format!("{s:.1} s")
+    } else if s < 120.0 {
+        format!("{s:.0} s")
+    } else {
+        let whole = s.round() as u64;
+        format!("{} min {} s", whole / 60, whole % 60)
+    }
+}
+
 /// Round to three significant digits.
 fn round3(v: f64) -> f64 {
     if v <= 0.0 {

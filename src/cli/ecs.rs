@@ -196,6 +196,11 @@ pub struct DeployArgs {
     #[arg(long, env = "STEVEDORE_LOG_LINES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub log_lines: u32,
 
+    /// Write the rollout report here: report.json (docs/report.schema.json), report.html (an SVG
+    /// timeline of the tasks, the events, stops, diff and log tails; self-contained) and summary.md.
+    #[arg(long, env = "STEVEDORE_REPORT", value_name = "DIR")]
+    pub report: Option<PathBuf>,
+
     /// Write the results as JSON to this file.
     #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]
     pub output_file: Option<PathBuf>,

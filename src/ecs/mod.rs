@@ -4,6 +4,7 @@ pub mod api;
 pub mod batch;
 pub mod deploy;
 pub mod logs;
+pub mod report;
 pub mod run_task;
 pub mod task_options;
 pub mod taskdef;

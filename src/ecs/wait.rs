@@ -62,6 +62,8 @@ pub struct Watch {
     pub failures_shown: HashSet<String>,
     /// Task definitions read for their log configuration, by ARN.
     pub task_definitions: std::collections::HashMap<String, serde_json::Value>,
+    /// What was seen, for the rollout report.
+    pub record: crate::ecs::report::Record,
 }
 
 impl Watch {

@@ -16,6 +16,7 @@ mod orb;
 mod output;
 mod parity;
 mod push;
+mod report;
 mod run_task;
 mod sandbox;
 mod schedule;

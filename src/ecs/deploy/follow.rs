@@ -73,8 +73,10 @@ pub(super) async fn follow(
             Err(e) => return Err(api_err("DescribeServices", e)),
         };
         let mut said = false;
+        watch.record.sample(&svc.deployments);
         for e in watch.new_events(&svc) {
             say(plan, service, &e);
+            watch.record.event(&e);
             said = true;
         }
         if let Some(c) = watch.counts(&svc, id) {
@@ -167,6 +169,7 @@ pub(super) async fn report_stopped(
             watch.seen_stopped.insert(t.task_arn.clone());
         }
         say(plan, service, &wait::stopped_task_line(t));
+        watch.record.stopped(t);
         log_tail(ecs, plan, service, t, watch).await;
     }
 }
@@ -213,6 +216,7 @@ async fn log_tail(
         match logs.tail(s, n).await {
             Ok(lines) if lines.is_empty() => say(plan, service, &format!("  {} printed nothing to {}", s.container, s.name)),
             Ok(lines) => {
+                watch.record.log_tail(&s.container, &s.name, &lines);
                 say(plan, service, &format!("  the last {} lines of {} ({}):", lines.len(), s.container, s.name));
                 for l in lines {
                     say(plan, service, &format!("  {}| {l}", s.container));

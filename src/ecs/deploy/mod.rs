@@ -52,11 +52,23 @@ pub struct Report {
     pub deployment_id: Option<String>,
     pub result: DeployResult,
     pub seconds: f64,
+    /// What following it saw, for `--report`.
+    pub record: crate::ecs::report::Record,
 }
 
 /// `stevedore deploy`.
 pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     let mut plan = Plan::from_args(&args)?;
+    let started_at = crate::auth::oidc::fmt_unix(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    if let Some(dir) = &args.report {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            crate::error::usage!("--report (STEVEDORE_REPORT) {}: cannot create it ({e}): fix the path or its permissions", dir.display())
+        })?;
+    }
     let region = settings.require_region()?.to_string();
     plan.region = region.clone();
     // The files written at the end are checked now, so a rollout is never left unreported.
@@ -126,6 +138,7 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
                     deployment_id: None,
                     result: DeployResult::TimedOut,
                     seconds: plan.timeout.as_secs_f64(),
+                    record: Default::default(),
                 })
             }
             Err(e) => errors.push((service, e)),
@@ -139,7 +152,56 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     }
     let bash_env = args.bash_env.as_deref().filter(|_| !args.dry_run);
     write_outputs(args.output_file.as_deref(), bash_env, &reports)?;
+    if let Some(dir) = &args.report {
+        write_report(dir, &plan, &reports, &started_at)?;
+    }
     summarize(&reports, errors)
+}
+
+/// `--report DIR`: report.json, report.html and summary.md of this deploy.
+fn write_report(
+    dir: &std::path::Path,
+    plan: &Plan,
+    reports: &[Report],
+    started_at: &str,
+) -> Result<()> {
+    use crate::ecs::report;
+    let r = report::Report {
+        schema_version: 1,
+        cluster: plan.cluster.clone(),
+        region: plan.region.clone(),
+        started_at: started_at.to_string(),
+        services: reports
+            .iter()
+            .map(|r| report::ServiceReport {
+                service: r.service.clone(),
+                result: r.result.word().replace('_', " "),
+                message: match &r.result {
+                    DeployResult::Unchanged(m)
+                    | DeployResult::Failed(m)
+                    | DeployResult::RolledBack(m) => m.clone(),
+                    DeployResult::TimedOut => format!(
+                        "not finished within {}",
+                        crate::units::seconds(plan.timeout.as_secs_f64())
+                    ),
+                    DeployResult::Deployed | DeployResult::Started => String::new(),
+                },
+                task_definition: r.task_definition.clone(),
+                deployment_id: r.deployment_id.clone(),
+                seconds: (r.seconds * 10.0).round() / 10.0,
+                record: r.record.clone(),
+            })
+            .collect(),
+    };
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("--report: writing {}", path.display()))
+    };
+    write("report.json", serde_json::to_string_pretty(&r)? + "\n")?;
+    write("report.html", report::html(&r))?;
+    write("summary.md", report::markdown(&r))?;
+    println!("report: {}", dir.join("report.html").display());
+    Ok(())
 }
 
 fn summarize(reports: &[Report], errors: Vec<(String, anyhow::Error)>) -> Result<()> {

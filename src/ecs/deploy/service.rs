@@ -75,6 +75,7 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
             deployment_id: None,
             result: DeployResult::Unchanged("dry run: nothing changed".into()),
             seconds: 0.0,
+            record: Default::default(),
         });
     }
     if service_changes.is_empty() {
@@ -87,6 +88,7 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
                 current.rsplit('/').next().unwrap_or(&current)
             )),
             seconds: started.elapsed().as_secs_f64(),
+            record: Default::default(),
         });
     }
 
@@ -113,11 +115,13 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
             deployment_id: Some(deployment),
             result: DeployResult::Started,
             seconds: started.elapsed().as_secs_f64(),
+            record: Default::default(),
         });
     }
     let deadline = plan.deadline;
     // Events already there belong to earlier deployments: print only what is new.
     let mut watch = Watch::seeded(&svc);
+    watch.record.diff = td_diff.clone();
     let mut result = follow(ecs, plan, service, &deployment, deadline, &mut watch).await?;
     if let (DeployResult::Deployed, Some(cmd)) = (&result, &plan.verify) {
         let subject = verify::Subject {
@@ -142,6 +146,7 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
         deployment_id: Some(deployment),
         result,
         seconds: started.elapsed().as_secs_f64(),
+        record: std::mem::take(&mut watch.record),
     })
 }
 
@@ -370,6 +375,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
                     deployment_id: None,
                     result: DeployResult::Unchanged("dry run: nothing changed".into()),
                     seconds: 0.0,
+                    record: Default::default(),
                 });
             }
             register(ecs, plan, &new).await?
@@ -393,6 +399,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
             deployment_id: None,
             result: DeployResult::Unchanged("dry run: nothing changed".into()),
             seconds: 0.0,
+            record: Default::default(),
         });
     }
     let mut req = plan.create.clone().unwrap_or_else(|| json!({}));
@@ -449,6 +456,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
         deployment_id: Some(id),
         result,
         seconds: started.elapsed().as_secs_f64(),
+        record: Default::default(),
     })
 }
 

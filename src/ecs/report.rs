@@ -1,0 +1,576 @@
+//! The rollout report (`deploy --report DIR`): what was recorded while a deploy was followed
+//! ([`Record`]: task counts per deployment at each poll, service events, stopped tasks, log
+//! tails, the task-definition diff) and its three renderings: `report.json` (the shape
+//! `docs/report.schema.json` describes), `report.html` (one self-contained page, an SVG timeline
+//! above the diff and the log tails; no script, no network) and `summary.md`. Rendering is pure.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+/// Task counts of one deployment at one poll.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Sample {
+    /// Seconds since the service's deploy began.
+    pub t: f64,
+    pub deployment: String,
+    pub task_definition: String,
+    pub desired: i64,
+    pub running: i64,
+    pub pending: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Event {
+    pub t: f64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Stopped {
+    pub t: f64,
+    pub task: String,
+    pub stop_code: Option<String>,
+    pub reason: String,
+    /// `container exited N` or `container: reason`, as the line printed says.
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LogTail {
+    pub t: f64,
+    pub container: String,
+    pub stream: String,
+    pub lines: Vec<String>,
+}
+
+/// What following one service's deploy saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    #[serde(skip)]
+    start: Option<Instant>,
+    pub samples: Vec<Sample>,
+    pub events: Vec<Event>,
+    pub stopped: Vec<Stopped>,
+    pub log_tails: Vec<LogTail>,
+    pub diff: Vec<String>,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            start: Some(Instant::now()),
+            samples: vec![],
+            events: vec![],
+            stopped: vec![],
+            log_tails: vec![],
+            diff: vec![],
+        }
+    }
+}
+
+impl Record {
+    /// Seconds since recording began.
+    pub fn now(&self) -> f64 {
+        self.start
+            .map_or(0.0, |s| (s.elapsed().as_secs_f64() * 10.0).round() / 10.0)
+    }
+
+    /// The deployments' counts now; a poll that changed nothing adds nothing but the last.
+    pub fn sample(&mut self, deployments: &[crate::ecs::api::Deployment]) {
+        let t = self.now();
+        for d in deployments {
+            let s = Sample {
+                t,
+                deployment: d.id.clone(),
+                task_definition: short(&d.task_definition).to_string(),
+                desired: d.desired_count,
+                running: d.running_count,
+                pending: d.pending_count,
+                failed: d.failed_tasks,
+            };
+            let last = self
+                .samples
+                .iter()
+                .rev()
+                .find(|x| x.deployment == s.deployment);
+            let same = last.is_some_and(|l| {
+                (l.desired, l.running, l.pending, l.failed)
+                    == (s.desired, s.running, s.pending, s.failed)
+            });
+            if !same {
+                self.samples.push(s);
+            }
+        }
+    }
+
+    pub fn event(&mut self, message: &str) {
+        let t = self.now();
+        self.events.push(Event {
+            t,
+            message: message.to_string(),
+        });
+    }
+
+    pub fn stopped(&mut self, task: &crate::ecs::api::Task) {
+        let t = self.now();
+        let line = crate::ecs::wait::stopped_task_line(task);
+        let containers = line
+            .rsplit_once(" (")
+            .map(|(_, c)| {
+                c.trim_end_matches(')')
+                    .split("; ")
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.stopped.push(Stopped {
+            t,
+            task: task.id().to_string(),
+            stop_code: task.stop_code.clone(),
+            reason: task.stopped_reason.clone().unwrap_or_default(),
+            containers,
+        });
+    }
+
+    pub fn log_tail(&mut self, container: &str, stream: &str, lines: &[String]) {
+        let t = self.now();
+        self.log_tails.push(LogTail {
+            t,
+            container: container.into(),
+            stream: stream.into(),
+            lines: lines.to_vec(),
+        });
+    }
+}
+
+/// `family:revision` of a task-definition ARN.
+fn short(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// One service in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceReport {
+    pub service: String,
+    /// deployed, failed, rolled back, timed out or unchanged.
+    pub result: String,
+    pub message: String,
+    pub task_definition: Option<String>,
+    pub deployment_id: Option<String>,
+    pub seconds: f64,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+/// The whole report of one `stevedore deploy`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub cluster: String,
+    pub region: String,
+    /// RFC 3339, when the deploy began.
+    pub started_at: String,
+    pub services: Vec<ServiceReport>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Colours per deployment, in order of appearance (the new revision first).
+const COLOURS: &[&str] = &["#1f6feb", "#8957e5", "#bf8700", "#1a7f37", "#cf222e"];
+
+/// Where a time and a count go on the timeline.
+struct Scale {
+    w: f64,
+    h: f64,
+    left: f64,
+    top: f64,
+    bottom: f64,
+    end: f64,
+    max: f64,
+}
+
+impl Scale {
+    fn x(&self, t: f64) -> f64 {
+        self.left + (t / self.end) * (self.w - self.left - 12.0)
+    }
+    fn y(&self, n: f64) -> f64 {
+        self.top + (1.0 - n / self.max) * (self.h - self.top - self.bottom)
+    }
+}
+
+/// The SVG timeline of one service: running (solid) and pending (dashed) tasks per deployment
+/// over time, stops and events as ticks with their text as tooltips, and the verdict.
+pub fn timeline_svg(s: &ServiceReport) -> String {
+    let samples = &s.record.samples;
+    let last = samples.last().map_or(0.0, |x| x.t);
+    let max = samples
+        .iter()
+        .map(|x| x.desired.max(x.running + x.pending))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let sc = Scale {
+        w: 880.0,
+        h: 260.0,
+        left: 44.0,
+        top: 16.0,
+        bottom: 56.0,
+        end: (s.seconds.max(last) * 1.05).max(0.5),
+        max: max as f64,
+    };
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="100%" role="img" aria-label="task counts over time for {}">"##,
+        sc.w,
+        sc.h,
+        esc(&s.service)
+    );
+    axes(&mut svg, &sc);
+    series(&mut svg, &sc, samples);
+    marks(&mut svg, &sc, s);
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Counts on the left (at most about six lines), seconds below.
+fn axes(svg: &mut String, sc: &Scale) {
+    let step = ((sc.max as i64) / 5).max(1);
+    for i in (0..=sc.max as i64).filter(|i| i % step == 0) {
+        let yy = sc.y(i as f64);
+        let _ = write!(
+            svg,
+            r##"<line x1="{}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#d0d7de" stroke-width="0.5"/><text x="{:.1}" y="{:.1}" font-size="10" text-anchor="end" fill="#57606a">{i}</text>"##,
+            sc.left,
+            sc.w - 12.0,
+            sc.left - 4.0,
+            yy + 3.0
+        );
+    }
+    for k in 0..=5 {
+        let t = sc.end * k as f64 / 5.0;
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle" fill="#57606a">{}</text>"##,
+            sc.x(t),
+            sc.h - sc.bottom + 14.0,
+            crate::units::seconds(t)
+        );
+    }
+}
+
+/// Each deployment's running and pending counts as steps (a count holds until a poll saw it
+/// change), in its own colour, with a legend.
+fn series(svg: &mut String, sc: &Scale, samples: &[Sample]) {
+    let mut order: Vec<&str> = vec![];
+    for smp in samples {
+        if !order.contains(&smp.deployment.as_str()) {
+            order.push(&smp.deployment);
+        }
+    }
+    for (i, dep) in order.iter().enumerate() {
+        let colour = COLOURS[i % COLOURS.len()];
+        let pts: Vec<&Sample> = samples.iter().filter(|p| p.deployment == *dep).collect();
+        // The revision and the deployment's last digits: a rollback deploys an old revision again.
+        let label = pts.first().map_or(String::new(), |p| {
+            let id = &p.deployment[p.deployment.len().saturating_sub(4)..];
+            format!("{} (…{id})", p.task_definition)
+        });
+        for (dash, pending) in [("", false), ("4 3", true)] {
+            let mut path = String::new();
+            let mut prev: Option<f64> = None;
+            for p in &pts {
+                let yy = sc.y(if pending { p.pending } else { p.running } as f64);
+                match prev {
+                    None => {
+                        let _ = write!(path, "M{:.1},{yy:.1}", sc.x(p.t));
+                    }
+                    Some(py) => {
+                        let _ = write!(path, " L{0:.1},{py:.1} L{0:.1},{yy:.1}", sc.x(p.t));
+                    }
+                }
+                prev = Some(yy);
+            }
+            if let Some(py) = prev {
+                let _ = write!(path, " L{:.1},{py:.1}", sc.x(sc.end));
+            }
+            let what = if pending { "pending" } else { "running" };
+            let _ = write!(
+                svg,
+                r##"<path d="{path}" fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"><title>{} {what}</title></path>"##,
+                esc(&label)
+            );
+        }
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="{colour}">{}: running, pending (dashed)</text>"##,
+            sc.left + 6.0 + 280.0 * i as f64,
+            sc.h - 8.0,
+            esc(&label)
+        );
+    }
+}
+
+/// Events and stops as ticks on a band below the axis (their text as tooltips), the verdict
+/// as a line at the end.
+fn marks(svg: &mut String, sc: &Scale, s: &ServiceReport) {
+    let band = sc.h - sc.bottom + 22.0;
+    for e in &s.record.events {
+        let _ = write!(
+            svg,
+            r##"<line x1="{0:.1}" y1="{1:.1}" x2="{0:.1}" y2="{2:.1}" stroke="#57606a" stroke-width="1.5"><title>{3} s: {4}</title></line>"##,
+            sc.x(e.t),
+            band,
+            band + 8.0,
+            e.t,
+            esc(&e.message)
+        );
+    }
+    for st in &s.record.stopped {
+        let _ = write!(
+            svg,
+            r##"<path d="M{:.1},{:.1} l5,9 h-10 z" fill="#cf222e"><title>{} s: task {} stopped: {} ({})</title></path>"##,
+            sc.x(st.t),
+            band,
+            st.t,
+            esc(&st.task),
+            esc(&st.reason),
+            esc(&st.containers.join("; "))
+        );
+    }
+    let ok = s.result == "deployed" || s.result == "unchanged";
+    let colour = if ok { "#1a7f37" } else { "#cf222e" };
+    let vx = sc.x(s.seconds);
+    let _ = write!(
+        svg,
+        r##"<line x1="{vx:.1}" y1="{}" x2="{vx:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{}" font-size="12" font-weight="bold" text-anchor="end" fill="{colour}">{}</text>"##,
+        sc.top,
+        sc.h - sc.bottom,
+        vx - 4.0,
+        sc.top + 10.0,
+        esc(&s.result.to_uppercase())
+    );
+}
+
+/// The HTML page: one section per service.
+pub fn html(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>stevedore deploy: {}</title><style>body{{font:14px/1.45 -apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1f2328;max-width:960px;margin:24px auto;padding:0 16px}}h1{{font-size:20px}}h2{{font-size:17px;margin-top:28px}}.ok{{color:#1a7f37}}.bad{{color:#cf222e}}pre{{background:#f6f8fa;padding:8px 10px;overflow:auto;font-size:12px;border-radius:6px}}table{{border-collapse:collapse;font-size:12px}}td{{padding:2px 8px;vertical-align:top;border-top:1px solid #eaeef2}}td.t{{text-align:right;color:#57606a;white-space:nowrap}}</style></head><body>"#,
+        esc(&r.cluster)
+    );
+    let _ = write!(
+        out,
+        "<h1>stevedore deploy to {} ({}), {}</h1>",
+        esc(&r.cluster),
+        esc(&r.region),
+        esc(&r.started_at)
+    );
+    for s in &r.services {
+        let class = if s.result == "deployed" || s.result == "unchanged" {
+            "ok"
+        } else {
+            "bad"
+        };
+        let _ = write!(
+            out,
+            r#"<h2>{}: <span class="{class}">{}</span> in {}</h2><p>{}</p>"#,
+            esc(&s.service),
+            esc(&s.result),
+            crate::units::seconds(s.seconds),
+            esc(&s.message)
+        );
+        out.push_str(&timeline_svg(s));
+        if !s.record.diff.is_empty() {
+            let _ = write!(
+                out,
+                "<h3>Task definition changes</h3><pre>{}</pre>",
+                esc(&s.record.diff.join("\n"))
+            );
+        }
+        for tail in &s.record.log_tails {
+            let _ = write!(
+                out,
+                "<h3>Last lines of {} ({})</h3><pre>{}</pre>",
+                esc(&tail.container),
+                esc(&tail.stream),
+                esc(&tail.lines.join("\n"))
+            );
+        }
+        if !s.record.stopped.is_empty() || !s.record.events.is_empty() {
+            out.push_str("<h3>Events and stopped tasks</h3><table>");
+            let mut rows: Vec<(f64, String)> = s
+                .record
+                .events
+                .iter()
+                .map(|e| (e.t, esc(&e.message)))
+                .collect();
+            rows.extend(s.record.stopped.iter().map(|st| {
+                (
+                    st.t,
+                    format!(
+                        r#"<span class="bad">task {} stopped</span>: {} ({})"#,
+                        esc(&st.task),
+                        esc(&st.reason),
+                        esc(&st.containers.join("; "))
+                    ),
+                )
+            }));
+            rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (t, text) in rows {
+                let _ = write!(
+                    out,
+                    r#"<tr><td class="t">{t:.1} s</td><td>{text}</td></tr>"#
+                );
+            }
+            out.push_str("</table>");
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// A paragraph per service, for the job's step summary.
+pub fn markdown(r: &Report) -> String {
+    let mut out = String::new();
+    for s in &r.services {
+        let stops = s.record.stopped.len();
+        let _ = write!(
+            out,
+            "**{}**: {} in {}",
+            s.service,
+            s.result,
+            crate::units::seconds(s.seconds)
+        );
+        if let Some(td) = &s.task_definition {
+            let _ = write!(out, " ({})", short(td));
+        }
+        if !s.message.is_empty() {
+            let _ = write!(out, ": {}", s.message);
+        }
+        if stops > 0 {
+            let first = &s.record.stopped[0];
+            let _ = write!(
+                out,
+                ". {stops} task{} stopped, first: {} ({})",
+                if stops == 1 { "" } else { "s" },
+                first.reason,
+                first.containers.join("; ")
+            );
+        }
+        out.push_str(".\n\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(result: &str, tasks: usize) -> ServiceReport {
+        let mut record = Record::default();
+        for i in 0..tasks {
+            let t = i as f64;
+            record.samples.push(Sample {
+                t,
+                deployment: "ecs-svc/2".into(),
+                task_definition: "web:2".into(),
+                desired: tasks as i64,
+                running: i as i64,
+                pending: 1,
+                failed: 0,
+            });
+            record.samples.push(Sample {
+                t,
+                deployment: "ecs-svc/1".into(),
+                task_definition: "web:1".into(),
+                desired: tasks as i64,
+                running: (tasks - i) as i64,
+                pending: 0,
+                failed: 0,
+            });
+            record.events.push(Event {
+                t,
+                message: format!("(service web) has started 1 tasks: (task {i}) <&>"),
+            });
+            record.stopped.push(Stopped {
+                t,
+                task: format!("t{i}"),
+                stop_code: Some("EssentialContainerExited".into()),
+                reason: "Essential container in task exited".into(),
+                containers: vec!["app exited 3".into()],
+            });
+        }
+        record.diff = vec!["~ containerDefinitions[app].image: \"a\" -> \"b\"".into()];
+        record.log_tails.push(LogTail {
+            t: 1.0,
+            container: "app".into(),
+            stream: "web/app/t0".into(),
+            lines: vec!["ValueError: <boom>".into()],
+        });
+        ServiceReport {
+            service: "web".into(),
+            result: result.into(),
+            message: "ECS deployment circuit breaker: tasks failed to start.".into(),
+            task_definition: Some("arn:aws:ecs:us-east-1:1:task-definition/web:2".into()),
+            deployment_id: Some("ecs-svc/2".into()),
+            seconds: tasks as f64 + 1.0,
+            record,
+        }
+    }
+
+    #[test]
+    fn the_page_escapes_what_it_shows_and_stays_small_for_fifty_tasks() {
+        let r = Report {
+            schema_version: 1,
+            cluster: "c1".into(),
+            region: "us-east-1".into(),
+            started_at: "2026-12-01T00:00:00Z".into(),
+            services: vec![service("rolled back", 50)],
+        };
+        let page = html(&r);
+        assert!(page.contains("ValueError: &lt;boom&gt;"));
+        assert!(!page.contains("<boom>") && !page.contains("<script"));
+        assert!(page.contains("ROLLED BACK"));
+        assert!(page.len() < 300_000, "{} bytes", page.len());
+        assert_eq!(page.matches("<svg").count(), 1);
+        let md = markdown(&r);
+        assert!(
+            md.starts_with("**web**: rolled back in 51 s (web:2): ECS deployment circuit breaker"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "50 tasks stopped, first: Essential container in task exited (app exited 3)"
+            ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn samples_are_kept_only_when_counts_change() {
+        let mut r = Record::default();
+        let d = crate::ecs::api::Deployment {
+            id: "d1".into(),
+            task_definition: "arn:x/web:2".into(),
+            desired_count: 2,
+            running_count: 1,
+            ..Default::default()
+        };
+        r.sample(std::slice::from_ref(&d));
+        r.sample(std::slice::from_ref(&d));
+        let mut d2 = d.clone();
+        d2.running_count = 2;
+        r.sample(&[d2]);
+        assert_eq!(r.samples.len(), 2);
+        assert_eq!(r.samples[0].task_definition, "web:2");
+    }
+}

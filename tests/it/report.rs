@@ -1,0 +1,115 @@
+//! `deploy --report DIR`: a rolled-back rolling deploy of 50 tasks writes report.json (valid
+//! against docs/report.schema.json), summary.md and report.html, which a real browser (Debian's
+//! chromium, headless) renders without a console error; its screenshot goes to
+//! target/report-screenshots/ (docs/report-rolled-back.png is one).
+
+use crate::deploy::CRASH;
+use crate::harness::*;
+use std::process::Command;
+
+#[test]
+fn a_rolled_back_deploy_writes_a_report_a_browser_renders() {
+    let sb = SandboxProc::start();
+    let good = sb.push_image("app", "v1", &[]);
+    let mut labels = CRASH.to_vec();
+    labels.push(("stevedore.sandbox.log-lines", "Traceback (most recent call last):\n  File \"app.py\", line 3, in <module>\nValueError: DATABASE_URL is not set"));
+    let bad = sb.push_image("app", "crash", &labels);
+    let logged = "'logConfiguration': {'logDriver': 'awslogs', 'options': {'awslogs-group': '/ecs/web', 'awslogs-region': 'us-east-1', 'awslogs-stream-prefix': 'web'}}";
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {good:?}, {logged}}}])\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=50,\n\
+           deploymentConfiguration={{'deploymentCircuitBreaker': {{'enable': True, 'rollback': True}}}})\n\
+         import time\n\
+         while ecs.describe_services(cluster='c1', services=['web'])['services'][0]['deployments'][0].get('rolloutState') != 'COMPLETED':\n\
+         \x20   time.sleep(0.2)\n\
+         print(1)"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let out = crate::deploy::deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--image",
+            &bad,
+            "--timeout",
+            "3m",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    )
+    .run();
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stdout.contains("report: "), "{}", out.stdout);
+
+    // report.json: the schema shipped, and what happened.
+    let check = Command::new(venv().join("bin/check-jsonschema"))
+        .arg("--schemafile")
+        .arg(crate::orb::root().join("docs/report.schema.json"))
+        .arg(report.join("report.json"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    let s = &json["services"][0];
+    assert_eq!(s["result"], "rolled back", "{}", out.stdout);
+    assert!(
+        s["stopped"].as_array().unwrap().len() >= 25,
+        "the breaker's threshold for 50 tasks: {s}"
+    );
+    assert_eq!(s["log_tails"].as_array().unwrap().len(), 1);
+    assert!(s["samples"].as_array().unwrap().len() >= 3);
+    assert!(s["diff"][0]
+        .as_str()
+        .unwrap()
+        .contains("containerDefinitions[app].image"));
+    let md = std::fs::read_to_string(report.join("summary.md")).unwrap();
+    assert!(md.starts_with("**web**: rolled back in "), "{md}");
+
+    // report.html: small, and rendered by a real browser without a console error.
+    let html = report.join("report.html");
+    let size = std::fs::metadata(&html).unwrap().len();
+    assert!(
+        size < 300_000,
+        "report.html is {size} bytes for a 50-task deploy"
+    );
+    let shots = crate::orb::root().join("target/report-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("rolled-back.png");
+    let _ = std::fs::remove_file(&shot);
+    let browser = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1000,1300",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("chromium").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium (make deps)");
+    let log = String::from_utf8_lossy(&browser.stderr);
+    assert!(browser.status.success(), "{log}");
+    assert!(
+        shot.exists() && std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "no screenshot: {log}"
+    );
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+}
