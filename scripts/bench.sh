@@ -7,6 +7,7 @@
 # Size: the static release binary `make dist` builds (target: at most 6 MB, one crypto stack).
 # Build cache: scripts/bench_cache.py (the build step on a fresh engine, with and without it).
 # Logs: scripts/bench_logs.py (a 100,000-line task followed by run-task).
+# Progress: scripts/bench_progress.py (a 1 GB push through a slow registry, its output's silences).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 musl=target/$(uname -m | sed s/arm64/aarch64/)-unknown-linux-musl/release/stevedore
@@ -74,3 +75,6 @@ STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_cache.py
 
 # Logs: run-task following a 100,000-line task (lines/s, GetLogEvents calls a minute, memory).
 STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_logs.py
+
+# Progress: a 1 GB layer through a 25 MB/s registry, the longest silence in the output.
+STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_progress.py

@@ -20,6 +20,9 @@ use std::time::SystemTime;
 
 fn report(name: &str, check: &Check) {
     match check {
+        Ok(detail) if detail.starts_with(WARNING) => {
+            println!("warn  {name}: {}", &detail[WARNING.len()..])
+        }
         Ok(detail) => println!("ok    {name}: {detail}"),
         Err(f) => {
             println!("FAIL  {name}: {}", f.problem);
@@ -27,6 +30,9 @@ fn report(name: &str, check: &Check) {
         }
     }
 }
+
+/// An `Ok` detail that is a warning: said, but not a failure.
+const WARNING: &str = "warning: ";
 
 /// `stevedore doctor`.
 pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
@@ -113,6 +119,16 @@ pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
             if check.is_err() {
                 return failed();
             }
+            report(
+                "logs",
+                &doctor.logging(&ecs, &td).await.map(|w| match w {
+                    Some(w) => format!("{WARNING}{w}"),
+                    None => format!(
+                        "every container of {} writes to CloudWatch Logs (awslogs)",
+                        td.rsplit('/').next().unwrap_or(&td)
+                    ),
+                }),
+            );
         }
     }
     // 7. Permissions.

@@ -163,6 +163,24 @@ impl Doctor {
         }
     }
 
+    /// The containers of the task definition whose output stevedore cannot show (no awslogs
+    /// driver with a stream prefix), said as a warning: run-task and a failed deploy then
+    /// print no logs.
+    pub(super) async fn logging(
+        &self,
+        ecs: &Ecs,
+        td_arn: &str,
+    ) -> Result<Option<String>, super::checks::Failure> {
+        let td = ecs.describe_task_definition(td_arn).await.map_err(|e| {
+            fail(
+                format!("ECS DescribeTaskDefinition {td_arn}: {e}"),
+                "check the service's task definition",
+            )
+        })?;
+        let (_, without) = crate::ecs::logs::streams(&td, "-", &self.region, &[]);
+        Ok((!without.is_empty()).then(|| crate::ecs::logs::no_logs_line(&without)))
+    }
+
     /// iam:PassRole for the task definition's roles, probed by registering an empty container
     /// list: ECS refuses that as invalid, after IAM has allowed (or denied) the call and the roles.
     pub(super) async fn task_roles(&self, ecs: &Ecs, td_arn: &str) -> Check {
