@@ -1,6 +1,8 @@
-//! Progress of a long upload, for CI logs: a line at most every [`EVERY`] while a blob is being
-//! sent, so a large layer never leaves the log silent (CircleCI ends a step after 10 minutes
-//! without output) and a reader can tell a slow push from a hung one.
+//! Progress of a long upload. In CI logs (output not a terminal): a line at most every
+//! [`EVERY`] while a blob is being sent, so a large layer never leaves the log silent (CircleCI
+//! ends a step after 10 minutes without output) and a reader can tell a slow push from a hung
+//! one. On a terminal: the same line redrawn in place every [`LIVE_EVERY`], cleared before the
+//! next line is printed.
 
 use futures_util::{Stream, StreamExt};
 use std::future::Future;
@@ -10,6 +12,36 @@ use std::time::{Duration, Instant};
 
 /// The longest a blob upload goes without a progress line.
 pub const EVERY: Duration = Duration::from_secs(10);
+/// How often the live line is redrawn on a terminal.
+pub const LIVE_EVERY: Duration = Duration::from_millis(500);
+
+/// Whether a redrawn line is on the terminal now.
+static BAR: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+
+/// Whether progress is drawn live: standard output is a terminal that can redraw a line.
+pub fn live() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && crate::config::env_var("TERM").as_deref() != Some("dumb")
+}
+
+/// Print a line, first clearing a live line that is on the terminal.
+pub fn say(line: &str) {
+    let mut shown = BAR.lock().unwrap_or_else(|p| p.into_inner());
+    if *shown {
+        print!("\r\x1b[K");
+        *shown = false;
+    }
+    println!("{line}");
+}
+
+/// Redraw the live line (no newline: the next [`say`] clears it).
+pub fn redraw(line: &str) {
+    use std::io::Write;
+    let mut shown = BAR.lock().unwrap_or_else(|p| p.into_inner());
+    print!("\r{line}\x1b[K");
+    let _ = std::io::stdout().flush();
+    *shown = true;
+}
 
 /// `blob 1a2b3c4d5e6f: 310 MB of 1.00 GB (31%), 52.1 MB/s, about 13 s left`.
 pub fn line(id: &str, sent: u64, size: u64, elapsed: Duration) -> String {

@@ -346,7 +346,7 @@ async fn upload(
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore");
             let t = Instant::now();
-            let say = |line: String| println!("{line}");
+            let say = |line: String| super::progress::say(&line);
             let outcome = if there {
                 BlobOutcome::Skipped
             } else {
@@ -356,16 +356,16 @@ async fn upload(
             match outcome {
                 BlobOutcome::Skipped => {
                     skipped.fetch_add(1, Ordering::Relaxed);
-                    println!(
+                    say(format!(
                         "blob {id} {}: already there, skipped",
                         units::bytes(blob.size)
-                    );
+                    ));
                 }
-                BlobOutcome::Mounted => println!(
+                BlobOutcome::Mounted => say(format!(
                     "blob {id} {}: mounted from {}",
                     units::bytes(blob.size),
                     from.unwrap_or_default()
-                ),
+                )),
                 BlobOutcome::Uploaded { attempts } => {
                     sent.fetch_add(blob.size, Ordering::Relaxed);
                     let tries = if attempts > 1 {
@@ -373,11 +373,11 @@ async fn upload(
                     } else {
                         String::new()
                     };
-                    println!(
+                    say(format!(
                         "blob {id} {}: uploaded in {:.1} s{tries}",
                         units::bytes(blob.size),
                         t.elapsed().as_secs_f64()
-                    );
+                    ));
                 }
             }
             anyhow::Ok(())

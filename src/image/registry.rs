@@ -254,8 +254,18 @@ impl Registry {
             .body(body)
             .send();
         let id = short(&blob.digest);
-        let r = super::progress::with_ticks(put, super::progress::EVERY, || {
-            progress(meter.line(id, blob.size))
+        let live = super::progress::live();
+        let every = if live {
+            super::progress::LIVE_EVERY
+        } else {
+            super::progress::EVERY
+        };
+        let r = super::progress::with_ticks(put, every, || {
+            if live {
+                super::progress::redraw(&meter.line(id, blob.size))
+            } else {
+                progress(meter.line(id, blob.size))
+            }
         })
         .await
         .map_err(transport)?;

@@ -838,3 +838,50 @@ fn a_refused_registry_token_is_renewed_once_and_the_push_goes_on() {
     );
     assert_eq!(d, digest);
 }
+
+/// On a terminal (a pty from `script`), an upload's progress is one line redrawn in place every
+/// half second, and cleared before the blob's "uploaded" line.
+#[test]
+fn on_a_terminal_progress_is_a_line_redrawn_in_place() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let l = Layout::new(&work.path().join("img"));
+    let mut raw = vec![0u8; 8_000_000];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut raw))
+        .unwrap();
+    let id = sha256_hex(&raw)[..12].to_string();
+    let d = l.image(&[raw], "amd64");
+    l.index(vec![d]);
+    sb.control(
+        "PUT",
+        "/_sandbox/registry-faults",
+        r#"{"upload_bytes_per_sec": 2000000}"#,
+    );
+    let bin =
+        std::env::var("STEVEDORE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_stevedore").into());
+    let line = format!(
+        "{bin} push --repo live --create-repo --oci-layout {}",
+        l.dir.display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]).env("TERM", "xterm");
+    for (k, v) in sb
+        .env
+        .iter()
+        .filter(|(k, _)| !k.starts_with("STEVEDORE_SANDBOX"))
+    {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("script (bsdutils)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let redraws = text.matches(&format!("\rblob {id}: ")).count();
+    assert!(redraws >= 4, "{redraws} redraws in a ~4 s upload: {text:?}");
+    assert!(
+        text.contains(&format!("\r\x1b[Kblob {id} 8.00 MB: uploaded in ")),
+        "{text:?}"
+    );
+    // Not a line per redraw: the upload's progress takes no line of its own.
+    assert!(!text.contains(&format!("\nblob {id}: ")), "{text:?}");
+}
