@@ -195,16 +195,21 @@ fn run_targets(
     json_response(Ok(json!({"taskArns": arns})))
 }
 
+/// The region a control request names (`?region=`), else the sandbox's own.
+fn control_region(app: &App, query: &BTreeMap<String, String>) -> String {
+    query
+        .get("region")
+        .cloned()
+        .unwrap_or_else(|| app.region().to_string())
+}
+
 /// `POST /_sandbox/schedules/{group}/{name}/run[?region=]`: run the schedule's target now.
 pub async fn run_schedule(
     AxState(app): AxState<Arc<App>>,
     Path((group, name)): Path<(String, String)>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let region = query
-        .get("region")
-        .cloned()
-        .unwrap_or_else(|| app.region().to_string());
+    let region = control_region(&app, &query);
     let target = app
         .lock()
         .schedules
@@ -227,10 +232,7 @@ pub async fn run_rule(
     Path((bus, name)): Path<(String, String)>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let region = query
-        .get("region")
-        .cloned()
-        .unwrap_or_else(|| app.region().to_string());
+    let region = control_region(&app, &query);
     let targets = app
         .lock()
         .schedules

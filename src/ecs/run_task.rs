@@ -225,6 +225,19 @@ pub(crate) async fn with_image(
     Ok(new)
 }
 
+/// DescribeTaskDefinition of a `--task-definition` the user named: one that does not exist is
+/// bad input (exit 2), naming it.
+pub(crate) async fn given_task_definition(ecs: &Ecs, name: &str) -> Result<Value> {
+    ecs.describe_task_definition(name)
+        .await
+        .map_err(|e| match e {
+            CallError::Api(x) if x.code == "ClientException" => {
+                usage!("--task-definition: {name} not found ({})", x.message)
+            }
+            other => anyhow::anyhow!("ECS DescribeTaskDefinition: {other}"),
+        })
+}
+
 /// The container whose exit code is the task's: the one named, or the first essential one.
 fn essential_container(td: &Value, family: &str, named: Option<&str>) -> Result<String> {
     let containers = td
@@ -346,17 +359,7 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     let credentials = crate::auth::credentials(&region, None).await?;
     let ecs = Ecs::new(Client::ecs(&region, credentials.clone())?);
     let logs = crate::ecs::logs::Logs::new(credentials);
-    let td = ecs
-        .describe_task_definition(&a.task_definition)
-        .await
-        .map_err(|e| match e {
-            CallError::Api(x) if x.code == "ClientException" => usage!(
-                "--task-definition: {} not found ({})",
-                a.task_definition,
-                x.message
-            ),
-            other => anyhow::anyhow!("ECS DescribeTaskDefinition: {other}"),
-        })?;
+    let td = given_task_definition(&ecs, &a.task_definition).await?;
     let container = essential_container(&td, &a.task_definition, a.container.as_deref())?;
     let mut run = run;
     if let Some(image) = &a.image {

@@ -220,17 +220,7 @@ pub async fn run(settings: &Settings, a: ScheduleArgs) -> Result<()> {
     let ecs = Ecs::new(Client::ecs(&region, Arc::clone(&credentials))?);
     let scheduler = Client::new(&json::SCHEDULER, &region, Arc::clone(&credentials))?;
     let events = Client::new(&json::EVENTBRIDGE, &region, credentials)?;
-    let described = ecs
-        .describe_task_definition(&a.task_definition)
-        .await
-        .map_err(|e| match e {
-            CallError::Api(x) if x.code == "ClientException" => usage!(
-                "--task-definition: {} not found ({})",
-                a.task_definition,
-                x.message
-            ),
-            other => anyhow::anyhow!("ECS DescribeTaskDefinition: {other}"),
-        })?;
+    let described = crate::ecs::run_task::given_task_definition(&ecs, &a.task_definition).await?;
     let arn = described
         .pointer("/taskDefinition/taskDefinitionArn")
         .and_then(Value::as_str)
