@@ -88,8 +88,40 @@ fn a_created_service_gets_its_load_balancer_and_a_wrong_port_registers_nothing()
         "print(json.dumps(ecs.list_task_definitions(familyPrefix='api')['taskDefinitionArns']))",
     );
     assert_eq!(families, json!([]), "nothing registered");
-    let out = create("api:8080");
+    let report = dir.path().join("report");
+    let r = report.display().to_string();
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "api",
+            "--task-definition-file",
+            &f,
+            "--create-service",
+            "--subnets",
+            "subnet-1",
+            "--target-group",
+            TG,
+            "--lb-container",
+            "api:8080",
+            "--report",
+            &r,
+        ],
+    )
+    .run();
     assert_eq!(out.code, 0, "{}", out.all());
+    // A created service's first deployment is in the report too.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["services"][0]["result"], "deployed");
+    assert!(
+        !json["services"][0]["samples"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{json}"
+    );
     let lbs = sb.boto3("print(json.dumps(ecs.describe_services(cluster='c1', services=['api'])['services'][0]['loadBalancers']))");
     assert_eq!(
         lbs,

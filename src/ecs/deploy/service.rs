@@ -425,18 +425,11 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
             td.rsplit('/').next().unwrap_or(&td)
         ),
     );
+    let mut watch = Watch::default();
     let mut result = if plan.wait_until == WaitUntil::None {
         DeployResult::Started
     } else {
-        follow(
-            ecs,
-            plan,
-            service,
-            &id,
-            plan.deadline,
-            &mut Watch::default(),
-        )
-        .await?
+        follow(ecs, plan, service, &id, plan.deadline, &mut watch).await?
     };
     if let (DeployResult::Deployed, Some(cmd)) = (&result, &plan.verify) {
         // A new service has no earlier revision to go back to: a failed check fails the deploy.
@@ -456,7 +449,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
         deployment_id: Some(id),
         result,
         seconds: started.elapsed().as_secs_f64(),
-        record: Default::default(),
+        record: std::mem::take(&mut watch.record),
     })
 }
 
