@@ -152,16 +152,18 @@ impl Docker {
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
     }
 
-    /// What a container printed (standard output, then standard error), line by line.
-    pub async fn logs(&self, id: &str) -> Vec<String> {
-        match self.cmd().args(["logs", id]).output().await {
-            Ok(out) => String::from_utf8_lossy(&out.stdout)
+    /// What a container has printed so far: its standard output and standard error lines.
+    pub async fn logs(&self, id: &str) -> Option<(Vec<String>, Vec<String>)> {
+        let out = self.cmd().args(["logs", id]).output().await.ok()?;
+        let lines = |b: &[u8]| {
+            String::from_utf8_lossy(b)
                 .lines()
-                .chain(String::from_utf8_lossy(&out.stderr).lines())
                 .map(String::from)
-                .collect(),
-            Err(_) => vec![],
-        }
+                .collect()
+        };
+        out.status
+            .success()
+            .then(|| (lines(&out.stdout), lines(&out.stderr)))
     }
 
     /// The engine's health status of a container: `starting`, `healthy` or `unhealthy`.

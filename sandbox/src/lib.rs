@@ -5,6 +5,7 @@
 pub mod app;
 pub mod awsjson;
 pub mod clock;
+pub mod containers;
 pub mod control;
 pub mod docker;
 pub mod ecr;

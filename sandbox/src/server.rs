@@ -3,7 +3,8 @@
 
 use crate::app::App;
 use crate::awsjson::{json_response, xml_error, xml_response, AwsError};
-use crate::ecs::{self, Ctx, Fate};
+use crate::containers::{probe, start_containers};
+use crate::ecs::{self, Ctx};
 use crate::sigv4;
 use crate::state::Caller;
 use crate::{ecr, sts};
@@ -466,126 +467,4 @@ pub(crate) fn ecs_op(
         });
     }
     result
-}
-
-/// Docker mode: start the tasks' containers and follow them to their exit; remove stopped ones.
-fn start_containers(
-    app: &Arc<App>,
-    docker: crate::docker::Docker,
-    runs: Vec<ecs::RunRequest>,
-    removals: Vec<String>,
-) {
-    for id in removals {
-        let docker = docker.clone();
-        tokio::spawn(async move { docker.remove(&id).await });
-    }
-    for mut run in runs {
-        let (app, docker) = (app.clone(), docker.clone());
-        run.image = own_registry(&app, &run.image);
-        tokio::spawn(async move {
-            let short = run
-                .task_arn
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            let speed = app.lock().clock.speed();
-            let result = docker.run(&short, &run, speed).await;
-            let id = {
-                let mut st = app.lock();
-                let Some((t, to_remove)) = st.ecs.task_mut(&run.task_arn) else {
-                    return;
-                };
-                match result {
-                    Ok(id) => {
-                        t.docker = ecs::RealContainer::Started(id.clone());
-                        // Stopped while its container was starting: remove it now.
-                        if t.desired_status == "STOPPED" {
-                            to_remove.push(id);
-                            return;
-                        }
-                        id
-                    }
-                    Err(reason) => {
-                        t.docker = ecs::RealContainer::Failed(reason);
-                        return;
-                    }
-                }
-            };
-            if run.health.is_some() {
-                follow_health(
-                    app.clone(),
-                    docker.clone(),
-                    run.task_arn.clone(),
-                    id.clone(),
-                );
-            }
-            if let Some(code) = docker.wait(&id).await {
-                // What it printed feeds its awslogs stream (read before it is removed).
-                let printed = std::sync::Arc::new(docker.logs(&id).await);
-                {
-                    let mut st = app.lock();
-                    if let Some((t, _)) = st.ecs.task_mut(&run.task_arn) {
-                        t.docker_log = Some(printed);
-                        if matches!(t.docker, ecs::RealContainer::Started(_))
-                            && t.desired_status == "RUNNING"
-                        {
-                            t.docker = ecs::RealContainer::Exited(id.clone(), code);
-                        }
-                    }
-                }
-                docker.remove(&id).await;
-            }
-        });
-    }
-}
-
-/// Docker mode: copy the engine's health status of a task's container into the task, every
-/// half second while the task should be running.
-fn follow_health(app: Arc<App>, docker: crate::docker::Docker, task_arn: String, id: String) {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            let status = docker.health(&id).await;
-            let mut st = app.lock();
-            let Some((t, _)) = st.ecs.task_mut(&task_arn) else {
-                return;
-            };
-            if t.desired_status != "RUNNING" {
-                return;
-            }
-            if let (Some(h), Some(s)) = (t.health.as_mut(), status.as_deref()) {
-                h.from_docker(s);
-            }
-        }
-    });
-}
-
-/// What an image does when a task runs it: read from the registry that holds it.
-/// An image named with the standard ECR host of the sandbox's account and region
-/// (`<account>.dkr.ecr.<region>.amazonaws.com/…`) is in the sandbox's private registry: the
-/// same image under the registry's local host, which is where a container can pull it from.
-fn own_registry(app: &App, image: &str) -> String {
-    let host = format!("{}.dkr.ecr.{}.amazonaws.com/", app.account(), app.region());
-    match (image.strip_prefix(&host), app.registry(false)) {
-        (Some(rest), Some(reg)) => format!("{}/{rest}", reg.host),
-        _ => image.to_string(),
-    }
-}
-
-async fn probe(app: &App, image: &str) -> Fate {
-    let image = own_registry(app, image);
-    let image = image.as_str();
-    let (host, path, reference) = ecs::parse_image(image);
-    let reg = [false, true]
-        .into_iter()
-        .filter_map(|p| app.registry(p))
-        .find(|r| Some(r.host.as_str()) == host.as_deref());
-    match reg {
-        None => ecs::fate_from_labels(None, image),
-        Some(reg) => match reg.labels(&path, &reference).await {
-            Ok(labels) => ecs::fate_from_labels(labels.as_ref(), image),
-            Err(e) => Fate::PullFails(format!("CannotPullContainerError: {e:#}")),
-        },
-    }
 }

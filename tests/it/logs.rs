@@ -278,6 +278,34 @@ fn in_docker_mode_run_task_prints_what_the_real_container_printed() {
     assert_eq!(out.code, 4, "{}", out.all());
     let want: Vec<String> = (1..=500).map(|i| format!("line {i}")).collect();
     assert_eq!(printed(&out.stdout), want, "every line once, in order");
+
+    // While a real container runs, its lines arrive: a 10 s task left after 6 s has printed
+    // its first lines, in order.
+    let slow = r#"["/bin/busybox", "sh", "-c", "for i in $(/bin/busybox seq 1 10); do echo line $i; /bin/busybox sleep 1; done"]"#;
+    let early = stevedore(&[
+        "run-task",
+        "--cluster",
+        "c1",
+        "--task-definition",
+        "migrate",
+        "--command",
+        slow,
+        "--poll-interval",
+        "500ms",
+        "--timeout",
+        "6s",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(early.code, 4, "timed out: {}", early.all());
+    let got = printed(&early.stdout);
+    assert!(
+        !got.is_empty() && got.len() < 10,
+        "{} lines: {}",
+        got.len(),
+        early.stdout
+    );
+    assert_eq!(got, want[..got.len()].to_vec());
 }
 
 /// As a role holding what `iam policy --log-group` renders, run-task prints the task's output;

@@ -138,8 +138,10 @@ pub struct Task {
     pub platform_version: Option<String>,
     /// The capacity provider RunTask's strategy placed the task with.
     pub capacity_provider: Option<String>,
-    /// Docker mode: what the real container printed, read when it exited.
-    pub docker_log: Option<std::sync::Arc<Vec<String>>>,
+    /// Docker mode: what the real container printed (sandbox time read, line), read every
+    /// second while it runs and at its exit; and how many stdout and stderr lines were read.
+    pub docker_log: Option<Vec<(f64, String)>>,
+    pub docker_log_read: (usize, usize),
 }
 
 #[derive(Debug, Default)]
@@ -509,6 +511,7 @@ pub(super) fn new_task(
         platform_version: None,
         capacity_provider: None,
         docker_log: None,
+        docker_log_read: (0, 0),
     });
     id
 }

@@ -119,13 +119,15 @@ fn container_events(
     let image = def["image"].as_str().unwrap_or_default();
     let start_ms = (started * 1000.0) as i64;
     if let Some(lines) = &t.docker_log {
-        let end = (t.stopped_at.or(t.stopping_at).unwrap_or(started) * 1000.0) as i64;
         return lines
             .iter()
-            .map(|l| Event {
-                timestamp: end,
-                message: l.clone(),
-                ingestion: end,
+            .map(|(at, l)| {
+                let ms = (at * 1000.0) as i64;
+                Event {
+                    timestamp: ms,
+                    message: l.clone(),
+                    ingestion: ms,
+                }
             })
             .collect();
     }
