@@ -7,8 +7,9 @@
 //! `<awslogs-stream-prefix>/<container>/<task id>` of their group as AWS's driver does: in
 //! simulated mode with the lines an image label gives ([`LogLines`]), spread over the container's
 //! run time so that a reader sees them arrive; in Docker mode with what the real container
-//! prints, read every second while it runs and at its exit. The group of a task definition's awslogs options exists once a
-//! task of it has started (the driver's `awslogs-create-group`, which the tests rely on).
+//! prints, read every second while it runs and at its exit. The group of a task definition's
+//! awslogs options exists once a task of it has started (the driver's `awslogs-create-group`,
+//! which the tests rely on).
 
 mod feed;
 mod window;
