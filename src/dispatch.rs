@@ -157,30 +157,22 @@ fn run_program(program: &str, args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `docker login HOST -u USER --password-stdin`, the password written to its standard input.
+/// `docker login HOST` as the user and with the password in the named variables.
 fn docker_login(host: &str, username_var: &str, password_var: &str) -> anyhow::Result<()> {
-    use std::io::Write;
     let user = config::env_var(username_var).unwrap_or_default();
     let password = std::env::var(password_var).unwrap_or_default();
-    let mut child = std::process::Command::new("docker")
-        .args(["login", host, "-u", &user, "--password-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| usage!("cannot run docker ({e}): install it in the job's image"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(password.as_bytes())
-            .context("writing the password to docker login")?;
-    }
-    let status = child.wait().context("waiting for docker login")?;
-    if !status.success() {
-        return Err(error::Outcome {
-            code: error::EXIT_FAILURE,
-            message: format!("docker login {host} as {username_var} failed ({status}): check {username_var} and {password_var}"),
+    crate::ecr::login::docker_login_as(host, &user, &password).map_err(|e| match e {
+        crate::ecr::login::DockerLoginError::Spawn(e) => {
+            usage!("cannot run docker ({e}): install it in the job's image")
         }
-        .into());
-    }
-    Ok(())
+        other => error::Outcome {
+            code: error::EXIT_FAILURE,
+            message: format!(
+                "{other} (as {username_var}): check {username_var} and {password_var}"
+            ),
+        }
+        .into(),
+    })
 }
 
 /// CircleCI passes an orb parameter left at "" as an empty variable; clap would read that as a

@@ -104,13 +104,32 @@ pub async fn public_auth() -> Result<RegistryAuth> {
     )
 }
 
+/// A registry token of the private registry in the settings' region, or of ECR Public.
+pub async fn registry_auth(settings: &Settings, public: bool) -> Result<RegistryAuth> {
+    if public {
+        public_auth().await
+    } else {
+        private_auth(settings.require_region()?).await
+    }
+}
+
+/// Save `auth` in docker's config in `dir` (`DOCKER_CONFIG`, else `~/.docker`), saying a
+/// warning when docker would not read it; the file written.
+fn save_in_docker_config(
+    dir: Option<&std::path::Path>,
+    auth: &RegistryAuth,
+) -> Result<std::path::PathBuf> {
+    let dir = docker_config::config_dir(dir)?;
+    let (path, warning) = docker_config::save_auth(&dir, &auth.host, &auth.auth_b64)?;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(path)
+}
+
 /// `stevedore ecr login`.
 pub async fn run_login(settings: &Settings, args: LoginArgs) -> Result<()> {
-    let auth = if args.public {
-        public_auth().await?
-    } else {
-        private_auth(settings.require_region()?).await?
-    };
+    let auth = registry_auth(settings, args.public).await?;
     let until = auth
         .expires_at
         .as_deref()
@@ -120,11 +139,7 @@ pub async fn run_login(settings: &Settings, args: LoginArgs) -> Result<()> {
         docker_login(&auth)?;
         println!("Logged in to {} with docker login{until}", auth.host);
     } else {
-        let dir = docker_config::config_dir(args.docker_config.as_deref())?;
-        let (path, warning) = docker_config::save_auth(&dir, &auth.host, &auth.auth_b64)?;
-        if let Some(w) = warning {
-            eprintln!("warning: {w}");
-        }
+        let path = save_in_docker_config(args.docker_config.as_deref(), &auth)?;
         println!(
             "Logged in to {}{until}; credentials saved in {}",
             auth.host,
@@ -137,49 +152,70 @@ pub async fn run_login(settings: &Settings, args: LoginArgs) -> Result<()> {
 /// Save a registry token for the private registry (or ECR Public) in docker's config (as
 /// `stevedore ecr login` does, quietly); the registry's host, for image references docker uses.
 pub async fn save_docker_auth(settings: &Settings, public: bool) -> Result<String> {
-    let auth = if public {
-        public_auth().await?
-    } else {
-        private_auth(settings.require_region()?).await?
-    };
-    let docker_config = config::env_var("DOCKER_CONFIG").map(std::path::PathBuf::from);
-    let dir = docker_config::config_dir(docker_config.as_deref())?;
-    let (_, warning) = docker_config::save_auth(&dir, &auth.host, &auth.auth_b64)?;
-    if let Some(w) = warning {
-        eprintln!("warning: {w}");
-    }
+    let auth = registry_auth(settings, public).await?;
+    let dir = config::env_var("DOCKER_CONFIG").map(std::path::PathBuf::from);
+    save_in_docker_config(dir.as_deref(), &auth)?;
     Ok(auth.host)
 }
 
-/// `docker login --password-stdin`: the password goes through a pipe, never the command line.
+/// Why `docker login` did not log in.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerLoginError {
+    /// docker could not be started.
+    #[error("cannot run docker ({0})")]
+    Spawn(std::io::Error),
+    #[error("{0}")]
+    Other(anyhow::Error),
+    /// docker refused: its last line of output, the password withheld.
+    #[error("docker login {host} failed: {why}")]
+    Refused { host: String, why: String },
+}
+
+/// `docker login` to an ECR registry with its token (`--via-docker`).
 pub fn docker_login(auth: &RegistryAuth) -> Result<()> {
-    use std::io::Write;
     let (user, password) = auth.user_password();
+    docker_login_as(&auth.host, &user, &password).map_err(|e| match e {
+        DockerLoginError::Spawn(e) => {
+            usage!("--via-docker: cannot run docker ({e}); install docker or drop --via-docker")
+        }
+        other => anyhow::anyhow!("{other}"),
+    })
+}
+
+/// `docker login --password-stdin`: the password goes through a pipe, never the command line,
+/// and is withheld from what docker says on failure.
+pub fn docker_login_as(host: &str, user: &str, password: &str) -> Result<(), DockerLoginError> {
+    use std::io::Write;
     let mut child = std::process::Command::new("docker")
-        .args(["login", "--username", &user, "--password-stdin", &auth.host])
+        .args(["login", "--username", user, "--password-stdin", host])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            usage!("--via-docker: cannot run docker ({e}); install docker or drop --via-docker")
-        })?;
+        .map_err(DockerLoginError::Spawn)?;
     child
         .stdin
         .take()
-        .context("docker's stdin")?
-        .write_all(password.as_bytes())
-        .context("writing the password to docker login")?;
+        .context("docker's stdin")
+        .and_then(|mut stdin| {
+            stdin
+                .write_all(password.as_bytes())
+                .context("writing the password to docker login")
+        })
+        .map_err(DockerLoginError::Other)?;
     let out = child
         .wait_with_output()
-        .context("waiting for docker login")?;
+        .context("waiting for docker login")
+        .map_err(DockerLoginError::Other)?;
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr).replace(&password, "<password>");
-        return Err(anyhow::anyhow!(
-            "docker login {} failed: {}",
-            auth.host,
-            err.lines().last().unwrap_or("no output")
-        ));
+        let mut err = String::from_utf8_lossy(&out.stderr).to_string();
+        if !password.is_empty() {
+            err = err.replace(password, "<password>");
+        }
+        return Err(DockerLoginError::Refused {
+            host: host.to_string(),
+            why: err.lines().last().unwrap_or("no output").to_string(),
+        });
     }
     Ok(())
 }

@@ -22,6 +22,15 @@ pub fn check_repo_name(name: &str) -> Result<()> {
     })
 }
 
+/// A repository's path in its registry: ECR Public's begins with the registry alias.
+pub fn repository_path(settings: &Settings, public: bool, repo: &str) -> Result<String> {
+    Ok(if public {
+        format!("{}/{repo}", settings.require_alias()?)
+    } else {
+        repo.to_string()
+    })
+}
+
 /// The image address for a repository and optional tag.
 pub fn image_uri(
     settings: &Settings,

@@ -264,6 +264,16 @@ fn essential_container(td: &Value, family: &str, named: Option<&str>) -> Result<
     }
 }
 
+/// The task did not stop within `timeout` (exit 4); it was left running.
+fn timed_out(id: &str, timeout: Duration, status: &str) -> anyhow::Error {
+    anyhow::Error::new(Outcome {
+        code: EXIT_TIMED_OUT,
+        message: format!(
+            "task {id} did not stop within {timeout:?} (it is still {status}; it was not stopped)"
+        ),
+    })
+}
+
 /// Poll the task until it stops (its container's exit code is the outcome) or `timeout` passes.
 async fn wait_for_stop(
     ecs: &Ecs,
@@ -288,7 +298,7 @@ async fn wait_for_stop(
             }
             // The deadline passed during the call: timed out, as at the end of a poll.
             Err(e) if e.is_deadline() => {
-                return Err(anyhow::Error::new(Outcome { code: EXIT_TIMED_OUT, message: format!("task {id} did not stop within {timeout:?} (it is still {last}; it was not stopped)") }));
+                return Err(timed_out(id, timeout, &last));
             }
             Err(e) => return Err(anyhow::anyhow!("ECS DescribeTasks: {e}")),
         };
@@ -337,7 +347,7 @@ async fn wait_for_stop(
             };
         }
         if Instant::now() >= deadline {
-            return Err(anyhow::Error::new(Outcome { code: EXIT_TIMED_OUT, message: format!("task {id} did not stop within {timeout:?} (it is still {status}; it was not stopped)") }));
+            return Err(timed_out(id, timeout, &status));
         }
         tokio::time::sleep(poll.min(Duration::from_secs(30))).await;
     }

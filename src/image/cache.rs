@@ -35,11 +35,7 @@ pub fn with_cache(args: &[String], cache: Vec<String>) -> Vec<String> {
 /// Docker can reach the repository (its token saved in docker's config); the cache's reference.
 pub async fn prepare(settings: &Settings, public: bool, repo: &str, tag: &str) -> Result<String> {
     let host = crate::ecr::login::save_docker_auth(settings, public).await?;
-    let path = if public {
-        format!("{}/{repo}", settings.require_alias()?)
-    } else {
-        repo.to_string()
-    };
+    let path = crate::ecr::repository_path(settings, public, repo)?;
     Ok(format!("{host}/{path}:{tag}"))
 }
 

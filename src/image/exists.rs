@@ -1,7 +1,7 @@
 //! Whether tags already exist in a repository, read with one manifest HEAD each (what the orb's
 //! `skip_build_if_tags_exist` asks before building at all).
 
-use crate::config::{self, Settings};
+use crate::config::Settings;
 use anyhow::Result;
 
 /// Whether every one of `tags` names a manifest in `repo` (a missing repository has none).
@@ -12,17 +12,7 @@ pub async fn all_tags_exist(
     repo: &str,
     tags: &[String],
 ) -> Result<bool> {
-    let region = if public {
-        config::ECR_PUBLIC_REGION.to_string()
-    } else {
-        settings.require_region()?.to_string()
-    };
-    let path = if public {
-        format!("{}/{repo}", settings.require_alias()?)
-    } else {
-        repo.to_string()
-    };
-    let (reg, host) = super::push::open_registry(public, &region).await?;
+    let (reg, host, path) = super::push::open_repository(settings, public, repo).await?;
     let mut all = true;
     for t in tags {
         match reg.manifest_digest(&path, t).await? {

@@ -277,6 +277,23 @@ async fn read_image(
 
 /// A registry client for the private registry of `region` or ECR Public, with its token and a
 /// way to renew it; and the registry's host.
+/// The registry of a repository (private ECR in the settings' region, or ECR Public), its
+/// host, and the repository's path there (ECR Public's begins with the alias).
+pub(crate) async fn open_repository(
+    settings: &Settings,
+    public: bool,
+    repo: &str,
+) -> Result<(Arc<Registry>, String, String)> {
+    let region = if public {
+        config::ECR_PUBLIC_REGION.to_string()
+    } else {
+        settings.require_region()?.to_string()
+    };
+    let path = crate::ecr::repository_path(settings, public, repo)?;
+    let (reg, host) = open_registry(public, &region).await?;
+    Ok((reg, host, path))
+}
+
 pub(crate) async fn open_registry(public: bool, region: &str) -> Result<(Arc<Registry>, String)> {
     let region = region.to_string();
     let auth = if public {
@@ -514,16 +531,8 @@ fn outputs_of(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
 /// `docker tag` + `docker push` for those who want the daemon to push.
 async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<()> {
     let (public, tags) = (plan.public, &plan.tags);
-    let auth = if public {
-        ecr::public_auth().await?
-    } else {
-        ecr::private_auth(settings.require_region()?).await?
-    };
-    let path = if public {
-        format!("{}/{}", settings.require_alias()?, plan.repo)
-    } else {
-        plan.repo.clone()
-    };
+    let auth = ecr::login::registry_auth(settings, public).await?;
+    let path = ecr::repository_path(settings, public, &plan.repo)?;
     let reference = format!("{}/{path}", auth.host);
     ecr::docker_login(&auth)?;
     let mut digest = String::new();

@@ -2,7 +2,7 @@
 //! manifest under each (no layer moves; the aws-ecr orb's `tag_image`).
 
 use crate::cli::TagArgs;
-use crate::config::{self, Settings};
+use crate::config::Settings;
 use crate::error::usage;
 use anyhow::Result;
 
@@ -15,18 +15,8 @@ pub async fn run(settings: &Settings, a: TagArgs) -> Result<()> {
             .map_err(|e| usage!("--source-tag (STEVEDORE_SOURCE_TAG): '{source}' {e}"))?;
     }
     crate::validate::repository_name(&a.target.repo).map_err(|e| usage!("--repo: {e}"))?;
-    let public = a.target.public;
-    let region = if public {
-        config::ECR_PUBLIC_REGION.to_string()
-    } else {
-        settings.require_region()?.to_string()
-    };
-    let path = if public {
-        format!("{}/{}", settings.require_alias()?, a.target.repo)
-    } else {
-        a.target.repo.clone()
-    };
-    let (reg, host) = super::push::open_registry(public, &region).await?;
+    let (reg, host, path) =
+        super::push::open_repository(settings, a.target.public, &a.target.repo).await?;
     let manifest = match reg.find_manifest(&path, source).await? {
         Ok(m) => m,
         Err(body) => {

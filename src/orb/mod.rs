@@ -217,7 +217,8 @@ fn build_and_push(
     if buildx && !push_image {
         return Err(usage!("build_and_push: push_image is false, which keeps the image in the local Docker engine, and a buildx build of several platforms cannot be kept there: build one platform without buildx, or push"));
     }
-    let (build, push) = if buildx {
+    // The build, and where `stevedore push` reads its image from.
+    let (build, source_flag, source) = if buildx {
         let builder = format!(
             "stevedore-{}",
             get("CIRCLE_BUILD_NUM").unwrap_or_else(|| "local".into())
@@ -235,10 +236,7 @@ fn build_and_push(
             format!("type=oci,dest={archive}"),
             context,
         ]);
-        (
-            args,
-            ["push", "--archive", &archive, "--tag", &tags].map(String::from),
-        )
+        (args, "--archive", archive)
     } else {
         let name: String = repo
             .chars()
@@ -257,14 +255,11 @@ fn build_and_push(
         args.extend(["-f".into(), dockerfile]);
         args.extend(build_args);
         args.extend(["-t".into(), local.clone(), context]);
-        (
-            args,
-            ["push", "--docker-image", &local, "--tag", &tags].map(String::from),
-        )
+        (args, "--docker-image", local)
     };
     let cache_tag = is_true(get("STEVEDORE_BUILD_CACHE").as_deref())
         .then(|| get("STEVEDORE_CACHE_TAG").unwrap_or_else(|| "buildcache".into()));
-    let mut push = push.to_vec();
+    let mut push_tags = tags.clone();
     match &cache_tag {
         None => plan.actions.push(Action::Program("docker".into(), build)),
         Some(tag) => {
@@ -273,7 +268,7 @@ fn build_and_push(
             }
             // The classic builder's cache is the image itself: pushed under the cache tag too.
             if !buildx {
-                push[4] = format!("{},{tag}", push[4]);
+                push_tags = format!("{tags},{tag}");
             }
             plan.actions.push(Action::CachedBuild {
                 repo: repo.clone(),
@@ -286,11 +281,16 @@ fn build_and_push(
     }
     plan.actions.extend(after);
     if push_image {
-        plan.actions.push(Action::Stevedore(push));
+        plan.actions.push(Action::Stevedore(strings(&[
+            "push",
+            source_flag,
+            &source,
+            "--tag",
+            &push_tags,
+        ])));
     } else {
         // Built only: the image stays in the engine under its build name, for later steps.
-        let local = push[2].clone();
-        plan.bash_env.push((handoff::BUILT_IMAGE.into(), local));
+        plan.bash_env.push((handoff::BUILT_IMAGE.into(), source));
     }
     Ok(plan)
 }
