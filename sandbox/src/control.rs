@@ -149,3 +149,51 @@ pub(crate) async fn get_calls(AxState(app): AxState<Arc<App>>) -> Json<Value> {
         .map(|(t, c)| json!({"at": t, "call": c}))
         .collect::<Vec<_>>()))
 }
+
+/// `PUT /_sandbox/alarms` `{"alarmName": …, "state": "ALARM" | "OK" | "INSUFFICIENT_DATA"}`: a
+/// CloudWatch alarm's state, which native ECS deployments watching it react to.
+pub(crate) async fn put_alarm(
+    AxState(app): AxState<Arc<App>>,
+    Json(body): Json<Value>,
+) -> Response {
+    let (Some(name), Some(state)) = (body["alarmName"].as_str(), body["state"].as_str()) else {
+        return (StatusCode::BAD_REQUEST, "alarmName and state are required").into_response();
+    };
+    if !["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&state) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "state is OK, ALARM or INSUFFICIENT_DATA",
+        )
+            .into_response();
+    }
+    let region = app.region().to_string();
+    let mut st = app.lock();
+    st.ecs
+        .region(&region)
+        .alarms
+        .insert(name.to_string(), state.to_string());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `PUT /_sandbox/hooks` `{"targetArn": …, "answers": ["IN_PROGRESS", "FAILED"],
+/// "callBackDelaySeconds": 5}`: what a lifecycle hook's Lambda function answers, call by call.
+pub(crate) async fn put_hook(AxState(app): AxState<Arc<App>>, Json(body): Json<Value>) -> Response {
+    let script: crate::ecs::strategies::LambdaScript = match serde_json::from_value(body) {
+        Ok(s) => s,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let ok = ["SUCCEEDED", "FAILED", "IN_PROGRESS"];
+    if script.answers.iter().any(|a| !ok.contains(&a.as_str())) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "answers are SUCCEEDED, FAILED or IN_PROGRESS",
+        )
+            .into_response();
+    }
+    let region = app.region().to_string();
+    let mut st = app.lock();
+    let lambdas = &mut st.ecs.region(&region).lambdas;
+    lambdas.retain(|l| l.target_arn != script.target_arn);
+    lambdas.push(script);
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -33,6 +33,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_sandbox/roles/{name}", put(put_role))
         .route("/_sandbox/token", post(post_token))
         .route("/_sandbox/calls", get(get_calls))
+        .route("/_sandbox/alarms", put(put_alarm))
+        .route("/_sandbox/hooks", put(put_hook))
         .route(
             "/_sandbox/registry-calls",
             get(get_registry_calls).delete(delete_registry_calls),

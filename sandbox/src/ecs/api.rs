@@ -73,6 +73,8 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
         "ListServiceDeployments" | "DescribeServiceDeployments" => {
             service_deployments(st, ctx, op, body)
         }
+        "ContinueServiceDeployment" => super::strategies::continue_deployment(st, ctx, body),
+        "StopServiceDeployment" => super::strategies::stop_deployment(st, ctx, body),
         "TagResource" | "UntagResource" | "ListTagsForResource" => {
             tags::handle(st, ctx.region, op, body)
         }
@@ -206,21 +208,53 @@ pub(super) fn service_deployments(st: &EcsState, ctx: &Ctx, op: &str, body: &Val
             .services
             .get(&key)
             .ok_or_else(|| AwsError::client("ServiceNotFoundException", "Service not found."))?;
+        let wanted: Vec<&str> = str_list(body, "status").collect();
+        let (after, before) = (
+            body.pointer("/createdAt/after").and_then(Value::as_f64),
+            body.pointer("/createdAt/before").and_then(Value::as_f64),
+        );
         let list: Vec<Value> = svc
             .history
             .iter()
             .rev()
-            .map(|d| service_deployment_json(ctx, svc, d))
+            .filter(|d| {
+                wanted.is_empty() || wanted.contains(&service_deployment_status(svc, d).as_str())
+            })
+            .filter(|d| {
+                after.is_none_or(|a| d.created_at >= a) && before.is_none_or(|b| d.created_at <= b)
+            })
+            .map(|d| service_deployment_brief(ctx, svc, d))
             .collect();
-        return Ok(json!({"serviceDeployments": list}));
+        let max = match body.get("maxResults").and_then(Value::as_i64) {
+            None => 20,
+            Some(n) if (1..=100).contains(&n) => n as usize,
+            Some(_) => {
+                return Err(AwsError::invalid_parameter(
+                    "maxResults must be between 1 and 100.",
+                ))
+            }
+        };
+        let start: usize = opt_str(body, "nextToken")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let page: Vec<Value> = list.iter().skip(start).take(max).cloned().collect();
+        let mut out = json!({"serviceDeployments": page});
+        if start + max < list.len() {
+            out["nextToken"] = json!((start + max).to_string());
+        }
+        return Ok(out);
     }
     let (mut found, mut failures) = (vec![], vec![]);
     for arn in str_list(body, "serviceDeploymentArns") {
         let hit = st.services.values().find_map(|svc| {
             svc.history
                 .iter()
-                .find(|d| arn.ends_with(d.id.trim_start_matches("ecs-svc/")))
-                .map(|d| service_deployment_json(ctx, svc, d))
+                .find(|d| arn.ends_with(&format!("/{}", d.sd_id)))
+                .map(|d| {
+                    // The live copy, where the deployment is still the service's.
+                    let live = svc.deployments.iter().find(|x| x.id == d.id).unwrap_or(d);
+                    service_deployment_json(st, ctx, svc, live)
+                })
         });
         match hit {
             Some(v) => found.push(v),

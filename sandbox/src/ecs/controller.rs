@@ -256,16 +256,13 @@ fn trip_breaker(st: &EcsState, now: f64, svc: &mut Service, breaker_on: bool, ro
         let target = svc.last_completed_td.clone();
         if let (true, Some(td_ref)) = (rollback, target) {
             if let Some(td) = find_task_definition(st, &td_ref).cloned() {
-                let id = new_deployment_id();
                 svc.deployments[0].status = "ACTIVE".into();
-                let d = Deployment {
-                    id: id.clone(),
-                    status: "PRIMARY".into(),
-                    task_definition: td_arn(&td),
+                let d = Deployment::new(
+                    "PRIMARY",
+                    td_arn(&td),
                     desired,
-                    failed: 0,
-                    rollout_state: "IN_PROGRESS".into(),
-                    rollout_reason: format!(
+                    now,
+                    format!(
                         "ECS deployment circuit breaker: rolling back to deployment {}.",
                         svc.history
                             .iter()
@@ -274,10 +271,8 @@ fn trip_breaker(st: &EcsState, now: f64, svc: &mut Service, breaker_on: bool, ro
                             .map(|h| h.id.clone())
                             .unwrap_or_default()
                     ),
-                    created_at: now,
-                    updated_at: now,
-                    settled_since: None,
-                };
+                );
+                let id = d.id.clone();
                 svc.task_definition = d.task_definition.clone();
                 svc.deployments.insert(0, d.clone());
                 svc.history.push(d);
@@ -295,7 +290,7 @@ fn trip_breaker(st: &EcsState, now: f64, svc: &mut Service, breaker_on: bool, ro
 }
 
 /// Start tasks for the primary deployment, within maximumPercent of the desired count.
-fn start_tasks(st: &mut EcsState, ctx: &Ctx, svc: &mut Service, max_pct: i64) {
+pub(super) fn start_tasks(st: &mut EcsState, ctx: &Ctx, svc: &mut Service, max_pct: i64) {
     let (now, desired) = (ctx.now, svc.desired);
     let primary = svc.deployments[0].clone();
     if primary.rollout_state != "FAILED" {
@@ -344,7 +339,7 @@ fn start_tasks(st: &mut EcsState, ctx: &Ctx, svc: &mut Service, max_pct: i64) {
 
 /// Tasks of deployment `d` that count as healthy: RUNNING, and HEALTHY when the task has a
 /// health check.
-fn running(tasks: &[Task], d: &str) -> i64 {
+pub(super) fn running(tasks: &[Task], d: &str) -> i64 {
     tasks
         .iter()
         .filter(|t| {
@@ -391,7 +386,7 @@ fn complete_when_settled(st: &EcsState, now: f64, svc: &mut Service) {
 
 pub(super) fn control(st: &mut EcsState, ctx: &Ctx, svc: &mut Service) {
     let now = ctx.now;
-    if svc.deployments.is_empty() {
+    if svc.deployments.is_empty() || super::strategies::control(st, ctx, svc) {
         return;
     }
     let desired = svc.desired;

@@ -16,6 +16,7 @@ pub mod health;
 pub mod model;
 pub mod services;
 pub mod shapes;
+pub mod strategies;
 pub mod tags;
 pub mod tasks;
 
@@ -23,5 +24,7 @@ pub use api::handle;
 pub use controller::tick;
 pub use model::*;
 
+#[cfg(test)]
+mod strategies_tests;
 #[cfg(test)]
 mod tests;

@@ -50,6 +50,37 @@ pub struct Deployment {
     pub updated_at: f64,
     /// When the counts first matched; COMPLETED after SETTLE_SECS.
     pub settled_since: Option<f64>,
+    /// The id in its service deployment's ARN.
+    pub sd_id: String,
+    /// A BLUE_GREEN, LINEAR or CANARY deployment's progress (`None`: a rolling update).
+    pub native: Option<super::strategies::Native>,
+}
+
+impl Deployment {
+    /// A new IN_PROGRESS deployment of `task_definition`.
+    pub fn new(
+        status: &str,
+        task_definition: String,
+        desired: i64,
+        now: f64,
+        reason: String,
+    ) -> Self {
+        Deployment {
+            id: new_deployment_id(),
+            status: status.into(),
+            task_definition,
+            desired,
+            failed: 0,
+            rollout_state: "IN_PROGRESS".into(),
+            rollout_reason: reason,
+            created_at: now,
+            updated_at: now,
+            settled_since: None,
+            // Like AWS's, unrelated to the deployment id: found through ListServiceDeployments.
+            sd_id: new_id()[..21].to_string(),
+            native: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -164,6 +195,10 @@ pub struct EcsState {
     /// Images whose fate is not known yet and no probe has been started for.
     pub to_probe: Vec<String>,
     pub last_tick: Option<f64>,
+    /// CloudWatch alarm states by name (OK unless set through the control API).
+    pub alarms: BTreeMap<String, String>,
+    /// What lifecycle hooks' Lambda functions answer (SUCCEEDED unless scripted).
+    pub lambdas: Vec<super::strategies::LambdaScript>,
 }
 
 /// Where an ECS resource lives, for ARNs.

@@ -3,6 +3,7 @@
 use super::api::*;
 use super::model::*;
 use super::shapes::*;
+use super::strategies;
 use super::tags::{parse_tags, set_tags, tags_json, tags_of, wants_tags};
 use crate::awsjson::{opt_str, AwsError, OpResult};
 use serde_json::{json, Value};
@@ -40,22 +41,19 @@ pub(super) fn create_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
         ));
     }
     let load_balancers = check_load_balancers(body, &td.json)?;
+    let config = deployment_configuration(body.get("deploymentConfiguration"), None);
+    strategies::validate(&config, &load_balancers)?;
     let desired = body
         .get("desiredCount")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    let d = Deployment {
-        id: new_deployment_id(),
-        status: "PRIMARY".into(),
-        task_definition: td_arn(&td),
+    let d = Deployment::new(
+        "PRIMARY",
+        td_arn(&td),
         desired,
-        failed: 0,
-        rollout_state: "IN_PROGRESS".into(),
-        rollout_reason: "ECS deployment in progress.".into(),
-        created_at: ctx.now,
-        updated_at: ctx.now,
-        settled_since: None,
-    };
+        ctx.now,
+        "ECS deployment in progress.".into(),
+    );
     let svc = Service {
         arn: ctx.arn("service", &format!("{cluster}/{name}")),
         name: name.clone(),
@@ -68,10 +66,7 @@ pub(super) fn create_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
             .cloned()
             .unwrap_or(Value::Null),
         load_balancers,
-        deployment_configuration: deployment_configuration(
-            body.get("deploymentConfiguration"),
-            None,
-        ),
+        deployment_configuration: config,
         deployments: vec![d.clone()],
         history: vec![d],
         events: vec![],
@@ -141,6 +136,16 @@ pub(super) fn update_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
         body.get("deploymentConfiguration"),
         Some(&svc.deployment_configuration),
     );
+    if body.get("loadBalancers").is_some() {
+        let td = find_task_definition(
+            st,
+            opt_str(body, "taskDefinition").unwrap_or(&svc.task_definition),
+        )
+        .cloned()
+        .ok_or_else(|| AwsError::invalid_parameter("TaskDefinition not found."))?;
+        svc.load_balancers = check_load_balancers(body, &td.json)?;
+    }
+    strategies::validate(&svc.deployment_configuration, &svc.load_balancers)?;
     if let Some(n) = body.get("networkConfiguration") {
         svc.network = n.clone();
     }
@@ -166,18 +171,31 @@ pub(super) fn update_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
         for d in svc.deployments.iter_mut() {
             d.status = "ACTIVE".into();
         }
-        let d = Deployment {
-            id: new_deployment_id(),
-            status: "PRIMARY".into(),
-            task_definition: td.clone(),
-            desired: svc.desired,
-            failed: 0,
-            rollout_state: "IN_PROGRESS".into(),
-            rollout_reason: "ECS deployment in progress.".into(),
-            created_at: ctx.now,
-            updated_at: ctx.now,
-            settled_since: None,
-        };
+        let mut d = Deployment::new(
+            "PRIMARY",
+            td.clone(),
+            svc.desired,
+            ctx.now,
+            "ECS deployment in progress.".into(),
+        );
+        if let Some(strategy) = strategies::native_strategy(&svc.deployment_configuration) {
+            // The deployment it replaces is blue: the last PRIMARY one (still rolling or not).
+            let blue = svc.deployments.first();
+            d.native = Some(strategies::start(
+                strategy,
+                &svc.deployment_configuration,
+                blue,
+                ctx.now,
+            ));
+            // A deployment still in progress is superseded.
+            for old in svc.deployments.iter_mut() {
+                if let Some(n) = old.native.as_mut().filter(|n| n.active()) {
+                    n.status = "STOPPED".into();
+                    n.reason = "Superseded by a newer service deployment.".into();
+                    n.finished_at = Some(ctx.now);
+                }
+            }
+        }
         svc.task_definition = td;
         svc.deployments.insert(0, d.clone());
         svc.history.push(d);

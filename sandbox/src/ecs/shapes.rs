@@ -102,11 +102,35 @@ pub(super) fn task_json(ctx: &Ctx, t: &Task) -> Value {
     v
 }
 
-/// A service deployment as ListServiceDeployments and DescribeServiceDeployments answer it.
-pub(super) fn service_deployment_json(ctx: &Ctx, svc: &Service, d: &Deployment) -> Value {
-    let status = match (d.rollout_state.as_str(), d.status.as_str()) {
-        ("COMPLETED", _) => "SUCCESSFUL",
-        ("FAILED", _)
+/// A service revision's ARN (one per deployment in the sandbox).
+pub(super) fn revision_arn(ctx: &Ctx, svc: &Service, deployment_id: &str) -> String {
+    ctx.arn(
+        "service-revision",
+        &format!(
+            "{}/{}/{}",
+            svc.cluster,
+            svc.name,
+            deployment_id.trim_start_matches("ecs-svc/")
+        ),
+    )
+}
+
+/// A service deployment's ARN.
+pub(super) fn service_deployment_arn(ctx: &Ctx, svc: &Service, d: &Deployment) -> String {
+    ctx.arn(
+        "service-deployment",
+        &format!("{}/{}/{}", svc.cluster, svc.name, d.sd_id),
+    )
+}
+
+/// `ServiceDeploymentStatus` of a deployment.
+pub(super) fn service_deployment_status(svc: &Service, d: &Deployment) -> String {
+    if let Some(n) = &d.native {
+        return n.status.clone();
+    }
+    match d.rollout_state.as_str() {
+        "COMPLETED" => "SUCCESSFUL",
+        "FAILED"
             if svc
                 .history
                 .iter()
@@ -114,13 +138,129 @@ pub(super) fn service_deployment_json(ctx: &Ctx, svc: &Service, d: &Deployment) 
         {
             "ROLLBACK_SUCCESSFUL"
         }
-        ("FAILED", _) => "STOPPED",
+        "FAILED" => "STOPPED",
+        _ if svc.deployments.iter().all(|x| x.id != d.id) => "STOPPED",
         _ => "IN_PROGRESS",
+    }
+    .into()
+}
+
+/// A `ServiceRevisionSummary`: the revision's counts now and its requested traffic weights.
+fn revision_summary(
+    st: &EcsState,
+    ctx: &Ctx,
+    svc: &Service,
+    id: &str,
+    desired: i64,
+    weights: Option<(f64, f64)>,
+) -> Value {
+    let of = |status: &[&str]| {
+        st.tasks
+            .iter()
+            .filter(|t| {
+                t.deployment.as_deref() == Some(id)
+                    && t.desired_status == "RUNNING"
+                    && status.contains(&t.last_status.as_str())
+            })
+            .count()
     };
-    json!({
-        "serviceDeploymentArn": ctx.arn("service-deployment", &format!("{}/{}/{}", svc.cluster, svc.name, d.id.trim_start_matches("ecs-svc/"))),
-        "serviceArn": svc.arn, "clusterArn": ctx.arn("cluster", &svc.cluster), "status": status,
-        "statusReason": d.rollout_reason, "createdAt": d.created_at, "updatedAt": d.updated_at,
-        "targetServiceRevision": {"arn": d.task_definition, "requestedTaskCount": d.desired},
-    })
+    let mut v = json!({"arn": revision_arn(ctx, svc, id), "requestedTaskCount": desired,
+        "runningTaskCount": of(&["RUNNING"]), "pendingTaskCount": of(&["PROVISIONING", "PENDING"])});
+    if let Some((production, test)) = weights {
+        v["requestedProductionTrafficWeight"] = json!(production);
+        v["requestedTestTrafficWeight"] = json!(test);
+    }
+    v
+}
+
+/// A service deployment as ListServiceDeployments answers it (`ServiceDeploymentBrief`).
+pub(super) fn service_deployment_brief(ctx: &Ctx, svc: &Service, d: &Deployment) -> Value {
+    let mut v = json!({
+        "serviceDeploymentArn": service_deployment_arn(ctx, svc, d), "serviceArn": svc.arn,
+        "clusterArn": ctx.arn("cluster", &svc.cluster), "createdAt": d.created_at, "startedAt": d.created_at,
+        "targetServiceRevisionArn": revision_arn(ctx, svc, &d.id),
+        "status": service_deployment_status(svc, d), "statusReason": d.native.as_ref().map_or(d.rollout_reason.as_str(), |n| n.reason.as_str()),
+    });
+    if let Some(f) = d.native.as_ref().and_then(|n| n.finished_at) {
+        v["finishedAt"] = json!(f);
+    }
+    v
+}
+
+/// A service deployment as DescribeServiceDeployments answers it (`ServiceDeployment`).
+pub(super) fn service_deployment_json(
+    st: &EcsState,
+    ctx: &Ctx,
+    svc: &Service,
+    d: &Deployment,
+) -> Value {
+    let mut v = service_deployment_brief(ctx, svc, d);
+    let o = v.as_object_mut().expect("object");
+    o.remove("targetServiceRevisionArn");
+    o.insert("updatedAt".into(), json!(d.updated_at));
+    let breaker = &svc.deployment_configuration["deploymentCircuitBreaker"];
+    let Some(n) = &d.native else {
+        o.insert(
+            "targetServiceRevision".into(),
+            revision_summary(st, ctx, svc, &d.id, d.desired, None),
+        );
+        o.insert(
+            "deploymentConfiguration".into(),
+            svc.deployment_configuration.clone(),
+        );
+        let status = match (
+            breaker["enable"].as_bool().unwrap_or(false),
+            d.rollout_state.as_str(),
+        ) {
+            (false, _) => "DISABLED",
+            (true, "FAILED") => "TRIGGERED",
+            (true, "COMPLETED") => "MONITORING_COMPLETE",
+            _ => "MONITORING",
+        };
+        o.insert("deploymentCircuitBreaker".into(), json!({"status": status, "failureCount": d.failed, "threshold": super::strategies::threshold(d.desired)}));
+        return v;
+    };
+    let weights = |green: f64| Some((green, green));
+    o.insert(
+        "targetServiceRevision".into(),
+        revision_summary(st, ctx, svc, &d.id, d.desired, Some((n.production, n.test))),
+    );
+    if let Some((blue, _)) = &n.source {
+        let w = weights(100.0 - n.production).map(|(p, _)| (p, 100.0 - n.test));
+        o.insert(
+            "sourceServiceRevisions".into(),
+            json!([revision_summary(st, ctx, svc, blue, svc.desired, w)]),
+        );
+    }
+    o.insert("lifecycleStage".into(), json!(n.stage_name()));
+    o.insert(
+        "lifecycleHookDetails".into(),
+        super::strategies::hook_details(n),
+    );
+    o.insert("deploymentConfiguration".into(), n.config.clone());
+    let monitor = |on: bool, triggered: bool| match (on, triggered, n.active()) {
+        (false, ..) => "DISABLED",
+        (true, true, _) => "TRIGGERED",
+        (true, false, true) => "MONITORING",
+        (true, false, false) => "MONITORING_COMPLETE",
+    };
+    let b_on = n.config["deploymentCircuitBreaker"]["enable"]
+        .as_bool()
+        .unwrap_or(false);
+    o.insert("deploymentCircuitBreaker".into(), json!({"status": monitor(b_on, n.breaker_triggered), "failureCount": d.failed, "threshold": super::strategies::threshold(d.desired)}));
+    let alarms = &n.config["alarms"];
+    let a_on = alarms["enable"].as_bool().unwrap_or(false);
+    o.insert("alarms".into(), json!({"status": monitor(a_on, !n.triggered_alarms.is_empty()),
+        "alarmNames": alarms["alarmNames"].as_array().cloned().unwrap_or_default(), "triggeredAlarmNames": n.triggered_alarms}));
+    if let Some((reason, at)) = &n.rollback {
+        let blue = n.source.as_ref().map(|(b, _)| revision_arn(ctx, svc, b));
+        o.insert(
+            "rollback".into(),
+            json!({"reason": reason, "startedAt": at, "serviceRevisionArn": blue}),
+        );
+    }
+    if n.status == "STOPPED" {
+        o.insert("stoppedAt".into(), json!(n.finished_at));
+    }
+    v
 }
