@@ -241,6 +241,8 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Index(a) => image::index::run(&settings, a).await,
         cli::Command::Deploy(a) => ecs::deploy::run(&settings, *a).await,
         cli::Command::RunTask(a) => ecs::run_task::run(&settings, a).await,
+        cli::Command::Continue(a) => ecs::hooks::run(&settings, a, false).await,
+        cli::Command::Rollback(a) => ecs::hooks::run(&settings, a, true).await,
         cli::Command::Schedule(a) => crate::schedule::run(&settings, a).await,
         cli::Command::Iam(cli::IamCommand::Trust(a)) => iam::run_trust(&settings, a),
         cli::Command::Iam(cli::IamCommand::Policy(a)) => iam::run_policy(&settings, a),

@@ -5,12 +5,37 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WaitUntil {
-    /// The new deployment's rollout COMPLETED.
+    /// The new deployment's rollout COMPLETED (for blue/green, linear and canary: SUCCESSFUL,
+    /// bake time included).
     Deployed,
+    /// Blue/green, linear and canary: production traffic is all on the new revision (the bake
+    /// is left to ECS). The rolling strategy: as `deployed`.
+    TrafficShifted,
     /// Deployed, and the old tasks drained.
     Stable,
     /// Do not wait.
     None,
+}
+
+/// `--strategy`: ECS's deployment strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Strategy {
+    Rolling,
+    BlueGreen,
+    Linear,
+    Canary,
+}
+
+impl Strategy {
+    /// The `DeploymentStrategy` value.
+    pub fn as_ecs(self) -> &'static str {
+        match self {
+            Strategy::Rolling => "ROLLING",
+            Strategy::BlueGreen => "BLUE_GREEN",
+            Strategy::Linear => "LINEAR",
+            Strategy::Canary => "CANARY",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,6 +144,37 @@ pub struct DeployArgs {
     #[arg(long, env = "STEVEDORE_CIRCUIT_BREAKER", value_enum)]
     pub circuit_breaker: Option<CircuitBreaker>,
 
+    /// Set the service's deployment strategy (ECS's own blue/green, linear and canary
+    /// deployments need an alternate target group on each load balancer).
+    #[arg(long, env = "STEVEDORE_STRATEGY", value_enum)]
+    pub strategy: Option<Strategy>,
+
+    /// Blue/green, linear and canary: how long both revisions stay up after production
+    /// traffic has moved (whole minutes, 0 to 24h).
+    #[arg(long, env = "STEVEDORE_BAKE_TIME", value_parser = crate::validate::duration)]
+    pub bake_time: Option<std::time::Duration>,
+
+    /// Linear: the percentage of production traffic moved at each step (3 to 100).
+    #[arg(long, env = "STEVEDORE_LINEAR_STEP", value_name = "PERCENT")]
+    pub linear_step: Option<f64>,
+
+    /// Canary: the percentage of production traffic moved first (0.1 to 100).
+    #[arg(long, env = "STEVEDORE_CANARY_PERCENT", value_name = "PERCENT")]
+    pub canary_percent: Option<f64>,
+
+    /// Linear and canary: the wait between traffic steps (whole minutes, 0 to 24h).
+    #[arg(long, env = "STEVEDORE_STEP_BAKE_TIME", value_parser = crate::validate::duration)]
+    pub step_bake_time: Option<std::time::Duration>,
+
+    /// CloudWatch alarms that fail and roll back the deployment when they fire; comma-separated.
+    #[arg(
+        long,
+        env = "STEVEDORE_ALARMS",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub alarms: Vec<String>,
+
     /// Print what would change and change nothing.
     #[arg(long, env = "STEVEDORE_DRY_RUN")]
     pub dry_run: bool,
@@ -144,10 +200,13 @@ pub struct DeployArgs {
     #[arg(long, env = "STEVEDORE_ROLLBACK")]
     pub rollback: bool,
 
-    /// Once the rollout completes, run CMD with `sh -c` to check the new revision (a smoke
-    /// test); a non-zero exit fails the deployment (exit 3, and with --rollback the previous
-    /// revision is put back). CMD gets STEVEDORE_VERIFY_CLUSTER, _SERVICE, _REGION,
-    /// _TASK_DEFINITION, _PREVIOUS_TASK_DEFINITION and _DEPLOYMENT_ID; --timeout covers it.
+    /// Run CMD with `sh -c` to check the new revision (a smoke test): once a rolling
+    /// deployment completes, or (blue/green, linear, canary) when the deployment waits at its
+    /// PAUSE hook, before production traffic moves. A non-zero exit fails the deployment
+    /// (exit 3): a pause hook is answered ROLLBACK, a rolling deployment is put back with
+    /// --rollback. CMD gets STEVEDORE_VERIFY_CLUSTER, _SERVICE, _REGION, _TASK_DEFINITION,
+    /// _PREVIOUS_TASK_DEFINITION, _DEPLOYMENT_ID (and at a hook _SERVICE_DEPLOYMENT_ARN,
+    /// _HOOK_ID, _STAGE, _TEST_LISTENER_RULE); --timeout covers it.
     #[arg(long, env = "STEVEDORE_VERIFY", value_name = "CMD")]
     pub verify: Option<String>,
 
@@ -410,7 +469,55 @@ pub struct ScheduleArgs {
     #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP", value_parser = clap::builder::BoolishValueParser::new())]
     pub assign_public_ip: Option<bool>,
 
+    /// Set the service's deployment strategy (ECS's own blue/green, linear and canary
+    /// deployments need an alternate target group on each load balancer).
+    #[arg(long, env = "STEVEDORE_STRATEGY", value_enum)]
+    pub strategy: Option<Strategy>,
+
+    /// Blue/green, linear and canary: how long both revisions stay up after production
+    /// traffic has moved (whole minutes, 0 to 24h).
+    #[arg(long, env = "STEVEDORE_BAKE_TIME", value_parser = crate::validate::duration)]
+    pub bake_time: Option<std::time::Duration>,
+
+    /// Linear: the percentage of production traffic moved at each step (3 to 100).
+    #[arg(long, env = "STEVEDORE_LINEAR_STEP", value_name = "PERCENT")]
+    pub linear_step: Option<f64>,
+
+    /// Canary: the percentage of production traffic moved first (0.1 to 100).
+    #[arg(long, env = "STEVEDORE_CANARY_PERCENT", value_name = "PERCENT")]
+    pub canary_percent: Option<f64>,
+
+    /// Linear and canary: the wait between traffic steps (whole minutes, 0 to 24h).
+    #[arg(long, env = "STEVEDORE_STEP_BAKE_TIME", value_parser = crate::validate::duration)]
+    pub step_bake_time: Option<std::time::Duration>,
+
+    /// CloudWatch alarms that fail and roll back the deployment when they fire; comma-separated.
+    #[arg(
+        long,
+        env = "STEVEDORE_ALARMS",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub alarms: Vec<String>,
+
     /// Print what would change and change nothing.
     #[arg(long, env = "STEVEDORE_DRY_RUN")]
     pub dry_run: bool,
+}
+
+/// `stevedore continue` and `stevedore rollback`: act on a service's blue/green, linear or
+/// canary deployment from a later step or job.
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// ECS cluster name or ARN.
+    #[arg(long, env = "STEVEDORE_CLUSTER")]
+    pub cluster: String,
+
+    /// The service whose deployment in progress is acted on.
+    #[arg(long, env = "STEVEDORE_SERVICE")]
+    pub service: String,
+
+    /// The service deployment's ARN (default: the service's deployment in progress).
+    #[arg(long, env = "STEVEDORE_SERVICE_DEPLOYMENT_ARN")]
+    pub service_deployment: Option<String>,
 }

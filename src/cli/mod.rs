@@ -85,6 +85,12 @@ pub enum Command {
     Index(IndexArgs),
     /// Register a new task-definition revision, update the service, and follow the rollout to its end.
     Deploy(Box<DeployArgs>),
+    /// Let a blue/green, linear or canary deployment waiting at its pause hook go on
+    /// (ContinueServiceDeployment CONTINUE). Exit 2 when nothing waits.
+    Continue(HookArgs),
+    /// Roll back a blue/green, linear or canary deployment in progress: the pause hook it waits
+    /// at is answered ROLLBACK, or else the deployment is stopped with a rollback.
+    Rollback(HookArgs),
     /// Run a one-off task (a migration), wait for it to stop, and exit with its exit code.
     ///
     /// Exit codes: once the task ran, its container's code, whatever it is (a migration's 2 stays

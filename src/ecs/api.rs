@@ -24,6 +24,8 @@ pub struct Service {
     pub deployments: Vec<Deployment>,
     pub events: Vec<ServiceEvent>,
     pub deployment_configuration: Option<DeploymentConfiguration>,
+    /// `LoadBalancer`s as ECS answers them (raw: `advancedConfiguration` is read by path).
+    pub load_balancers: Vec<Value>,
 }
 
 impl Service {
@@ -102,6 +104,30 @@ pub struct ServiceEvent {
 pub struct DeploymentConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_circuit_breaker: Option<CircuitBreaker>,
+    /// ROLLING, BLUE_GREEN, LINEAR or CANARY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake_time_in_minutes: Option<i64>,
+    /// `LinearConfiguration` and `CanaryConfiguration`, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_configuration: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_configuration: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<Alarms>,
+    /// Read to know whether a pause hook exists; never sent (the service keeps its own).
+    #[serde(default, skip_serializing)]
+    pub lifecycle_hooks: Vec<Value>,
+}
+
+/// `DeploymentAlarms`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alarms {
+    pub alarm_names: Vec<String>,
+    pub enable: bool,
+    pub rollback: bool,
 }
 
 /// `DeploymentCircuitBreaker`.
@@ -341,6 +367,85 @@ impl Ecs {
         self.call("RunTask", &to_value(request)?).await
     }
 
+    /// The ARN of the service's newest deployment in one of `statuses`, if any.
+    pub async fn newest_service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        statuses: &[&str],
+    ) -> Answer<Option<String>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Brief {
+            service_deployment_arn: String,
+            #[serde(default)]
+            created_at: f64,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Out {
+            #[serde(default)]
+            service_deployments: Vec<Brief>,
+        }
+        let mut req = json!({"cluster": cluster, "service": service});
+        if !statuses.is_empty() {
+            req["status"] = json!(statuses);
+        }
+        let out: Out = self.call("ListServiceDeployments", &req).await?;
+        Ok(out
+            .service_deployments
+            .into_iter()
+            .max_by(|a, b| a.created_at.total_cmp(&b.created_at))
+            .map(|b| b.service_deployment_arn))
+    }
+
+    /// One service deployment (`None` when ECS does not know it).
+    pub async fn describe_service_deployment(
+        &self,
+        arn: &str,
+    ) -> Answer<Option<crate::ecs::stages::ServiceDeployment>> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Out {
+            #[serde(default)]
+            service_deployments: Vec<crate::ecs::stages::ServiceDeployment>,
+        }
+        let out: Out = self
+            .call(
+                "DescribeServiceDeployments",
+                &json!({"serviceDeploymentArns": [arn]}),
+            )
+            .await?;
+        Ok(out.service_deployments.into_iter().next())
+    }
+
+    /// Act on a pause hook: `action` is CONTINUE or ROLLBACK.
+    pub async fn continue_service_deployment(
+        &self,
+        arn: &str,
+        hook_id: &str,
+        action: &str,
+    ) -> Answer<()> {
+        let _: Value = self
+            .call(
+                "ContinueServiceDeployment",
+                &json!({"serviceDeploymentArn": arn, "hookId": hook_id, "action": action}),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Stop a service deployment, rolling it back.
+    pub async fn stop_service_deployment(&self, arn: &str) -> Answer<()> {
+        let _: Value = self
+            .call(
+                "StopServiceDeployment",
+                &json!({"serviceDeploymentArn": arn, "stopType": "ROLLBACK"}),
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn service_answer(&self, op: &str, request: &Value) -> Answer<Service> {
         #[derive(Deserialize)]
         struct Out {
@@ -433,6 +538,7 @@ mod tests {
                     enable: true,
                     rollback: true,
                 }),
+                ..Default::default()
             }),
             ..u
         };

@@ -3,9 +3,11 @@
 pub mod api;
 pub mod batch;
 pub mod deploy;
+pub mod hooks;
 pub mod logs;
 pub mod report;
 pub mod run_task;
+pub mod stages;
 pub mod task_options;
 pub mod taskdef;
 pub mod wait;

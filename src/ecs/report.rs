@@ -55,6 +55,9 @@ pub struct Record {
     pub stopped: Vec<Stopped>,
     pub log_tails: Vec<LogTail>,
     pub diff: Vec<String>,
+    /// Lifecycle stages of a blue/green, linear or canary deployment, as they began.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Event>,
 }
 
 impl Default for Record {
@@ -66,6 +69,7 @@ impl Default for Record {
             stopped: vec![],
             log_tails: vec![],
             diff: vec![],
+            stages: vec![],
         }
     }
 }
@@ -103,6 +107,15 @@ impl Record {
                 self.samples.push(s);
             }
         }
+    }
+
+    /// A lifecycle stage began.
+    pub fn stage(&mut self, name: &str) {
+        let t = self.now();
+        self.stages.push(Event {
+            t,
+            message: name.to_string(),
+        });
     }
 
     pub fn event(&mut self, message: &str) {

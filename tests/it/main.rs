@@ -21,5 +21,6 @@ mod run_task;
 mod sandbox;
 mod schedule;
 mod secrets;
+mod strategies;
 mod verify;
 mod wording;

@@ -73,8 +73,8 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value, caller_arn: 
         "ListServiceDeployments" | "DescribeServiceDeployments" => {
             service_deployments(st, ctx, op, body)
         }
-        "ContinueServiceDeployment" => super::strategies::continue_deployment(st, ctx, body),
-        "StopServiceDeployment" => super::strategies::stop_deployment(st, ctx, body),
+        "ContinueServiceDeployment" => super::strategies_api::continue_deployment(st, ctx, body),
+        "StopServiceDeployment" => super::strategies_api::stop_deployment(st, ctx, body),
         "TagResource" | "UntagResource" | "ListTagsForResource" => {
             tags::handle(st, ctx.region, op, body)
         }

@@ -17,6 +17,7 @@ pub mod model;
 pub mod services;
 pub mod shapes;
 pub mod strategies;
+pub mod strategies_api;
 pub mod tags;
 pub mod tasks;
 

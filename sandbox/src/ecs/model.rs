@@ -56,33 +56,6 @@ pub struct Deployment {
     pub native: Option<super::strategies::Native>,
 }
 
-impl Deployment {
-    /// A new IN_PROGRESS deployment of `task_definition`.
-    pub fn new(
-        status: &str,
-        task_definition: String,
-        desired: i64,
-        now: f64,
-        reason: String,
-    ) -> Self {
-        Deployment {
-            id: new_deployment_id(),
-            status: status.into(),
-            task_definition,
-            desired,
-            failed: 0,
-            rollout_state: "IN_PROGRESS".into(),
-            rollout_reason: reason,
-            created_at: now,
-            updated_at: now,
-            settled_since: None,
-            // Like AWS's, unrelated to the deployment id: found through ListServiceDeployments.
-            sd_id: new_id()[..21].to_string(),
-            native: None,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Service {
     pub name: String,

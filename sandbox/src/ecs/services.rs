@@ -42,7 +42,7 @@ pub(super) fn create_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
     }
     let load_balancers = check_load_balancers(body, &td.json)?;
     let config = deployment_configuration(body.get("deploymentConfiguration"), None);
-    strategies::validate(&config, &load_balancers)?;
+    super::strategies_api::validate(&config, &load_balancers)?;
     let desired = body
         .get("desiredCount")
         .and_then(Value::as_i64)
@@ -145,7 +145,7 @@ pub(super) fn update_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
         .ok_or_else(|| AwsError::invalid_parameter("TaskDefinition not found."))?;
         svc.load_balancers = check_load_balancers(body, &td.json)?;
     }
-    strategies::validate(&svc.deployment_configuration, &svc.load_balancers)?;
+    super::strategies_api::validate(&svc.deployment_configuration, &svc.load_balancers)?;
     if let Some(n) = body.get("networkConfiguration") {
         svc.network = n.clone();
     }
@@ -259,4 +259,31 @@ pub(super) fn delete_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
     out["status"] = json!("DRAINING");
     st.services.remove(&key);
     Ok(json!({"service": out}))
+}
+
+impl Deployment {
+    /// A new IN_PROGRESS deployment of `task_definition`.
+    pub fn new(
+        status: &str,
+        task_definition: String,
+        desired: i64,
+        now: f64,
+        reason: String,
+    ) -> Self {
+        Deployment {
+            id: new_deployment_id(),
+            status: status.into(),
+            task_definition,
+            desired,
+            failed: 0,
+            rollout_state: "IN_PROGRESS".into(),
+            rollout_reason: reason,
+            created_at: now,
+            updated_at: now,
+            settled_since: None,
+            // Like AWS's, unrelated to the deployment id: found through ListServiceDeployments.
+            sd_id: new_id()[..21].to_string(),
+            native: None,
+        }
+    }
 }

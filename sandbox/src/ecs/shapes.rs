@@ -235,7 +235,7 @@ pub(super) fn service_deployment_json(
     o.insert("lifecycleStage".into(), json!(n.stage_name()));
     o.insert(
         "lifecycleHookDetails".into(),
-        super::strategies::hook_details(n),
+        super::strategies_api::hook_details(n),
     );
     o.insert("deploymentConfiguration".into(), n.config.clone());
     let monitor = |on: bool, triggered: bool| match (on, triggered, n.active()) {

@@ -94,7 +94,8 @@ fn follow(
     let mut stages: Vec<String> = vec![];
     let mut t = from;
     loop {
-        t += 1.0;
+        // Requests arrive at any time, not on whole sandbox seconds.
+        t += 0.35;
         let d = describe(st, t, arn);
         if let Some(s) = d["lifecycleStage"].as_str() {
             if stages.last().map(String::as_str) != Some(s) {

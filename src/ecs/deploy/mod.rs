@@ -2,8 +2,10 @@
 //! update, and the rollout followed by its deployment id until it succeeds, fails or times out.
 
 mod follow;
+mod native;
 mod plan;
 mod service;
+mod strategy;
 mod verify;
 
 use crate::aws::json::Client;
@@ -54,6 +56,26 @@ pub struct Report {
     pub seconds: f64,
     /// What following it saw, for `--report`.
     pub record: crate::ecs::report::Record,
+}
+
+impl Report {
+    /// A report with nothing followed (a dry run, nothing to do, not waiting).
+    fn quick(
+        service: &str,
+        task_definition: Option<String>,
+        deployment_id: Option<String>,
+        result: DeployResult,
+        seconds: f64,
+    ) -> Report {
+        Report {
+            service: service.into(),
+            task_definition,
+            deployment_id,
+            result,
+            seconds,
+            record: Default::default(),
+        }
+    }
 }
 
 /// `stevedore deploy`.

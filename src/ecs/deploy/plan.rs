@@ -25,8 +25,10 @@ pub struct Plan {
     pub timeout: Duration,
     pub poll: Duration,
     pub rollback: bool,
-    /// `--verify`: the command that checks a completed rollout.
+    /// `--verify`: the command that checks a completed rollout (or the revision at a pause hook).
     pub verify: Option<String>,
+    /// `--strategy` and its settings.
+    pub strategy: super::strategy::StrategyChange,
     /// Prefix lines with the service name (several services at once).
     pub prefix: bool,
     /// How many of a failing container's last lines to print (`--log-lines`).
@@ -251,6 +253,7 @@ impl Plan {
             poll,
             rollback: a.rollback,
             verify,
+            strategy: super::strategy::StrategyChange::from_args(a)?,
             prefix: services.len() > 1,
             log_lines: a.log_lines,
         })

@@ -35,12 +35,8 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
     let cluster = plan.cluster.as_str();
     let svc = match describe_service(ecs, plan, service, started).await {
         Ok(Some(v)) if v.status != "INACTIVE" => v,
-        Ok(_) => {
-            if plan.create.is_some() {
-                return create_service(ecs, plan, service, started).await;
-            }
-            return Err(anyhow::anyhow!("service {service} not found in cluster {cluster} in {}: check --service, --cluster and the region, or pass --create-service", plan.region));
-        }
+        Ok(_) if plan.create.is_some() => return create_service(ecs, plan, service, started).await,
+        Ok(_) => return Err(anyhow::anyhow!("service {service} not found in cluster {cluster} in {}: check --service, --cluster and the region, or pass --create-service", plan.region)),
         Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
             return Err(anyhow::anyhow!(
                 "cluster {cluster} not found in {}: check --cluster and the region (--region, AWS_REGION, AWS_DEFAULT_REGION)",
@@ -50,6 +46,9 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
         Err(e) => return Err(api_err("DescribeServices", e)),
     };
     let current = svc.task_definition.clone();
+    // What the strategy needs of the service is checked before anything is registered.
+    plan.strategy.check(&svc, plan.verify.is_some())?;
+    let native = crate::ecs::stages::NATIVE.contains(&plan.strategy.effective(&svc).as_str());
 
     let Revisions {
         base_arn,
@@ -69,27 +68,22 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
         service_changes(plan, &svc, &current, target_known.as_deref());
     if plan.dry_run {
         print_dry_run(plan, service, &td_diff, &service_changes);
-        return Ok(Report {
-            service: service.into(),
-            task_definition: target_known,
-            deployment_id: None,
-            result: DeployResult::Unchanged("dry run: nothing changed".into()),
-            seconds: 0.0,
-            record: Default::default(),
-        });
+        let r = DeployResult::Unchanged("dry run: nothing changed".into());
+        return Ok(Report::quick(service, target_known, None, r, 0.0));
     }
     if service_changes.is_empty() {
-        return Ok(Report {
-            service: service.into(),
-            task_definition: Some(current.clone()),
-            deployment_id: None,
-            result: DeployResult::Unchanged(format!(
-                "nothing to deploy: the service already runs {}",
-                current.rsplit('/').next().unwrap_or(&current)
-            )),
-            seconds: started.elapsed().as_secs_f64(),
-            record: Default::default(),
-        });
+        let short = current.rsplit('/').next().unwrap_or(&current);
+        let r = DeployResult::Unchanged(format!(
+            "nothing to deploy: the service already runs {short}"
+        ));
+        let seconds = started.elapsed().as_secs_f64();
+        return Ok(Report::quick(
+            service,
+            Some(current.clone()),
+            None,
+            r,
+            seconds,
+        ));
     }
 
     let target = match target_known {
@@ -108,15 +102,20 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
         }
     };
     let deployment = update_service(ecs, plan, service, &target, breaker_cfg).await?;
+    if native {
+        let f = super::native::Followed::new(service, &deployment, &target, &current, &svc);
+        return follow_native_deploy(ecs, plan, &f, started, td_diff, &svc).await;
+    }
     if plan.wait_until == WaitUntil::None {
-        return Ok(Report {
-            service: service.into(),
-            task_definition: Some(target),
-            deployment_id: Some(deployment),
-            result: DeployResult::Started,
-            seconds: started.elapsed().as_secs_f64(),
-            record: Default::default(),
-        });
+        let seconds = started.elapsed().as_secs_f64();
+        let r = DeployResult::Started;
+        return Ok(Report::quick(
+            service,
+            Some(target),
+            Some(deployment),
+            r,
+            seconds,
+        ));
     }
     let deadline = plan.deadline;
     // Events already there belong to earlier deployments: print only what is new.
@@ -132,7 +131,7 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
             previous_task_definition: &current,
             deployment_id: &deployment,
         };
-        result = verify::run(plan, cmd, &subject).await?;
+        result = verify::run(plan, cmd, &subject, &[]).await?;
     }
     if plan.rollback
         && matches!(result, DeployResult::Failed(_) | DeployResult::TimedOut)
@@ -159,15 +158,18 @@ async fn update_service(
     target: &str,
     breaker_cfg: Option<api::CircuitBreaker>,
 ) -> Result<String> {
+    let mut config = DeploymentConfiguration {
+        deployment_circuit_breaker: breaker_cfg,
+        ..Default::default()
+    };
+    plan.strategy.apply(&mut config);
     let update = ServiceUpdate {
         cluster: plan.cluster.clone(),
         service: service.into(),
         task_definition: target.into(),
         force_new_deployment: Some(plan.force),
         desired_count: plan.desired_count,
-        deployment_configuration: breaker_cfg.map(|b| DeploymentConfiguration {
-            deployment_circuit_breaker: Some(b),
-        }),
+        deployment_configuration: (config != DeploymentConfiguration::default()).then_some(config),
     };
     let deployment = start_deployment(ecs, &update).await?;
     say(
@@ -270,6 +272,7 @@ fn service_changes(
             ));
         }
     }
+    service_changes.extend(plan.strategy.diff(svc));
     if plan.force {
         service_changes.push("+ forceNewDeployment".into());
     }
@@ -303,6 +306,57 @@ fn print_dry_run(plan: &Plan, service: &str, td_diff: &[String], service_changes
     if let Some(cmd) = &plan.verify {
         say(plan, service, &format!("then verify: {cmd}"));
     }
+}
+
+/// Follow a blue/green, linear or canary deployment to its verdict; with `--rollback`, one that
+/// did not finish in time is stopped with a rollback (StopServiceDeployment), and that followed.
+async fn follow_native_deploy(
+    ecs: &Ecs,
+    plan: &Plan,
+    f: &super::native::Followed<'_>,
+    started: Instant,
+    td_diff: Vec<String>,
+    before: &Service,
+) -> Result<Report> {
+    let mut watch = Watch::seeded(before);
+    watch.record.diff = td_diff;
+    let report = |result, watch: &mut Watch| Report {
+        service: f.service.into(),
+        task_definition: Some(f.target.into()),
+        deployment_id: Some(f.id.into()),
+        result,
+        seconds: started.elapsed().as_secs_f64(),
+        record: std::mem::take(&mut watch.record),
+    };
+    if plan.wait_until == WaitUntil::None {
+        return Ok(report(DeployResult::Started, &mut watch));
+    }
+    let (mut result, arn) =
+        super::native::follow_native(ecs, plan, f, plan.deadline, &mut watch).await?;
+    if let (true, DeployResult::TimedOut, Some(arn)) = (plan.rollback, &result, arn) {
+        // The rollback gets a --timeout of its own, as for a rolling deployment.
+        let deadline = Instant::now() + plan.timeout;
+        ecs.client().set_deadline(deadline);
+        say(
+            plan,
+            f.service,
+            &format!(
+                "stopping service deployment {arn} with a rollback (no verdict within {})",
+                crate::validate::human_duration(plan.timeout)
+            ),
+        );
+        ecs.stop_service_deployment(&arn)
+            .await
+            .map_err(|e| api_err("StopServiceDeployment", e))?;
+        result = match super::native::follow_arn(ecs, plan, f, &arn, deadline, &mut watch).await? {
+            DeployResult::RolledBack(why) => DeployResult::RolledBack(why),
+            other => DeployResult::Failed(format!(
+                "no verdict within the timeout, and the rollback did not finish either ({})",
+                other.word()
+            )),
+        };
+    }
+    Ok(report(result, &mut watch))
 }
 
 /// Put the previous revision back after a failed deployment and follow that: rolled back, or
@@ -441,7 +495,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
             previous_task_definition: "",
             deployment_id: &id,
         };
-        result = verify::run(plan, cmd, &subject).await?;
+        result = verify::run(plan, cmd, &subject, &[]).await?;
     }
     Ok(Report {
         service: service.into(),

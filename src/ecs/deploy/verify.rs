@@ -1,6 +1,7 @@
-//! `--verify CMD`: the pipeline's own check of a completed rolling deployment. CMD runs once the
-//! rollout has completed; when it fails the deployment counts as failed (and `--rollback` puts
-//! the previous revision back, as for any failed deployment).
+//! `--verify CMD`: the pipeline's own check of a new revision. For a rolling deployment CMD runs
+//! once the rollout has completed, and when it fails the deployment counts as failed (and
+//! `--rollback` puts the previous revision back); for blue/green, linear and canary it runs at
+//! the pause hook (see `native`), and its exit answers the hook.
 
 use super::plan::Plan;
 use super::{say, DeployResult};
@@ -56,13 +57,19 @@ pub fn verdict(cmd: &str, status: Option<i32>, timed_out: bool) -> DeployResult 
 
 /// Run CMD with `sh -c` (its output goes straight to the job's), bounded by the deploy's
 /// deadline, and turn its exit into the deployment's result.
-pub async fn run(plan: &Plan, cmd: &str, subject: &Subject<'_>) -> Result<DeployResult> {
+pub async fn run(
+    plan: &Plan,
+    cmd: &str,
+    subject: &Subject<'_>,
+    extra: &[(&str, String)],
+) -> Result<DeployResult> {
     say(plan, subject.service, &format!("verifying: {cmd}"));
     let started = Instant::now();
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .envs(subject.vars())
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .stdin(Stdio::null())
         // A group of its own, so that a timeout ends what CMD started too (a `sleep` or `curl`
         // left running would hold the job's output open).

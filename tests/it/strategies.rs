@@ -1,0 +1,479 @@
+//! `stevedore deploy` with ECS's own blue/green, linear and canary strategies, against the
+//! sandbox's service deployments (lifecycle stages, hooks, alarms, the circuit breaker).
+
+use crate::deploy::{deploy, service, CRASH};
+use crate::harness::*;
+use serde_json::Value;
+
+/// The three native strategies, with settings that keep each run short at the sandbox's 20x
+/// clock (a one-minute step is three real seconds).
+const STRATEGIES: [(&str, &str); 3] = [
+    ("BLUE_GREEN", "'strategy': 'BLUE_GREEN'"),
+    ("LINEAR", "'strategy': 'LINEAR', 'linearConfiguration': {'stepPercent': 50.0, 'stepBakeTimeInMinutes': 1}"),
+    ("CANARY", "'strategy': 'CANARY', 'canaryConfiguration': {'canaryPercent': 10.0, 'canaryBakeTimeInMinutes': 1}"),
+];
+
+const LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:smoke";
+
+/// Cluster `c1`, service `web` on web:1 (container `app` from `image`, port 8080) behind a
+/// load balancer with an alternate target group, deploying with `config` (Python dict body),
+/// settled. Also registers web:2 with `next` (to promote), when given.
+fn setup(sb: &SandboxProc, image: &str, config: &str, next: Option<&str>) {
+    let td = |img: &str| {
+        format!("ecs.register_task_definition(family='web', requiresCompatibilities=['FARGATE'], networkMode='awsvpc', cpu='256', memory='512',\n  containerDefinitions=[{{'name': 'app', 'image': {img:?}, 'portMappings': [{{'containerPort': 8080}}]}}])\n")
+    };
+    let mut py = format!("ecs.create_cluster(clusterName='c1')\n{}", td(image));
+    if let Some(n) = next {
+        py.push_str(&td(n));
+    }
+    py.push_str(&format!(
+        "lb = [{{'targetGroupArn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1', 'containerName': 'app', 'containerPort': 8080,\n\
+           'advancedConfiguration': {{'alternateTargetGroupArn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2',\n\
+             'productionListenerRule': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/2/3',\n\
+             'testListenerRule': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/4/5', 'roleArn': 'arn:aws:iam::123456789012:role/lb'}}}}]\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=2, launchType='FARGATE', loadBalancers=lb,\n\
+           networkConfiguration={{'awsvpcConfiguration': {{'subnets': ['subnet-1']}}}}, deploymentConfiguration={{{config}}})\n\
+         import time\n\
+         def settled():\n  s = ecs.describe_services(cluster='c1', services=['web'])['services'][0]\n  return s['deployments'][0].get('rolloutState') == 'COMPLETED'\n\
+         ok = any(settled() or time.sleep(0.05) for _ in range(200))\n\
+         print(json.dumps(ok))"
+    ));
+    assert_eq!(sb.boto3(&py), Value::Bool(true));
+}
+
+/// The service's newest service deployment, as boto3 reads it.
+fn newest(sb: &SandboxProc) -> Value {
+    sb.boto3("arn = ecs.list_service_deployments(cluster='c1', service='web')['serviceDeployments'][0]['serviceDeploymentArn']\nprint(json.dumps(ecs.describe_service_deployments(serviceDeploymentArns=[arn])['serviceDeployments'][0], default=str))")
+}
+
+fn task_definition_count(sb: &SandboxProc) -> usize {
+    sb.boto3("print(json.dumps(len(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns'])))")
+        .as_u64()
+        .unwrap() as usize
+}
+
+/// The position of each `stage X began` line, in STAGES order; every stage must appear.
+fn stage_positions(text: &str) -> Vec<usize> {
+    [
+        "PRE_SCALE_UP",
+        "SCALE_UP",
+        "POST_SCALE_UP",
+        "TEST_TRAFFIC_SHIFT",
+        "POST_TEST_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+        "BAKE_TIME",
+        "CLEAN_UP",
+    ]
+    .iter()
+    .map(|s| {
+        text.find(&format!("stage {s} began"))
+            .unwrap_or_else(|| panic!("stage {s} not printed:\n{text}"))
+    })
+    .collect()
+}
+
+#[test]
+fn each_strategy_succeeds_with_every_stage_printed_in_order() {
+    for (name, config) in STRATEGIES {
+        let sb = SandboxProc::start();
+        let v1 = sb.push_image("app", "v1", &[]);
+        let v2 = sb.push_image("app", "v2", &[]);
+        setup(&sb, &v1, &format!("{config}, 'bakeTimeInMinutes': 1"), None);
+        let out = deploy(&sb, &["--service", "web", "--image", &v2])
+            .run()
+            .success();
+        let text = &out.stdout;
+        let pos = stage_positions(text);
+        assert!(
+            pos.windows(2).all(|w| w[0] < w[1]),
+            "{name}: stages out of order:\n{text}"
+        );
+        assert!(
+            text.contains("stage BAKE_TIME ended after"),
+            "{name}:\n{text}"
+        );
+        assert!(
+            text.contains("service deployment SUCCESSFUL"),
+            "{name}:\n{text}"
+        );
+        let shifts: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("production traffic: "))
+            .collect();
+        let expected: &[&str] = match name {
+            "LINEAR" => &[
+                "production traffic: 0% on the new revision",
+                "production traffic: 50% on the new revision",
+                "production traffic: 100% on the new revision",
+            ],
+            "CANARY" => &[
+                "production traffic: 0% on the new revision",
+                "production traffic: 10% on the new revision",
+                "production traffic: 100% on the new revision",
+            ],
+            _ => &[
+                "production traffic: 0% on the new revision",
+                "production traffic: 100% on the new revision",
+            ],
+        };
+        assert_eq!(shifts, expected, "{name}:\n{text}");
+        assert!(
+            text.lines()
+                .last()
+                .unwrap()
+                .starts_with("web: deployed web:2"),
+            "{name}:\n{text}"
+        );
+        assert_eq!(newest(&sb)["status"], "SUCCESSFUL");
+        assert!(service(&sb)["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .ends_with("web:2"));
+    }
+}
+
+#[test]
+fn a_failing_lambda_hook_rolls_back_with_the_hook_named() {
+    for (name, config) in STRATEGIES {
+        let sb = SandboxProc::start();
+        let v1 = sb.push_image("app", "v1", &[]);
+        let v2 = sb.push_image("app", "v2", &[]);
+        let hook = format!("{config}, 'lifecycleHooks': [{{'targetType': 'AWS_LAMBDA', 'hookTargetArn': {LAMBDA:?}, 'roleArn': 'arn:aws:iam::123456789012:role/hook', 'lifecycleStages': ['POST_SCALE_UP']}}]");
+        setup(&sb, &v1, &hook, None);
+        sb.control("PUT", "/_sandbox/hooks", &format!("{{\"targetArn\": {LAMBDA:?}, \"answers\": [\"IN_PROGRESS\", \"FAILED\"], \"callBackDelaySeconds\": 2}}"));
+        let out = deploy(&sb, &["--service", "web", "--image", &v2]).run();
+        assert_eq!(out.code, 3, "{name}: {}", out.all());
+        assert!(
+            out.stdout
+                .contains("hook smoke at POST_SCALE_UP: IN_PROGRESS"),
+            "{name}:\n{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("hook smoke at POST_SCALE_UP: FAILED"),
+            "{name}:\n{}",
+            out.stdout
+        );
+        let last = out.stdout.lines().last().unwrap();
+        assert!(
+            last.contains("ROLLED BACK")
+                && last.contains("hook smoke FAILED")
+                && last.contains("ECS rolls back to web:1"),
+            "{name}: {last}"
+        );
+    }
+}
+
+#[test]
+fn an_alarm_firing_during_the_bake_rolls_back_with_the_alarm_named() {
+    for (name, config) in STRATEGIES {
+        let sb = SandboxProc::start();
+        let v1 = sb.push_image("app", "v1", &[]);
+        let v2 = sb.push_image("app", "v2", &[]);
+        setup(&sb, &v1, config, None);
+        let url = sb.env["STEVEDORE_SANDBOX_URL"].clone();
+        let out = std::thread::scope(|s| {
+            // The alarm fires once the deployment is baking, as a watcher sees it.
+            s.spawn(|| {
+                sb.boto3(&format!("import time, urllib.request\n\
+                    for _ in range(600):\n  l = ecs.list_service_deployments(cluster='c1', service='web', status=['IN_PROGRESS'])['serviceDeployments']\n  \
+                    d = l and ecs.describe_service_deployments(serviceDeploymentArns=[l[0]['serviceDeploymentArn']])['serviceDeployments'][0]\n  \
+                    if d and d.get('lifecycleStage') == 'BAKE_TIME':\n    break\n  time.sleep(0.1)\n\
+                    r = urllib.request.Request({url:?} + '/_sandbox/alarms', data=b'{{\"alarmName\": \"errors\", \"state\": \"ALARM\"}}', method='PUT', headers={{'Content-Type': 'application/json'}})\n\
+                    urllib.request.urlopen(r)\nprint(json.dumps(True))"));
+            });
+            deploy(
+                &sb,
+                &[
+                    "--service",
+                    "web",
+                    "--image",
+                    &v2,
+                    "--alarms",
+                    "p99,errors",
+                    "--bake-time",
+                    "10m",
+                ],
+            )
+            .run()
+        });
+        assert_eq!(out.code, 3, "{name}: {}", out.all());
+        let text = &out.stdout;
+        assert!(text.contains("stage BAKE_TIME began"), "{name}:\n{text}");
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.contains("ROLLED BACK") && last.contains("alarm errors in ALARM"),
+            "{name}: {last}"
+        );
+        let d = newest(&sb);
+        assert_eq!(d["alarms"]["triggeredAlarmNames"][0], "errors");
+        assert_eq!(
+            d["deploymentConfiguration"]["alarms"]["alarmNames"],
+            serde_json::json!(["p99", "errors"])
+        );
+    }
+}
+
+#[test]
+fn a_crash_looping_revision_trips_the_breaker_with_the_stop_reasons() {
+    for (name, config) in STRATEGIES {
+        let sb = SandboxProc::start();
+        let v1 = sb.push_image("app", "v1", &[]);
+        let bad = sb.push_image("app", "crash", CRASH);
+        setup(
+            &sb,
+            &v1,
+            &format!("{config}, 'deploymentCircuitBreaker': {{'enable': True, 'rollback': True}}"),
+            None,
+        );
+        let out = deploy(&sb, &["--service", "web", "--image", &bad]).run();
+        assert_eq!(out.code, 3, "{name}: {}", out.all());
+        let text = &out.stdout;
+        assert!(
+            text.contains(
+                "[EssentialContainerExited]: Essential container in task exited (app exited 3)"
+            ),
+            "{name}:\n{text}"
+        );
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.contains("ROLLED BACK") && last.contains("circuit breaker"),
+            "{name}: {last}"
+        );
+        assert!(
+            !text.contains("stage TEST_TRAFFIC_SHIFT began"),
+            "{name}: traffic never moved to a crashing revision:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn wait_until_traffic_shifted_leaves_the_bake_to_ecs() {
+    for (name, config) in STRATEGIES {
+        let sb = SandboxProc::start();
+        let v1 = sb.push_image("app", "v1", &[]);
+        let v2 = sb.push_image("app", "v2", &[]);
+        setup(&sb, &v1, config, None);
+        let out = deploy(
+            &sb,
+            &[
+                "--service",
+                "web",
+                "--image",
+                &v2,
+                "--bake-time",
+                "1h",
+                "--wait-until",
+                "traffic-shifted",
+            ],
+        )
+        .run()
+        .success();
+        assert!(
+            out.stdout
+                .contains("production traffic is on web:2; ECS finishes BAKE_TIME on its own"),
+            "{name}:\n{}",
+            out.stdout
+        );
+        // The sandbox is still baking: the deploy did not sit through the hour.
+        let d = newest(&sb);
+        assert_eq!(
+            (d["status"].as_str(), d["lifecycleStage"].as_str()),
+            (Some("IN_PROGRESS"), Some("BAKE_TIME")),
+            "{name}"
+        );
+        assert_eq!(
+            d["targetServiceRevision"]["requestedProductionTrafficWeight"],
+            100.0
+        );
+    }
+}
+
+#[test]
+fn verify_at_the_pause_hook_continues_or_rolls_back() {
+    for (name, config) in STRATEGIES {
+        for ok in [true, false] {
+            let sb = SandboxProc::start();
+            let v1 = sb.push_image("app", "v1", &[]);
+            let v2 = sb.push_image("app", "v2", &[]);
+            let hook = format!("{config}, 'lifecycleHooks': [{{'targetType': 'PAUSE', 'lifecycleStages': ['POST_TEST_TRAFFIC_SHIFT'], 'timeoutConfiguration': {{'timeoutInMinutes': 60, 'action': 'ROLLBACK'}}}}]");
+            setup(&sb, &v1, &hook, None);
+            // The check sees the hook's stage and the test listener; it fails on demand.
+            let cmd = format!("test \"$STEVEDORE_VERIFY_STAGE\" = POST_TEST_TRAFFIC_SHIFT && case \"$STEVEDORE_VERIFY_TEST_LISTENER_RULE\" in *listener-rule/app/lb/1/4/5) echo checked $STEVEDORE_VERIFY_HOOK_ID;; *) exit 9;; esac && {}", if ok { "true" } else { "exit 1" });
+            let out = deploy(&sb, &["--service", "web", "--image", &v2, "--verify", &cmd]).run();
+            let text = &out.stdout;
+            assert!(
+                text.contains("checked ecs-pause-"),
+                "{name}:\n{}",
+                out.all()
+            );
+            if ok {
+                assert_eq!(out.code, 0, "{name}: {}", out.all());
+                assert!(
+                    text.contains("answered the pause hook CONTINUE"),
+                    "{name}:\n{text}"
+                );
+                assert!(stage_positions(text).windows(2).all(|w| w[0] < w[1]));
+                assert!(service(&sb)["taskDefinition"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("web:2"));
+            } else {
+                assert_eq!(out.code, 3, "{name}: {}", out.all());
+                assert!(
+                    text.contains("answered the pause hook ROLLBACK"),
+                    "{name}:\n{text}"
+                );
+                let last = text.lines().last().unwrap();
+                assert!(
+                    last.contains("ROLLED BACK: the verification")
+                        && last.contains("exited with code 1"),
+                    "{name}: {last}"
+                );
+                // Production traffic never moved.
+                assert!(
+                    !text.contains("stage PRODUCTION_TRAFFIC_SHIFT began"),
+                    "{name}:\n{text}"
+                );
+                let d = sb.boto3("import time\nfor _ in range(100):\n  arn = ecs.list_service_deployments(cluster='c1', service='web')['serviceDeployments'][0]['serviceDeploymentArn']\n  d = ecs.describe_service_deployments(serviceDeploymentArns=[arn])['serviceDeployments'][0]\n  if d['status'] == 'ROLLBACK_SUCCESSFUL': break\n  time.sleep(0.1)\nprint(json.dumps(d['status']))");
+                assert_eq!(d, "ROLLBACK_SUCCESSFUL");
+                assert!(service(&sb)["taskDefinition"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("web:1"));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_waiting_pause_hook_is_continued_from_a_later_step() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "'strategy': 'BLUE_GREEN', 'lifecycleHooks': [{'targetType': 'PAUSE', 'lifecycleStages': ['POST_SCALE_UP']}]", None);
+    // Nothing waits yet: continue says so, exit 2.
+    let early = stevedore(&["continue", "--cluster", "c1", "--service", "web"])
+        .sandbox(&sb, true)
+        .run();
+    assert_eq!(early.code, 2, "{}", early.all());
+    deploy(
+        &sb,
+        &["--service", "web", "--image", &v2, "--wait-until", "none"],
+    )
+    .run()
+    .success();
+    let waiting = sb.boto3("import time\nfor _ in range(200):\n  arn = ecs.list_service_deployments(cluster='c1', service='web')['serviceDeployments'][0]['serviceDeploymentArn']\n  d = ecs.describe_service_deployments(serviceDeploymentArns=[arn])['serviceDeployments'][0]\n  if any(h['status'] == 'AWAITING_ACTION' for h in d.get('lifecycleHookDetails', [])): break\n  time.sleep(0.1)\nprint(json.dumps(d['lifecycleStage']))");
+    assert_eq!(waiting, "POST_SCALE_UP");
+    let out = stevedore(&["continue", "--cluster", "c1", "--service", "web"])
+        .sandbox(&sb, true)
+        .run()
+        .success();
+    assert!(
+        out.stdout
+            .contains("answered the pause hook in POST_SCALE_UP CONTINUE"),
+        "{}",
+        out.stdout
+    );
+    // And a rollback of what is left of it.
+    let out = stevedore(&["rollback", "--cluster", "c1", "--service", "web"])
+        .sandbox(&sb, true)
+        .run()
+        .success();
+    assert!(out.stdout.contains("with a rollback"), "{}", out.stdout);
+    let status = sb.boto3("import time\nfor _ in range(200):\n  arn = ecs.list_service_deployments(cluster='c1', service='web')['serviceDeployments'][0]['serviceDeploymentArn']\n  d = ecs.describe_service_deployments(serviceDeploymentArns=[arn])['serviceDeployments'][0]\n  if d['status'] == 'ROLLBACK_SUCCESSFUL': break\n  time.sleep(0.1)\nprint(json.dumps(d['status']))");
+    assert_eq!(status, "ROLLBACK_SUCCESSFUL");
+}
+
+#[test]
+fn promoting_an_existing_revision_registers_nothing() {
+    for (name, config) in STRATEGIES {
+        let sb = SandboxProc::start();
+        let v1 = sb.push_image("app", "v1", &[]);
+        let v2 = sb.push_image("app", "v2", &[]);
+        setup(&sb, &v1, config, Some(&v2));
+        assert_eq!(task_definition_count(&sb), 2);
+        let out = deploy(&sb, &["--service", "web", "--task-definition", "web:2"])
+            .run()
+            .success();
+        assert!(
+            !out.stdout.contains("registered"),
+            "{name}:\n{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("service deployment SUCCESSFUL"),
+            "{name}:\n{}",
+            out.stdout
+        );
+        assert_eq!(task_definition_count(&sb), 2, "{name}");
+        assert!(service(&sb)["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .ends_with("web:2"));
+    }
+}
+
+#[test]
+fn what_a_strategy_cannot_do_exits_2_and_registers_nothing() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    // A rolling service behind a plain target group.
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\n\
+        ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}, 'portMappings': [{{'containerPort': 8080}}]}}])\n\
+        ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1,\n\
+          loadBalancers=[{{'targetGroupArn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1', 'containerName': 'app', 'containerPort': 8080}}])\n\
+        print(json.dumps(True))"));
+    for (args, says) in [
+        (
+            vec!["--strategy", "blue-green"],
+            "needs an alternate target group",
+        ),
+        (
+            vec!["--strategy", "canary", "--bake-time", "25h"],
+            "--bake-time: 25h is not whole minutes",
+        ),
+        (
+            vec!["--strategy", "linear", "--linear-step", "2"],
+            "--linear-step: 2 is not a percentage from 3",
+        ),
+        (
+            vec!["--bake-time", "10m"],
+            "--bake-time is for the blue-green, linear and canary strategies",
+        ),
+    ] {
+        let mut all = vec!["--service", "web", "--image", &v2];
+        all.extend(args.iter().copied());
+        let out = deploy(&sb, &all).run();
+        assert_eq!(out.code, 2, "{args:?}: {}", out.all());
+        assert!(out.stderr.contains(says), "{args:?}: {}", out.stderr);
+        assert_eq!(
+            out.stderr.trim().lines().count(),
+            1,
+            "{args:?}: one line: {}",
+            out.stderr
+        );
+    }
+    // --verify on blue/green without a pause hook: the service has the target groups now.
+    sb.boto3("lb = ecs.describe_services(cluster='c1', services=['web'])['services'][0]['loadBalancers']\n\
+        lb[0]['advancedConfiguration'] = {'alternateTargetGroupArn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2', 'productionListenerRule': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/2/3', 'roleArn': 'arn:aws:iam::123456789012:role/lb'}\n\
+        ecs.update_service(cluster='c1', service='web', loadBalancers=lb, deploymentConfiguration={'strategy': 'BLUE_GREEN'})\nprint(json.dumps(True))");
+    let out = deploy(
+        &sb,
+        &["--service", "web", "--image", &v2, "--verify", "true"],
+    )
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("no PAUSE lifecycle hook"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(task_definition_count(&sb), 1, "nothing registered");
+    assert!(service(&sb)["taskDefinition"]
+        .as_str()
+        .unwrap()
+        .ends_with("web:1"));
+}
