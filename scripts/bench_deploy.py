@@ -124,6 +124,55 @@ def many_services(env, ecs, image, count=20):
     return proc.returncode, n, n / ((exited - started) / 60.0), exited - started
 
 
+LB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+STRATEGIES = {
+    "BLUE_GREEN": {},
+    "LINEAR": {"linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 0}},
+    "CANARY": {"canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 0}},
+}
+
+
+def native_scenario(env, ecs, strategy, service, image, breaker):
+    """A blue/green, linear or canary deployment: how soon stevedore exits after the sandbox
+    decides it (finishedAt of a SUCCESSFUL one, the rollback's startedAt of a rolled-back one),
+    and its DescribeServiceDeployments and DescribeServices calls a minute while it waits."""
+    lb = [{"targetGroupArn": LB_ARN + "targetgroup/blue/1", "containerName": "web", "containerPort": 80,
+           "advancedConfiguration": {"alternateTargetGroupArn": LB_ARN + "targetgroup/green/2",
+                                     "productionListenerRule": LB_ARN + "listener-rule/app/lb/1/2/3", "roleArn": "arn:aws:iam::123456789012:role/lb"}}]
+    config = {"strategy": strategy, "bakeTimeInMinutes": 0, "deploymentCircuitBreaker": breaker, **STRATEGIES[strategy]}
+    ecs.create_service(cluster="bench", serviceName=service, taskDefinition="lb:1", desiredCount=2, loadBalancers=lb, deploymentConfiguration=config)
+    while ecs.describe_services(cluster="bench", services=[service])["services"][0]["deployments"][0].get("rolloutState") != "COMPLETED":
+        time.sleep(0.2)
+    started = time.time()
+    proc = subprocess.run([BIN, "deploy", "--cluster", "bench", "--service", service, "--image", image],
+                          env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exited = time.time()
+    arn = ecs.list_service_deployments(cluster="bench", service=service)["serviceDeployments"][0]["serviceDeploymentArn"]
+    d = ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    decided = (d["rollback"]["startedAt"] if "rollback" in d else d["finishedAt"]).timestamp()
+    log = calls(env)
+    updated = max(c["at"] for c in log if c["call"] == "ECS.UpdateService" and started <= c["at"] <= exited)
+    minutes = (exited - updated) / 60.0
+    count = lambda op: sum(1 for c in log if c["call"] == f"ECS.{op}" and updated <= c["at"] <= exited)
+    return proc.returncode, d["status"], exited - decided, count("DescribeServiceDeployments") / minutes, count("DescribeServices") / minutes
+
+
+def native(env, ecs, good, crash):
+    ecs.register_task_definition(family="lb", containerDefinitions=[{"name": "web", "image": good, "portMappings": [{"containerPort": 80}]}])
+    for strategy in STRATEGIES:
+        for want, image, breaker in (("SUCCESSFUL", good, {"enable": False, "rollback": False}), ("ROLLBACK", crash, {"enable": True, "rollback": True})):
+            rows = []
+            for i in range(RUNS):
+                code, status, latency, sd_rate, ds_rate = native_scenario(env, ecs, strategy, f"n-{strategy.lower()}-{want.lower()}-{i}", image, breaker)
+                if not status.startswith(want):
+                    sys.exit(f"bench: expected a {want} {strategy} deployment, the sandbox says {status} (stevedore exit {code})")
+                rows.append((latency, sd_rate, ds_rate, code))
+            lat = statistics.median(r[0] for r in rows)
+            print(f"deploy {strategy} {want}: sandbox decided -> stevedore exited in {lat:.2f} s (median of {len(rows)}; exit codes {sorted({r[3] for r in rows})}); "
+                  f"waiter cadence {WAITER_CADENCE:.0f} s; ratio {lat / WAITER_CADENCE:.2f}; DescribeServiceDeployments {max(r[1] for r in rows):.1f}/min, "
+                  f"DescribeServices {max(r[2] for r in rows):.1f}/min at most")
+
+
 def main():
     proc, env = start_sandbox()
     try:
@@ -152,6 +201,7 @@ def main():
             codes = sorted({r[3] for r in rows})
             print(f"deploy {state}: sandbox marked it -> stevedore exited in {lat:.2f} s (median of {len(rows)}; exit codes {codes}); "
                   f"waiter cadence {WAITER_CADENCE:.0f} s; ratio {lat / WAITER_CADENCE:.2f}; DescribeServices {rate:.1f}/min at most (limit 30)")
+        native(env, ecs, good2, crash)
     finally:
         proc.terminate()
         proc.wait()

@@ -299,6 +299,17 @@ pub fn ecs_needs(scope: &Scope, op: &str, req: &Value) -> Vec<Need> {
             vec![service_need(str_field(req, "service").unwrap_or(""))]
         }
         "CreateService" => vec![service_need(str_field(req, "serviceName").unwrap_or(""))],
+        // The Service Authorization Reference: the service for the list, the service
+        // deployment for the rest.
+        "ListServiceDeployments" => vec![service_need(str_field(req, "service").unwrap_or(""))],
+        "DescribeServiceDeployments" => strings(req.get("serviceDeploymentArns"))
+            .iter()
+            .map(|a| Need::new(&action, *a))
+            .collect(),
+        "ContinueServiceDeployment" | "StopServiceDeployment" => vec![Need::new(
+            &action,
+            str_field(req, "serviceDeploymentArn").unwrap_or(""),
+        )],
         "DescribeTasks" | "StopTask" => {
             let ids: Vec<&str> = match op {
                 "StopTask" => str_field(req, "task").into_iter().collect(),

@@ -469,37 +469,6 @@ pub struct ScheduleArgs {
     #[arg(long, env = "STEVEDORE_ASSIGN_PUBLIC_IP", value_parser = clap::builder::BoolishValueParser::new())]
     pub assign_public_ip: Option<bool>,
 
-    /// Set the service's deployment strategy (ECS's own blue/green, linear and canary
-    /// deployments need an alternate target group on each load balancer).
-    #[arg(long, env = "STEVEDORE_STRATEGY", value_enum)]
-    pub strategy: Option<Strategy>,
-
-    /// Blue/green, linear and canary: how long both revisions stay up after production
-    /// traffic has moved (whole minutes, 0 to 24h).
-    #[arg(long, env = "STEVEDORE_BAKE_TIME", value_parser = crate::validate::duration)]
-    pub bake_time: Option<std::time::Duration>,
-
-    /// Linear: the percentage of production traffic moved at each step (3 to 100).
-    #[arg(long, env = "STEVEDORE_LINEAR_STEP", value_name = "PERCENT")]
-    pub linear_step: Option<f64>,
-
-    /// Canary: the percentage of production traffic moved first (0.1 to 100).
-    #[arg(long, env = "STEVEDORE_CANARY_PERCENT", value_name = "PERCENT")]
-    pub canary_percent: Option<f64>,
-
-    /// Linear and canary: the wait between traffic steps (whole minutes, 0 to 24h).
-    #[arg(long, env = "STEVEDORE_STEP_BAKE_TIME", value_parser = crate::validate::duration)]
-    pub step_bake_time: Option<std::time::Duration>,
-
-    /// CloudWatch alarms that fail and roll back the deployment when they fire; comma-separated.
-    #[arg(
-        long,
-        env = "STEVEDORE_ALARMS",
-        value_delimiter = ',',
-        value_name = "NAME"
-    )]
-    pub alarms: Vec<String>,
-
     /// Print what would change and change nothing.
     #[arg(long, env = "STEVEDORE_DRY_RUN")]
     pub dry_run: bool,

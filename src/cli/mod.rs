@@ -260,6 +260,11 @@ pub struct IamPolicyArgs {
     #[arg(long)]
     pub create_service: bool,
 
+    /// The services deploy with ECS's blue/green, linear or canary strategy: adds reading their
+    /// service deployments and acting on them (a pause hook's answer, a rollback).
+    #[arg(long)]
+    pub service_deployments: bool,
+
     /// Also allow `ecr ensure-repo --repository-policy` (it decides who may pull and push).
     #[arg(long)]
     pub repository_policy: bool,

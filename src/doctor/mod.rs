@@ -100,7 +100,7 @@ pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
             }
         };
         for service in doctor.target.services.clone() {
-            let (td, rollout) = match doctor.service(&ecs, &cluster, &service).await {
+            let (td, rollout, how) = match doctor.service(&ecs, &cluster, &service).await {
                 Ok(x) => x,
                 Err(f) => {
                     report("service", &Err(f));
@@ -110,7 +110,7 @@ pub async fn run(settings: &Settings, args: DoctorArgs) -> Result<()> {
             report(
                 "service",
                 &Ok(format!(
-                    "{cluster}/{service} ACTIVE, {}, last rollout {rollout}",
+                    "{cluster}/{service} ACTIVE, {}{how}, last rollout {rollout}",
                     td.rsplit('/').next().unwrap_or(&td)
                 )),
             );

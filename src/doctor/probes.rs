@@ -135,7 +135,7 @@ impl Doctor {
         ecs: &Ecs,
         cluster: &str,
         service: &str,
-    ) -> std::result::Result<(String, String), Failure> {
+    ) -> std::result::Result<(String, String, String), Failure> {
         let v = match ecs.describe_services(cluster, &[service]).await {
             Ok(v) => v,
             Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
@@ -155,6 +155,12 @@ impl Doctor {
                     .and_then(|d| d.rollout_state)
                     .map_or("-", |r| r.as_str())
                     .to_string(),
+                // How it deploys, said when it is not ECS's rolling update.
+                match (s.controller(), s.strategy()) {
+                    ("ECS", "ROLLING") => String::new(),
+                    ("ECS", strategy) => format!(", strategy {strategy}"),
+                    (controller, _) => format!(", {controller} controller (stevedore deploy cannot update it)"),
+                },
             )),
             None => Err(fail(
                 format!("service {service} does not exist (or is no longer ACTIVE) in cluster {cluster}, {}", self.region),
@@ -253,6 +259,33 @@ impl Doctor {
         if let Some(cluster) = &self.target.cluster {
             let ecs = self.ecs().await?;
             for s in &self.target.services {
+                let native = match ecs.describe_services(cluster, &[s.as_str()]).await {
+                    Ok(v) => v
+                        .first()
+                        .is_some_and(|x| crate::ecs::stages::NATIVE.contains(&x.strategy())),
+                    Err(_) => false,
+                };
+                if native {
+                    // Blue/green, linear and canary: the service deployments are read and acted on.
+                    let answer = ecs
+                        .newest_service_deployment(cluster, s, &[])
+                        .await
+                        .map(drop);
+                    self.judge_native("ListServiceDeployments", answer, &mut allowed)?;
+                    let made_up = format!(
+                        "arn:{}:ecs:{}:{}:service-deployment/{}/{s}/stevedore-doctor-probe",
+                        config::partition(&self.region),
+                        self.region,
+                        self.account,
+                        cluster.rsplit('/').next().unwrap_or(cluster)
+                    );
+                    let answer = ecs.describe_service_deployment(&made_up).await.map(drop);
+                    self.judge_native("DescribeServiceDeployments", answer, &mut allowed)?;
+                    let answer = ecs
+                        .continue_service_deployment(&made_up, "stevedore-doctor-probe", "CONTINUE")
+                        .await;
+                    self.judge_native("ContinueServiceDeployment", answer, &mut allowed)?;
+                }
                 let probe = ServiceUpdate {
                     cluster: cluster.clone(),
                     service: s.clone(),
@@ -276,6 +309,23 @@ impl Doctor {
             self.judge("DescribeTasks", answer, &mut allowed)?;
         }
         Ok(format!("allowed: {}", allowed.join(", ")))
+    }
+
+    /// [`Self::judge`] for the calls of blue/green, linear and canary deploys: the fix names
+    /// the flag that adds them to the policy.
+    fn judge_native(
+        &self,
+        op: &str,
+        answer: Result<(), CallError>,
+        allowed: &mut Vec<String>,
+    ) -> std::result::Result<(), Failure> {
+        match answer {
+            Err(CallError::Api(e)) if is_denied(&e.code) => Err(self.denied_fix(
+                &e.message,
+                " (the service deploys blue/green, linear or canary: `stevedore iam policy --service-deployments`)",
+            )),
+            other => self.judge(op, other, allowed),
+        }
     }
 
     /// An ECS probe's answer: refused by IAM (the fix), unanswered (the network), or anything

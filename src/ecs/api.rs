@@ -26,6 +26,8 @@ pub struct Service {
     pub deployment_configuration: Option<DeploymentConfiguration>,
     /// `LoadBalancer`s as ECS answers them (raw: `advancedConfiguration` is read by path).
     pub load_balancers: Vec<Value>,
+    /// `{"type": "ECS" | "CODE_DEPLOY" | "EXTERNAL"}`.
+    pub deployment_controller: Option<Value>,
 }
 
 impl Service {
@@ -37,6 +39,22 @@ impl Service {
     /// The PRIMARY deployment: the one ECS is rolling out (or has rolled out).
     pub fn primary(&self) -> Option<&Deployment> {
         self.deployments.iter().find(|d| d.status == "PRIMARY")
+    }
+
+    /// The deployment controller's type: ECS (also when ECS says nothing), CODE_DEPLOY or EXTERNAL.
+    pub fn controller(&self) -> &str {
+        self.deployment_controller
+            .as_ref()
+            .and_then(|c| c["type"].as_str())
+            .unwrap_or("ECS")
+    }
+
+    /// The deployment strategy: ROLLING unless the configuration names another.
+    pub fn strategy(&self) -> &str {
+        self.deployment_configuration
+            .as_ref()
+            .and_then(|c| c.strategy.as_deref())
+            .unwrap_or("ROLLING")
     }
 
     /// The circuit breaker as configured (`None` when the service has no setting).

@@ -246,11 +246,46 @@ pub fn timeline_svg(s: &ServiceReport) -> String {
         sc.h,
         esc(&s.service)
     );
+    bands(&mut svg, &sc, s);
     axes(&mut svg, &sc);
     series(&mut svg, &sc, samples);
     marks(&mut svg, &sc, s);
     svg.push_str("</svg>");
     svg
+}
+
+/// The lifecycle stages of a blue/green, linear or canary deployment as shaded bands behind
+/// the counts, each from when it began to when the next did, named where the name fits (and
+/// always in its tooltip).
+fn bands(svg: &mut String, sc: &Scale, s: &ServiceReport) {
+    let stages = &s.record.stages;
+    let end = sc
+        .end
+        .min(s.seconds.max(stages.last().map_or(0.0, |x| x.t)));
+    for (i, st) in stages.iter().enumerate() {
+        let until = stages.get(i + 1).map_or(end, |n| n.t);
+        let (x0, x1) = (sc.x(st.t), sc.x(until.max(st.t)));
+        let fill = if i % 2 == 0 { "#ddf4ff" } else { "#f6f8fa" };
+        let name = esc(&st.message);
+        let _ = write!(
+            svg,
+            r##"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{fill}"><title>{name}: {} s to {} s</title></rect>"##,
+            sc.top,
+            (x1 - x0).max(1.0),
+            sc.h - sc.bottom - sc.top,
+            st.t,
+            until
+        );
+        // About 6 px a character at 9 px: the name is written only where it fits.
+        if (x1 - x0) > 6.0 * st.message.len() as f64 * 0.62 + 4.0 {
+            let _ = write!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#0969da">{name}</text>"##,
+                x0 + 2.0,
+                sc.top + 9.0
+            );
+        }
+    }
 }
 
 /// Counts on the left (at most about six lines), seconds below.

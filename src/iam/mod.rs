@@ -121,6 +121,8 @@ pub struct PolicyScope {
     /// CloudWatch Logs groups the tasks write to.
     pub log_groups: Vec<String>,
     pub create_service: bool,
+    /// Blue/green, linear and canary: the services' service deployments.
+    pub service_deployments: bool,
     pub repository_policy: bool,
 }
 
@@ -204,6 +206,7 @@ pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
             "repo_arns": repo_arns,
             "repository_policy": p.repository_policy,
             "service_arns": &service_arns,
+            "service_deployment_arns": if p.service_deployments { service_arns.iter().map(|a| a.replacen(":service/", ":service-deployment/", 1) + "/*").collect() } else { vec![] },
             "create_service": p.create_service,
             "cluster_arn": cluster_arn,
             "task_definitions": !(service_arns.is_empty() && run_task_arns.is_empty() && schedule_arns.is_empty() && rule_arns.is_empty()),
@@ -307,6 +310,7 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
         schedule_roles: a.schedule_roles,
         log_groups: a.log_groups,
         create_service: a.create_service,
+        service_deployments: a.service_deployments,
         repository_policy: a.repository_policy,
     })
 }

@@ -384,3 +384,102 @@ fn a_deploy_without_task_read_permissions_says_once_why_reasons_are_missing() {
         out.stdout
     );
 }
+
+/// Blue/green with a pause hook after the test traffic shift.
+const HOOKED: &str = "'strategy': 'BLUE_GREEN', 'lifecycleHooks': [{'targetType': 'PAUSE', 'lifecycleStages': ['POST_TEST_TRAFFIC_SHIFT']}]";
+
+/// A blue/green deploy with `--verify` at its pause hook, as role `ci` under `policy`.
+fn native_flow(sb: &SandboxProc, policy: &Value) -> Output {
+    role(sb, policy);
+    let home = tempfile::tempdir().unwrap();
+    let bash_env = home.path().join("bash_env");
+    assume_ci(sb, &bash_env).success();
+    let mut run = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--task-definition",
+        "web:2",
+        "--verify",
+        "true",
+        "--poll-interval",
+        "200ms",
+        "--timeout",
+        "60s",
+    ])
+    .sandbox(sb, false)
+    .env("BASH_ENV", "/dev/null");
+    for (k, v) in read_exports(&bash_env) {
+        run = run.env(&k, v);
+    }
+    run.run()
+}
+
+#[test]
+fn service_deployments_need_their_statement_and_each_action_in_it() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    crate::strategies::setup(&sb, &v1, HOOKED, Some(&v2));
+    let policy = rendered(
+        &sb,
+        &[
+            "iam",
+            "policy",
+            "--cluster",
+            "c1",
+            "--service",
+            "web",
+            "--service-deployments",
+        ],
+    );
+    let statements = policy["Statement"].as_array().unwrap();
+    let i = statements
+        .iter()
+        .position(|s| s["Sid"] == "EcsServiceDeployments")
+        .expect("the statement");
+    let resources = statements[i]["Resource"].as_array().unwrap();
+    assert!(
+        resources.contains(&serde_json::json!(
+            "arn:aws:ecs:us-east-1:123456789012:service-deployment/c1/web/*"
+        )),
+        "{resources:?}"
+    );
+    let out = native_flow(&sb, &policy);
+    assert_eq!(out.code, 0, "under the rendered policy: {}", out.all());
+    assert!(
+        out.stdout.contains("answered the pause hook CONTINUE"),
+        "{}",
+        out.stdout
+    );
+    // Without the flag, no such statement: rolling services do not need it.
+    let rolling = rendered(
+        &sb,
+        &["iam", "policy", "--cluster", "c1", "--service", "web"],
+    );
+    assert!(!rolling.to_string().contains("ServiceDeployment"));
+    // Each action the flow uses, taken away, fails it with that action named.
+    for action in [
+        "ecs:ListServiceDeployments",
+        "ecs:DescribeServiceDeployments",
+        "ecs:ContinueServiceDeployment",
+    ] {
+        let mut cut = policy.clone();
+        let acts = cut["Statement"][i]["Action"].as_array_mut().unwrap();
+        acts.retain(|a| a != action);
+        sb.control("POST", "/_sandbox/reset", "");
+        let v1 = sb.push_image("app", "v1", &[]);
+        let v2 = sb.push_image("app", "v2", &[]);
+        crate::strategies::setup(&sb, &v1, HOOKED, Some(&v2));
+        let out = native_flow(&sb, &cut);
+        assert_ne!(out.code, 0, "without {action}: {}", out.all());
+        assert!(
+            out.all()
+                .contains(&format!("not authorized to perform: {action} ")),
+            "without {action}: {}",
+            out.all()
+        );
+    }
+}

@@ -82,9 +82,15 @@ fn a_rolled_back_deploy_writes_a_report_a_browser_renders() {
         size < 300_000,
         "report.html is {size} bytes for a 50-task deploy"
     );
+    render(&html, "rolled-back.png", dir.path());
+}
+
+/// Render `html` in headless chromium to target/report-screenshots/`name`: it must succeed,
+/// draw something, and log no console message.
+fn render(html: &std::path::Path, name: &str, scratch: &std::path::Path) {
     let shots = crate::orb::root().join("target/report-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    let shot = shots.join("rolled-back.png");
+    let shot = shots.join(name);
     let _ = std::fs::remove_file(&shot);
     let browser = Command::new("chromium")
         .args([
@@ -98,7 +104,7 @@ fn a_rolled_back_deploy_writes_a_report_a_browser_renders() {
         ])
         .arg(format!(
             "--user-data-dir={}",
-            dir.path().join("chromium").display()
+            scratch.join("chromium").display()
         ))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", html.display()))
@@ -112,4 +118,80 @@ fn a_rolled_back_deploy_writes_a_report_a_browser_renders() {
     );
     let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
     assert!(console.is_empty(), "console messages: {console:?}");
+}
+
+/// A blue/green deploy's report: its lifecycle stages in report.json, in order, and as bands
+/// in the timeline (target/report-screenshots/blue-green.png; docs/report-blue-green.png is one).
+#[test]
+fn a_blue_green_deploy_reports_its_stages() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    crate::strategies::setup(&sb, &v1, "'strategy': 'LINEAR', 'linearConfiguration': {'stepPercent': 50.0, 'stepBakeTimeInMinutes': 1}, 'bakeTimeInMinutes': 1", None);
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let out = crate::deploy::deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--image",
+            &v2,
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    )
+    .run()
+    .success();
+    let check = Command::new(venv().join("bin/check-jsonschema"))
+        .arg("--schemafile")
+        .arg(crate::orb::root().join("docs/report.schema.json"))
+        .arg(report.join("report.json"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    let s = &json["services"][0];
+    assert_eq!(s["result"], "deployed", "{}", out.stdout);
+    let stages: Vec<&str> = s["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "PRE_SCALE_UP",
+            "SCALE_UP",
+            "POST_SCALE_UP",
+            "TEST_TRAFFIC_SHIFT",
+            "POST_TEST_TRAFFIC_SHIFT",
+            "PRODUCTION_TRAFFIC_SHIFT",
+            "POST_PRODUCTION_TRAFFIC_SHIFT",
+            "BAKE_TIME",
+            "CLEAN_UP"
+        ]
+    );
+    let times: Vec<f64> = s["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["t"].as_f64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    let html = report.join("report.html");
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(text.matches("<rect ").count(), 9, "one band per stage");
+    assert!(
+        text.contains(">BAKE_TIME</text>"),
+        "the long stages are named on their band"
+    );
+    render(&html, "blue-green.png", dir.path());
 }

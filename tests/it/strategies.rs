@@ -18,11 +18,16 @@ const LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:smoke";
 /// Cluster `c1`, service `web` on web:1 (container `app` from `image`, port 8080) behind a
 /// load balancer with an alternate target group, deploying with `config` (Python dict body),
 /// settled. Also registers web:2 with `next` (to promote), when given.
-fn setup(sb: &SandboxProc, image: &str, config: &str, next: Option<&str>) {
+pub(crate) fn setup(sb: &SandboxProc, image: &str, config: &str, next: Option<&str>) {
+    setup_in(sb, "c1", image, config, next)
+}
+
+/// [`setup`] in another cluster.
+fn setup_in(sb: &SandboxProc, cluster: &str, image: &str, config: &str, next: Option<&str>) {
     let td = |img: &str| {
         format!("ecs.register_task_definition(family='web', requiresCompatibilities=['FARGATE'], networkMode='awsvpc', cpu='256', memory='512',\n  containerDefinitions=[{{'name': 'app', 'image': {img:?}, 'portMappings': [{{'containerPort': 8080}}]}}])\n")
     };
-    let mut py = format!("ecs.create_cluster(clusterName='c1')\n{}", td(image));
+    let mut py = format!("ecs.create_cluster(clusterName={cluster:?})\n{}", td(image));
     if let Some(n) = next {
         py.push_str(&td(n));
     }
@@ -31,10 +36,10 @@ fn setup(sb: &SandboxProc, image: &str, config: &str, next: Option<&str>) {
            'advancedConfiguration': {{'alternateTargetGroupArn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2',\n\
              'productionListenerRule': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/2/3',\n\
              'testListenerRule': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/4/5', 'roleArn': 'arn:aws:iam::123456789012:role/lb'}}}}]\n\
-         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=2, launchType='FARGATE', loadBalancers=lb,\n\
+         ecs.create_service(cluster={cluster:?}, serviceName='web', taskDefinition='web:1', desiredCount=2, launchType='FARGATE', loadBalancers=lb,\n\
            networkConfiguration={{'awsvpcConfiguration': {{'subnets': ['subnet-1']}}}}, deploymentConfiguration={{{config}}})\n\
          import time\n\
-         def settled():\n  s = ecs.describe_services(cluster='c1', services=['web'])['services'][0]\n  return s['deployments'][0].get('rolloutState') == 'COMPLETED'\n\
+         def settled():\n  s = ecs.describe_services(cluster={cluster:?}, services=['web'])['services'][0]\n  return s['deployments'][0].get('rolloutState') == 'COMPLETED'\n\
          ok = any(settled() or time.sleep(0.05) for _ in range(200))\n\
          print(json.dumps(ok))"
     ));
@@ -476,4 +481,97 @@ fn what_a_strategy_cannot_do_exits_2_and_registers_nothing() {
         .as_str()
         .unwrap()
         .ends_with("web:1"));
+}
+
+/// The orb's blue/green example, as a project's config, through the orb harness: the pushed
+/// image deployed blue/green, the repository's smoke test run at the pause hook, the job done
+/// once production traffic moved while ECS still bakes.
+#[test]
+fn the_orbs_blue_green_example_runs_end_to_end() {
+    use crate::orb::{packed_orb, project, root, Files, Job};
+    let tmp = tempfile::tempdir().unwrap();
+    let orb = packed_orb(tmp.path());
+    let sb = SandboxProc::start();
+    let base = sb.push_image("web", "v0", &[]);
+    setup_in(&sb, "production", &base, "'strategy': 'BLUE_GREEN', 'lifecycleHooks': [{'targetType': 'PAUSE', 'lifecycleStages': ['POST_TEST_TRAFFIC_SHIFT'], 'timeoutConfiguration': {'timeoutInMinutes': 30, 'action': 'ROLLBACK'}}]", None);
+    let policy = rendered(
+        &sb,
+        &[
+            "iam",
+            "policy",
+            "--repo",
+            "web",
+            "--cluster",
+            "production",
+            "--service",
+            "web",
+            "--service-deployments",
+        ],
+    );
+    sb.put_role("circleci-deployer", None, Some(&policy));
+    // The example's `usage`, as the project's config.
+    let config = tmp.path().join("config.yml");
+    let extracted = std::process::Command::new(venv().join("bin/python"))
+        .args(["-c", "import sys, yaml; yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))['usage'], open(sys.argv[2], 'w'))"])
+        .arg(root().join("orb/src/examples/blue_green_smoke_test.yml"))
+        .arg(&config)
+        .status()
+        .unwrap();
+    assert!(extracted.success());
+    let checkout = tmp.path().join("project");
+    project(&checkout, false);
+    std::fs::create_dir_all(checkout.join("scripts")).unwrap();
+    let smoke = checkout.join("scripts/smoke-test.sh");
+    std::fs::write(&smoke, "#!/bin/sh\nset -eu\ntest \"$STEVEDORE_VERIFY_STAGE\" = POST_TEST_TRAFFIC_SHIFT\necho \"smoke test passed against $STEVEDORE_VERIFY_TEST_LISTENER_RULE\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&smoke, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let files = Files::serve(&root().join("dist"));
+    let job = Job::new(&sb, orb, tmp.path(), &files);
+    let out = job.run_config(&config, "release", &checkout);
+    let _ = std::process::Command::new("docker")
+        .args(["image", "rm", "--force", "stevedore-build-web:42"])
+        .output();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let text = &out.stdout;
+    assert!(text.contains("smoke test passed against arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/4/5"), "{text}");
+    assert!(text.contains("answered the pause hook CONTINUE"), "{text}");
+    assert!(
+        text.contains("production traffic is on web:2; ECS finishes BAKE_TIME on its own"),
+        "{text}"
+    );
+    let d = sb.boto3("arn = ecs.list_service_deployments(cluster='production', service='web')['serviceDeployments'][0]['serviceDeploymentArn']\nd = ecs.describe_service_deployments(serviceDeploymentArns=[arn])['serviceDeployments'][0]\nprint(json.dumps([d['lifecycleStage'], d['deploymentConfiguration']['bakeTimeInMinutes'], d['deploymentConfiguration']['alarms']['alarmNames']]))");
+    assert_eq!(
+        d,
+        serde_json::json!(["BAKE_TIME", 15, ["web-5xx", "web-p99-latency"]])
+    );
+}
+
+#[test]
+fn codedeploy_and_external_services_are_refused_before_anything_is_registered() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\n\
+        ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}}}])\n\
+        for name, kind in [('cd', 'CODE_DEPLOY'), ('ext', 'EXTERNAL')]:\n  ecs.create_service(cluster='c1', serviceName=name, taskDefinition='web:1', desiredCount=1, deploymentController={{'type': kind}})\n\
+        print(json.dumps(True))"));
+    // The sandbox refuses as ECS does, so the refusal before registering is what saves the user.
+    let direct = sb.boto3("try:\n  ecs.update_service(cluster='c1', service='cd', taskDefinition='web:1')\n  print(json.dumps('accepted'))\nexcept ecs.exceptions.InvalidParameterException as e:\n  print(json.dumps(str(e)))");
+    assert!(
+        direct
+            .as_str()
+            .unwrap()
+            .contains("CODE_DEPLOY deployment controller"),
+        "{direct}"
+    );
+    for (service, says) in [
+        ("cd", "CODE_DEPLOY deployment controller"),
+        ("ext", "EXTERNAL deployment controller"),
+    ] {
+        let out = deploy(&sb, &["--service", service, "--image", &v2]).run();
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    }
+    assert_eq!(task_definition_count(&sb), 1, "nothing registered");
 }

@@ -74,6 +74,8 @@ pub struct Service {
     pub created_at: f64,
     pub last_completed_td: Option<String>,
     pub steady_reported: bool,
+    /// `deploymentController.type`: ECS, CODE_DEPLOY or EXTERNAL.
+    pub controller: String,
 }
 
 #[derive(Debug, Clone)]

@@ -41,6 +41,16 @@ pub(super) fn create_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
         ));
     }
     let load_balancers = check_load_balancers(body, &td.json)?;
+    let controller = body
+        .pointer("/deploymentController/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ECS")
+        .to_string();
+    if !["ECS", "CODE_DEPLOY", "EXTERNAL"].contains(&controller.as_str()) {
+        return Err(AwsError::invalid_parameter(format!(
+            "Invalid deployment controller type: {controller}."
+        )));
+    }
     let config = deployment_configuration(body.get("deploymentConfiguration"), None);
     super::strategies_api::validate(&config, &load_balancers)?;
     let desired = body
@@ -73,6 +83,7 @@ pub(super) fn create_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
         created_at: ctx.now,
         last_completed_td: None,
         steady_reported: false,
+        controller,
     };
     set_tags(st, &svc.arn, tags);
     let mut out = service_json(st, ctx, &svc);
@@ -148,6 +159,9 @@ pub(super) fn update_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
     super::strategies_api::validate(&svc.deployment_configuration, &svc.load_balancers)?;
     if let Some(n) = body.get("networkConfiguration") {
         svc.network = n.clone();
+    }
+    if svc.controller != "ECS" && body.get("taskDefinition").is_some() {
+        return Err(AwsError::invalid_parameter(format!("Unable to update task definition on services with a {} deployment controller. Use AWS CodeDeploy to trigger a new deployment.", svc.controller)));
     }
     let new_td = match opt_str(body, "taskDefinition") {
         Some(r) => Some(

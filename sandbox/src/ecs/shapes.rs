@@ -57,7 +57,7 @@ pub(super) fn service_json(st: &EcsState, ctx: &Ctx, svc: &Service) -> Value {
         "deployments": svc.deployments.iter().map(|d| deployment_json(st, svc, d)).collect::<Vec<_>>(),
         "events": events, "createdAt": svc.created_at, "networkConfiguration": svc.network,
         "loadBalancers": svc.load_balancers,
-        "deploymentController": {"type": "ECS"}, "schedulingStrategy": "REPLICA",
+        "deploymentController": {"type": svc.controller}, "schedulingStrategy": "REPLICA",
     })
 }
 

@@ -3,3 +3,4 @@
 mod crosscheck;
 mod harness;
 mod scenarios;
+mod service_deployments;
