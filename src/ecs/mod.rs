@@ -10,6 +10,7 @@ pub mod run_task;
 pub mod stages;
 pub mod task_options;
 pub mod taskdef;
+pub mod timeline;
 pub mod wait;
 
 use std::time::Duration;
