@@ -25,6 +25,8 @@ pub struct App {
     pub docker: Option<crate::docker::Docker>,
     pub registry: Option<Registry>,
     pub public_registry: Option<Registry>,
+    /// The load balancer front's listeners (see [`crate::listeners`]).
+    pub listeners: crate::listeners::Listeners,
 }
 
 impl App {
@@ -52,6 +54,7 @@ impl App {
             docker,
             registry,
             public_registry,
+            listeners: Default::default(),
         }
     }
 

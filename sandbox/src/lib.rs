@@ -12,6 +12,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod iam;
 pub mod jwt;
+pub mod listeners;
 pub mod logs;
 pub mod proxy;
 pub mod registry;

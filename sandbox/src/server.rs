@@ -35,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_sandbox/calls", get(get_calls))
         .route("/_sandbox/alarms", put(put_alarm))
         .route("/_sandbox/hooks", put(put_hook))
+        .route("/_sandbox/listeners", get(crate::listeners::list))
         .route(
             "/_sandbox/registry-calls",
             get(get_registry_calls).delete(delete_registry_calls),
@@ -459,6 +460,7 @@ pub(crate) fn ecs_op(
         if let Some(docker) = app.docker.clone() {
             start_containers(app, docker, runs, removals);
         }
+        crate::listeners::open_new(app, region, ecs);
         (r, std::mem::take(&mut ecs.to_probe))
     };
     for image in probes {

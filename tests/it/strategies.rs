@@ -304,8 +304,18 @@ fn verify_at_the_pause_hook_continues_or_rolls_back() {
             let v2 = sb.push_image("app", "v2", &[]);
             let hook = format!("{config}, 'lifecycleHooks': [{{'targetType': 'PAUSE', 'lifecycleStages': ['POST_TEST_TRAFFIC_SHIFT'], 'timeoutConfiguration': {{'timeoutInMinutes': 60, 'action': 'ROLLBACK'}}}}]");
             setup(&sb, &v1, &hook, None);
-            // The check sees the hook's stage and the test listener; it fails on demand.
-            let cmd = format!("test \"$STEVEDORE_VERIFY_STAGE\" = POST_TEST_TRAFFIC_SHIFT && case \"$STEVEDORE_VERIFY_TEST_LISTENER_RULE\" in *listener-rule/app/lb/1/4/5) echo checked $STEVEDORE_VERIFY_HOOK_ID;; *) exit 9;; esac && {}", if ok { "true" } else { "exit 1" });
+            // The check requests the test listener, which answers with the green revision's
+            // identity, and sees the hook's stage; it fails on demand.
+            let listeners = sb.control_get("/_sandbox/listeners");
+            let test_url = listeners
+                ["arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/4/5"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let cmd = format!(
+                "body=$(curl -fsS {test_url}) && echo \"test listener: $body\" && case \"$body\" in *'\"revision\":\"green\"'*'\"taskDefinition\":\"web:2\"'*) ;; *) exit 9;; esac && test \"$STEVEDORE_VERIFY_STAGE\" = POST_TEST_TRAFFIC_SHIFT && case \"$STEVEDORE_VERIFY_TEST_LISTENER_RULE\" in *listener-rule/app/lb/1/4/5) echo checked $STEVEDORE_VERIFY_HOOK_ID;; *) exit 9;; esac && {}",
+                if ok { "true" } else { "exit 1" }
+            );
             let out = deploy(&sb, &["--service", "web", "--image", &v2, "--verify", &cmd]).run();
             let text = &out.stdout;
             assert!(

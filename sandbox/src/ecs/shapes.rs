@@ -139,7 +139,8 @@ pub(super) fn service_deployment_status(svc: &Service, d: &Deployment) -> String
             "ROLLBACK_SUCCESSFUL"
         }
         "FAILED" => "STOPPED",
-        _ if svc.deployments.iter().all(|x| x.id != d.id) => "STOPPED",
+        // Replaced before it finished (gone, or no longer PRIMARY): stopped.
+        _ if svc.deployments.iter().all(|x| x.id != d.id) || d.status != "PRIMARY" => "STOPPED",
         _ => "IN_PROGRESS",
     }
     .into()

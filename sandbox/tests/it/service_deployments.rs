@@ -79,7 +79,21 @@ async fn a_blue_green_deployment_reads_as_the_sdk_models_it() {
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first deployment settles (in Docker mode the sandbox holds it a few real seconds).
+    for _ in 0..400 {
+        let s = ecs
+            .describe_services()
+            .cluster("c")
+            .services("s")
+            .send()
+            .await
+            .unwrap();
+        let state = s.services()[0].deployments()[0].rollout_state().cloned();
+        if state == Some(aws_sdk_ecs::types::DeploymentRolloutState::Completed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     ecs.update_service()
         .cluster("c")
         .service("s")
@@ -97,7 +111,7 @@ async fn a_blue_green_deployment_reads_as_the_sdk_models_it() {
         .await
         .unwrap();
     let briefs = list.service_deployments();
-    assert_eq!(briefs.len(), 1);
+    assert_eq!(briefs.len(), 1, "{briefs:#?}");
     let sd_arn = briefs[0].service_deployment_arn().unwrap().to_string();
     assert!(sd_arn.contains(":service-deployment/c/s/"), "{sd_arn}");
     assert!(briefs[0]
