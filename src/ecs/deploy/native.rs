@@ -297,11 +297,14 @@ fn revisions(sd: &ServiceDeployment, f: &Followed<'_>) -> Vec<Deployment> {
         .iter()
         .map(|r| as_deployment(r, f.id, f.target))
         .collect();
-    out.extend(
-        sd.source_service_revisions
-            .iter()
-            .map(|r| as_deployment(r, "previous", f.previous)),
-    );
+    // The old revision by its service revision's id (the report labels series by their ids).
+    out.extend(sd.source_service_revisions.iter().map(|r| {
+        as_deployment(
+            r,
+            r.arn.rsplit('/').next().unwrap_or("previous"),
+            f.previous,
+        )
+    }));
     out
 }
 
