@@ -585,3 +585,46 @@ fn codedeploy_and_external_services_are_refused_before_anything_is_registered() 
     }
     assert_eq!(task_definition_count(&sb), 1, "nothing registered");
 }
+
+#[test]
+fn a_dry_run_shows_the_strategy_settings_and_changes_nothing() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "'strategy': 'BLUE_GREEN'", None);
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--image",
+            &v2,
+            "--strategy",
+            "canary",
+            "--canary-percent",
+            "10",
+            "--step-bake-time",
+            "5m",
+            "--bake-time",
+            "1h",
+            "--alarms",
+            "errors",
+            "--dry-run",
+        ],
+    )
+    .run()
+    .success();
+    for line in [
+        "~ deploymentConfiguration.strategy: \"BLUE_GREEN\" -> \"CANARY\"",
+        "~ deploymentConfiguration.bakeTimeInMinutes: null -> 60",
+        "~ deploymentConfiguration.canaryConfiguration: null -> {\"canaryPercent\":10.0,\"canaryBakeTimeInMinutes\":5}",
+        "~ deploymentConfiguration.alarms: null -> {\"alarmNames\":[\"errors\"],\"enable\":true,\"rollback\":true}",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{}", out.stdout);
+    }
+    assert_eq!(task_definition_count(&sb), 1);
+    assert_eq!(
+        service(&sb)["deploymentConfiguration"]["strategy"],
+        "BLUE_GREEN"
+    );
+}
