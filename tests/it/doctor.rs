@@ -263,3 +263,46 @@ fn each_broken_set_up_gets_its_own_fix() {
         "{fix}"
     );
 }
+
+#[test]
+fn a_blue_green_service_is_named_and_its_service_deployment_calls_checked() {
+    let sb = SandboxProc::start();
+    setup(&sb);
+    sb.boto3("lb = [{'targetGroupArn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1', 'containerName': 'app', 'containerPort': 8080,\n\
+        'advancedConfiguration': {'alternateTargetGroupArn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2', 'productionListenerRule': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/2/3', 'roleArn': 'arn:aws:iam::123456789012:role/lb'}}]\n\
+        ecs.register_task_definition(family='web', taskRoleArn='arn:aws:iam::123456789012:role/app-task', executionRoleArn='arn:aws:iam::123456789012:role/exec',\n\
+          containerDefinitions=[{'name': 'app', 'image': ecs.describe_task_definition(taskDefinition='web:1')['taskDefinition']['containerDefinitions'][0]['image'], 'portMappings': [{'containerPort': 8080}]}])\n\
+        ecs.update_service(cluster='c1', service='web', taskDefinition='web:2', loadBalancers=lb, deploymentConfiguration={'strategy': 'BLUE_GREEN'})\n\
+        print(1)");
+    let token = sb.token(&["--org", "org-sandbox", "--project", "p1"]);
+    // The policy of a rolling service: the service-deployment calls are missing.
+    let out = doctor(&sb, &token).run();
+    let (line, fix) = failed_at(&out, "permissions");
+    assert!(line.contains("ecs:ListServiceDeployments"), "{line}");
+    assert!(fix.contains("--service-deployments"), "{fix}");
+    assert!(
+        out.stdout
+            .contains("ok    service: c1/web ACTIVE, web:2, strategy BLUE_GREEN"),
+        "{}",
+        out.stdout
+    );
+    // With them, every check passes.
+    let policy = app_policy(
+        &sb,
+        &[
+            "--task-role",
+            "app-task",
+            "--execution-role",
+            "exec",
+            "--service-deployments",
+        ],
+    );
+    set_role(&sb, "p1", &policy);
+    let out = doctor(&sb, &token).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("ecs:ContinueServiceDeployment"),
+        "{}",
+        out.stdout
+    );
+}
