@@ -45,21 +45,7 @@ fn a_rolled_back_deploy_writes_a_report_a_browser_renders() {
     assert!(out.stdout.contains("report: "), "{}", out.stdout);
 
     // report.json: the schema shipped, and what happened.
-    let check = Command::new(venv().join("bin/check-jsonschema"))
-        .arg("--schemafile")
-        .arg(crate::orb::root().join("docs/report.schema.json"))
-        .arg(report.join("report.json"))
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
-            .unwrap();
+    let json = valid_report(&report);
     let s = &json["services"][0];
     assert_eq!(s["result"], "rolled back", "{}", out.stdout);
     assert!(
@@ -143,20 +129,7 @@ fn a_blue_green_deploy_reports_its_stages() {
     )
     .run()
     .success();
-    let check = Command::new(venv().join("bin/check-jsonschema"))
-        .arg("--schemafile")
-        .arg(crate::orb::root().join("docs/report.schema.json"))
-        .arg(report.join("report.json"))
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
-            .unwrap();
+    let json = valid_report(&report);
     let s = &json["services"][0];
     assert_eq!(s["result"], "deployed", "{}", out.stdout);
     let stages: Vec<&str> = s["stages"]
@@ -165,20 +138,7 @@ fn a_blue_green_deploy_reports_its_stages() {
         .iter()
         .map(|x| x["message"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        stages,
-        [
-            "PRE_SCALE_UP",
-            "SCALE_UP",
-            "POST_SCALE_UP",
-            "TEST_TRAFFIC_SHIFT",
-            "POST_TEST_TRAFFIC_SHIFT",
-            "PRODUCTION_TRAFFIC_SHIFT",
-            "POST_PRODUCTION_TRAFFIC_SHIFT",
-            "BAKE_TIME",
-            "CLEAN_UP"
-        ]
-    );
+    assert_eq!(stages, stevedore::ecs::stages::STAGES[1..]);
     let times: Vec<f64> = s["stages"]
         .as_array()
         .unwrap()
@@ -194,4 +154,21 @@ fn a_blue_green_deploy_reports_its_stages() {
         "the long stages are named on their band"
     );
     render(&html, "blue-green.png", dir.path());
+}
+
+/// report.json in `dir`, checked against the schema shipped in docs/.
+fn valid_report(dir: &std::path::Path) -> serde_json::Value {
+    let check = Command::new(venv().join("bin/check-jsonschema"))
+        .arg("--schemafile")
+        .arg(crate::orb::root().join("docs/report.schema.json"))
+        .arg(dir.join("report.json"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
