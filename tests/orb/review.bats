@@ -15,7 +15,7 @@ review() {
 @test "the orb's source passes review" {
   review
   assert_success
-  assert_output --partial "10 commands, 5 jobs, 2 executors, 8 examples: clean"
+  assert_output --partial "10 commands, 5 jobs, 2 executors, 9 examples: clean"
 }
 
 @test "each review rule catches its defect" {
