@@ -46,6 +46,15 @@ fn setup_in(sb: &SandboxProc, cluster: &str, image: &str, config: &str, next: Op
     assert_eq!(sb.boto3(&py), Value::Bool(true));
 }
 
+/// A sandbox with service `web` on v1 under `config` (see [`setup`]), and the v2 image to deploy.
+fn with_service(config: &str) -> (SandboxProc, String) {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, config, None);
+    (sb, v2)
+}
+
 /// The service's newest service deployment, as boto3 reads it.
 fn newest(sb: &SandboxProc) -> Value {
     sb.boto3("arn = ecs.list_service_deployments(cluster='c1', service='web')['serviceDeployments'][0]['serviceDeploymentArn']\nprint(json.dumps(ecs.describe_service_deployments(serviceDeploymentArns=[arn])['serviceDeployments'][0], default=str))")
@@ -84,10 +93,7 @@ fn stage_positions(text: &str) -> Vec<usize> {
 #[test]
 fn each_strategy_succeeds_with_every_stage_printed_in_order() {
     for (name, config) in STRATEGIES {
-        let sb = SandboxProc::start();
-        let v1 = sb.push_image("app", "v1", &[]);
-        let v2 = sb.push_image("app", "v2", &[]);
-        setup(&sb, &v1, &format!("{config}, 'bakeTimeInMinutes': 1"), None);
+        let (sb, v2) = with_service(&format!("{config}, 'bakeTimeInMinutes': 1"));
         let out = deploy(&sb, &["--service", "web", "--image", &v2])
             .run()
             .success();
@@ -146,7 +152,7 @@ fn a_failing_lambda_hook_rolls_back_with_the_hook_named() {
         let v2 = sb.push_image("app", "v2", &[]);
         let hook = format!("{config}, 'lifecycleHooks': [{{'targetType': 'AWS_LAMBDA', 'hookTargetArn': {LAMBDA:?}, 'roleArn': 'arn:aws:iam::123456789012:role/hook', 'lifecycleStages': ['POST_SCALE_UP']}}]");
         setup(&sb, &v1, &hook, None);
-        sb.control("PUT", "/_sandbox/hooks", &format!("{{\"targetArn\": {LAMBDA:?}, \"answers\": [\"IN_PROGRESS\", \"FAILED\"], \"callBackDelaySeconds\": 2}}"));
+        sb.control("PUT", "/_sandbox/hooks", &format!("{{\"targetArn\": {LAMBDA:?}, \"answers\": [\"IN_PROGRESS\", \"FAILED\"], \"callBackDelaySeconds\": 30}}"));
         let out = deploy(&sb, &["--service", "web", "--image", &v2]).run();
         assert_eq!(out.code, 3, "{name}: {}", out.all());
         assert!(
@@ -173,10 +179,7 @@ fn a_failing_lambda_hook_rolls_back_with_the_hook_named() {
 #[test]
 fn an_alarm_firing_during_the_bake_rolls_back_with_the_alarm_named() {
     for (name, config) in STRATEGIES {
-        let sb = SandboxProc::start();
-        let v1 = sb.push_image("app", "v1", &[]);
-        let v2 = sb.push_image("app", "v2", &[]);
-        setup(&sb, &v1, config, None);
+        let (sb, v2) = with_service(config);
         let url = sb.env["STEVEDORE_SANDBOX_URL"].clone();
         let out = std::thread::scope(|s| {
             // The alarm fires once the deployment is baking, as a watcher sees it.
@@ -256,10 +259,7 @@ fn a_crash_looping_revision_trips_the_breaker_with_the_stop_reasons() {
 #[test]
 fn wait_until_traffic_shifted_leaves_the_bake_to_ecs() {
     for (name, config) in STRATEGIES {
-        let sb = SandboxProc::start();
-        let v1 = sb.push_image("app", "v1", &[]);
-        let v2 = sb.push_image("app", "v2", &[]);
-        setup(&sb, &v1, config, None);
+        let (sb, v2) = with_service(config);
         let out = deploy(
             &sb,
             &[
@@ -313,7 +313,7 @@ fn verify_at_the_pause_hook_continues_or_rolls_back() {
                 .unwrap()
                 .to_string();
             let cmd = format!(
-                "body=$(curl -fsS {test_url}) && echo \"test listener: $body\" && case \"$body\" in *'\"revision\":\"green\"'*'\"taskDefinition\":\"web:2\"'*) ;; *) exit 9;; esac && test \"$STEVEDORE_VERIFY_STAGE\" = POST_TEST_TRAFFIC_SHIFT && case \"$STEVEDORE_VERIFY_TEST_LISTENER_RULE\" in *listener-rule/app/lb/1/4/5) echo checked $STEVEDORE_VERIFY_HOOK_ID;; *) exit 9;; esac && {}",
+                "body=$(curl -fsS {test_url}) && echo \"test listener: $body\" && case \"$body\" in *'\"revision\":\"green\"'*) ;; *) exit 9;; esac && case \"$body\" in *'\"taskDefinition\":\"web:2\"'*) ;; *) exit 9;; esac && test \"$STEVEDORE_VERIFY_STAGE\" = POST_TEST_TRAFFIC_SHIFT && case \"$STEVEDORE_VERIFY_TEST_LISTENER_RULE\" in *listener-rule/app/lb/1/4/5) echo checked $STEVEDORE_VERIFY_HOOK_ID;; *) exit 9;; esac && {}",
                 if ok { "true" } else { "exit 1" }
             );
             let out = deploy(&sb, &["--service", "web", "--image", &v2, "--verify", &cmd]).run();
@@ -322,6 +322,19 @@ fn verify_at_the_pause_hook_continues_or_rolls_back() {
                 text.contains("checked ecs-pause-"),
                 "{name}:\n{}",
                 out.all()
+            );
+            let answer = text
+                .lines()
+                .find_map(|l| l.strip_prefix("test listener: "))
+                .unwrap_or_else(|| panic!("{name}: the listener's answer:\n{text}"));
+            let answer: Value = serde_json::from_str(answer).unwrap();
+            assert_eq!(
+                (
+                    answer["listener"].as_str(),
+                    answer["revision"].as_str(),
+                    answer["taskDefinition"].as_str()
+                ),
+                (Some("test"), Some("green"), Some("web:2"))
             );
             if ok {
                 assert_eq!(out.code, 0, "{name}: {}", out.all());
@@ -358,10 +371,7 @@ fn verify_at_the_pause_hook_continues_or_rolls_back() {
 
 #[test]
 fn a_waiting_pause_hook_is_continued_from_a_later_step() {
-    let sb = SandboxProc::start();
-    let v1 = sb.push_image("app", "v1", &[]);
-    let v2 = sb.push_image("app", "v2", &[]);
-    setup(&sb, &v1, "'strategy': 'BLUE_GREEN', 'lifecycleHooks': [{'targetType': 'PAUSE', 'lifecycleStages': ['POST_SCALE_UP']}]", None);
+    let (sb, v2) = with_service("'strategy': 'BLUE_GREEN', 'lifecycleHooks': [{'targetType': 'PAUSE', 'lifecycleStages': ['POST_SCALE_UP']}]");
     // Nothing waits yet: continue says so, exit 2.
     let early = stevedore(&["continue", "--cluster", "c1", "--service", "web"])
         .sandbox(&sb, true)
@@ -576,10 +586,7 @@ fn codedeploy_and_external_services_are_refused_before_anything_is_registered() 
 
 #[test]
 fn a_dry_run_shows_the_strategy_settings_and_changes_nothing() {
-    let sb = SandboxProc::start();
-    let v1 = sb.push_image("app", "v1", &[]);
-    let v2 = sb.push_image("app", "v2", &[]);
-    setup(&sb, &v1, "'strategy': 'BLUE_GREEN'", None);
+    let (sb, v2) = with_service("'strategy': 'BLUE_GREEN'");
     let out = deploy(
         &sb,
         &[
