@@ -11,7 +11,7 @@ use anyhow::Result;
 use std::time::{Duration, Instant};
 
 /// Jitter a poll interval by up to a quarter either way (the default 4 s becomes 3–5 s).
-fn jittered(d: Duration) -> Duration {
+pub(super) fn jittered(d: Duration) -> Duration {
     let ms = d.as_millis() as u64;
     Duration::from_millis(rand::random_range(ms * 3 / 4..=ms * 5 / 4 + 1))
 }

@@ -270,8 +270,7 @@ async fn at_pause(
 
 /// Sleep one jittered poll, but not past the deadline; false once it has passed.
 async fn pause(interval: Duration, deadline: Instant) -> bool {
-    let ms = interval.as_millis() as u64;
-    let d = Duration::from_millis(rand::random_range(ms * 3 / 4..=ms * 5 / 4 + 1));
+    let d = super::follow::jittered(interval);
     tokio::time::sleep(
         d.min(deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10)),
     )
