@@ -2,12 +2,13 @@
 //!
 //! Layers, bottom up: `aws` (signed JSON client, SDK configuration, errors, credentials) and the
 //! shared helpers (`config`, `error`, `export`, `units`, `validate`); one folder per domain
-//! (`auth`, `ecr`, `image`, `ecs`, `schedule`, `iam`, `doctor`), each a plan, the calls and a report; `cli`
+//! (`auth`, `ecr`, `image`, `ecs`, `codedeploy`, `schedule`, `iam`, `doctor`), each a plan, the calls and a report; `cli`
 //! (arguments) and `dispatch` (argument → command) on top.
 
 pub mod auth;
 pub mod aws;
 pub mod cli;
+pub mod codedeploy;
 pub mod config;
 pub mod dispatch;
 pub mod doctor;

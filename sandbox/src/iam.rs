@@ -252,6 +252,41 @@ fn pass_role(role: &str) -> Need {
     Need::new("iam:PassRole", role).with("iam:PassedToService", "ecs-tasks.amazonaws.com")
 }
 
+/// What a CodeDeploy API call needs (the Service Authorization Reference: the application for
+/// application calls, the deployment group for the rest, found through the deployment for
+/// calls that name only a deploymentId; an unknown deployment needs nothing, so the call
+/// answers DeploymentDoesNotExistException).
+pub fn codedeploy_needs(
+    scope: &Scope,
+    op: &str,
+    req: &Value,
+    deployment_group: Option<(String, String)>,
+) -> Vec<Need> {
+    let action = format!("codedeploy:{op}");
+    let base = format!("arn:aws:codedeploy:{}:{}", scope.region, scope.account);
+    let app = str_field(req, "applicationName").unwrap_or("");
+    match op {
+        "CreateApplication" | "GetApplication" => {
+            vec![Need::new(&action, format!("{base}:application:{app}"))]
+        }
+        "CreateDeploymentGroup" | "GetDeploymentGroup" | "CreateDeployment" => {
+            let group = str_field(req, "deploymentGroupName").unwrap_or("");
+            vec![Need::new(
+                &action,
+                format!("{base}:deploymentgroup:{app}/{group}"),
+            )]
+        }
+        _ => match deployment_group {
+            Some((a, g)) => vec![Need::new(
+                &action,
+                format!("{base}:deploymentgroup:{a}/{g}"),
+            )],
+            None if req.get("deploymentId").is_some() => vec![],
+            None => vec![Need::new(&action, "*")],
+        },
+    }
+}
+
 /// What an ECR or ECR Public API call needs.
 pub fn ecr_needs(scope: &Scope, public: bool, op: &str, req: &Value) -> Vec<Need> {
     let prefix = if public { "ecr-public" } else { "ecr" };

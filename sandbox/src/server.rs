@@ -65,6 +65,7 @@ pub(crate) enum Service {
     Ecr,
     EcrPublic,
     Ecs,
+    CodeDeploy,
     Sts,
     Events,
     Scheduler,
@@ -78,6 +79,7 @@ impl Service {
             Service::Ecr => "ecr",
             Service::EcrPublic => "ecr-public",
             Service::Ecs => "ecs",
+            Service::CodeDeploy => "codedeploy",
             Service::Sts => "sts",
             Service::Events => "events",
             Service::Scheduler => "scheduler",
@@ -90,6 +92,7 @@ impl Service {
             Service::Ecr => "ECR",
             Service::EcrPublic => "ECRPublic",
             Service::Ecs => "ECS",
+            Service::CodeDeploy => "CodeDeploy",
             Service::Sts => "STS",
             Service::Events => "EventBridge",
             Service::Scheduler => "Scheduler",
@@ -243,6 +246,7 @@ async fn api(
             "SpencerFrontendService" => Service::EcrPublic,
             "AmazonEC2ContainerServiceV20141113" => Service::Ecs,
             "Logs_20140328" => Service::Logs,
+            "CodeDeploy_20141006" => Service::CodeDeploy,
             "AWSEvents" => {
                 return crate::schedules_api::events(&app, &method, &uri, &headers, &body, op).await
             }
@@ -280,6 +284,9 @@ async fn api(
             Service::Ecr => ecr::handle(&app, false, op, &req).await,
             Service::EcrPublic => ecr::handle(&app, true, op, &req).await,
             Service::Logs => logs_op(&app, op, &req, &caller),
+            Service::CodeDeploy => ecs_call(&app, &caller, |st, ctx| {
+                ecs::codedeploy_api::handle(st, ctx, op, &req)
+            }),
             _ => ecs_op(&app, op, &req, &caller),
         };
         let result = match (op, result) {
@@ -343,7 +350,7 @@ fn authorize(
     };
     // ECS resources live in the region the call was signed for; the sandbox's ECR in its own.
     let scope = crate::iam::Scope {
-        region: if service == Service::Ecs {
+        region: if matches!(service, Service::Ecs | Service::CodeDeploy) {
             &caller.region
         } else {
             app.region()
@@ -354,6 +361,10 @@ fn authorize(
         Service::Ecr => crate::iam::ecr_needs(&scope, false, op, req),
         Service::EcrPublic => crate::iam::ecr_needs(&scope, true, op, req),
         Service::Ecs => crate::iam::ecs_needs(&scope, op, req),
+        Service::CodeDeploy => {
+            let group = opt_deployment_group(app, &caller.region, req);
+            crate::iam::codedeploy_needs(&scope, op, req, group)
+        }
         Service::Logs => vec![crate::iam::Need::new(
             &format!("logs:{op}"),
             crate::logs::resource(&caller.region, app.account(), op, req),
@@ -435,11 +446,38 @@ fn logs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Val
     crate::logs::handle(&mut st.logs, ecs, (region, &account), now, op, req)
 }
 
+/// The application and deployment group a CodeDeploy request's deploymentId belongs to.
+fn opt_deployment_group(app: &App, region: &str, req: &Value) -> Option<(String, String)> {
+    let id = req["deploymentId"].as_str()?;
+    let mut st = app.lock();
+    let d = st
+        .ecs
+        .region(region)
+        .codedeploy
+        .deployments
+        .iter()
+        .find(|d| d.id == id)?;
+    Some((d.app.clone(), d.group.clone()))
+}
+
 pub(crate) fn ecs_op(
     app: &Arc<App>,
     op: &str,
     req: &Value,
     caller: &Caller,
+) -> Result<Value, AwsError> {
+    ecs_call(app, caller, |ecs, ctx| {
+        ecs::handle(ecs, ctx, op, req, &caller.arn)
+    })
+}
+
+/// One call into the ECS simulation of the caller's region (ECS itself or CodeDeploy, which
+/// drives it): the simulation is advanced first, then the containers and listeners it asks
+/// for are started outside the call.
+fn ecs_call(
+    app: &Arc<App>,
+    caller: &Caller,
+    call: impl FnOnce(&mut crate::ecs::EcsState, &Ctx) -> Result<Value, AwsError>,
 ) -> Result<Value, AwsError> {
     let region = caller.region.as_str();
     let (result, probes) = {
@@ -453,7 +491,7 @@ pub(crate) fn ecs_op(
         };
         let ecs = st.ecs.region(region);
         ecs::tick(ecs, &ctx);
-        let r = ecs::handle(ecs, &ctx, op, req, &caller.arn);
+        let r = call(ecs, &ctx);
         // The next tick may have more to start or remove; take what there is now.
         let runs = std::mem::take(&mut ecs.to_run);
         let removals = std::mem::take(&mut ecs.to_remove);

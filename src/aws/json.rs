@@ -70,6 +70,11 @@ pub const ECS: Service = Service {
     signing_name: "ecs",
     endpoint_var: "AWS_ENDPOINT_URL_ECS",
 };
+pub const CODEDEPLOY: Service = Service {
+    target_prefix: Some("CodeDeploy_20141006"),
+    signing_name: "codedeploy",
+    endpoint_var: "AWS_ENDPOINT_URL_CODEDEPLOY",
+};
 pub const EVENTBRIDGE: Service = Service {
     target_prefix: Some("AWSEvents"),
     signing_name: "events",

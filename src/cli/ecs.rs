@@ -175,6 +175,53 @@ pub struct DeployArgs {
     )]
     pub alarms: Vec<String>,
 
+    /// CODE_DEPLOY services: the CodeDeploy application [default: AppECS-CLUSTER-SERVICE, the
+    /// name the ECS console gives it].
+    #[arg(long, env = "STEVEDORE_CODEDEPLOY_APPLICATION", value_name = "NAME")]
+    pub codedeploy_application: Option<String>,
+
+    /// CODE_DEPLOY services: the deployment group [default: DgpECS-CLUSTER-SERVICE].
+    #[arg(
+        long,
+        env = "STEVEDORE_CODEDEPLOY_DEPLOYMENT_GROUP",
+        value_name = "NAME"
+    )]
+    pub codedeploy_deployment_group: Option<String>,
+
+    /// CODE_DEPLOY services: a deployment configuration other than the group's
+    /// (CodeDeployDefault.ECSCanary10Percent5Minutes, …).
+    #[arg(long, env = "STEVEDORE_CODEDEPLOY_CONFIG", value_name = "NAME")]
+    pub codedeploy_config: Option<String>,
+
+    /// CODE_DEPLOY services: the container traffic goes to [default: the service's load
+    /// balancer's].
+    #[arg(long, env = "STEVEDORE_CODEDEPLOY_CONTAINER", value_name = "NAME")]
+    pub codedeploy_container: Option<String>,
+
+    /// CODE_DEPLOY services: that container's port [default: the service's load balancer's].
+    #[arg(long, env = "STEVEDORE_CODEDEPLOY_CONTAINER_PORT", value_name = "PORT")]
+    pub codedeploy_container_port: Option<u16>,
+
+    /// CODE_DEPLOY services: the AppSpec's capacity provider strategy, one provider per flag
+    /// (weight 1 and base 0 unless given).
+    #[arg(
+        long,
+        env = "STEVEDORE_CODEDEPLOY_CAPACITY_PROVIDERS",
+        value_delimiter = '\n',
+        value_name = "NAME[:WEIGHT[:BASE]]"
+    )]
+    pub codedeploy_capacity_provider: Vec<String>,
+
+    /// CODE_DEPLOY services: an AppSpec Lambda hook (BeforeInstall, AfterInstall,
+    /// AfterAllowTestTraffic, BeforeAllowTraffic or AfterAllowTraffic), one per flag.
+    #[arg(
+        long,
+        env = "STEVEDORE_CODEDEPLOY_HOOKS",
+        value_delimiter = '\n',
+        value_name = "EVENT=FUNCTION"
+    )]
+    pub codedeploy_hook: Vec<String>,
+
     /// Print what would change and change nothing.
     #[arg(long, env = "STEVEDORE_DRY_RUN")]
     pub dry_run: bool,

@@ -1,6 +1,7 @@
 //! Integration tests of the `stevedore` binary: one test binary, so the suite links once.
 
 mod auth;
+mod codedeploy;
 mod deploy;
 mod doctor;
 mod ecr;

@@ -555,7 +555,8 @@ fn the_orbs_blue_green_example_runs_end_to_end() {
 }
 
 #[test]
-fn codedeploy_and_external_services_are_refused_before_anything_is_registered() {
+fn external_services_and_codedeploy_ones_without_their_group_are_refused_before_anything_is_registered(
+) {
     let sb = SandboxProc::start();
     let v1 = sb.push_image("app", "v1", &[]);
     let v2 = sb.push_image("app", "v2", &[]);
@@ -573,7 +574,7 @@ fn codedeploy_and_external_services_are_refused_before_anything_is_registered() 
         "{direct}"
     );
     for (service, says) in [
-        ("cd", "CODE_DEPLOY deployment controller"),
+        ("cd", "CodeDeploy application AppECS-c1-cd not found"),
         ("ext", "EXTERNAL deployment controller"),
     ] {
         let out = deploy(&sb, &["--service", service, "--image", &v2]).run();

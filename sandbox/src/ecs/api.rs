@@ -208,6 +208,10 @@ pub(super) fn service_deployments(st: &EcsState, ctx: &Ctx, op: &str, body: &Val
             .services
             .get(&key)
             .ok_or_else(|| AwsError::client("ServiceNotFoundException", "Service not found."))?;
+        // Service deployments belong to the ECS deployment controller; CodeDeploy's are its own.
+        if svc.controller != "ECS" {
+            return Ok(json!({"serviceDeployments": []}));
+        }
         let wanted: Vec<&str> = str_list(body, "status").collect();
         let (after, before) = (
             body.pointer("/createdAt/after").and_then(Value::as_f64),

@@ -11,6 +11,8 @@
 //! parameters in, response shapes out, as the ECS API model defines them).
 
 pub mod api;
+pub mod codedeploy;
+pub mod codedeploy_api;
 pub mod controller;
 pub mod health;
 pub mod model;

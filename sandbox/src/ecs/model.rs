@@ -174,6 +174,8 @@ pub struct EcsState {
     pub alarms: BTreeMap<String, String>,
     /// What lifecycle hooks' Lambda functions answer (SUCCEEDED unless scripted).
     pub lambdas: Vec<super::strategies::LambdaScript>,
+    /// CodeDeploy's applications, deployment groups and deployments in this region.
+    pub codedeploy: super::codedeploy::CodeDeploy,
 }
 
 /// Where an ECS resource lives, for ARNs.

@@ -182,38 +182,9 @@ pub(super) fn update_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
         let td = new_td
             .map(|t| td_arn(&t))
             .unwrap_or(svc.task_definition.clone());
-        for d in svc.deployments.iter_mut() {
-            d.status = "ACTIVE".into();
-        }
-        let mut d = Deployment::new(
-            "PRIMARY",
-            td.clone(),
-            svc.desired,
-            ctx.now,
-            "ECS deployment in progress.".into(),
-        );
-        if let Some(strategy) = strategies::native_strategy(&svc.deployment_configuration) {
-            // The deployment it replaces is blue: the last PRIMARY one (still rolling or not).
-            let blue = svc.deployments.first();
-            d.native = Some(strategies::start(
-                strategy,
-                &svc.deployment_configuration,
-                blue,
-                ctx.now,
-            ));
-            // A deployment still in progress is superseded.
-            for old in svc.deployments.iter_mut() {
-                if let Some(n) = old.native.as_mut().filter(|n| n.active()) {
-                    n.status = "STOPPED".into();
-                    n.reason = "Superseded by a newer service deployment.".into();
-                    n.finished_at = Some(ctx.now);
-                }
-            }
-        }
-        svc.task_definition = td;
-        svc.deployments.insert(0, d.clone());
-        svc.history.push(d);
-        svc.steady_reported = false;
+        let config = svc.deployment_configuration.clone();
+        let native = strategies::native_strategy(&config).map(|s| (s, &config));
+        begin_deployment(&mut svc, td, native, ctx.now);
     }
     let out = service_json(st, ctx, &svc);
     st.services.insert(key, svc);
@@ -273,6 +244,46 @@ pub(super) fn delete_service(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpRe
     out["status"] = json!("DRAINING");
     st.services.remove(&key);
     Ok(json!({"service": out}))
+}
+
+/// A new PRIMARY deployment of `td` on `svc`: native when `native` names a strategy and the
+/// configuration it runs with (a native deployment still in progress is then superseded),
+/// rolling otherwise. Returns its id.
+pub(crate) fn begin_deployment(
+    svc: &mut Service,
+    td: String,
+    native: Option<(&str, &Value)>,
+    now: f64,
+) -> String {
+    for d in svc.deployments.iter_mut() {
+        d.status = "ACTIVE".into();
+    }
+    let mut d = Deployment::new(
+        "PRIMARY",
+        td.clone(),
+        svc.desired,
+        now,
+        "ECS deployment in progress.".into(),
+    );
+    if let Some((strategy, config)) = native {
+        // The deployment it replaces is blue: the last PRIMARY one (still rolling or not).
+        let blue = svc.deployments.first();
+        d.native = Some(strategies::start(strategy, config, blue, now));
+        // A deployment still in progress is superseded.
+        for old in svc.deployments.iter_mut() {
+            if let Some(n) = old.native.as_mut().filter(|n| n.active()) {
+                n.status = "STOPPED".into();
+                n.reason = "Superseded by a newer service deployment.".into();
+                n.finished_at = Some(now);
+            }
+        }
+    }
+    svc.task_definition = td;
+    let id = d.id.clone();
+    svc.deployments.insert(0, d.clone());
+    svc.history.push(d);
+    svc.steady_reported = false;
+    id
 }
 
 impl Deployment {

@@ -49,7 +49,7 @@ pub(super) fn service_json(st: &EcsState, ctx: &Ctx, svc: &Service) -> Value {
         .take(100)
         .map(|(at, id, m)| json!({"id": id, "createdAt": at, "message": m}))
         .collect();
-    json!({
+    let mut v = json!({
         "serviceArn": svc.arn, "serviceName": svc.name, "clusterArn": ctx.arn("cluster", &svc.cluster),
         "status": "ACTIVE", "desiredCount": svc.desired, "runningCount": count("RUNNING"),
         "pendingCount": count("PENDING") + count("PROVISIONING"), "launchType": svc.launch_type,
@@ -58,7 +58,43 @@ pub(super) fn service_json(st: &EcsState, ctx: &Ctx, svc: &Service) -> Value {
         "events": events, "createdAt": svc.created_at, "networkConfiguration": svc.network,
         "loadBalancers": svc.load_balancers,
         "deploymentController": {"type": svc.controller}, "schedulingStrategy": "REPLICA",
-    })
+    });
+    if svc.controller == "CODE_DEPLOY" {
+        v["taskSets"] = task_sets_json(st, ctx, svc);
+    }
+    v
+}
+
+/// A CODE_DEPLOY service's task sets (`TaskSet`): one per deployment it still runs.
+fn task_sets_json(st: &EcsState, ctx: &Ctx, svc: &Service) -> Value {
+    let cd = st
+        .codedeploy
+        .deployments
+        .iter()
+        .filter(|c| c.creator == "user");
+    svc.deployments
+        .iter()
+        .map(|d| {
+            let base = deployment_json(st, svc, d);
+            let external = cd.clone().find(|c| c.ecs_deployment == d.id).map(|c| c.id.clone());
+            let steady = d.rollout_state == "COMPLETED" || d.native.as_ref().is_some_and(|n| n.status == "SUCCESSFUL");
+            let mut t = json!({
+                "id": d.id, "taskSetArn": ctx.arn("task-set", &format!("{}/{}/{}", svc.cluster, svc.name, d.id.replace("ecs-svc/", "ecs-svc-"))),
+                "serviceArn": svc.arn, "clusterArn": ctx.arn("cluster", &svc.cluster),
+                "status": d.status, "taskDefinition": d.task_definition, "computedDesiredCount": d.desired,
+                "pendingCount": base["pendingCount"], "runningCount": base["runningCount"],
+                "createdAt": d.created_at, "updatedAt": d.updated_at, "launchType": svc.launch_type,
+                "networkConfiguration": svc.network, "loadBalancers": svc.load_balancers,
+                "scale": {"value": 100.0, "unit": "PERCENT"},
+                "stabilityStatus": if steady { "STEADY_STATE" } else { "STABILIZING" }, "stabilityStatusAt": d.updated_at,
+            });
+            if let Some(e) = external {
+                t["externalId"] = json!(e);
+                t["startedBy"] = json!("CodeDeploy");
+            }
+            t
+        })
+        .collect()
 }
 
 pub(super) fn task_json(ctx: &Ctx, t: &Task) -> Value {

@@ -59,6 +59,8 @@ pub struct Hook {
     pub timeout_action: String,
     /// When a Lambda hook is invoked next.
     next_call: f64,
+    /// Configured for PRE_PRODUCTION_TRAFFIC_SHIFT: production traffic waits for it.
+    pub pre_production: bool,
 }
 
 /// What a Lambda hook's function answers, set through `PUT /_sandbox/hooks`: the `hookStatus`
@@ -104,6 +106,10 @@ pub struct Native {
     pub(super) abort: bool,
     pub breaker_triggered: bool,
     pub triggered_alarms: Vec<String>,
+    /// Each stage entered and when, in order (CodeDeploy's lifecycle events are read off it).
+    pub stage_log: Vec<(usize, f64)>,
+    /// When production traffic first moved to green.
+    pub shift_began: Option<f64>,
 }
 
 impl Native {
@@ -152,6 +158,8 @@ pub fn start(strategy: &str, config: &Value, blue: Option<&Deployment>, now: f64
         abort: false,
         breaker_triggered: false,
         triggered_alarms: vec![],
+        stage_log: vec![],
+        shift_began: None,
     }
 }
 
@@ -213,6 +221,12 @@ fn hooks_for(config: &Value, name: &str, now: f64) -> Vec<Hook> {
                     .unwrap_or("ROLLBACK")
                     .to_string(),
                 next_call: now,
+                pre_production: name == "PRODUCTION_TRAFFIC_SHIFT"
+                    && h["lifecycleStages"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|s| s.as_str() == Some("PRE_PRODUCTION_TRAFFIC_SHIFT")),
             }
         })
         .collect()
@@ -264,8 +278,17 @@ fn run_hooks(n: &mut Native, lambdas: &mut [LambdaScript], now: f64) {
     }
 }
 
-/// One second of production traffic shifting; true once all of it is on green.
+/// One second of production traffic shifting; true once all of it is on green. A hook of
+/// PRE_PRODUCTION_TRAFFIC_SHIFT holds the first shift until it has succeeded.
 fn shift_production(n: &mut Native, now: f64) -> bool {
+    let waiting = n
+        .hooks
+        .iter()
+        .any(|h| h.pre_production && h.status != "SUCCEEDED" && h.status != "TIMED_OUT");
+    if waiting {
+        return false;
+    }
+    n.shift_began.get_or_insert(now);
     let c = &n.config;
     let f = |p: &str, d: f64| c.pointer(p).and_then(Value::as_f64).unwrap_or(d);
     match n.strategy.as_str() {
@@ -361,6 +384,7 @@ fn sync_history(svc: &mut Service) {
 }
 
 fn enter(n: &mut Native, stage: usize, now: f64) {
+    n.stage_log.push((stage, now));
     n.stage = stage;
     n.stage_started = now;
     n.hooks = hooks_for(&n.config, STAGES[stage], now);

@@ -1,6 +1,7 @@
 //! `stevedore deploy`: a new task-definition revision (only when something changed), the service
 //! update, and the rollout followed by its deployment id until it succeeds, fails or times out.
 
+mod codedeploy;
 mod follow;
 mod native;
 mod plan;
@@ -130,16 +131,28 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     let credentials = crate::auth::credentials(&region, None).await?;
     let mut ecs = Ecs::new(Client::ecs(&region, credentials.clone())?);
     if args.log_lines > 0 {
-        let logs = crate::ecs::logs::Logs::new(credentials);
+        let logs = crate::ecs::logs::Logs::new(credentials.clone());
         logs.set_deadline(plan.deadline);
         ecs = ecs.with_logs(logs);
     }
     let ecs = Arc::new(ecs);
     ecs.client().set_deadline(plan.deadline);
+    let cd = Arc::new(crate::codedeploy::api::CodeDeploy::new(Client::new(
+        &crate::aws::json::CODEDEPLOY,
+        &region,
+        credentials.clone(),
+    )?));
+    cd.client().set_deadline(plan.deadline);
     let mut set = tokio::task::JoinSet::new();
     for (i, service) in services.iter().enumerate() {
-        let (ecs, plan, service) = (ecs.clone(), plan.clone(), service.clone());
-        set.spawn(async move { (i, service.clone(), deploy_one(&ecs, &plan, &service).await) });
+        let (ecs, cd, plan, service) = (ecs.clone(), cd.clone(), plan.clone(), service.clone());
+        set.spawn(async move {
+            (
+                i,
+                service.clone(),
+                deploy_one(&ecs, &cd, &plan, &service).await,
+            )
+        });
     }
     let mut results: Vec<(usize, String, Result<Report>)> = Vec::new();
     while let Some(r) = set.join_next().await {

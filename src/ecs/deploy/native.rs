@@ -269,7 +269,7 @@ async fn at_pause(
 }
 
 /// Sleep one jittered poll, but not past the deadline; false once it has passed.
-async fn pause(interval: Duration, deadline: Instant) -> bool {
+pub(super) async fn pause(interval: Duration, deadline: Instant) -> bool {
     let d = super::follow::jittered(interval);
     tokio::time::sleep(
         d.min(deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10)),

@@ -30,7 +30,12 @@ pub(super) async fn describe_service(
         .await
 }
 
-pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<Report> {
+pub(super) async fn deploy_one(
+    ecs: &Ecs,
+    cd: &crate::codedeploy::api::CodeDeploy,
+    plan: &Plan,
+    service: &str,
+) -> Result<Report> {
     let started = Instant::now();
     let cluster = plan.cluster.as_str();
     let svc = match describe_service(ecs, plan, service, started).await {
@@ -46,9 +51,18 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
         Err(e) => return Err(api_err("DescribeServices", e)),
     };
     let current = svc.task_definition.clone();
-    // What the strategy needs of the service is checked before anything is registered.
-    plan.strategy.check(&svc, plan.verify.is_some())?;
-    let native = crate::ecs::stages::NATIVE.contains(&plan.strategy.effective(&svc).as_str());
+    // What the controller and the strategy need of the service is checked before anything
+    // is registered.
+    let codedeploy = if svc.controller() == "CODE_DEPLOY" {
+        Some(super::codedeploy::prepare(cd, plan, &svc).await?)
+    } else if plan.codedeploy.any() {
+        return Err(usage!("the --codedeploy-* flags are for services with the CODE_DEPLOY deployment controller; service {service} uses {}", svc.controller()));
+    } else {
+        plan.strategy.check(&svc, plan.verify.is_some())?;
+        None
+    };
+    let native = codedeploy.is_none()
+        && crate::ecs::stages::NATIVE.contains(&plan.strategy.effective(&svc).as_str());
 
     let Revisions {
         base_arn,
@@ -64,8 +78,11 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
     } else {
         None
     };
-    let (service_changes, breaker_cfg) =
+    let (mut service_changes, breaker_cfg) =
         service_changes(plan, &svc, &current, target_known.as_deref());
+    if let (Some(g), false) = (&codedeploy, service_changes.is_empty()) {
+        service_changes.push(super::codedeploy::plan_line(g));
+    }
     if plan.dry_run {
         print_dry_run(plan, service, &td_diff, &service_changes);
         let r = DeployResult::Unchanged("dry run: nothing changed".into());
@@ -101,6 +118,14 @@ pub(super) async fn deploy_one(ecs: &Ecs, plan: &Plan, service: &str) -> Result<
             arn
         }
     };
+    if let Some(g) = &codedeploy {
+        let mut watch = Watch::seeded(&svc);
+        watch.record.diff = td_diff;
+        return super::codedeploy::deploy(
+            ecs, cd, plan, service, g, &target, &current, started, watch,
+        )
+        .await;
+    }
     let deployment = update_service(ecs, plan, service, &target, breaker_cfg).await?;
     if native {
         let f = super::native::Followed::new(service, &deployment, &target, &current, &svc);

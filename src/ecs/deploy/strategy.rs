@@ -85,6 +85,11 @@ impl StrategyChange {
         Ok(c)
     }
 
+    /// Whether any strategy setting was given.
+    pub fn any(&self) -> bool {
+        self != &StrategyChange::default()
+    }
+
     /// The strategy the service will deploy with: the one set here, else the service's own.
     pub fn effective(&self, svc: &Service) -> String {
         self.strategy
@@ -101,10 +106,8 @@ impl StrategyChange {
     /// balancer's alternate target group, step settings need their strategy, and `--verify`
     /// on a native strategy needs a pause hook to act on. One line naming the fix.
     pub fn check(&self, svc: &Service, verify: bool) -> Result<()> {
-        match svc.controller() {
-            "CODE_DEPLOY" => return Err(usage!("service {} uses the CODE_DEPLOY deployment controller, which stevedore deploy does not drive yet (UpdateService cannot change its task definition): deploy it with a CodeDeploy deployment (aws deploy create-deployment with an AppSpec), or recreate the service with the ECS controller and --strategy blue-green", svc.service_name)),
-            "EXTERNAL" => return Err(usage!("service {} uses the EXTERNAL deployment controller: its task sets are managed by the tool that created them (CreateTaskSet, UpdateServicePrimaryTaskSet), not by UpdateService; deploy it with that tool, or use the ECS controller", svc.service_name)),
-            _ => {}
+        if svc.controller() == "EXTERNAL" {
+            return Err(usage!("service {} uses the EXTERNAL deployment controller: its task sets are managed by the tool that created them (CreateTaskSet, UpdateServicePrimaryTaskSet), not by UpdateService; deploy it with that tool, or use the ECS controller", svc.service_name));
         }
         let strategy = self.effective(svc);
         let native = NATIVE.contains(&strategy.as_str());
@@ -294,19 +297,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("EXTERNAL") && e.contains("CreateTaskSet"), "{e}");
-        let e = none
-            .check(
-                &svc(
-                    json!({"serviceName": "web", "deploymentController": {"type": "CODE_DEPLOY"}}),
-                ),
-                false,
-            )
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("CODE_DEPLOY") && e.contains("create-deployment"),
-            "{e}"
-        );
         none.check(
             &svc(json!({"deploymentController": {"type": "ECS"}})),
             false,

@@ -1,0 +1,284 @@
+//! CodeDeploy's blue/green deployments of ECS services (the CODE_DEPLOY deployment controller):
+//! applications, deployment groups and deployments, run over the same blue/green machine as
+//! ECS's own strategies (see [`super::strategies`]), whose stages CodeDeploy names as lifecycle
+//! events: BeforeInstall, Install (the replacement task set scales up), AfterInstall,
+//! AllowTestTraffic, AfterAllowTestTraffic, BeforeAllowTraffic, AllowTraffic (production
+//! traffic moves, all at once, linearly or after a canary as the deployment configuration
+//! says) and AfterAllowTraffic; then the wait before the original task set is terminated
+//! (terminationWaitTimeInMinutes), during which the target reads Succeeded and the deployment
+//! InProgress (containers-roadmap#269 describes this on AWS).
+//!
+//! Simplifications: AppSpecs are read as JSON only (AWS also reads YAML); a failure always
+//! returns traffic to the original task set, and a rollback deployment is recorded when the
+//! group's auto-rollback (or StopDeployment's autoRollbackEnabled) asks for one; a replacement
+//! task set whose tasks keep failing fails Install as ECS_UPDATE_ERROR (the circuit breaker's
+//! threshold), where AWS would time out.
+
+use super::model::*;
+use super::strategies::Native;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// The lifecycle events of an ECS deployment target, in order, with the stage (index into
+/// [`super::strategies::STAGES`]) each runs in.
+pub const EVENTS: [(&str, usize); 8] = [
+    ("BeforeInstall", 1),
+    ("Install", 2),
+    ("AfterInstall", 3),
+    ("AllowTestTraffic", 4),
+    ("AfterAllowTestTraffic", 5),
+    ("BeforeAllowTraffic", 6),
+    ("AllowTraffic", 6),
+    ("AfterAllowTraffic", 7),
+];
+
+/// The AppSpec hooks and the native hook stage each becomes.
+pub const HOOKS: [(&str, &str); 5] = [
+    ("BeforeInstall", "PRE_SCALE_UP"),
+    ("AfterInstall", "POST_SCALE_UP"),
+    ("AfterAllowTestTraffic", "POST_TEST_TRAFFIC_SHIFT"),
+    ("BeforeAllowTraffic", "PRE_PRODUCTION_TRAFFIC_SHIFT"),
+    ("AfterAllowTraffic", "POST_PRODUCTION_TRAFFIC_SHIFT"),
+];
+
+/// The predefined ECS deployment configurations: the native strategy and its settings.
+pub fn config_strategy(name: &str) -> Option<(&'static str, Value)> {
+    Some(match name {
+        "CodeDeployDefault.ECSAllAtOnce" => ("BLUE_GREEN", json!({})),
+        "CodeDeployDefault.ECSLinear10PercentEvery1Minutes" => (
+            "LINEAR",
+            json!({"linearConfiguration": {"stepPercent": 10.0, "stepBakeTimeInMinutes": 1}}),
+        ),
+        "CodeDeployDefault.ECSLinear10PercentEvery3Minutes" => (
+            "LINEAR",
+            json!({"linearConfiguration": {"stepPercent": 10.0, "stepBakeTimeInMinutes": 3}}),
+        ),
+        "CodeDeployDefault.ECSCanary10Percent5Minutes" => (
+            "CANARY",
+            json!({"canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 5}}),
+        ),
+        "CodeDeployDefault.ECSCanary10Percent15Minutes" => (
+            "CANARY",
+            json!({"canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 15}}),
+        ),
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Application {
+    pub id: String,
+    pub platform: String,
+    pub created_at: f64,
+}
+
+/// A deployment group as CreateDeploymentGroup gave it (the request, kept as sent).
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    pub spec: Value,
+}
+
+impl Group {
+    pub fn config_name(&self) -> &str {
+        self.spec["deploymentConfigName"]
+            .as_str()
+            .unwrap_or("CodeDeployDefault.ECSAllAtOnce")
+    }
+
+    /// The ECS service it deploys: (cluster, service).
+    pub fn service(&self) -> Option<(String, String)> {
+        let s = self.spec["ecsServices"].get(0)?;
+        Some((
+            s["clusterName"].as_str()?.to_string(),
+            s["serviceName"].as_str()?.to_string(),
+        ))
+    }
+
+    pub fn auto_rollback(&self) -> bool {
+        self.spec
+            .pointer("/autoRollbackConfiguration/enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+}
+
+/// One CodeDeploy deployment.
+#[derive(Debug, Clone)]
+pub struct CdDeployment {
+    pub id: String,
+    pub app: String,
+    pub group: String,
+    pub config_name: String,
+    pub revision: Value,
+    pub description: Option<String>,
+    pub created_at: f64,
+    /// The ECS service and the ECS deployment (the replacement task set) it runs as.
+    pub service: (String, String),
+    pub ecs_deployment: String,
+    /// `user`, or `codeDeployRollback` for the deployment that rolls another back.
+    pub creator: String,
+    /// Set by StopDeployment.
+    pub stopped: bool,
+    /// The rollback deployment's id (on the failed one) or the failed one's (on the rollback).
+    pub rollback_id: Option<String>,
+    pub rolls_back: Option<String>,
+    /// Whether a failure records a rollback deployment (the group's setting, CreateDeployment's
+    /// or StopDeployment's).
+    pub auto_rollback: bool,
+}
+
+/// CodeDeploy's state in one region.
+#[derive(Debug, Default)]
+pub struct CodeDeploy {
+    pub apps: BTreeMap<String, Application>,
+    pub groups: BTreeMap<(String, String), Group>,
+    pub deployments: Vec<CdDeployment>,
+}
+
+/// A CodeDeploy deployment id: `d-` and nine letters or digits.
+pub fn new_codedeploy_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let tail: String = (0..9)
+        .map(|_| ALPHABET[rand::random::<u8>() as usize % ALPHABET.len()] as char)
+        .collect();
+    format!("d-{tail}")
+}
+
+/// The ECS deployment (task set) a CodeDeploy deployment runs as, as it is now.
+pub fn ecs_deployment<'a>(
+    st: &'a EcsState,
+    d: &CdDeployment,
+) -> Option<(&'a Service, &'a Deployment)> {
+    let svc = st.services.get(&d.service)?;
+    let live = svc.deployments.iter().find(|x| x.id == d.ecs_deployment);
+    let dep = live.or_else(|| svc.history.iter().find(|x| x.id == d.ecs_deployment))?;
+    Some((svc, dep))
+}
+
+/// `DeploymentStatus` of a deployment whose replacement runs as `n`.
+pub fn status(d: &CdDeployment, n: &Native) -> &'static str {
+    let failed = matches!(
+        n.status.as_str(),
+        "ROLLBACK_REQUESTED"
+            | "ROLLBACK_IN_PROGRESS"
+            | "ROLLBACK_SUCCESSFUL"
+            | "ROLLBACK_FAILED"
+            | "STOPPED"
+            | "STOP_REQUESTED"
+    );
+    if d.creator == "codeDeployRollback" {
+        return match n.status.as_str() {
+            "ROLLBACK_SUCCESSFUL" | "STOPPED" => "Succeeded",
+            "ROLLBACK_FAILED" => "Failed",
+            _ => "InProgress",
+        };
+    }
+    match n.status.as_str() {
+        _ if failed && d.stopped => "Stopped",
+        _ if failed => "Failed",
+        "PENDING" => "Created",
+        "SUCCESSFUL" => "Succeeded",
+        _ => "InProgress",
+    }
+}
+
+/// `ErrorCode` and message of a failed or stopped deployment, from why its replacement failed.
+pub fn error_information(d: &CdDeployment, n: &Native) -> Option<Value> {
+    let (code, message) = if d.stopped {
+        (
+            "MANUAL_STOP",
+            "The deployment was stopped by a StopDeployment request.".to_string(),
+        )
+    } else if n.breaker_triggered {
+        ("ECS_UPDATE_ERROR", "The ECS service's replacement task set could not reach its desired count: its tasks failed to start.".to_string())
+    } else if !n.triggered_alarms.is_empty() {
+        ("ALARM_ACTIVE", format!("One or more alarms have been activated according to the Amazon CloudWatch metrics you selected, and the affected deployments have been stopped. Activated alarms: <{}>", n.triggered_alarms.join(", ")))
+    } else if n.reason.contains("timed out") {
+        (
+            "TIMEOUT",
+            format!(
+                "The deployment timed out in {}: a lifecycle hook did not answer in time.",
+                failed_event(n).unwrap_or("the termination wait")
+            ),
+        )
+    } else {
+        ("HOOK_EXECUTION_FAILURE", format!("The deployment failed because one or more of the lifecycle event validations failed: {}.", failed_event(n).unwrap_or("the termination wait")))
+    };
+    Some(json!({"code": code, "message": message}))
+}
+
+/// The lifecycle event a deployment failed in; none when it failed in the termination wait.
+pub fn failed_event(n: &Native) -> Option<&'static str> {
+    match n.stage {
+        6 if n.shift_began.is_none() => Some("BeforeAllowTraffic"),
+        s => EVENTS
+            .iter()
+            .rev()
+            .find(|(_, st)| *st == s)
+            .map(|(e, _)| *e),
+    }
+}
+
+/// The lifecycle events of the deployment's one ECS target, as BatchGetDeploymentTargets
+/// shows them: start and end times read off the stages the replacement went through.
+pub fn lifecycle_events(n: &Native, now: f64) -> Vec<Value> {
+    let entered = |stage: usize| {
+        n.stage_log
+            .iter()
+            .find(|(s, _)| *s == stage)
+            .map(|(_, t)| *t)
+    };
+    let failed = n.rollback.is_some() || n.status == "STOPPED";
+    let failed_at = if failed { failed_event(n) } else { None };
+    let mut past_failure = false;
+    EVENTS
+        .iter()
+        .map(|(name, stage)| {
+            // Production traffic's stage holds two events: its hooks, then the shift.
+            let (start, end) = match *name {
+                "BeforeAllowTraffic" => (entered(*stage), n.shift_began),
+                "AllowTraffic" => (n.shift_began, entered(stage + 1)),
+                _ => (entered(*stage), entered(stage + 1)),
+            };
+            let status = if past_failure {
+                "Skipped"
+            } else if failed_at == Some(*name) {
+                past_failure = true;
+                "Failed"
+            } else if end.is_some() || (n.status == "SUCCESSFUL") {
+                "Succeeded"
+            } else if start.is_some() {
+                "InProgress"
+            } else {
+                "Pending"
+            };
+            let mut v = json!({"lifecycleEventName": name, "status": status});
+            if let Some(s) = start {
+                v["startTime"] = json!(s);
+            }
+            match (end, status) {
+                (Some(e), _) => v["endTime"] = json!(e),
+                (None, "Failed") => v["endTime"] = json!(n.rollback.as_ref().map_or(now, |r| r.1)),
+                _ => {}
+            }
+            if status == "Failed" {
+                v["diagnostics"] = json!({"errorCode": "ScriptFailed", "scriptName": "", "message": n.reason, "logTail": ""});
+            }
+            v
+        })
+        .collect()
+}
+
+/// `TargetStatus`: Succeeded once AfterAllowTraffic has (the termination wait follows).
+pub fn target_status(n: &Native) -> &'static str {
+    if n.rollback.is_some() || n.status == "STOPPED" {
+        "Failed"
+    } else if n.stage >= 8 || n.status == "SUCCESSFUL" {
+        "Succeeded"
+    } else if n.status == "PENDING" {
+        "Pending"
+    } else {
+        "InProgress"
+    }
+}
