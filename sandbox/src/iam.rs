@@ -255,12 +255,16 @@ fn pass_role(role: &str) -> Need {
 /// What a CodeDeploy API call needs (the Service Authorization Reference: the application for
 /// application calls, the deployment group for the rest, found through the deployment for
 /// calls that name only a deploymentId; an unknown deployment needs nothing, so the call
-/// answers DeploymentDoesNotExistException).
+/// answers DeploymentDoesNotExistException). CreateDeployment also reads the deployment
+/// configuration `config` and registers the revision with the application: AWS refuses
+/// callers without codedeploy:GetDeploymentConfig or codedeploy:RegisterApplicationRevision
+/// there (the permissions the aws-actions ECS deploy action documents for CodeDeploy).
 pub fn codedeploy_needs(
     scope: &Scope,
     op: &str,
     req: &Value,
     deployment_group: Option<(String, String)>,
+    config: &str,
 ) -> Vec<Need> {
     let action = format!("codedeploy:{op}");
     let base = format!("arn:aws:codedeploy:{}:{}", scope.region, scope.account);
@@ -269,12 +273,26 @@ pub fn codedeploy_needs(
         "CreateApplication" | "GetApplication" => {
             vec![Need::new(&action, format!("{base}:application:{app}"))]
         }
-        "CreateDeploymentGroup" | "GetDeploymentGroup" | "CreateDeployment" => {
+        "CreateDeploymentGroup" | "GetDeploymentGroup" => {
             let group = str_field(req, "deploymentGroupName").unwrap_or("");
             vec![Need::new(
                 &action,
                 format!("{base}:deploymentgroup:{app}/{group}"),
             )]
+        }
+        "CreateDeployment" => {
+            let group = str_field(req, "deploymentGroupName").unwrap_or("");
+            vec![
+                Need::new(&action, format!("{base}:deploymentgroup:{app}/{group}")),
+                Need::new(
+                    "codedeploy:GetDeploymentConfig",
+                    format!("{base}:deploymentconfig:{config}"),
+                ),
+                Need::new(
+                    "codedeploy:RegisterApplicationRevision",
+                    format!("{base}:application:{app}"),
+                ),
+            ]
         }
         _ => match deployment_group {
             Some((a, g)) => vec![Need::new(

@@ -362,8 +362,8 @@ fn authorize(
         Service::EcrPublic => crate::iam::ecr_needs(&scope, true, op, req),
         Service::Ecs => crate::iam::ecs_needs(&scope, op, req),
         Service::CodeDeploy => {
-            let group = opt_deployment_group(app, &caller.region, req);
-            crate::iam::codedeploy_needs(&scope, op, req, group)
+            let (group, config) = deployment_group_of(app, &caller.region, req);
+            crate::iam::codedeploy_needs(&scope, op, req, group, &config)
         }
         Service::Logs => vec![crate::iam::Need::new(
             &format!("logs:{op}"),
@@ -446,18 +446,31 @@ fn logs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Val
     crate::logs::handle(&mut st.logs, ecs, (region, &account), now, op, req)
 }
 
-/// The application and deployment group a CodeDeploy request's deploymentId belongs to.
-fn opt_deployment_group(app: &App, region: &str, req: &Value) -> Option<(String, String)> {
-    let id = req["deploymentId"].as_str()?;
+/// The application and deployment group a CodeDeploy request's deploymentId belongs to, and
+/// the deployment configuration a CreateDeployment would use (its own, else its group's).
+fn deployment_group_of(app: &App, region: &str, req: &Value) -> (Option<(String, String)>, String) {
     let mut st = app.lock();
-    let d = st
-        .ecs
-        .region(region)
-        .codedeploy
-        .deployments
-        .iter()
-        .find(|d| d.id == id)?;
-    Some((d.app.clone(), d.group.clone()))
+    let cd = &st.ecs.region(region).codedeploy;
+    let group = req["deploymentId"].as_str().and_then(|id| {
+        let d = cd.deployments.iter().find(|d| d.id == id)?;
+        Some((d.app.clone(), d.group.clone()))
+    });
+    let named = (
+        req["applicationName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        req["deploymentGroupName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    let config = req["deploymentConfigName"]
+        .as_str()
+        .map(String::from)
+        .or_else(|| cd.groups.get(&named).map(|g| g.config_name().to_string()))
+        .unwrap_or_else(|| "CodeDeployDefault.ECSAllAtOnce".into());
+    (group, config)
 }
 
 pub(crate) fn ecs_op(

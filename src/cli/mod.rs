@@ -265,6 +265,21 @@ pub struct IamPolicyArgs {
     #[arg(long)]
     pub service_deployments: bool,
 
+    /// The services deploy through CodeDeploy (the CODE_DEPLOY controller) with the groups the
+    /// ECS console names, AppECS-CLUSTER-SERVICE/DgpECS-CLUSTER-SERVICE: adds creating,
+    /// following and stopping their deployments.
+    #[arg(long)]
+    pub codedeploy: bool,
+
+    /// A CodeDeploy APPLICATION/DEPLOYMENT-GROUP the role deploys through, when not the
+    /// console's names; repeat or comma-separate.
+    #[arg(
+        long = "codedeploy-group",
+        value_delimiter = ',',
+        value_name = "APPLICATION/GROUP"
+    )]
+    pub codedeploy_groups: Vec<String>,
+
     /// Also allow `ecr ensure-repo --repository-policy` (it decides who may pull and push).
     #[arg(long)]
     pub repository_policy: bool,

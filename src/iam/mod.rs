@@ -123,6 +123,8 @@ pub struct PolicyScope {
     pub create_service: bool,
     /// Blue/green, linear and canary: the services' service deployments.
     pub service_deployments: bool,
+    /// CodeDeploy (application, deployment group) pairs the role deploys through.
+    pub codedeploy_groups: Vec<(String, String)>,
     pub repository_policy: bool,
 }
 
@@ -197,6 +199,20 @@ pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
     if !rule_arns.is_empty() {
         passed_to.push("events.amazonaws.com");
     }
+    let codedeploy_group_arns: Vec<String> = p
+        .codedeploy_groups
+        .iter()
+        .map(|(a, g)| {
+            format!("arn:{partition}:codedeploy:{region}:{account}:deploymentgroup:{a}/{g}")
+        })
+        .collect();
+    let mut codedeploy_application_arns: Vec<String> = p
+        .codedeploy_groups
+        .iter()
+        .map(|(a, _)| format!("arn:{partition}:codedeploy:{region}:{account}:application:{a}"))
+        .collect();
+    codedeploy_application_arns.sort();
+    codedeploy_application_arns.dedup();
     let text = Renderer::new()?.render(
         "permissions",
         &serde_json::json!({
@@ -217,6 +233,9 @@ pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
             "schedule_role_arns": schedule_role_arns,
             "passed_to": passed_to,
             "log_group_arns": log_group_arns,
+            "codedeploy_group_arns": codedeploy_group_arns,
+            "codedeploy_application_arns": codedeploy_application_arns,
+            "codedeploy_config_arn": format!("arn:{partition}:codedeploy:{region}:{account}:deploymentconfig:*"),
         }),
     )?;
     Ok(serde_json::from_str(&text)?)
@@ -282,6 +301,7 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
             "--task-role/--execution-role: only needed with --service or --run-task-family"
         ));
     }
+    let codedeploy_groups = codedeploy_groups(&a, cluster.as_deref())?;
     let region = settings.require_region()?;
     let account = settings.require_account()?;
     permissions_policy(&PolicyScope {
@@ -311,8 +331,47 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
         log_groups: a.log_groups,
         create_service: a.create_service,
         service_deployments: a.service_deployments,
+        codedeploy_groups,
         repository_policy: a.repository_policy,
     })
+}
+
+/// The CodeDeploy groups of `--codedeploy` (the console's names for each service) and
+/// `--codedeploy-group APPLICATION/GROUP`.
+fn codedeploy_groups(a: &IamPolicyArgs, cluster: Option<&str>) -> Result<Vec<(String, String)>> {
+    let mut out = vec![];
+    if a.codedeploy {
+        if a.services.is_empty() {
+            return Err(usage!(
+                "--codedeploy: name the services it deploys with --service"
+            ));
+        }
+        let cluster = cluster.map(last_segment).unwrap_or("default");
+        for s in &a.services {
+            let (app, group) = crate::codedeploy::appspec::default_names(cluster, last_segment(s));
+            out.push((app, group));
+        }
+    }
+    for item in a
+        .codedeploy_groups
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        let (app, group) = item
+            .split_once('/')
+            .filter(|(a, g)| !a.is_empty() && !g.is_empty() && !g.contains('/'))
+            .ok_or_else(|| {
+                usage!("--codedeploy-group: '{item}' is not APPLICATION/DEPLOYMENT-GROUP")
+            })?;
+        if item.contains(|c: char| c.is_whitespace() || c == '*') {
+            return Err(usage!(
+                "--codedeploy-group: '{item}' is not a name (no spaces or wildcards)"
+            ));
+        }
+        out.push((app.to_string(), group.to_string()));
+    }
+    Ok(out)
 }
 
 /// What `stevedore bootstrap` puts in its CloudFormation template.

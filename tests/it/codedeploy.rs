@@ -12,7 +12,7 @@ const SMOKE: &str = "arn:aws:lambda:us-east-1:123456789012:function:smoke";
 /// controller behind a load balancer, settled; application AppECS-c1-web and deployment group
 /// DgpECS-c1-web (the console's names) with `config`, the termination wait `wait` minutes and
 /// auto-rollback `rollback` (Python literals).
-fn setup(sb: &SandboxProc, image: &str, config: &str, wait: u32, rollback: &str) {
+pub(crate) fn setup(sb: &SandboxProc, image: &str, config: &str, wait: u32, rollback: &str) {
     let py = format!(
         "ecs.create_cluster(clusterName='c1')\n\
          ecs.register_task_definition(family='web', requiresCompatibilities=['FARGATE'], networkMode='awsvpc', cpu='256', memory='512',\n\
@@ -36,7 +36,7 @@ fn setup(sb: &SandboxProc, image: &str, config: &str, wait: u32, rollback: &str)
     assert_eq!(sb.boto3(&py), Value::Bool(true));
 }
 
-const ALL_AT_ONCE: &str = "CodeDeployDefault.ECSAllAtOnce";
+pub(crate) const ALL_AT_ONCE: &str = "CodeDeployDefault.ECSAllAtOnce";
 
 fn with_service(config: &str, wait: u32, rollback: &str) -> (SandboxProc, String) {
     let sb = SandboxProc::start();

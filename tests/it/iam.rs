@@ -483,3 +483,121 @@ fn service_deployments_need_their_statement_and_each_action_in_it() {
         );
     }
 }
+
+/// `deploy` of web:2 to the CODE_DEPLOY service under `policy`, through the CI role.
+fn codedeploy_flow(sb: &SandboxProc, policy: &Value) -> Output {
+    role(sb, policy);
+    let home = tempfile::tempdir().unwrap();
+    let bash_env = home.path().join("bash_env");
+    assume_ci(sb, &bash_env).success();
+    let mut run = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--task-definition",
+        "web:2",
+        "--poll-interval",
+        "200ms",
+        "--timeout",
+        "60s",
+        "--rollback",
+    ])
+    .sandbox(sb, false)
+    .env("BASH_ENV", "/dev/null");
+    for (k, v) in read_exports(&bash_env) {
+        run = run.env(&k, v);
+    }
+    run.run()
+}
+
+/// The CODE_DEPLOY service of the CodeDeploy tests, with web:2 registered to promote.
+fn codedeploy_service(sb: &SandboxProc) {
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    crate::codedeploy::setup(sb, &v1, crate::codedeploy::ALL_AT_ONCE, 0, "True");
+    sb.boto3(&format!("ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v2:?}, 'portMappings': [{{'containerPort': 8080}}]}}])\nprint(json.dumps(True))"));
+}
+
+#[test]
+fn codedeploy_needs_its_statements_and_each_action_in_them() {
+    let sb = SandboxProc::start();
+    codedeploy_service(&sb);
+    let policy = rendered(
+        &sb,
+        &[
+            "iam",
+            "policy",
+            "--cluster",
+            "c1",
+            "--service",
+            "web",
+            "--codedeploy",
+        ],
+    );
+    let statements = policy["Statement"].as_array().unwrap();
+    let sid = |name: &str| {
+        statements
+            .iter()
+            .position(|s| s["Sid"] == name)
+            .unwrap_or_else(|| panic!("{name} in {policy}"))
+    };
+    assert_eq!(
+        statements[sid("CodeDeployDeployments")]["Resource"],
+        serde_json::json!([
+            "arn:aws:codedeploy:us-east-1:123456789012:deploymentgroup:AppECS-c1-web/DgpECS-c1-web"
+        ])
+    );
+    assert_eq!(
+        statements[sid("CodeDeployRevisions")]["Resource"],
+        serde_json::json!(["arn:aws:codedeploy:us-east-1:123456789012:application:AppECS-c1-web"])
+    );
+    let out = codedeploy_flow(&sb, &policy);
+    assert_eq!(out.code, 0, "under the rendered policy: {}", out.all());
+    assert!(
+        out.stdout.contains("AfterAllowTraffic succeeded"),
+        "{}",
+        out.stdout
+    );
+    // Without the flag, no CodeDeploy statement at all.
+    let plain = rendered(
+        &sb,
+        &["iam", "policy", "--cluster", "c1", "--service", "web"],
+    );
+    assert!(!plain.to_string().contains("codedeploy"), "{plain}");
+    // Each action the flow uses, taken away, fails it with that action named; StopDeployment
+    // is used by --rollback when a deployment has no verdict in time, which this flow is not.
+    for (statement, action) in [
+        ("CodeDeployDeployments", "codedeploy:GetDeploymentGroup"),
+        ("CodeDeployDeployments", "codedeploy:CreateDeployment"),
+        ("CodeDeployDeployments", "codedeploy:GetDeployment"),
+        ("CodeDeployDeployments", "codedeploy:ListDeploymentTargets"),
+        (
+            "CodeDeployDeployments",
+            "codedeploy:BatchGetDeploymentTargets",
+        ),
+        (
+            "CodeDeployRevisions",
+            "codedeploy:RegisterApplicationRevision",
+        ),
+        ("CodeDeployConfigs", "codedeploy:GetDeploymentConfig"),
+    ] {
+        let mut cut = policy.clone();
+        let i = sid(statement);
+        match cut["Statement"][i]["Action"].as_array_mut() {
+            Some(acts) => acts.retain(|a| a != action),
+            None => cut["Statement"][i]["Action"] = serde_json::json!([]),
+        }
+        sb.control("POST", "/_sandbox/reset", "");
+        codedeploy_service(&sb);
+        let out = codedeploy_flow(&sb, &cut);
+        assert_ne!(out.code, 0, "without {action}: {}", out.all());
+        assert!(
+            out.all()
+                .contains(&format!("not authorized to perform: {action} ")),
+            "without {action}: {}",
+            out.all()
+        );
+    }
+}
