@@ -245,7 +245,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Rollback(a) => ecs::hooks::run(&settings, a, true).await,
         cli::Command::Schedule(a) => crate::schedule::run(&settings, a).await,
         cli::Command::Iam(cli::IamCommand::Trust(a)) => iam::run_trust(&settings, a),
-        cli::Command::Iam(cli::IamCommand::Policy(a)) => iam::run_policy(&settings, a),
+        cli::Command::Iam(cli::IamCommand::Policy(a)) => iam::run_policy(&settings, *a),
         cli::Command::Doctor(a) => doctor::run(&settings, a).await,
         cli::Command::Bootstrap(a) => iam::run_bootstrap(&settings, a),
         cli::Command::Orb(o) => Err(anyhow::anyhow!(

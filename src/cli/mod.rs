@@ -195,7 +195,7 @@ pub enum IamCommand {
     /// Print the trust policy that lets CircleCI's OIDC tokens for a project assume the CI role.
     Trust(IamTrustArgs),
     /// Print the least-privilege permissions policy the CI role needs for what stevedore does.
-    Policy(IamPolicyArgs),
+    Policy(Box<IamPolicyArgs>),
 }
 
 #[derive(Debug, Args)]
