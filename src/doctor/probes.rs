@@ -100,6 +100,22 @@ impl Doctor {
         self.client().await.map(Ecs::new)
     }
 
+    /// The CodeDeploy API, for CODE_DEPLOY services.
+    async fn codedeploy(&self) -> std::result::Result<crate::codedeploy::api::CodeDeploy, Failure> {
+        let setup = |e: anyhow::Error| {
+            fail(
+                format!("{e:#}"),
+                "set up AWS credentials (see the role check)",
+            )
+        };
+        let credentials = crate::auth::credentials(&self.region, self.creds.clone())
+            .await
+            .map_err(setup)?;
+        Client::new(&crate::aws::json::CODEDEPLOY, &self.region, credentials)
+            .map(crate::codedeploy::api::CodeDeploy::new)
+            .map_err(setup)
+    }
+
     pub(super) async fn repository(&self, repo: &str) -> Check {
         match self.registry().await?.repository_uri(repo).await {
             Answer::Ok(Some(uri)) => Ok(uri),
@@ -159,6 +175,13 @@ impl Doctor {
                 match (s.controller(), s.strategy()) {
                     ("ECS", "ROLLING") => String::new(),
                     ("ECS", strategy) => format!(", strategy {strategy}"),
+                    ("CODE_DEPLOY", _) => {
+                        let (app, group) = crate::codedeploy::appspec::default_names(
+                            cluster.rsplit('/').next().unwrap_or(cluster),
+                            service,
+                        );
+                        format!(", CODE_DEPLOY controller (deploys through CodeDeploy; by default application {app}, deployment group {group})")
+                    }
                     (controller, _) => format!(", {controller} controller (stevedore deploy cannot update it)"),
                 },
             )),
@@ -259,12 +282,22 @@ impl Doctor {
         if let Some(cluster) = &self.target.cluster {
             let ecs = self.ecs().await?;
             for s in &self.target.services {
-                let native = match ecs.describe_services(cluster, &[s.as_str()]).await {
-                    Ok(v) => v
-                        .first()
-                        .is_some_and(|x| crate::ecs::stages::NATIVE.contains(&x.strategy())),
-                    Err(_) => false,
+                let (native, controller) = match ecs.describe_services(cluster, &[s.as_str()]).await
+                {
+                    Ok(v) => (
+                        v.first()
+                            .is_some_and(|x| crate::ecs::stages::NATIVE.contains(&x.strategy())),
+                        v.first()
+                            .map_or("ECS".to_string(), |x| x.controller().to_string()),
+                    ),
+                    Err(_) => (false, "ECS".to_string()),
                 };
+                if controller == "CODE_DEPLOY" {
+                    // Deploys create CodeDeploy deployments, not UpdateService calls. Only the
+                    // read is probed: a CreateDeployment probe could start a real deployment.
+                    self.codedeploy_group(cluster, s, &mut allowed).await?;
+                    continue;
+                }
                 if native {
                     // Blue/green, linear and canary: the service deployments are read and acted on.
                     let answer = ecs
@@ -309,6 +342,36 @@ impl Doctor {
             self.judge("DescribeTasks", answer, &mut allowed)?;
         }
         Ok(format!("allowed: {}", allowed.join(", ")))
+    }
+
+    /// GetDeploymentGroup of the group the console names for a CODE_DEPLOY service: allowed,
+    /// and found (or not, with the flags that name another).
+    async fn codedeploy_group(
+        &self,
+        cluster: &str,
+        service: &str,
+        allowed: &mut Vec<String>,
+    ) -> std::result::Result<(), Failure> {
+        let cd = self.codedeploy().await?;
+        let (app, group) = crate::codedeploy::appspec::default_names(
+            cluster.rsplit('/').next().unwrap_or(cluster),
+            service,
+        );
+        match cd.get_deployment_group(&app, &group).await {
+            Err(CallError::Api(e)) if is_denied(&e.code) => Err(self.denied_fix(
+                &e.message,
+                " (the service deploys through CodeDeploy: `stevedore iam policy --codedeploy`, or --codedeploy-group APPLICATION/GROUP)",
+            )),
+            Err(CallError::Transport(e)) => Err(fail(
+                format!("CodeDeploy GetDeploymentGroup: {e:#}"),
+                "check the network and AWS_DEFAULT_REGION",
+            )),
+            // Found, or not under the console's names: either way IAM let the call through.
+            _ => {
+                allowed.push("codedeploy:GetDeploymentGroup".into());
+                Ok(())
+            }
+        }
     }
 
     /// [`Self::judge`] for the calls of blue/green, linear and canary deploys: the fix names

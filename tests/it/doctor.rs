@@ -224,7 +224,6 @@ fn each_broken_set_up_gets_its_own_fix() {
         "{}",
         out.stdout
     );
-    sb.boto3("ecr.create_repository(repositoryName='app')\nprint(1)");
 
     // Missing service.
     sb.boto3("ecs.delete_service(cluster='c1', service='web', force=True)\nprint(1)");
@@ -303,6 +302,38 @@ fn a_blue_green_service_is_named_and_its_service_deployment_calls_checked() {
     assert!(
         out.stdout.contains("ecs:ContinueServiceDeployment"),
         "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_codedeploy_service_is_named_and_its_deployment_group_read_checked() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    crate::codedeploy::setup(&sb, &v1, crate::codedeploy::ALL_AT_ONCE, 0, "False");
+    set_role(&sb, "p1", &app_policy(&sb, &[]));
+    let token = sb.token(&["--org", "org-sandbox", "--project", "p1"]);
+    // The policy of a rolling service: CodeDeploy's calls are missing.
+    let out = doctor(&sb, &token).run();
+    let (line, fix) = failed_at(&out, "permissions");
+    assert!(line.contains("codedeploy:GetDeploymentGroup"), "{line}");
+    assert!(fix.contains("--codedeploy"), "{fix}");
+    assert!(
+        out.stdout.contains("CODE_DEPLOY controller (deploys through CodeDeploy; by default application AppECS-c1-web, deployment group DgpECS-c1-web)"),
+        "{}",
+        out.stdout
+    );
+    set_role(&sb, "p1", &app_policy(&sb, &["--codedeploy"]));
+    let out = doctor(&sb, &token).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("codedeploy:GetDeploymentGroup"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("ecs:UpdateService"),
+        "a CODE_DEPLOY service is not updated: {}",
         out.stdout
     );
 }
