@@ -19,13 +19,6 @@ import sys
 import yaml
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
-# Issue 14 (ECS deployment strategies and CodeDeploy) owns these; the guide says so.
-PENDING_ISSUE_14 = {
-    "deployment_controller", "deployment_config_name", "codedeploy_application_name",
-    "codedeploy_deployment_group_name", "codedeploy_load_balanced_container_name",
-    "codedeploy_load_balanced_container_port", "codedeploy_capacity_provider_name",
-    "codedeploy_capacity_provider_base", "codedeploy_capacity_provider_weight",
-}
 
 
 def helper_flags(binary):
@@ -88,8 +81,6 @@ def main():
             if cell == "—":
                 if notes.startswith("not needed:"):
                     pass
-                elif notes.startswith("**not yet**") and set(names) <= PENDING_ISSUE_14:
-                    pass
                 else:
                     problems.append(f"{short}: {names} have no stevedore counterpart and no 'not needed:' reason")
             for n in names:
@@ -109,7 +100,7 @@ def main():
     if problems:
         print("\n".join(problems))
         sys.exit(1)
-    print(f"parity: {total} incumbent parameters of {sum(len(o['components']) for o in incumbents.values())} jobs and commands: each has a home or a reason ({len(PENDING_ISSUE_14)} CodeDeploy ones wait for issue 14)")
+    print(f"parity: {total} incumbent parameters of {sum(len(o['components']) for o in incumbents.values())} jobs and commands: each has a home or a reason")
 
 
 if __name__ == "__main__":
