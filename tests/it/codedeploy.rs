@@ -358,3 +358,47 @@ fn promotion_registers_nothing_and_bad_input_is_refused_before_anything_is_regis
     assert_eq!(runs(&sb), "web:2");
     assert_eq!(task_definition_count(&sb), 2, "promotion registers nothing");
 }
+
+#[test]
+fn verify_runs_in_the_termination_wait_and_a_failure_stops_the_deployment_with_a_rollback() {
+    let (sb, v2) = with_service(ALL_AT_ONCE, 1, "False");
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--image",
+            &v2,
+            "--verify",
+            "test -n \"$STEVEDORE_VERIFY_CODEDEPLOY_DEPLOYMENT_ID\"",
+        ],
+    )
+    .run()
+    .success();
+    assert!(out.stdout.contains("verifying: test -n"), "{}", out.stdout);
+    assert_eq!(
+        newest(&sb, &deployment_id(&out.stdout))["info"]["status"],
+        "Succeeded"
+    );
+    assert_eq!(runs(&sb), "web:2");
+    // The next revision fails its check while the original task set still waits: back to it.
+    let v3 = sb.push_image("app", "v3", &[]);
+    let out = deploy(
+        &sb,
+        &["--service", "web", "--image", &v3, "--verify", "exit 1"],
+    )
+    .run();
+    assert_eq!(out.code, 3, "{}", out.all());
+    let o = &out.stdout;
+    assert!(
+        o.contains("stopping CodeDeploy deployment d-") && o.contains("with a rollback"),
+        "{o}"
+    );
+    assert!(
+        o.contains("ROLLED BACK: the verification `exit 1` exited with code 1"),
+        "{o}"
+    );
+    let d = newest(&sb, &deployment_id(o));
+    assert_eq!(d["info"]["status"], "Stopped", "{d}");
+    assert_eq!(runs(&sb), "web:2");
+}
