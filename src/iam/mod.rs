@@ -301,7 +301,12 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
             "--task-role/--execution-role: only needed with --service or --run-task-family"
         ));
     }
-    let codedeploy_groups = codedeploy_groups(&a, cluster.as_deref())?;
+    let codedeploy_groups = codedeploy_groups(
+        a.codedeploy,
+        &a.codedeploy_groups,
+        &a.services,
+        cluster.as_deref(),
+    )?;
     let region = settings.require_region()?;
     let account = settings.require_account()?;
     permissions_policy(&PolicyScope {
@@ -338,26 +343,26 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
 
 /// The CodeDeploy groups of `--codedeploy` (the console's names for each service) and
 /// `--codedeploy-group APPLICATION/GROUP`.
-fn codedeploy_groups(a: &IamPolicyArgs, cluster: Option<&str>) -> Result<Vec<(String, String)>> {
+fn codedeploy_groups(
+    console_names: bool,
+    groups: &[String],
+    services: &[String],
+    cluster: Option<&str>,
+) -> Result<Vec<(String, String)>> {
     let mut out = vec![];
-    if a.codedeploy {
-        if a.services.is_empty() {
+    if console_names {
+        if services.is_empty() {
             return Err(usage!(
                 "--codedeploy: name the services it deploys with --service"
             ));
         }
         let cluster = cluster.map(last_segment).unwrap_or("default");
-        for s in &a.services {
+        for s in services {
             let (app, group) = crate::codedeploy::appspec::default_names(cluster, last_segment(s));
             out.push((app, group));
         }
     }
-    for item in a
-        .codedeploy_groups
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-    {
+    for item in groups.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         let (app, group) = item
             .split_once('/')
             .filter(|(a, g)| !a.is_empty() && !g.is_empty() && !g.contains('/'))
@@ -458,190 +463,4 @@ pub fn run_bootstrap(settings: &Settings, a: BootstrapArgs) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scope() -> PolicyScope {
-        PolicyScope {
-            partition: "aws".into(),
-            region: "us-east-1".into(),
-            account: "123456789012".into(),
-            repos: vec!["team/web".into()],
-            cluster: Some("prod".into()),
-            services: vec!["web".into()],
-            pass_roles: vec![
-                "web-task".into(),
-                "arn:aws:iam::123456789012:role/ecsTaskExecutionRole".into(),
-            ],
-            ..Default::default()
-        }
-    }
-
-    fn sids(p: &serde_json::Value) -> Vec<&str> {
-        p["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["Sid"].as_str().unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn private_push_and_deploy_policy_is_scoped() {
-        let p = permissions_policy(&scope()).unwrap();
-        assert_eq!(
-            sids(&p),
-            [
-                "EcrLogin",
-                "EcrRepository",
-                "EcrPush",
-                "EcsTaskDefinitions",
-                "EcsTagOnCreate",
-                "EcsServices",
-                "EcsTasks",
-                "PassTaskRoles"
-            ]
-        );
-        let st = &p["Statement"];
-        assert_eq!(st[0]["Resource"], "*");
-        assert_eq!(
-            st[2]["Resource"],
-            serde_json::json!(["arn:aws:ecr:us-east-1:123456789012:repository/team/web"])
-        );
-        assert_eq!(
-            st[5]["Resource"],
-            serde_json::json!(["arn:aws:ecs:us-east-1:123456789012:service/prod/web"])
-        );
-        assert_eq!(
-            st[4]["Condition"]["StringEquals"]["ecs:CreateAction"],
-            serde_json::json!(["RegisterTaskDefinition"])
-        );
-        assert_eq!(
-            st[6]["Condition"]["ArnEquals"]["ecs:cluster"],
-            "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
-        );
-        assert_eq!(
-            st[7]["Resource"],
-            serde_json::json!([
-                "arn:aws:iam::123456789012:role/web-task",
-                "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
-            ])
-        );
-        assert_eq!(
-            st[7]["Condition"]["StringEquals"]["iam:PassedToService"],
-            "ecs-tasks.amazonaws.com"
-        );
-        // Nothing outside the named resources but the two actions AWS only grants on "*".
-        let stars: Vec<&str> = st
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| s["Resource"] == "*" && s.get("Condition").is_none())
-            .map(|s| s["Sid"].as_str().unwrap())
-            .collect();
-        assert_eq!(stars, ["EcrLogin", "EcsTaskDefinitions"]);
-        assert!(!p.to_string().contains("SetRepositoryPolicy"));
-        assert!(!p.to_string().contains("CreateService"));
-    }
-
-    #[test]
-    fn public_push_policy_needs_the_bearer_token() {
-        let p = permissions_policy(&PolicyScope {
-            public: true,
-            cluster: None,
-            services: vec![],
-            pass_roles: vec![],
-            ..scope()
-        })
-        .unwrap();
-        assert_eq!(
-            sids(&p),
-            ["EcrPublicLogin", "EcrPublicRepository", "EcrPublicPush"]
-        );
-        let login = &p["Statement"][0]["Action"];
-        assert_eq!(
-            login,
-            &serde_json::json!([
-                "ecr-public:GetAuthorizationToken",
-                "sts:GetServiceBearerToken"
-            ])
-        );
-        assert_eq!(
-            p["Statement"][2]["Resource"][0],
-            "arn:aws:ecr-public::123456789012:repository/team/web"
-        );
-    }
-
-    #[test]
-    fn the_public_bootstrap_creates_a_public_repository() {
-        let t = Bootstrap {
-            org_id: "o",
-            project_id: "p",
-            role_name: "ci",
-            repo: "web",
-            public: true,
-            trust: serde_json::json!({"Statement": []}),
-            permissions: serde_json::json!({"Statement": []}),
-            lifecycle: serde_json::json!({"rules": []}),
-        }
-        .template()
-        .unwrap();
-        assert_eq!(
-            t["Resources"]["Repository"]["Type"],
-            "AWS::ECR::PublicRepository"
-        );
-        assert!(t["Outputs"].get("RepositoryUri").is_none());
-        assert_eq!(
-            t["Resources"]["CiRole"]["Properties"]["AssumeRolePolicyDocument"],
-            serde_json::json!({"Statement": []})
-        );
-    }
-
-    #[test]
-    fn options_add_exactly_their_statements() {
-        let p = permissions_policy(&PolicyScope {
-            run_task_families: vec!["migrate".into()],
-            create_service: true,
-            repository_policy: true,
-            ..scope()
-        })
-        .unwrap();
-        assert!(sids(&p).contains(&"EcsRunTask"));
-        let text = p.to_string();
-        assert!(text.contains("task-definition/migrate:*"));
-        assert!(text.contains("ecs:CreateService"));
-        assert!(text.contains("ecr:SetRepositoryPolicy"));
-    }
-
-    #[test]
-    fn sub_patterns() {
-        assert_eq!(sub_pattern("o", "p", None, None), "org/o/project/p/user/*");
-        assert_eq!(
-            sub_pattern("o", "p", Some("main"), Some("github.com/a/b")),
-            "org/o/project/p/user/*/vcs-origin/github.com/a/b/vcs-ref/refs/heads/main"
-        );
-        assert_eq!(
-            sub_pattern("o", "p", Some("main"), None),
-            "org/o/project/p/user/*/vcs-origin/*/vcs-ref/refs/heads/main"
-        );
-    }
-
-    #[test]
-    fn renders_circleci_documented_shape() {
-        let p = trust_policy("123456789012", "aws", "org-1", "proj-1", None, None).unwrap();
-        let s = &p["Statement"][0];
-        assert_eq!(
-            s["Principal"]["Federated"],
-            "arn:aws:iam::123456789012:oidc-provider/oidc.circleci.com/org/org-1"
-        );
-        assert_eq!(s["Action"], "sts:AssumeRoleWithWebIdentity");
-        assert_eq!(
-            s["Condition"]["StringEquals"]["oidc.circleci.com/org/org-1:aud"],
-            "org-1"
-        );
-        assert_eq!(
-            s["Condition"]["StringLike"]["oidc.circleci.com/org/org-1:sub"],
-            "org/org-1/project/proj-1/user/*"
-        );
-    }
-}
+mod tests;

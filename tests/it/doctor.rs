@@ -224,6 +224,7 @@ fn each_broken_set_up_gets_its_own_fix() {
         "{}",
         out.stdout
     );
+    sb.boto3("ecr.create_repository(repositoryName='app')\nprint(1)");
 
     // Missing service.
     sb.boto3("ecs.delete_service(cluster='c1', service='web', force=True)\nprint(1)");

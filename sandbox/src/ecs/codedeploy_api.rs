@@ -42,7 +42,10 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value) -> OpResult 
             let d = started(st, body)?;
             Ok(json!({"targetIds": [format!("{}:{}", d.service.0, d.service.1)]}))
         }
-        "BatchGetDeploymentTargets" => batch_get_targets(st, ctx, body),
+        "BatchGetDeploymentTargets" => {
+            let d = started(st, body)?.clone();
+            batch_get_targets(st, ctx, &d, body)
+        }
         "StopDeployment" => stop_deployment(st, ctx, body),
         other => Err(AwsError::client(
             "UnknownOperationException",
@@ -441,146 +444,6 @@ fn record_rollbacks(st: &mut EcsState, now: f64) {
         }
         st.codedeploy.deployments.push(r);
     }
-}
-
-fn deployment_info(st: &EcsState, d: &CdDeployment) -> Value {
-    let n = ecs_deployment(st, d).and_then(|(_, e)| e.native.clone());
-    let g = st.codedeploy.groups.get(&(d.app.clone(), d.group.clone()));
-    let mut v = json!({
-        "applicationName": d.app, "deploymentGroupName": d.group, "deploymentConfigName": d.config_name,
-        "deploymentId": d.id, "revision": d.revision, "createTime": d.created_at, "creator": d.creator,
-        "computePlatform": "ECS", "ignoreApplicationStopFailures": false, "updateOutdatedInstancesOnly": false,
-        "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
-        "autoRollbackConfiguration": {"enabled": d.auto_rollback, "events": ["DEPLOYMENT_FAILURE"]},
-    });
-    if let Some(desc) = &d.description {
-        v["description"] = json!(desc);
-    }
-    if let Some(g) = g {
-        for k in ["blueGreenDeploymentConfiguration", "loadBalancerInfo"] {
-            if let Some(x) = g.spec.get(k) {
-                v[k] = x.clone();
-            }
-        }
-    }
-    let Some(n) = n else {
-        v["status"] = json!("Failed");
-        return v;
-    };
-    let status = status(d, &n);
-    v["status"] = json!(status);
-    if n.status != "PENDING" {
-        v["startTime"] = json!(n.started_at);
-    }
-    v["instanceTerminationWaitTimeStarted"] = json!(n.stage >= 8 && d.creator == "user");
-    let done = |s: &str| matches!(s, "Succeeded" | "Failed" | "Stopped");
-    if done(status) {
-        let end = if d.creator == "user" && status != "Succeeded" {
-            n.rollback.as_ref().map(|r| r.1).or(n.finished_at)
-        } else {
-            n.finished_at
-        };
-        if let Some(t) = end {
-            v["completeTime"] = json!(t);
-        }
-    }
-    if d.creator == "user" && (status == "Failed" || status == "Stopped") {
-        v["errorInformation"] = error_information(d, &n).unwrap_or(Value::Null);
-    }
-    let target = target_status(&n);
-    let count = |s: &str| i64::from(target == s);
-    v["deploymentOverview"] = json!({"Pending": count("Pending"), "InProgress": count("InProgress"), "Succeeded": count("Succeeded"), "Failed": count("Failed"), "Skipped": 0, "Ready": 0});
-    match (&d.rollback_id, &d.rolls_back) {
-        (Some(r), _) => {
-            v["rollbackInfo"] = json!({"rollbackDeploymentId": r, "rollbackMessage": format!("Deployment {} failed; rolled back by deployment {r}.", d.id)})
-        }
-        (_, Some(of)) => {
-            v["rollbackInfo"] = json!({"rollbackTriggeringDeploymentId": of, "rollbackMessage": format!("Rollback of deployment {of}.")})
-        }
-        _ => {}
-    }
-    v
-}
-
-fn batch_get_targets(st: &EcsState, ctx: &Ctx, body: &Value) -> OpResult {
-    let d = started(st, body)?;
-    let ids: Vec<&str> = body["targetIds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    if ids.is_empty() {
-        return Err(AwsError::client(
-            "DeploymentTargetIdRequiredException",
-            "A deployment target ID was not provided.",
-        ));
-    }
-    let own = format!("{}:{}", d.service.0, d.service.1);
-    if let Some(other) = ids.iter().find(|i| **i != own) {
-        return Err(AwsError::client(
-            "DeploymentTargetDoesNotExistException",
-            format!("The deployment target {other} does not exist."),
-        ));
-    }
-    let (svc, green) = ecs_deployment(st, d).expect("started");
-    let n = green.native.clone().expect("native");
-    let count = |dep: &str, status: &str| {
-        st.tasks
-            .iter()
-            .filter(|t| {
-                t.deployment.as_deref() == Some(dep)
-                    && t.desired_status == "RUNNING"
-                    && t.last_status == status
-            })
-            .count()
-    };
-    let groups = st
-        .codedeploy
-        .groups
-        .get(&(d.app.clone(), d.group.clone()))
-        .map(|g| g.spec.clone())
-        .unwrap_or_default();
-    let tg = |i: usize| {
-        groups
-            .pointer(&format!(
-                "/loadBalancerInfo/targetGroupPairInfoList/0/targetGroups/{i}/name"
-            ))
-            .cloned()
-            .unwrap_or(json!(""))
-    };
-    let set = |id: &str, label: &str, weight: f64, i: usize, primary: bool| {
-        json!({
-            "identifer": id, "desiredCount": if label == "Green" && n.rollback.is_some() { 0 } else { svc.desired },
-            "pendingCount": count(id, "PENDING") + count(id, "PROVISIONING"), "runningCount": count(id, "RUNNING"),
-            "status": if primary { "PRIMARY" } else { "ACTIVE" }, "trafficWeight": weight, "targetGroup": {"name": tg(i)}, "taskSetLabel": label,
-        })
-    };
-    let mut sets = vec![];
-    if let Some((blue, _)) = &n.source {
-        sets.push(set(
-            blue,
-            "Blue",
-            100.0 - n.production,
-            0,
-            n.production < 100.0,
-        ));
-    }
-    sets.push(set(
-        &green.id,
-        "Green",
-        n.production,
-        1,
-        n.production >= 100.0,
-    ));
-    let events = lifecycle_events(&n, ctx.now);
-    let updated = n.stage_log.last().map_or(d.created_at, |(_, t)| *t);
-    Ok(
-        json!({"deploymentTargets": [{"deploymentTargetType": "ECSTarget", "ecsTarget": {
-            "deploymentId": d.id, "targetId": own, "targetArn": svc.arn, "lastUpdatedAt": updated,
-            "lifecycleEvents": events, "status": target_status(&n), "taskSetsInfo": sets,
-        }}]}),
-    )
 }
 
 fn stop_deployment(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {

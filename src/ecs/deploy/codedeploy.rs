@@ -48,6 +48,41 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Read and check the `--codedeploy-*` flags.
+    pub fn from_args(a: &crate::cli::DeployArgs) -> Result<Settings> {
+        use crate::codedeploy::appspec;
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+        };
+        let list = |v: &[String]| -> Vec<String> {
+            v.iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        if a.codedeploy_container_port == Some(0) {
+            return Err(usage!("--codedeploy-container-port (STEVEDORE_CODEDEPLOY_CONTAINER_PORT): 0 is not a port (1 to 65535)"));
+        }
+        Ok(Settings {
+            application: given(&a.codedeploy_application),
+            group: given(&a.codedeploy_deployment_group),
+            config: given(&a.codedeploy_config),
+            container: given(&a.codedeploy_container),
+            port: a.codedeploy_container_port,
+            capacity_providers: list(&a.codedeploy_capacity_provider)
+                .iter()
+                .map(|c| appspec::parse_capacity_provider(c).map_err(|e| usage!("--codedeploy-capacity-provider (STEVEDORE_CODEDEPLOY_CAPACITY_PROVIDERS): {e}")))
+                .collect::<Result<_>>()?,
+            hooks: list(&a.codedeploy_hook)
+                .iter()
+                .map(|h| appspec::parse_hook(h).map_err(|e| usage!("--codedeploy-hook (STEVEDORE_CODEDEPLOY_HOOKS): {e}")))
+                .collect::<Result<_>>()?,
+        })
+    }
+
     /// Whether any CodeDeploy flag was given (they mean nothing to other controllers).
     pub fn any(&self) -> bool {
         self.application.is_some()
@@ -248,43 +283,12 @@ async fn follow(
     let mut verify_failure: Option<String> = None;
     let mut unanswered = false;
     loop {
-        let polled = async {
-            let info = cd.get_deployment(&f.id).await?;
-            let target = cd.ecs_target(&f.id, &mut target_id).await?;
-            Ok::<_, CallError>((info, target))
-        }
-        .await;
-        let (info, target) = match polled {
-            Ok(p) => {
-                interval = plan.poll;
-                p
-            }
-            Err(e) if e.is_deadline() => return Ok(DeployResult::TimedOut),
-            Err(e @ CallError::Transport(_))
-            | Err(e @ CallError::Api(ApiError { status: 500.., .. })) => {
-                if !unanswered {
-                    unanswered = true;
-                    say(plan, f.service, &format!("CodeDeploy did not answer ({e}); the deployment goes on, still following it until the deadline"));
-                }
-                if !pause(interval, deadline).await {
-                    return Ok(DeployResult::TimedOut);
-                }
-                continue;
-            }
-            Err(CallError::Api(e)) if e.is_throttling() => {
-                interval = (interval * 2).min(Duration::from_secs(30));
-                say(
-                    plan,
-                    f.service,
-                    &format!("throttled; polling every {} ms", interval.as_millis()),
-                );
-                if !pause(interval, deadline).await {
-                    return Ok(DeployResult::TimedOut);
-                }
-                continue;
-            }
-            Err(e) => return Err(e.into_anyhow("CodeDeploy GetDeployment".into())),
-        };
+        let (info, target) =
+            match poll(cd, plan, f, &mut target_id, &mut interval, &mut unanswered).await? {
+                Poll::Got(p) => *p,
+                Poll::Again if pause(interval, deadline).await => continue,
+                Poll::Again | Poll::TimedOut => return Ok(DeployResult::TimedOut),
+            };
         observe(
             plan,
             f,
@@ -317,24 +321,12 @@ async fn follow(
                 return Ok(DeployResult::Deployed);
             }
             Verdict::RolledBack(why) => {
-                let green = target
-                    .as_ref()
-                    .and_then(|t| t.green())
-                    .and_then(|g| g.identifer.clone());
-                if let Some(id) = green {
-                    report_stopped(ecs, plan, f.service, &id, watch).await;
-                }
+                stopped_tasks(ecs, plan, f, target.as_ref(), watch).await;
                 let why = verify_failure.unwrap_or(why);
                 return Ok(rolled_back(cd, plan, f, &info, why, deadline).await);
             }
             Verdict::Failed(why) => {
-                let green = target
-                    .as_ref()
-                    .and_then(|t| t.green())
-                    .and_then(|g| g.identifer.clone());
-                if let Some(id) = green {
-                    report_stopped(ecs, plan, f.service, &id, watch).await;
-                }
+                stopped_tasks(ecs, plan, f, target.as_ref(), watch).await;
                 return Ok(DeployResult::Failed(verify_failure.unwrap_or(why)));
             }
             Verdict::InProgress => {}
@@ -343,34 +335,114 @@ async fn follow(
         // deployment with a rollback, which puts traffic back on it.
         if plan.verify.is_some() && !verified && target.as_ref().is_some_and(EcsTarget::shifted) {
             verified = true;
-            match verify_now(plan, f).await? {
-                DeployResult::Deployed if plan.wait_until == WaitUntil::TrafficShifted => {
-                    return Ok(DeployResult::Deployed)
-                }
-                DeployResult::Deployed => {}
-                DeployResult::TimedOut => return Ok(DeployResult::TimedOut),
-                DeployResult::Failed(why) | DeployResult::RolledBack(why) => {
-                    say(
-                        plan,
-                        f.service,
-                        &format!("stopping CodeDeploy deployment {} with a rollback", f.id),
-                    );
-                    match cd.stop_deployment(&f.id, true).await {
-                        Ok(()) => verify_failure = Some(why),
-                        Err(CallError::Api(e))
-                            if e.code == "DeploymentAlreadyCompletedException" =>
-                        {
-                            return Ok(DeployResult::Failed(format!("{why}; the deployment had already completed, so nothing was rolled back")));
-                        }
-                        Err(e) => return Err(e.into_anyhow("CodeDeploy StopDeployment".into())),
-                    }
-                }
-                other => return Ok(other),
+            match verify_in_wait(cd, plan, f).await? {
+                Ok(failure) => verify_failure = failure,
+                Err(done) => return Ok(done),
             }
         }
         if !pause(interval, deadline).await {
             return Ok(DeployResult::TimedOut);
         }
+    }
+}
+
+/// One poll's answer, or what to do instead.
+enum Poll {
+    Got(Box<(DeploymentInfo, Option<EcsTarget>)>),
+    /// A transient failure or throttling: wait a poll and ask again.
+    Again,
+    TimedOut,
+}
+
+/// GetDeployment and the ECS target once. Transient failures are said once and waited out
+/// until the deadline; throttling slows the polls down.
+async fn poll(
+    cd: &CodeDeploy,
+    plan: &Plan,
+    f: &Followed<'_>,
+    target_id: &mut Option<String>,
+    interval: &mut Duration,
+    unanswered: &mut bool,
+) -> Result<Poll> {
+    let polled = async {
+        let info = cd.get_deployment(&f.id).await?;
+        let target = cd.ecs_target(&f.id, target_id).await?;
+        Ok::<_, CallError>((info, target))
+    }
+    .await;
+    match polled {
+        Ok(p) => {
+            *interval = plan.poll;
+            Ok(Poll::Got(Box::new(p)))
+        }
+        Err(e) if e.is_deadline() => Ok(Poll::TimedOut),
+        Err(e @ CallError::Transport(_))
+        | Err(e @ CallError::Api(ApiError { status: 500.., .. })) => {
+            if !*unanswered {
+                *unanswered = true;
+                say(plan, f.service, &format!("CodeDeploy did not answer ({e}); the deployment goes on, still following it until the deadline"));
+            }
+            Ok(Poll::Again)
+        }
+        Err(CallError::Api(e)) if e.is_throttling() => {
+            *interval = (*interval * 2).min(Duration::from_secs(30));
+            say(
+                plan,
+                f.service,
+                &format!("throttled; polling every {} ms", interval.as_millis()),
+            );
+            Ok(Poll::Again)
+        }
+        Err(e) => Err(e.into_anyhow("CodeDeploy GetDeployment".into())),
+    }
+}
+
+/// `--verify` while the original task set waits for termination: a failure stops the
+/// deployment with a rollback, which puts traffic back on it. `Ok(why)` to go on following
+/// (with the failure that decides the verdict, if any), `Err(result)` when the deploy ends here.
+async fn verify_in_wait(
+    cd: &CodeDeploy,
+    plan: &Plan,
+    f: &Followed<'_>,
+) -> Result<std::result::Result<Option<String>, DeployResult>> {
+    Ok(match verify_now(plan, f).await? {
+        DeployResult::Deployed if plan.wait_until == WaitUntil::TrafficShifted => {
+            Err(DeployResult::Deployed)
+        }
+        DeployResult::Deployed => Ok(None),
+        DeployResult::Failed(why) | DeployResult::RolledBack(why) => {
+            say(
+                plan,
+                f.service,
+                &format!("stopping CodeDeploy deployment {} with a rollback", f.id),
+            );
+            match cd.stop_deployment(&f.id, true).await {
+                Ok(()) => Ok(Some(why)),
+                Err(CallError::Api(e)) if e.code == "DeploymentAlreadyCompletedException" => {
+                    Err(DeployResult::Failed(format!(
+                        "{why}; the deployment had already completed, so nothing was rolled back"
+                    )))
+                }
+                Err(e) => return Err(e.into_anyhow("CodeDeploy StopDeployment".into())),
+            }
+        }
+        other => Err(other),
+    })
+}
+
+/// The stopped tasks of the replacement task set, with their reasons.
+async fn stopped_tasks(
+    ecs: &Ecs,
+    plan: &Plan,
+    f: &Followed<'_>,
+    target: Option<&EcsTarget>,
+    watch: &mut Watch,
+) {
+    if let Some(id) = target
+        .and_then(EcsTarget::green)
+        .and_then(|g| g.identifer.clone())
+    {
+        report_stopped(ecs, plan, f.service, &id, watch).await;
     }
 }
 

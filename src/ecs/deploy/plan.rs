@@ -80,41 +80,6 @@ fn load_balancer(target_group: &str, container: &str) -> Result<Value> {
     Ok(json!({"targetGroupArn": tg, "containerName": name, "containerPort": port}))
 }
 
-/// The `--codedeploy-*` flags, checked.
-fn codedeploy_settings(a: &DeployArgs) -> Result<super::codedeploy::Settings> {
-    use crate::codedeploy::appspec;
-    let given = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-    };
-    let list = |v: &[String]| -> Vec<String> {
-        v.iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    };
-    if a.codedeploy_container_port == Some(0) {
-        return Err(usage!("--codedeploy-container-port (STEVEDORE_CODEDEPLOY_CONTAINER_PORT): 0 is not a port (1 to 65535)"));
-    }
-    Ok(super::codedeploy::Settings {
-        application: given(&a.codedeploy_application),
-        group: given(&a.codedeploy_deployment_group),
-        config: given(&a.codedeploy_config),
-        container: given(&a.codedeploy_container),
-        port: a.codedeploy_container_port,
-        capacity_providers: list(&a.codedeploy_capacity_provider)
-            .iter()
-            .map(|c| appspec::parse_capacity_provider(c).map_err(|e| usage!("--codedeploy-capacity-provider (STEVEDORE_CODEDEPLOY_CAPACITY_PROVIDERS): {e}")))
-            .collect::<Result<_>>()?,
-        hooks: list(&a.codedeploy_hook)
-            .iter()
-            .map(|h| appspec::parse_hook(h).map_err(|e| usage!("--codedeploy-hook (STEVEDORE_CODEDEPLOY_HOOKS): {e}")))
-            .collect::<Result<_>>()?,
-    })
-}
-
 /// The largest task-definition file read: ECS refuses definitions over 64 KiB anyway, and a
 /// DescribeTaskDefinition answer around one is bigger, so 1 MiB leaves room.
 const MAX_TASK_DEFINITION_FILE: u64 = 1 << 20;
@@ -291,7 +256,7 @@ impl Plan {
             rollback: a.rollback,
             verify,
             strategy: super::strategy::StrategyChange::from_args(a)?,
-            codedeploy: codedeploy_settings(a)?,
+            codedeploy: super::codedeploy::Settings::from_args(a)?,
             prefix: services.len() > 1,
             log_lines: a.log_lines,
         })

@@ -37,30 +37,11 @@ pub(super) async fn deploy_one(
     service: &str,
 ) -> Result<Report> {
     let started = Instant::now();
-    let cluster = plan.cluster.as_str();
-    let svc = match describe_service(ecs, plan, service, started).await {
-        Ok(Some(v)) if v.status != "INACTIVE" => v,
-        Ok(_) if plan.create.is_some() => return create_service(ecs, plan, service, started).await,
-        Ok(_) => return Err(anyhow::anyhow!("service {service} not found in cluster {cluster} in {}: check --service, --cluster and the region, or pass --create-service", plan.region)),
-        Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => {
-            return Err(anyhow::anyhow!(
-                "cluster {cluster} not found in {}: check --cluster and the region (--region, AWS_REGION, AWS_DEFAULT_REGION)",
-                plan.region
-            ));
-        }
-        Err(e) => return Err(api_err("DescribeServices", e)),
+    let Some(svc) = existing_service(ecs, plan, service, started).await? else {
+        return create_service(ecs, plan, service, started).await;
     };
     let current = svc.task_definition.clone();
-    // What the controller and the strategy need of the service is checked before anything
-    // is registered.
-    let codedeploy = if svc.controller() == "CODE_DEPLOY" {
-        Some(super::codedeploy::prepare(cd, plan, &svc).await?)
-    } else if plan.codedeploy.any() {
-        return Err(usage!("the --codedeploy-* flags are for services with the CODE_DEPLOY deployment controller; service {service} uses {}", svc.controller()));
-    } else {
-        plan.strategy.check(&svc, plan.verify.is_some())?;
-        None
-    };
+    let codedeploy = check_controller(cd, plan, &svc).await?;
     let native = codedeploy.is_none()
         && crate::ecs::stages::NATIVE.contains(&plan.strategy.effective(&svc).as_str());
 
@@ -105,18 +86,7 @@ pub(super) async fn deploy_one(
 
     let target = match target_known {
         Some(arn) => arn,
-        None => {
-            let arn = register(ecs, plan, &new).await?;
-            say(
-                plan,
-                service,
-                &format!("registered {}", arn.rsplit('/').next().unwrap_or(&arn)),
-            );
-            for l in &td_diff {
-                say(plan, service, &format!("  {l}"));
-            }
-            arn
-        }
+        None => register_said(ecs, plan, service, &new, &td_diff).await?,
     };
     if let Some(g) = &codedeploy {
         let mut watch = Watch::seeded(&svc);
@@ -172,6 +142,63 @@ pub(super) async fn deploy_one(
         seconds: started.elapsed().as_secs_f64(),
         record: std::mem::take(&mut watch.record),
     })
+}
+
+/// The service as described; `None` when it does not exist and is to be created.
+async fn existing_service(
+    ecs: &Ecs,
+    plan: &Plan,
+    service: &str,
+    started: Instant,
+) -> Result<Option<Service>> {
+    let cluster = plan.cluster.as_str();
+    match describe_service(ecs, plan, service, started).await {
+        Ok(Some(v)) if v.status != "INACTIVE" => Ok(Some(v)),
+        Ok(_) if plan.create.is_some() => Ok(None),
+        Ok(_) => Err(anyhow::anyhow!("service {service} not found in cluster {cluster} in {}: check --service, --cluster and the region, or pass --create-service", plan.region)),
+        Err(CallError::Api(e)) if e.code == "ClusterNotFoundException" => Err(anyhow::anyhow!(
+            "cluster {cluster} not found in {}: check --cluster and the region (--region, AWS_REGION, AWS_DEFAULT_REGION)",
+            plan.region
+        )),
+        Err(e) => Err(api_err("DescribeServices", e)),
+    }
+}
+
+/// Register the new revision and say so, with its changes; its ARN.
+async fn register_said(
+    ecs: &Ecs,
+    plan: &Plan,
+    service: &str,
+    new: &Value,
+    td_diff: &[String],
+) -> Result<String> {
+    let arn = register(ecs, plan, new).await?;
+    say(
+        plan,
+        service,
+        &format!("registered {}", arn.rsplit('/').next().unwrap_or(&arn)),
+    );
+    for l in td_diff {
+        say(plan, service, &format!("  {l}"));
+    }
+    Ok(arn)
+}
+
+/// What the controller and the strategy need of the service, checked before anything is
+/// registered; the deployment group when CodeDeploy deploys it.
+async fn check_controller(
+    cd: &crate::codedeploy::api::CodeDeploy,
+    plan: &Plan,
+    svc: &Service,
+) -> Result<Option<super::codedeploy::Group>> {
+    if svc.controller() == "CODE_DEPLOY" {
+        return Ok(Some(super::codedeploy::prepare(cd, plan, svc).await?));
+    }
+    if plan.codedeploy.any() {
+        return Err(usage!("the --codedeploy-* flags are for services with the CODE_DEPLOY deployment controller; service {} uses {}", svc.service_name, svc.controller()));
+    }
+    plan.strategy.check(svc, plan.verify.is_some())?;
+    Ok(None)
 }
 
 /// UpdateService to `target` (with the plan's count, breaker and force), said once; the new
