@@ -173,6 +173,54 @@ def native(env, ecs, good, crash):
                   f"DescribeServices {max(r[2] for r in rows):.1f}/min at most")
 
 
+def codedeploy_scenario(env, ecs, cd, service, image):
+    """A CodeDeploy blue/green deployment (ECSAllAtOnce, no termination wait): how soon
+    stevedore exits after the sandbox decides it (the deployment's completeTime), and its
+    GetDeployment and BatchGetDeploymentTargets calls a minute while it waits."""
+    ecs.create_service(cluster="bench", serviceName=service, taskDefinition="lb:1", desiredCount=2,
+                       deploymentController={"type": "CODE_DEPLOY"},
+                       loadBalancers=[{"targetGroupArn": LB_ARN + "targetgroup/blue/1", "containerName": "web", "containerPort": 80}])
+    app, group = f"AppECS-bench-{service}", f"DgpECS-bench-{service}"
+    cd.create_application(applicationName=app, computePlatform="ECS")
+    cd.create_deployment_group(applicationName=app, deploymentGroupName=group, serviceRoleArn="arn:aws:iam::123456789012:role/cd",
+                               ecsServices=[{"serviceName": service, "clusterName": "bench"}],
+                               deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+                               blueGreenDeploymentConfiguration={"terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 0}},
+                               loadBalancerInfo={"targetGroupPairInfoList": [{"targetGroups": [{"name": "blue"}, {"name": "green"}],
+                                                                              "prodTrafficRoute": {"listenerArns": [LB_ARN + "listener/app/lb/1/2"]}}]})
+    while ecs.describe_services(cluster="bench", services=[service])["services"][0]["runningCount"] != 2:
+        time.sleep(0.2)
+    out = tempfile.mktemp()
+    started = time.time()
+    proc = subprocess.run([BIN, "deploy", "--cluster", "bench", "--service", service, "--image", image, "--output-file", out],
+                          env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exited = time.time()
+    with open(out) as f:
+        dep_id = json.load(f)["deployments"][0]["deploymentId"]
+    d = cd.get_deployment(deploymentId=dep_id)["deploymentInfo"]
+    decided = d["completeTime"].timestamp()
+    log = calls(env)
+    created = max(c["at"] for c in log if c["call"] == "CodeDeploy.CreateDeployment" and started <= c["at"] <= exited)
+    minutes = (exited - created) / 60.0
+    count = lambda op: sum(1 for c in log if c["call"] == op and created <= c["at"] <= exited)
+    return proc.returncode, d["status"], exited - decided, count("CodeDeploy.GetDeployment") / minutes, count("CodeDeploy.BatchGetDeploymentTargets") / minutes
+
+
+def codedeploy(env, ecs, good, crash):
+    cd = boto3.client("codedeploy", **kw(env))
+    for want, image in (("Succeeded", good), ("Failed", crash)):
+        rows = []
+        for i in range(RUNS):
+            code, status, latency, gd_rate, bt_rate = codedeploy_scenario(env, ecs, cd, f"cd-{want.lower()}-{i}", image)
+            if status != want:
+                sys.exit(f"bench: expected a {want} CodeDeploy deployment, the sandbox says {status} (stevedore exit {code})")
+            rows.append((latency, gd_rate, bt_rate, code))
+        lat = statistics.median(r[0] for r in rows)
+        print(f"deploy CODE_DEPLOY {want}: sandbox decided -> stevedore exited in {lat:.2f} s (median of {len(rows)}; exit codes {sorted({r[3] for r in rows})}); "
+              f"deployment-successful waiter cadence {WAITER_CADENCE:.0f} s; ratio {lat / WAITER_CADENCE:.2f}; GetDeployment {max(r[1] for r in rows):.1f}/min, "
+              f"BatchGetDeploymentTargets {max(r[2] for r in rows):.1f}/min at most")
+
+
 def main():
     proc, env = start_sandbox()
     try:
@@ -202,6 +250,7 @@ def main():
             print(f"deploy {state}: sandbox marked it -> stevedore exited in {lat:.2f} s (median of {len(rows)}; exit codes {codes}); "
                   f"waiter cadence {WAITER_CADENCE:.0f} s; ratio {lat / WAITER_CADENCE:.2f}; DescribeServices {rate:.1f}/min at most (limit 30)")
         native(env, ecs, good2, crash)
+        codedeploy(env, ecs, good2, crash)
     finally:
         proc.terminate()
         proc.wait()
