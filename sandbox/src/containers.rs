@@ -49,6 +49,12 @@ pub(crate) fn start_containers(
                     }
                 }
             };
+            if !run.ports.is_empty() {
+                let ports = docker.ports(&id).await;
+                if let Some((t, _)) = app.lock().ecs.task_mut(&run.task_arn) {
+                    t.published = ports;
+                }
+            }
             if run.health.is_some() {
                 follow_health(
                     app.clone(),

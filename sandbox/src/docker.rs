@@ -93,6 +93,10 @@ impl Docker {
         for (k, v) in env {
             c.arg("-e").arg(format!("{k}={v}"));
         }
+        // Each mapped port on a loopback port the engine picks, for the sandbox's listeners.
+        for p in &run.ports {
+            c.arg("-p").arg(format!("127.0.0.1::{p}"));
+        }
         // The task definition's health check, run by the engine; its seconds are sandbox
         // seconds, so they pass `speed` times faster in real time.
         if let Some(hc) = &run.health {
@@ -125,7 +129,11 @@ impl Docker {
         let line = err
             .lines()
             .find(|l| l.contains("Error") || l.contains("error"))
-            .or_else(|| err.lines().find(|l| !l.trim().is_empty()))
+            // Past the engine's note that it will pull, to the reason the pull failed.
+            .or_else(|| {
+                err.lines()
+                    .find(|l| !l.trim().is_empty() && !l.starts_with("Unable to find image"))
+            })
             .unwrap_or("docker run failed")
             .trim()
             .trim_start_matches("docker: ")
@@ -150,6 +158,14 @@ impl Docker {
     pub async fn wait(&self, id: &str) -> Option<i32> {
         let out = self.cmd().args(["wait", id]).output().await.ok()?;
         String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    }
+
+    /// The loopback addresses a container's ports were published on: (container port, address).
+    pub async fn ports(&self, id: &str) -> Vec<(u16, String)> {
+        let Ok(out) = self.cmd().args(["port", id]).output().await else {
+            return vec![];
+        };
+        published(&String::from_utf8_lossy(&out.stdout))
     }
 
     /// What a container has printed so far: its standard output and standard error lines.
@@ -228,5 +244,34 @@ impl Docker {
                 .output()
                 .await;
         }
+    }
+}
+
+/// `docker port`'s lines (`8080/tcp -> 127.0.0.1:32768`) as (container port, address).
+pub fn published(text: &str) -> Vec<(u16, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (port, addr) = l.split_once(" -> ")?;
+            let port = port.split('/').next()?.trim().parse().ok()?;
+            Some((port, addr.trim().to_string()))
+        })
+        .filter(|(_, a)| a.starts_with("127.0.0.1:"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn published_ports_are_read_off_docker_port() {
+        let text =
+            "8080/tcp -> 127.0.0.1:32768\n9090/udp -> 127.0.0.1:32769\n80/tcp -> [::1]:32770\n";
+        assert_eq!(
+            super::published(text),
+            vec![
+                (8080, "127.0.0.1:32768".to_string()),
+                (9090, "127.0.0.1:32769".to_string())
+            ]
+        );
+        assert!(super::published("").is_empty());
     }
 }

@@ -7,12 +7,17 @@
 //! revision's identity (`{"listener", "service", "taskDefinition", "revision", "task"}`) from one
 //! of its RUNNING tasks, or 503 when it has none. `GET /_sandbox/listeners` lists them.
 //!
-//! In Docker mode the answer is the same identity; requests are not proxied to the containers.
+//! In Docker mode a request goes on to the chosen task's container, at the port the engine
+//! published for the load balancer's container port (method, path, query and body; the
+//! container's status, content type and body come back, with `x-stevedore-revision` saying
+//! blue or green), so a check against the test listener reaches the green revision itself.
 
 use crate::app::App;
-use crate::ecs::{self, Ctx, EcsState};
+use crate::ecs::EcsState;
+use axum::body::Bytes;
 use axum::extract::State as AxState;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -71,22 +76,83 @@ pub fn open_new(app: &Arc<App>, region: &str, ecs: &EcsState) {
     }
 }
 
-async fn serve(AxState(s): AxState<Arc<(Arc<App>, String, Route)>>) -> (StatusCode, Json<Value>) {
+async fn serve(
+    AxState(s): AxState<Arc<(Arc<App>, String, Route)>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (app, region, (cluster, service, kind)) = &*s;
-    let mut guard = app.lock();
-    let st = &mut *guard;
-    let (account, now) = (st.config.account_id.clone(), st.clock.now());
-    let ecs = st.ecs.region(region);
-    ecs::tick(
-        ecs,
-        &Ctx {
-            region,
-            account: &account,
-            now,
-        },
-    );
-    let (code, body) = answer(ecs, cluster, service, kind, rand::random::<f64>() * 100.0);
-    (code, Json(body))
+    // Through the simulation's one entry, so the tasks a tick starts get their probes and
+    // containers even when only the listeners are being asked.
+    let (code, identity, upstream) = crate::server::in_region(app, region, |ecs, _| {
+        let (code, identity) = answer(ecs, cluster, service, kind, rand::random::<f64>() * 100.0);
+        let upstream = upstream(ecs, cluster, service, &identity);
+        (code, identity, upstream)
+    });
+    match upstream {
+        Some(addr) => proxy(&addr, &identity, method, &uri, &headers, body).await,
+        None => (code, Json(identity)).into_response(),
+    }
+}
+
+/// Docker mode: the loopback address of the answering task's container, at the port the
+/// service's load balancer names.
+fn upstream(ecs: &EcsState, cluster: &str, service: &str, identity: &Value) -> Option<String> {
+    let svc = ecs
+        .services
+        .get(&(cluster.to_string(), service.to_string()))?;
+    let port = svc.load_balancers[0]["containerPort"].as_u64()?;
+    let task = identity["task"].as_str()?;
+    let t = ecs.tasks.iter().find(|t| t.id == task)?;
+    t.published
+        .iter()
+        .find(|(p, _)| u64::from(*p) == port)
+        .map(|(_, a)| a.clone())
+}
+
+/// Send the request on to the container and answer with what it answered.
+async fn proxy(
+    addr: &str,
+    identity: &Value,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = reqwest::Client::new()
+        .request(method, format!("http://{addr}{path}"))
+        .timeout(std::time::Duration::from_secs(30))
+        .body(body);
+    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
+        req = req.header(axum::http::header::CONTENT_TYPE, ct.clone());
+    }
+    let revision = identity["revision"].as_str().unwrap_or("blue").to_string();
+    match req.send().await {
+        Ok(r) => {
+            let status = r.status();
+            let ct = r.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+            let bytes = r.bytes().await.unwrap_or_default();
+            let mut resp = (status, bytes).into_response();
+            if let Some(ct) = ct {
+                resp.headers_mut()
+                    .insert(axum::http::header::CONTENT_TYPE, ct);
+            }
+            if let Ok(v) = revision.parse() {
+                resp.headers_mut().insert("x-stevedore-revision", v);
+            }
+            resp
+        }
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            Json(
+                json!({"message": format!("the {revision} task's container did not answer: {e}")}),
+            ),
+        )
+            .into_response(),
+    }
 }
 
 /// Where a request to the listener `kind` goes, `roll` being a uniform draw in 0..100.

@@ -492,7 +492,16 @@ fn ecs_call(
     caller: &Caller,
     call: impl FnOnce(&mut crate::ecs::EcsState, &Ctx) -> Result<Value, AwsError>,
 ) -> Result<Value, AwsError> {
-    let region = caller.region.as_str();
+    in_region(app, &caller.region, call)
+}
+
+/// Run `call` on the ECS simulation of `region` after advancing it, then start what the
+/// simulation asks for outside the lock: containers, image probes, listeners.
+pub(crate) fn in_region<T>(
+    app: &Arc<App>,
+    region: &str,
+    call: impl FnOnce(&mut crate::ecs::EcsState, &Ctx) -> T,
+) -> T {
     let (result, probes) = {
         let mut guard = app.lock();
         let st = &mut *guard;

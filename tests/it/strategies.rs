@@ -4,6 +4,7 @@
 use crate::deploy::{deploy, service, CRASH};
 use crate::harness::*;
 use serde_json::Value;
+use std::process::Command;
 
 /// The three native strategies, with settings that keep each run short at the sandbox's 20x
 /// clock (a one-minute step is three real seconds).
@@ -622,5 +623,77 @@ fn a_dry_run_shows_the_strategy_settings_and_changes_nothing() {
     assert_eq!(
         service(&sb)["deploymentConfiguration"]["strategy"],
         "BLUE_GREEN"
+    );
+}
+
+#[test]
+fn in_docker_mode_verify_at_the_pause_hook_reaches_the_green_container() {
+    let sb = SandboxProc::start_docker();
+    let v1 = sb.push_runnable_image("app", "v1");
+    let v2 = sb.push_runnable_image("app", "v2");
+    // The containers serve their own files: `/hello.txt` names the image each was made from.
+    sb.boto3(&format!("ecs.create_cluster(clusterName='c1')\n\
+        for image in [{v1:?}, {v2:?}]:\n  ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': image,\n    'command': ['/bin/busybox', 'httpd', '-f', '-p', '8080', '-h', '/'], 'portMappings': [{{'containerPort': 8080}}]}}])\n\
+        lb = [{{'targetGroupArn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/blue/1', 'containerName': 'app', 'containerPort': 8080,\n\
+          'advancedConfiguration': {{'alternateTargetGroupArn': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/2',\n\
+            'productionListenerRule': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/2/3',\n\
+            'testListenerRule': 'arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/4/5', 'roleArn': 'arn:aws:iam::123456789012:role/lb'}}}}]\n\
+        ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1, loadBalancers=lb,\n\
+          deploymentConfiguration={{'strategy': 'BLUE_GREEN', 'lifecycleHooks': [{{'targetType': 'PAUSE', 'lifecycleStages': ['POST_TEST_TRAFFIC_SHIFT']}}]}})\n\
+        print(json.dumps(True))"));
+    let listeners = sb.control_get("/_sandbox/listeners");
+    let url = |rule: &str| {
+        listeners[&format!(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/{rule}"
+        )]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (production, test) = (url("2/3"), url("4/5"));
+    // Blue serves once its container listens.
+    let blue = Command::new("sh")
+        .arg("-c")
+        .arg(format!("for i in $(seq 1 150); do curl -fsS {production}/hello.txt && exit 0; sleep 0.2; done; exit 1"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&blue.stdout),
+        "image app-v1\n",
+        "{}",
+        String::from_utf8_lossy(&blue.stderr)
+    );
+    // The check: the test listener must answer with green's own file, production with blue's.
+    let cmd = format!(
+        "green=$(curl -fsS {test}/hello.txt) && blue=$(curl -fsS {production}/hello.txt) && echo \"test: $green; production: $blue\" && test \"$green\" = 'image app-v2' && test \"$blue\" = 'image app-v1'"
+    );
+    let out = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--task-definition",
+        "web:2",
+        "--verify",
+        &cmd,
+        "--poll-interval",
+        "500ms",
+        "--timeout",
+        "120s",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("test: image app-v2; production: image app-v1"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("answered the pause hook CONTINUE"),
+        "{}",
+        out.stdout
     );
 }

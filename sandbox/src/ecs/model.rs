@@ -107,6 +107,8 @@ pub struct RunRequest {
     pub env: Vec<(String, String)>,
     /// Run by the engine (`--health-*`), with its intervals in real seconds.
     pub health: Option<HealthCheck>,
+    /// The container's port mappings, published on loopback ports for the listeners.
+    pub ports: Vec<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +150,8 @@ pub struct Task {
     /// second while it runs and at its exit; and how many stdout and stderr lines were read.
     pub docker_log: Option<Vec<(f64, String)>>,
     pub docker_log_read: (usize, usize),
+    /// Docker mode: container port → the loopback address the engine published it on.
+    pub published: Vec<(u16, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -437,53 +441,17 @@ pub(super) fn new_task(
             .iter()
             .find(|c| c.essential)
             .unwrap_or(&containers[0]);
-        let ov = overrides["containerOverrides"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|o| o["name"].as_str() == Some(c.name.as_str()));
-        let command = ov
-            .and_then(|o| o["command"].as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut env: Vec<(String, String)> = td.json["containerDefinitions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|d| d["name"].as_str() == Some(c.name.as_str()))
-            .flat_map(|d| d["environment"].as_array().cloned().unwrap_or_default())
-            .filter_map(|e| {
-                Some((
-                    e["name"].as_str()?.to_string(),
-                    e["value"].as_str().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect();
-        env.extend(
-            ov.and_then(|o| o["environment"].as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|e| {
-                    Some((
-                        e["name"].as_str()?.to_string(),
-                        e["value"].as_str().unwrap_or_default().to_string(),
-                    ))
-                }),
-        );
-        st.to_run.push(RunRequest {
-            task_arn: arn.clone(),
-            image: c.image.clone(),
-            command,
-            env,
-            health: checked
-                .as_ref()
-                .filter(|(name, _)| *name == c.name)
-                .map(|(_, hc)| hc.clone()),
-        });
+        let health = checked
+            .as_ref()
+            .filter(|(name, _)| *name == c.name)
+            .map(|(_, hc)| hc.clone());
+        st.to_run.push(super::run_request::run_request(
+            td,
+            c,
+            &overrides,
+            health,
+            arn.clone(),
+        ));
         RealContainer::Starting
     } else {
         for c in &containers {
@@ -524,6 +492,7 @@ pub(super) fn new_task(
         capacity_provider: None,
         docker_log: None,
         docker_log_read: (0, 0),
+        published: vec![],
     });
     id
 }

@@ -3,4 +3,5 @@
 mod crosscheck;
 mod harness;
 mod scenarios;
+mod scenarios_blue_green;
 mod service_deployments;

@@ -157,6 +157,22 @@ impl SandboxProc {
     /// Build an OCI image (one small layer, these config labels) and push it with skopeo to the
     /// sandbox's registry; returns the full reference `<registry>/<repo>:<tag>`.
     pub fn push_image(&self, repo: &str, tag: &str, labels: &[(&str, &str)]) -> String {
+        self.push_image_with(repo, tag, labels, false)
+    }
+
+    /// [`Self::push_image`] of an image Docker can run: one layer with a static busybox and
+    /// `/hello.txt` reading `image REPO-TAG`.
+    pub fn push_runnable_image(&self, repo: &str, tag: &str) -> String {
+        self.push_image_with(repo, tag, &[], true)
+    }
+
+    fn push_image_with(
+        &self,
+        repo: &str,
+        tag: &str,
+        labels: &[(&str, &str)],
+        runnable: bool,
+    ) -> String {
         let work = tempfile::tempdir().unwrap();
         let layout = work.path().join("oci");
         let blobs = layout.join("blobs/sha256");
@@ -177,9 +193,42 @@ impl SandboxProc {
             .iter()
             .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
             .collect();
-        let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Labels": labels}, "rootfs": {"type": "layers", "diff_ids": []}, "created": format!("{repo}:{tag}")});
+        let (mut diff_ids, mut layers) = (vec![], vec![]);
+        if runnable {
+            let root = work.path().join("rootfs");
+            std::fs::create_dir_all(root.join("bin")).unwrap();
+            std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+                .expect("busybox-static (make deps installs it)");
+            std::fs::write(root.join("hello.txt"), format!("image {repo}-{tag}\n")).unwrap();
+            let tar = work.path().join("layer.tar");
+            let ok = Command::new("tar")
+                .arg("-C")
+                .arg(&root)
+                .args(["--mtime=@0", "--owner=0", "--group=0", "-cf"])
+                .arg(&tar)
+                .arg(".")
+                .status()
+                .unwrap();
+            assert!(ok.success());
+            let (diff, _) = put(&std::fs::read(&tar).unwrap());
+            let gz = Command::new("gzip")
+                .args(["-n", "-c"])
+                .arg(&tar)
+                .output()
+                .unwrap()
+                .stdout;
+            let (digest, size) = put(&gz);
+            diff_ids.push(serde_json::json!(diff));
+            layers.push(serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": size}));
+        }
+        let mut config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Labels": labels}, "rootfs": {"type": "layers", "diff_ids": diff_ids}, "created": format!("{repo}:{tag}")});
+        if runnable {
+            // Docker reads `created` as a time; the layer's file makes the image unique.
+            config["created"] = serde_json::json!("1970-01-01T00:00:00Z");
+            config["config"]["Cmd"] = serde_json::json!(["/bin/busybox", "sleep", "3600"]);
+        }
         let (cd, cs) = put(config.to_string().as_bytes());
-        let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs}, "layers": []});
+        let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs}, "layers": layers});
         let (md, ms) = put(manifest.to_string().as_bytes());
         std::fs::write(
             layout.join("oci-layout"),
