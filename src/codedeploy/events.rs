@@ -103,6 +103,7 @@ impl EcsTarget {
 pub struct EventWatch {
     seen: HashMap<String, String>,
     traffic: Option<f64>,
+    begun: std::collections::HashSet<String>,
 }
 
 impl EventWatch {
@@ -146,6 +147,23 @@ impl EventWatch {
         let moved = self.traffic.map_or(w > 0.0, |t| t != w);
         self.traffic = Some(w);
         moved.then(|| format!("production traffic on the replacement task set: {w:.0}%"))
+    }
+
+    /// The lifecycle events that have begun since last asked, in order (also those that began
+    /// and ended between two polls), for the report's stages.
+    pub fn begun(&mut self, target: &EcsTarget) -> Vec<String> {
+        target
+            .lifecycle_events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.status.as_deref(),
+                    Some("InProgress" | "Succeeded" | "Failed")
+                )
+            })
+            .filter(|e| self.begun.insert(e.lifecycle_event_name.clone()))
+            .map(|e| e.lifecycle_event_name.clone())
+            .collect()
     }
 
     /// The lifecycle event in progress, for heartbeats.
@@ -243,6 +261,8 @@ mod tests {
         );
         assert_eq!(w.observe(&t1), Vec::<String>::new());
         assert_eq!(w.current(&t1), Some("Install"));
+        assert_eq!(w.begun(&t1), vec!["BeforeInstall", "Install"]);
+        assert!(w.begun(&t1).is_empty());
         let t2 = target(json!({"status": "InProgress", "lifecycleEvents": [
             {"lifecycleEventName": "BeforeInstall", "status": "Succeeded", "startTime": 10.0, "endTime": 10.5},
             {"lifecycleEventName": "Install", "status": "Succeeded", "startTime": 10.5, "endTime": 72.0},

@@ -402,3 +402,41 @@ fn verify_runs_in_the_termination_wait_and_a_failure_stops_the_deployment_with_a
     assert_eq!(d["info"]["status"], "Stopped", "{d}");
     assert_eq!(runs(&sb), "web:2");
 }
+
+#[test]
+fn a_codedeploy_deploy_reports_its_lifecycle_events() {
+    let (sb, v2) = with_service(ALL_AT_ONCE, 0, "False");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--image",
+            &v2,
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    )
+    .run()
+    .success();
+    let r = crate::report::valid_report(&report);
+    let s = &r["services"][0];
+    assert_eq!(s["result"], "deployed");
+    assert!(
+        s["deployment_id"].as_str().unwrap().starts_with("d-"),
+        "{s}"
+    );
+    let stages: Vec<&str> = s["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        stages.contains(&"Install") && stages.contains(&"AllowTraffic"),
+        "{stages:?}"
+    );
+    assert!(stages.windows(2).all(|w| w[0] != w[1]), "{stages:?}");
+}

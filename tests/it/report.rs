@@ -157,7 +157,7 @@ fn a_blue_green_deploy_reports_its_stages() {
 }
 
 /// report.json in `dir`, checked against the schema shipped in docs/.
-fn valid_report(dir: &std::path::Path) -> serde_json::Value {
+pub(crate) fn valid_report(dir: &std::path::Path) -> serde_json::Value {
     let check = Command::new(venv().join("bin/check-jsonschema"))
         .arg("--schemafile")
         .arg(crate::orb::root().join("docs/report.schema.json"))

@@ -460,9 +460,9 @@ fn observe(
     for l in &lines {
         say(plan, f.service, l);
         watch.record.event(l);
-        if let Some(name) = l.strip_suffix(" began") {
-            watch.record.stage(name);
-        }
+    }
+    for name in target.map(|t| events.begun(t)).unwrap_or_default() {
+        watch.record.stage(&name);
     }
     if let Some(t) = target {
         watch.record.sample(&task_sets(t, f));
