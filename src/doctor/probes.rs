@@ -69,8 +69,11 @@ impl Doctor {
         )
     }
 
-    /// The ECS client (with the role's credentials, re-assumed if need be).
-    async fn client(&self) -> std::result::Result<Client, Failure> {
+    /// A client of `service` (with the role's credentials, re-assumed if need be).
+    async fn client(
+        &self,
+        service: &'static crate::aws::json::Service,
+    ) -> std::result::Result<Client, Failure> {
         let setup = |e: anyhow::Error| {
             fail(
                 format!("{e:#}"),
@@ -80,7 +83,7 @@ impl Doctor {
         let credentials = crate::auth::credentials(&self.region, self.creds.clone())
             .await
             .map_err(setup)?;
-        Client::ecs(&self.region, credentials).map_err(setup)
+        Client::new(service, &self.region, credentials).map_err(setup)
     }
 
     /// The registry's client (private ECR in the region, or ECR Public).
@@ -97,23 +100,14 @@ impl Doctor {
 
     /// The ECS API, as the deploy will call it.
     pub(super) async fn ecs(&self) -> std::result::Result<Ecs, Failure> {
-        self.client().await.map(Ecs::new)
+        self.client(&crate::aws::json::ECS).await.map(Ecs::new)
     }
 
     /// The CodeDeploy API, for CODE_DEPLOY services.
     async fn codedeploy(&self) -> std::result::Result<crate::codedeploy::api::CodeDeploy, Failure> {
-        let setup = |e: anyhow::Error| {
-            fail(
-                format!("{e:#}"),
-                "set up AWS credentials (see the role check)",
-            )
-        };
-        let credentials = crate::auth::credentials(&self.region, self.creds.clone())
+        self.client(&crate::aws::json::CODEDEPLOY)
             .await
-            .map_err(setup)?;
-        Client::new(&crate::aws::json::CODEDEPLOY, &self.region, credentials)
             .map(crate::codedeploy::api::CodeDeploy::new)
-            .map_err(setup)
     }
 
     pub(super) async fn repository(&self, repo: &str) -> Check {

@@ -390,11 +390,16 @@ const HOOKED: &str = "'strategy': 'BLUE_GREEN', 'lifecycleHooks': [{'targetType'
 
 /// A blue/green deploy with `--verify` at its pause hook, as role `ci` under `policy`.
 fn native_flow(sb: &SandboxProc, policy: &Value) -> Output {
+    deploy_as_ci(sb, policy, &["--verify", "true"])
+}
+
+/// `deploy` of web:2 to service web in c1 through the CI role under `policy`, with `extra`.
+fn deploy_as_ci(sb: &SandboxProc, policy: &Value, extra: &[&str]) -> Output {
     role(sb, policy);
     let home = tempfile::tempdir().unwrap();
     let bash_env = home.path().join("bash_env");
     assume_ci(sb, &bash_env).success();
-    let mut run = stevedore(&[
+    let mut args = vec![
         "deploy",
         "--cluster",
         "c1",
@@ -402,15 +407,15 @@ fn native_flow(sb: &SandboxProc, policy: &Value) -> Output {
         "web",
         "--task-definition",
         "web:2",
-        "--verify",
-        "true",
         "--poll-interval",
         "200ms",
         "--timeout",
         "60s",
-    ])
-    .sandbox(sb, false)
-    .env("BASH_ENV", "/dev/null");
+    ];
+    args.extend_from_slice(extra);
+    let mut run = stevedore(&args)
+        .sandbox(sb, false)
+        .env("BASH_ENV", "/dev/null");
     for (k, v) in read_exports(&bash_env) {
         run = run.env(&k, v);
     }
@@ -486,30 +491,7 @@ fn service_deployments_need_their_statement_and_each_action_in_it() {
 
 /// `deploy` of web:2 to the CODE_DEPLOY service under `policy`, through the CI role.
 fn codedeploy_flow(sb: &SandboxProc, policy: &Value) -> Output {
-    role(sb, policy);
-    let home = tempfile::tempdir().unwrap();
-    let bash_env = home.path().join("bash_env");
-    assume_ci(sb, &bash_env).success();
-    let mut run = stevedore(&[
-        "deploy",
-        "--cluster",
-        "c1",
-        "--service",
-        "web",
-        "--task-definition",
-        "web:2",
-        "--poll-interval",
-        "200ms",
-        "--timeout",
-        "60s",
-        "--rollback",
-    ])
-    .sandbox(sb, false)
-    .env("BASH_ENV", "/dev/null");
-    for (k, v) in read_exports(&bash_env) {
-        run = run.env(&k, v);
-    }
-    run.run()
+    deploy_as_ci(sb, policy, &["--rollback"])
 }
 
 /// The CODE_DEPLOY service of the CodeDeploy tests, with web:2 registered to promote.
