@@ -124,6 +124,17 @@ impl CodeDeploy {
         })
     }
 
+    /// ContinueDeployment: `READY_WAIT` reroutes production traffic of a Ready deployment.
+    pub async fn continue_deployment(&self, id: &str, wait_type: &str) -> Result<(), CallError> {
+        self.client
+            .call(
+                "ContinueDeployment",
+                &json!({"deploymentId": id, "deploymentWaitType": wait_type}),
+            )
+            .await
+            .map(|_| ())
+    }
+
     /// StopDeployment, with CodeDeploy rolling back to the original task set when `rollback`.
     pub async fn stop_deployment(&self, id: &str, rollback: bool) -> Result<(), CallError> {
         self.client

@@ -13,6 +13,18 @@ const SMOKE: &str = "arn:aws:lambda:us-east-1:123456789012:function:smoke";
 /// DgpECS-c1-web (the console's names) with `config`, the termination wait `wait` minutes and
 /// auto-rollback `rollback` (Python literals).
 pub(crate) fn setup(sb: &SandboxProc, image: &str, config: &str, wait: u32, rollback: &str) {
+    setup_with(
+        sb,
+        image,
+        config,
+        wait,
+        rollback,
+        "{'actionOnTimeout': 'CONTINUE_DEPLOYMENT'}",
+    )
+}
+
+/// [`setup`] with the group's deploymentReadyOption (a Python dict).
+fn setup_with(sb: &SandboxProc, image: &str, config: &str, wait: u32, rollback: &str, ready: &str) {
     let py = format!(
         "ecs.create_cluster(clusterName='c1')\n\
          ecs.register_task_definition(family='web', requiresCompatibilities=['FARGATE'], networkMode='awsvpc', cpu='256', memory='512',\n\
@@ -25,10 +37,11 @@ pub(crate) fn setup(sb: &SandboxProc, image: &str, config: &str, wait: u32, roll
            serviceRoleArn='arn:aws:iam::123456789012:role/codedeploy', ecsServices=[{{'serviceName': 'web', 'clusterName': 'c1'}}],\n\
            deploymentStyle={{'deploymentType': 'BLUE_GREEN', 'deploymentOption': 'WITH_TRAFFIC_CONTROL'}},\n\
            blueGreenDeploymentConfiguration={{'terminateBlueInstancesOnDeploymentSuccess': {{'action': 'TERMINATE', 'terminationWaitTimeInMinutes': {wait}}},\n\
-             'deploymentReadyOption': {{'actionOnTimeout': 'CONTINUE_DEPLOYMENT'}}}},\n\
+             'deploymentReadyOption': {ready}}},\n\
            autoRollbackConfiguration={{'enabled': {rollback}, 'events': ['DEPLOYMENT_FAILURE']}},\n\
            loadBalancerInfo={{'targetGroupPairInfoList': [{{'targetGroups': [{{'name': 'blue'}}, {{'name': 'green'}}],\n\
-             'prodTrafficRoute': {{'listenerArns': ['arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/2']}}}}]}})\n\
+             'prodTrafficRoute': {{'listenerArns': ['arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/2']}},\n\
+             'testTrafficRoute': {{'listenerArns': ['arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/3']}}}}]}})\n\
          import time\n\
          def settled():\n  s = ecs.describe_services(cluster='c1', services=['web'])['services'][0]\n  return s['runningCount'] == 2\n\
          print(json.dumps(any(settled() or time.sleep(0.05) for _ in range(200))))"
@@ -439,4 +452,82 @@ fn a_codedeploy_deploy_reports_its_lifecycle_events() {
         "{stages:?}"
     );
     assert!(stages.windows(2).all(|w| w[0] != w[1]), "{stages:?}");
+}
+
+#[test]
+fn verify_at_the_ready_wait_continues_the_deployment_or_stops_it() {
+    let stop = "{'actionOnTimeout': 'STOP_DEPLOYMENT', 'waitTimeInMinutes': 60}";
+    for ok in [true, false] {
+        let sb = SandboxProc::start();
+        let v1 = sb.push_image("app", "v1", &[]);
+        let v2 = sb.push_image("app", "v2", &[]);
+        setup_with(&sb, &v1, ALL_AT_ONCE, 0, "True", stop);
+        let check = if ok {
+            "test \"$STEVEDORE_VERIFY_TEST_LISTENER\" = arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/3"
+        } else {
+            "exit 1"
+        };
+        let out = deploy(
+            &sb,
+            &["--service", "web", "--image", &v2, "--verify", check],
+        )
+        .run();
+        let o = &out.stdout;
+        assert!(
+            o.contains(
+                "is Ready with test traffic on web:2: verifying before production traffic moves"
+            ),
+            "{o}"
+        );
+        let d = newest(&sb, &deployment_id(o));
+        if ok {
+            assert_eq!(out.code, 0, "{}", out.all());
+            assert!(
+                o.contains("continued it (ContinueDeployment READY_WAIT)"),
+                "{o}"
+            );
+            assert_eq!(o.matches("verifying: ").count(), 1, "verified once: {o}");
+            assert_eq!(d["info"]["status"], "Succeeded");
+            assert_eq!(runs(&sb), "web:2");
+        } else {
+            assert_eq!(out.code, 3, "{}", out.all());
+            assert!(
+                o.contains("ROLLED BACK: the verification `exit 1` exited with code 1"),
+                "{o}"
+            );
+            assert_eq!(d["info"]["status"], "Stopped");
+            assert_eq!(runs(&sb), "web:1");
+            assert!(
+                !o.contains("production traffic on the replacement task set"),
+                "production never moved: {o}"
+            );
+        }
+    }
+    // Without --verify the wait is said, and its end stops the deployment.
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup_with(
+        &sb,
+        &v1,
+        ALL_AT_ONCE,
+        0,
+        "False",
+        "{'actionOnTimeout': 'STOP_DEPLOYMENT', 'waitTimeInMinutes': 1}",
+    );
+    let out = deploy(&sb, &["--service", "web", "--image", &v2]).run();
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout.contains("--deployment-wait-type READY_WAIT"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Stopped") && out.stdout.contains("TIMEOUT"),
+        "{}",
+        out.stdout
+    );
+    // CONTINUE_DEPLOYMENT with a wait is refused as CodeDeploy refuses it.
+    let refused = sb.boto3("try:\n  cd.create_deployment_group(applicationName='AppECS-c1-web', deploymentGroupName='other', serviceRoleArn='arn:aws:iam::123456789012:role/cd',\n    blueGreenDeploymentConfiguration={'deploymentReadyOption': {'actionOnTimeout': 'CONTINUE_DEPLOYMENT', 'waitTimeInMinutes': 5}})\n  print(json.dumps('accepted'))\nexcept cd.exceptions.InvalidBlueGreenDeploymentConfigurationException as e:\n  print(json.dumps(type(e).__name__))");
+    assert_eq!(refused, "InvalidBlueGreenDeploymentConfigurationException");
 }

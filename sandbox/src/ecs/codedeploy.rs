@@ -176,12 +176,28 @@ pub fn status(d: &CdDeployment, n: &Native) -> &'static str {
         };
     }
     match n.status.as_str() {
-        _ if failed && d.stopped => "Stopped",
+        _ if failed && (d.stopped || ready_timed_out(n)) => "Stopped",
         _ if failed => "Failed",
         "PENDING" => "Created",
         "SUCCESSFUL" => "Succeeded",
+        _ if ready_waiting(n) => "Ready",
         _ => "InProgress",
     }
+}
+
+/// The group's deploymentReadyOption STOP_DEPLOYMENT is a pause after the test traffic shift:
+/// the deployment is Ready while it waits for ContinueDeployment.
+pub fn ready_waiting(n: &Native) -> bool {
+    n.hooks
+        .iter()
+        .any(|h| h.target_type == "PAUSE" && h.status == "AWAITING_ACTION")
+}
+
+/// The ready wait ended without ContinueDeployment: the deployment is Stopped.
+pub fn ready_timed_out(n: &Native) -> bool {
+    n.hooks
+        .iter()
+        .any(|h| h.target_type == "PAUSE" && h.status == "TIMED_OUT")
 }
 
 /// `ErrorCode` and message of a failed or stopped deployment, from why its replacement failed.
@@ -191,6 +207,8 @@ pub fn error_information(d: &CdDeployment, n: &Native) -> Option<Value> {
             "MANUAL_STOP",
             "The deployment was stopped by a StopDeployment request.".to_string(),
         )
+    } else if ready_timed_out(n) {
+        ("TIMEOUT", "The deployment was stopped: traffic rerouting was not started (ContinueDeployment) before the ready wait ended.".to_string())
     } else if n.breaker_triggered {
         ("ECS_UPDATE_ERROR", "The ECS service's replacement task set could not reach its desired count: its tasks failed to start.".to_string())
     } else if !n.triggered_alarms.is_empty() {

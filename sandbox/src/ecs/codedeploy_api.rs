@@ -47,6 +47,7 @@ pub fn handle(st: &mut EcsState, ctx: &Ctx, op: &str, body: &Value) -> OpResult 
             batch_get_targets(st, ctx, &d, body)
         }
         "StopDeployment" => stop_deployment(st, ctx, body),
+        "ContinueDeployment" => continue_deployment(st, body),
         other => Err(AwsError::client(
             "UnknownOperationException",
             format!("The sandbox does not implement CodeDeploy.{other}"),
@@ -184,6 +185,15 @@ fn create_group(st: &mut EcsState, body: &Value) -> OpResult {
             format!("A deployment group named {name} already exists for application {a}"),
         ));
     }
+    let ready = &body["blueGreenDeploymentConfiguration"]["deploymentReadyOption"];
+    if ready["actionOnTimeout"] == "CONTINUE_DEPLOYMENT"
+        && ready["waitTimeInMinutes"].as_i64().is_some_and(|m| m > 0)
+    {
+        return Err(AwsError::client(
+            "InvalidBlueGreenDeploymentConfigurationException",
+            "Deployment ready action cannot be set to 'CONTINUE_DEPLOYMENT' when timeout is specified",
+        ));
+    }
     if opt_str(body, "serviceRoleArn").is_none() {
         return Err(AwsError::client(
             "RoleRequiredException",
@@ -317,6 +327,14 @@ fn native_config(
             Some(json!({"hookTargetArn": arn, "targetType": "AWS_LAMBDA", "lifecycleStages": [stage], "timeoutConfiguration": {"timeoutInMinutes": 60, "action": "ROLLBACK"}}))
         })
         .collect();
+    let mut hooks = hooks;
+    // STOP_DEPLOYMENT: the replacement waits, test traffic on it, until ContinueDeployment or
+    // the end of the wait (then the deployment stops).
+    let ready = &g.spec["blueGreenDeploymentConfiguration"]["deploymentReadyOption"];
+    if ready["actionOnTimeout"] == "STOP_DEPLOYMENT" {
+        let minutes = ready["waitTimeInMinutes"].as_f64().unwrap_or(0.0);
+        hooks.push(json!({"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"], "timeoutConfiguration": {"timeoutInMinutes": minutes, "action": "ROLLBACK"}}));
+    }
     config["lifecycleHooks"] = json!(hooks);
     let alarms = body
         .get("overrideAlarmConfiguration")
@@ -486,4 +504,58 @@ fn stop_deployment(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
     Ok(
         json!({"status": "Pending", "statusMessage": "Stopping Pending. Stopping to schedule commands in the deployment instances"}),
     )
+}
+
+/// CodeDeploy.ContinueDeployment: READY_WAIT starts rerouting production traffic of a Ready
+/// deployment; TERMINATION_WAIT ends the wait before the original task set is terminated.
+fn continue_deployment(st: &mut EcsState, body: &Value) -> OpResult {
+    let d = deployment(st, body)?.clone();
+    let wait = opt_str(body, "deploymentWaitType").unwrap_or("READY_WAIT");
+    if wait != "READY_WAIT" && wait != "TERMINATION_WAIT" {
+        return Err(AwsError::client(
+            "InvalidDeploymentWaitTypeException",
+            format!("Invalid deployment wait type: {wait}"),
+        ));
+    }
+    let Some(n) = st
+        .services
+        .get_mut(&d.service)
+        .and_then(|svc| {
+            svc.deployments
+                .iter_mut()
+                .find(|x| x.id == d.ecs_deployment)
+        })
+        .and_then(|x| x.native.as_mut())
+        .filter(|n| n.active() && n.rollback.is_none())
+    else {
+        return Err(AwsError::client(
+            "DeploymentAlreadyCompletedException",
+            format!("Deployment {} has already completed.", d.id),
+        ));
+    };
+    if wait == "READY_WAIT" {
+        let Some(h) = n
+            .hooks
+            .iter_mut()
+            .find(|h| h.target_type == "PAUSE" && h.status == "AWAITING_ACTION")
+        else {
+            return Err(AwsError::client(
+                "DeploymentIsNotInReadyStateException",
+                format!("Deployment {} is not in a Ready state.", d.id),
+            ));
+        };
+        h.status = "SUCCEEDED".into();
+    } else {
+        if n.stage_name() != "BAKE_TIME" {
+            return Err(AwsError::client(
+                "InvalidDeploymentStatusException",
+                format!(
+                    "Deployment {} is not waiting to terminate the original task set.",
+                    d.id
+                ),
+            ));
+        }
+        n.config["bakeTimeInMinutes"] = json!(0);
+    }
+    Ok(json!({}))
 }

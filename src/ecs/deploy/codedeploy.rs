@@ -7,6 +7,7 @@
 //! when it fails; `--rollback` asks CodeDeploy to roll back on failure and stops a deployment
 //! that has no verdict within `--timeout`.
 
+use super::codedeploy_setup::Group;
 use super::follow::report_stopped;
 use super::native::pause;
 use super::plan::Plan;
@@ -15,152 +16,13 @@ use super::{say, DeployResult, Report};
 use crate::aws::json::{ApiError, CallError};
 use crate::cli::WaitUntil;
 use crate::codedeploy::api::{CodeDeploy, NewDeployment};
-use crate::codedeploy::appspec::{self, AppSpec};
+use crate::codedeploy::appspec::AppSpec;
 use crate::codedeploy::events::{self, DeploymentInfo, EcsTarget, EventWatch};
-use crate::ecs::api::{Deployment, Ecs, Service};
+use crate::ecs::api::{Deployment, Ecs};
 use crate::ecs::stages::Verdict;
 use crate::ecs::wait::{Heartbeat, Watch};
-use crate::error::usage;
 use anyhow::Result;
 use std::time::{Duration, Instant};
-
-/// The deployment group a CODE_DEPLOY service deploys through, checked.
-#[derive(Debug, Clone)]
-pub(super) struct Group {
-    pub application: String,
-    pub group: String,
-    /// The deployment configuration in effect (the flag's, else the group's).
-    pub config: String,
-    pub container: String,
-    pub port: u16,
-}
-
-/// What the deploy's flags say of CodeDeploy (checked when the plan is made).
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    pub application: Option<String>,
-    pub group: Option<String>,
-    pub config: Option<String>,
-    pub container: Option<String>,
-    pub port: Option<u16>,
-    pub capacity_providers: Vec<appspec::CapacityProvider>,
-    pub hooks: Vec<(String, String)>,
-}
-
-impl Settings {
-    /// Read and check the `--codedeploy-*` flags.
-    pub fn from_args(a: &crate::cli::DeployArgs) -> Result<Settings> {
-        use crate::codedeploy::appspec;
-        let given = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-        };
-        let list = |v: &[String]| -> Vec<String> {
-            v.iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect()
-        };
-        if a.codedeploy_container_port == Some(0) {
-            return Err(usage!("--codedeploy-container-port (STEVEDORE_CODEDEPLOY_CONTAINER_PORT): 0 is not a port (1 to 65535)"));
-        }
-        Ok(Settings {
-            application: given(&a.codedeploy_application),
-            group: given(&a.codedeploy_deployment_group),
-            config: given(&a.codedeploy_config),
-            container: given(&a.codedeploy_container),
-            port: a.codedeploy_container_port,
-            capacity_providers: list(&a.codedeploy_capacity_provider)
-                .iter()
-                .map(|c| appspec::parse_capacity_provider(c).map_err(|e| usage!("--codedeploy-capacity-provider (STEVEDORE_CODEDEPLOY_CAPACITY_PROVIDERS): {e}")))
-                .collect::<Result<_>>()?,
-            hooks: list(&a.codedeploy_hook)
-                .iter()
-                .map(|h| appspec::parse_hook(h).map_err(|e| usage!("--codedeploy-hook (STEVEDORE_CODEDEPLOY_HOOKS): {e}")))
-                .collect::<Result<_>>()?,
-        })
-    }
-
-    /// Whether any CodeDeploy flag was given (they mean nothing to other controllers).
-    pub fn any(&self) -> bool {
-        self.application.is_some()
-            || self.group.is_some()
-            || self.config.is_some()
-            || self.container.is_some()
-            || self.port.is_some()
-            || !self.capacity_providers.is_empty()
-            || !self.hooks.is_empty()
-    }
-}
-
-/// Check, before anything is registered, that the flags fit a CODE_DEPLOY service and that its
-/// deployment group exists and deploys it; the group.
-pub(super) async fn prepare(cd: &CodeDeploy, plan: &Plan, svc: &Service) -> Result<Group> {
-    let name = &svc.service_name;
-    let refuse = |what: &str| {
-        usage!("{what} does not apply to service {name}: it uses the CODE_DEPLOY deployment controller, where the deployment group decides (pass --codedeploy-config for another traffic shift)")
-    };
-    if plan.strategy.any() {
-        return Err(refuse("--strategy and its settings"));
-    }
-    if plan.breaker.is_some() {
-        return Err(refuse("--circuit-breaker"));
-    }
-    if plan.force || plan.desired_count.is_some() {
-        return Err(refuse("--force-new-deployment and --desired-count"));
-    }
-    let s = &plan.codedeploy;
-    let (default_app, default_group) = appspec::default_names(&plan.cluster, name);
-    let application = s.application.clone().unwrap_or(default_app);
-    let group = s.group.clone().unwrap_or(default_group);
-    let info = match cd.get_deployment_group(&application, &group).await {
-        Ok(v) => v,
-        Err(CallError::Api(e)) if e.code == "ApplicationDoesNotExistException" => return Err(usage!(
-            "CodeDeploy application {application} not found in {}: pass --codedeploy-application NAME (the application of service {name}'s deployment group)", plan.region)),
-        Err(CallError::Api(e)) if e.code == "DeploymentGroupDoesNotExistException" => return Err(usage!(
-            "CodeDeploy deployment group {group} not found in application {application}: pass --codedeploy-deployment-group NAME")),
-        Err(e) => return Err(e.into_anyhow("CodeDeploy GetDeploymentGroup".into())),
-    };
-    let deploys_it = info["ecsServices"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|e| {
-            e["serviceName"].as_str() == Some(name.as_str())
-                && e["clusterName"]
-                    .as_str()
-                    .is_none_or(|c| c == plan.cluster || c.ends_with(&format!("/{}", plan.cluster)))
-        });
-    if !deploys_it {
-        return Err(usage!("CodeDeploy deployment group {group} of {application} does not deploy service {name} in cluster {}: pass the group that does (--codedeploy-deployment-group)", plan.cluster));
-    }
-    let (container, port) =
-        appspec::load_balanced(&svc.load_balancers, s.container.as_deref(), s.port)
-            .map_err(|e| usage!("service {name}: {e}"))?;
-    let config = s.config.clone().unwrap_or_else(|| {
-        info["deploymentConfigName"]
-            .as_str()
-            .unwrap_or("CodeDeployDefault.ECSAllAtOnce")
-            .to_string()
-    });
-    Ok(Group {
-        application,
-        group,
-        config,
-        container,
-        port,
-    })
-}
-
-/// The dry run's line for the deployment it would create.
-pub(super) fn plan_line(g: &Group) -> String {
-    format!(
-        "+ CodeDeploy deployment: application {}, deployment group {}, {} (container {} port {})",
-        g.application, g.group, g.config, g.container, g.port
-    )
-}
 
 /// The deployment being followed.
 struct Followed<'a> {
@@ -168,6 +30,7 @@ struct Followed<'a> {
     id: String,
     target: &'a str,
     previous: &'a str,
+    test_listener: Option<String>,
 }
 
 /// Create the CodeDeploy deployment of `target` and follow it.
@@ -220,6 +83,7 @@ pub(super) async fn deploy(
         id,
         target,
         previous,
+        test_listener: g.test_listener.clone(),
     };
     let report = |result, watch: &mut Watch, f: &Followed| Report {
         service: service.into(),
@@ -280,6 +144,7 @@ async fn follow(
     let mut target_id = None;
     let mut interval = plan.poll;
     let mut verified = false;
+    let mut ready_seen = false;
     let mut verify_failure: Option<String> = None;
     let mut unanswered = false;
     loop {
@@ -330,6 +195,16 @@ async fn follow(
                 return Ok(DeployResult::Failed(verify_failure.unwrap_or(why)));
             }
             Verdict::InProgress => {}
+        }
+        // Ready (the group's STOP_DEPLOYMENT ready wait): --verify decides, before production
+        // traffic moves, whether to continue.
+        if info.status == "Ready" && !ready_seen {
+            ready_seen = true;
+            verified = plan.verify.is_some();
+            match at_ready(cd, plan, f).await? {
+                Ok(failure) => verify_failure = verify_failure.or(failure),
+                Err(done) => return Ok(done),
+            }
         }
         // --verify while the original task set waits for termination: a failure stops the
         // deployment with a rollback, which puts traffic back on it.
@@ -395,6 +270,53 @@ async fn poll(
         }
         Err(e) => Err(e.into_anyhow("CodeDeploy GetDeployment".into())),
     }
+}
+
+/// A Ready deployment waits for ContinueDeployment: `--verify` runs (test traffic is on the
+/// replacement) and its exit continues the deployment or stops it with a rollback; without it,
+/// how to continue is said. `Ok(why)` to go on following, `Err(result)` when the deploy ends.
+async fn at_ready(
+    cd: &CodeDeploy,
+    plan: &Plan,
+    f: &Followed<'_>,
+) -> Result<std::result::Result<Option<String>, DeployResult>> {
+    let short = f.target.rsplit('/').next().unwrap_or(f.target);
+    if plan.verify.is_none() {
+        say(plan, f.service, &format!(
+            "CodeDeploy deployment {} is Ready with test traffic on {short}: it waits for ContinueDeployment (`aws deploy continue-deployment --deployment-id {} --deployment-wait-type READY_WAIT`) until the group's ready wait ends, then it stops",
+            f.id, f.id));
+        return Ok(Ok(None));
+    }
+    say(
+        plan,
+        f.service,
+        &format!("CodeDeploy deployment {} is Ready with test traffic on {short}: verifying before production traffic moves", f.id),
+    );
+    Ok(match verify_now(plan, f).await? {
+        DeployResult::Deployed => {
+            cd.continue_deployment(&f.id, "READY_WAIT")
+                .await
+                .map_err(|e| e.into_anyhow("CodeDeploy ContinueDeployment".into()))?;
+            say(
+                plan,
+                f.service,
+                "continued it (ContinueDeployment READY_WAIT)",
+            );
+            Ok(None)
+        }
+        DeployResult::Failed(why) | DeployResult::RolledBack(why) => {
+            say(
+                plan,
+                f.service,
+                &format!("stopping CodeDeploy deployment {} with a rollback", f.id),
+            );
+            cd.stop_deployment(&f.id, true)
+                .await
+                .map_err(|e| e.into_anyhow("CodeDeploy StopDeployment".into()))?;
+            Ok(Some(why))
+        }
+        other => Err(other),
+    })
 }
 
 /// `--verify` while the original task set waits for termination: a failure stops the
@@ -521,7 +443,13 @@ async fn verify_now(plan: &Plan, f: &Followed<'_>) -> Result<DeployResult> {
         plan,
         cmd,
         &subject,
-        &[("STEVEDORE_VERIFY_CODEDEPLOY_DEPLOYMENT_ID", f.id.clone())],
+        &[
+            ("STEVEDORE_VERIFY_CODEDEPLOY_DEPLOYMENT_ID", f.id.clone()),
+            (
+                "STEVEDORE_VERIFY_TEST_LISTENER",
+                f.test_listener.clone().unwrap_or_default(),
+            ),
+        ],
     )
     .await
 }

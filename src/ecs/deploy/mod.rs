@@ -2,6 +2,7 @@
 //! update, and the rollout followed by its deployment id until it succeeds, fails or times out.
 
 mod codedeploy;
+mod codedeploy_setup;
 mod follow;
 mod native;
 mod plan;

@@ -30,7 +30,7 @@ pub struct Plan {
     /// `--strategy` and its settings.
     pub strategy: super::strategy::StrategyChange,
     /// The `--codedeploy-*` flags, for CODE_DEPLOY services.
-    pub codedeploy: super::codedeploy::Settings,
+    pub codedeploy: super::codedeploy_setup::Settings,
     /// Prefix lines with the service name (several services at once).
     pub prefix: bool,
     /// How many of a failing container's last lines to print (`--log-lines`).
@@ -256,7 +256,7 @@ impl Plan {
             rollback: a.rollback,
             verify,
             strategy: super::strategy::StrategyChange::from_args(a)?,
-            codedeploy: super::codedeploy::Settings::from_args(a)?,
+            codedeploy: super::codedeploy_setup::Settings::from_args(a)?,
             prefix: services.len() > 1,
             log_lines: a.log_lines,
         })

@@ -62,7 +62,7 @@ pub(super) async fn deploy_one(
     let (mut service_changes, breaker_cfg) =
         service_changes(plan, &svc, &current, target_known.as_deref());
     if let (Some(g), false) = (&codedeploy, service_changes.is_empty()) {
-        service_changes.push(super::codedeploy::plan_line(g));
+        service_changes.push(super::codedeploy_setup::plan_line(g));
     }
     if plan.dry_run {
         print_dry_run(plan, service, &td_diff, &service_changes);
@@ -190,9 +190,9 @@ async fn check_controller(
     cd: &crate::codedeploy::api::CodeDeploy,
     plan: &Plan,
     svc: &Service,
-) -> Result<Option<super::codedeploy::Group>> {
+) -> Result<Option<super::codedeploy_setup::Group>> {
     if svc.controller() == "CODE_DEPLOY" {
-        return Ok(Some(super::codedeploy::prepare(cd, plan, svc).await?));
+        return Ok(Some(super::codedeploy_setup::prepare(cd, plan, svc).await?));
     }
     if plan.codedeploy.any() {
         return Err(usage!("the --codedeploy-* flags are for services with the CODE_DEPLOY deployment controller; service {} uses {}", svc.service_name, svc.controller()));
