@@ -44,7 +44,7 @@ pub fn parse(header: &str) -> Option<Authorization> {
     })
 }
 
-fn hex_sha256(data: &[u8]) -> String {
+pub(crate) fn hex_sha256(data: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, data))
 }
 

@@ -47,9 +47,8 @@ impl CodeDeploy {
 
     /// CreateDeployment with the AppSpec as content (and its SHA-256); the deployment's id.
     pub async fn create_deployment(&self, d: &NewDeployment<'_>) -> Result<String, CallError> {
-        use ring::digest::{digest, SHA256};
         let content = d.appspec.to_string();
-        let sha = hex::encode(digest(&SHA256, content.as_bytes()));
+        let sha = crate::image::source::sha256_hex(content.as_bytes());
         let mut body = json!({
             "applicationName": d.application,
             "deploymentGroupName": d.group,

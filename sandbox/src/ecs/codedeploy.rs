@@ -157,6 +157,11 @@ pub fn ecs_deployment<'a>(
     Some((svc, dep))
 }
 
+/// The blue/green progress of the replacement a CodeDeploy deployment runs as.
+pub fn native_of<'a>(st: &'a EcsState, d: &CdDeployment) -> Option<&'a Native> {
+    ecs_deployment(st, d).and_then(|(_, e)| e.native.as_ref())
+}
+
 /// `DeploymentStatus` of a deployment whose replacement runs as `n`.
 pub fn status(d: &CdDeployment, n: &Native) -> &'static str {
     let failed = matches!(
@@ -304,7 +309,7 @@ pub fn target_status(n: &Native) -> &'static str {
 
 /// GetDeployment's `deploymentInfo`.
 pub(super) fn deployment_info(st: &EcsState, d: &CdDeployment) -> Value {
-    let n = ecs_deployment(st, d).and_then(|(_, e)| e.native.clone());
+    let n = native_of(st, d).cloned();
     let g = st.codedeploy.groups.get(&(d.app.clone(), d.group.clone()));
     let mut v = json!({
         "applicationName": d.app, "deploymentGroupName": d.group, "deploymentConfigName": d.config_name,

@@ -121,7 +121,7 @@ fn deployment<'a>(st: &'a EcsState, body: &Value) -> Result<&'a CdDeployment, Aw
 /// A deployment whose targets can be listed (not still Created).
 fn started<'a>(st: &'a EcsState, body: &Value) -> Result<&'a CdDeployment, AwsError> {
     let d = deployment(st, body)?;
-    match ecs_deployment(st, d).and_then(|(_, e)| e.native.as_ref()) {
+    match native_of(st, d) {
         Some(n) if n.status != "PENDING" => Ok(d),
         _ => Err(AwsError::client(
             "DeploymentNotStartedException",
@@ -158,7 +158,7 @@ fn create_application(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
 }
 
 fn uuid() -> String {
-    let h = format!("{:032x}", rand::random::<u128>());
+    let h = new_id();
     format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
@@ -265,10 +265,7 @@ fn appspec(body: &Value) -> Result<(Value, String, String, i64), AwsError> {
         .pointer("/appSpecContent/sha256")
         .and_then(Value::as_str)
     {
-        let got = hex::encode(aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            content.as_bytes(),
-        ));
+        let got = crate::sigv4::hex_sha256(content.as_bytes());
         if got != sum {
             return Err(bad("The AppSpec content does not match its sha256."));
         }
@@ -391,9 +388,7 @@ fn create_deployment(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
     if let Some(active) = st.codedeploy.deployments.iter().find(|d| {
         d.app == app
             && d.group == group_name
-            && ecs_deployment(st, d)
-                .and_then(|(_, e)| e.native.as_ref())
-                .is_some_and(|n| n.active() && n.rollback.is_none())
+            && native_of(st, d).is_some_and(|n| n.active() && n.rollback.is_none())
     }) {
         return Err(AwsError::client(
             "DeploymentLimitExceededException",
@@ -442,11 +437,7 @@ fn record_rollbacks(st: &mut EcsState, now: f64) {
         .deployments
         .iter()
         .filter(|d| d.creator == "user" && d.auto_rollback && d.rollback_id.is_none())
-        .filter(|d| {
-            ecs_deployment(st, d)
-                .and_then(|(_, e)| e.native.as_ref())
-                .is_some_and(|n| n.rollback.is_some())
-        })
+        .filter(|d| native_of(st, d).is_some_and(|n| n.rollback.is_some()))
         .cloned()
         .collect();
     for d in due {
