@@ -239,6 +239,7 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Ecr(cli::EcrCommand::Tag(a)) => crate::image::retag::run(&settings, a).await,
         cli::Command::Push(a) => image::push::run(&settings, a).await,
         cli::Command::Index(a) => image::index::run(&settings, a).await,
+        cli::Command::Verify(a) => crate::sign::verify::run(&settings, a).await,
         cli::Command::Deploy(a) => ecs::deploy::run(&settings, *a).await,
         cli::Command::RunTask(a) => ecs::run_task::run(&settings, a).await,
         cli::Command::Continue(a) => ecs::hooks::run(&settings, a, false).await,

@@ -2,9 +2,11 @@
 //!
 //! Layers, bottom up: `aws` (signed JSON client, SDK configuration, errors, credentials) and the
 //! shared helpers (`config`, `error`, `export`, `units`, `validate`); one folder per domain
-//! (`auth`, `ecr`, `image`, `ecs`, `codedeploy`, `schedule`, `iam`, `doctor`), each a plan, the calls and a report; `cli`
+//! (`auth`, `ecr`, `image`, `attest`, `sign`, `ecs`, `codedeploy`, `schedule`, `iam`,
+//! `doctor`), each a plan, the calls and a report; `cli`
 //! (arguments) and `dispatch` (argument → command) on top.
 
+pub mod attest;
 pub mod auth;
 pub mod aws;
 pub mod cli;
@@ -22,6 +24,7 @@ pub mod image;
 pub mod orb;
 pub mod render;
 pub mod schedule;
+pub mod sign;
 pub mod units;
 pub mod validate;
 

@@ -456,6 +456,7 @@ pub fn registry_repository(public: bool, path: &str) -> Option<(&str, &'static s
         "/blobs/",
         "/manifests/",
         "/tags/",
+        "/referrers/",
     ]
     .iter()
     .find_map(|k| rest.find(k).map(|i| (&rest[..i], *k)))?;

@@ -1,5 +1,5 @@
 //! stevedore-sandbox: a local AWS for stevedore's tests and demo. One HTTP endpoint speaks STS
-//! (awsQuery), ECR, ECR Public and ECS (awsJson1_1) with the real wire shapes, so the unmodified
+//! (awsQuery), ECR, ECR Public, ECS, CodeDeploy, CloudWatch Logs and KMS (awsJson1_1) with the real wire shapes, so the unmodified
 //! AWS SDKs talk to it through `AWS_ENDPOINT_URL`; the CNCF registry runs behind ECR as a child.
 
 pub mod app;
@@ -12,9 +12,11 @@ pub mod ecr;
 pub mod ecs;
 pub mod iam;
 pub mod jwt;
+pub mod kms;
 pub mod listeners;
 pub mod logs;
 pub mod proxy;
+pub mod referrers;
 pub mod registry;
 pub mod schedules;
 pub mod schedules_api;

@@ -25,6 +25,9 @@ pub struct RegistryFaults {
     /// Blob uploads are received at most this fast, in bytes a second (0: as fast as they come),
     /// as over a slow link: what a client's progress output is tested against.
     pub upload_bytes_per_sec: u64,
+    /// Answer the referrers API with 404 and send no `OCI-Subject`, as a registry without OCI
+    /// 1.1's referrers API does (the CNCF registry 2.8 itself).
+    pub without_referrers_api: bool,
     /// Counters: what was injected so far.
     pub failed: u32,
     pub cut: u32,
@@ -73,6 +76,7 @@ pub struct Shared {
     pub grants: Grants,
     pub repositories: Repositories,
     pub calls: CallLog,
+    pub referrers: crate::referrers::Index,
 }
 
 /// One front's own settings.
@@ -294,7 +298,6 @@ async fn forward(
     req: Request<Body>,
 ) -> Result<Response<Body>, std::io::Error> {
     let faults = &front.shared.faults;
-    let upstream = &front.upstream;
     if let Some(r) = injected_unauthorized(faults) {
         return Ok(r);
     }
@@ -329,6 +332,48 @@ async fn forward(
             .unwrap_or_else(|p| p.into_inner())
             .contains_key(&pw)
     });
+    let without_referrers = faults
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .without_referrers_api;
+    let path = req.uri().path().to_string();
+    if let Some((name, digest)) = crate::referrers::listing(&path).filter(|_| !without_referrers) {
+        let filter = crate::referrers::artifact_type_filter(req.uri().query());
+        let index = &front.shared.referrers;
+        return Ok(crate::referrers::answer(
+            index,
+            front.public,
+            name,
+            digest,
+            filter.as_deref(),
+        ));
+    }
+    let put = req.method() == axum::http::Method::PUT;
+    if let Some((name, _)) = crate::referrers::manifest_put(&path).filter(|_| put) {
+        // Manifests are small: read it whole, so what the registry accepted can be indexed.
+        let name = name.to_string();
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, 8 << 20)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let req = Request::from_parts(parts, Body::from(bytes.clone()));
+        let mut answer = send_upstream(&client, front, req, issued, 0).await?;
+        let digest = answer
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        if let (true, Some(d)) = (answer.status().is_success(), digest) {
+            let index = &front.shared.referrers;
+            let subject = crate::referrers::record(index, front.public, &name, &bytes, &d);
+            if let Some(s) = subject.filter(|_| !without_referrers) {
+                if let Ok(v) = axum::http::HeaderValue::from_str(&s) {
+                    answer.headers_mut().insert("oci-subject", v);
+                }
+            }
+        }
+        return Ok(answer);
+    }
     let blob_put =
         req.method() == axum::http::Method::PUT && req.uri().path().contains("/blobs/uploads/");
     let mut rate = 0;
@@ -360,6 +405,19 @@ async fn forward(
             }
         }
     }
+    send_upstream(&client, front, req, issued, rate).await
+}
+
+/// Forward `req` to the registry (with its own credentials in place of an issued password),
+/// its body received at most `rate` bytes a second.
+async fn send_upstream(
+    client: &reqwest::Client,
+    front: &Front,
+    req: Request<Body>,
+    issued: bool,
+    rate: u64,
+) -> Result<Response<Body>, std::io::Error> {
+    let upstream = &front.upstream;
     let url = format!(
         "https://{upstream}{}",
         req.uri()

@@ -66,6 +66,7 @@ pub(crate) enum Service {
     EcrPublic,
     Ecs,
     CodeDeploy,
+    Kms,
     Sts,
     Events,
     Scheduler,
@@ -80,6 +81,7 @@ impl Service {
             Service::EcrPublic => "ecr-public",
             Service::Ecs => "ecs",
             Service::CodeDeploy => "codedeploy",
+            Service::Kms => "kms",
             Service::Sts => "sts",
             Service::Events => "events",
             Service::Scheduler => "scheduler",
@@ -93,6 +95,7 @@ impl Service {
             Service::EcrPublic => "ECRPublic",
             Service::Ecs => "ECS",
             Service::CodeDeploy => "CodeDeploy",
+            Service::Kms => "KMS",
             Service::Sts => "STS",
             Service::Events => "EventBridge",
             Service::Scheduler => "Scheduler",
@@ -247,6 +250,7 @@ async fn api(
             "AmazonEC2ContainerServiceV20141113" => Service::Ecs,
             "Logs_20140328" => Service::Logs,
             "CodeDeploy_20141006" => Service::CodeDeploy,
+            "TrentService" => Service::Kms,
             "AWSEvents" => {
                 return crate::schedules_api::events(&app, &method, &uri, &headers, &body, op).await
             }
@@ -284,6 +288,7 @@ async fn api(
             Service::Ecr => ecr::handle(&app, false, op, &req).await,
             Service::EcrPublic => ecr::handle(&app, true, op, &req).await,
             Service::Logs => logs_op(&app, op, &req, &caller),
+            Service::Kms => kms_op(&app, op, &req, &caller),
             Service::CodeDeploy => ecs_call(&app, &caller, |st, ctx| {
                 ecs::codedeploy_api::handle(st, ctx, op, &req)
             }),
@@ -350,7 +355,7 @@ fn authorize(
     };
     // ECS resources live in the region the call was signed for; the sandbox's ECR in its own.
     let scope = crate::iam::Scope {
-        region: if matches!(service, Service::Ecs | Service::CodeDeploy) {
+        region: if matches!(service, Service::Ecs | Service::CodeDeploy | Service::Kms) {
             &caller.region
         } else {
             app.region()
@@ -364,6 +369,11 @@ fn authorize(
         Service::CodeDeploy => {
             let (group, config) = deployment_group_of(app, &caller.region, req);
             crate::iam::codedeploy_needs(&scope, op, req, group, &config)
+        }
+        Service::Kms => {
+            let st = app.lock();
+            let key = st.kms.resource(&caller.region, app.account(), op, req);
+            vec![crate::iam::Need::new(&format!("kms:{op}"), key)]
         }
         Service::Logs => vec![crate::iam::Need::new(
             &format!("logs:{op}"),
@@ -444,6 +454,13 @@ fn logs_op(app: &Arc<App>, op: &str, req: &Value, caller: &Caller) -> Result<Val
     let ecs = st.ecs.region(region);
     ecs::tick(ecs, &ctx);
     crate::logs::handle(&mut st.logs, ecs, (region, &account), now, op, req)
+}
+
+/// One KMS call in the caller's region.
+fn kms_op(app: &App, op: &str, req: &Value, caller: &Caller) -> Result<Value, AwsError> {
+    let mut st = app.lock();
+    let (account, now) = (st.config.account_id.clone(), st.clock.now());
+    crate::kms::handle(&mut st.kms, (&caller.region, &account), now, op, req)
 }
 
 /// The application and deployment group a CodeDeploy request's deploymentId belongs to, and

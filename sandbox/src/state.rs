@@ -165,6 +165,8 @@ pub struct State {
     pub logs: crate::logs::LogsState,
     /// EventBridge Scheduler schedules and EventBridge rules.
     pub schedules: crate::schedules::SchedulesState,
+    /// KMS keys and aliases.
+    pub kms: crate::kms::KmsState,
     /// Every API call, as `Service.Operation`, for tests that count calls.
     pub calls: Vec<(f64, String)>,
 }
@@ -182,6 +184,7 @@ impl State {
             ecs: EcsRegions::default(),
             schedules: Default::default(),
             logs: Default::default(),
+            kms: Default::default(),
             calls: Vec::new(),
         };
         s.add_admin();

@@ -85,6 +85,11 @@ pub const LOGS: Service = Service {
     signing_name: "logs",
     endpoint_var: "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
 };
+pub const KMS: Service = Service {
+    target_prefix: Some("TrentService"),
+    signing_name: "kms",
+    endpoint_var: "AWS_ENDPOINT_URL_KMS",
+};
 pub const SCHEDULER: Service = Service {
     target_prefix: None,
     signing_name: "scheduler",

@@ -67,6 +67,22 @@ pub struct PushArgs {
     /// Append STEVEDORE_IMAGE_DIGEST and STEVEDORE_IMAGE_URI here.
     #[arg(long, env = "BASH_ENV", value_name = "FILE")]
     pub bash_env: Option<PathBuf>,
+
+    /// Sign the image (and its attestations) with this asymmetric KMS key, in cosign's layout
+    /// (tag sha256-<hex>.sig), so `cosign verify --key awskms:///…` and `stevedore verify`
+    /// accept it. Signed before the upload: a role without kms:Sign pushes nothing.
+    #[arg(long, env = "STEVEDORE_SIGN", value_name = "awskms:///ARN-OR-ALIAS")]
+    pub sign: Option<String>,
+
+    /// Attach this SBOM (SPDX or CycloneDX JSON, e.g. from syft) to the image as an OCI 1.1
+    /// artifact whose subject is the image.
+    #[arg(long, env = "STEVEDORE_SBOM", value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+
+    /// Attach SLSA v1 provenance (an in-toto statement naming the CircleCI job's repository,
+    /// commit, workflow and job, and the image digest) as an OCI 1.1 artifact.
+    #[arg(long, env = "STEVEDORE_PROVENANCE")]
+    pub provenance: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -132,6 +132,12 @@ pub struct DeployArgs {
     #[arg(long, env = "STEVEDORE_PIN_DIGESTS", default_value = "true")]
     pub pin_digests: bool,
 
+    /// Refuse to deploy an image not signed by this key (awskms:///ARN-or-alias or a PEM public
+    /// key file): every image this deploy sets is verified (and pinned to the verified digest)
+    /// before anything is registered.
+    #[arg(long, env = "STEVEDORE_REQUIRE_SIGNATURE", value_name = "KEY")]
+    pub require_signature: Option<String>,
+
     /// Set the service's desired count.
     #[arg(long, env = "STEVEDORE_DESIRED_COUNT")]
     pub desired_count: Option<i32>,

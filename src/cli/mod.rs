@@ -76,6 +76,10 @@ pub enum Command {
     Ecr(EcrCommand),
     /// Push an image (OCI layout, docker save archive, or the Docker engine's) to ECR or ECR Public.
     Push(PushArgs),
+    /// Check an image's signature (cosign's layout) against a KMS key or a PEM public key, and
+    /// optionally that its SLSA provenance names the expected repository and branch. Exit 1 when
+    /// it does not hold, saying why (no signature, another key, altered, image changed).
+    Verify(VerifyArgs),
     /// Make one multi-architecture image (an OCI image index) from per-architecture images
     /// already in the repository, reading only their manifests and configs.
     ///
@@ -116,6 +120,27 @@ pub enum Command {
     /// scripts call this; see `stevedore orb --help`).
     #[command(hide = true)]
     Orb(OrbArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The image: REGISTRY/REPO:TAG or REGISTRY/REPO@DIGEST, in ECR or ECR Public.
+    #[arg(env = "STEVEDORE_IMAGE")]
+    pub image: String,
+
+    /// The key: awskms:///ARN-or-alias (its public key read with kms:GetPublicKey) or a PEM
+    /// public key file.
+    #[arg(long, env = "STEVEDORE_VERIFY_KEY", value_name = "KEY")]
+    pub key: String,
+
+    /// Also require a SLSA provenance attestation, signed by the same key, naming this
+    /// repository (as CIRCLE_REPOSITORY_URL had it).
+    #[arg(long, env = "STEVEDORE_PROVENANCE_REPOSITORY", value_name = "URL")]
+    pub provenance_repository: Option<String>,
+
+    /// Also require a signed SLSA provenance attestation naming this branch.
+    #[arg(long, env = "STEVEDORE_PROVENANCE_BRANCH", value_name = "NAME")]
+    pub provenance_branch: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! `stevedore push` (with `progress` lines for long uploads), and `stevedore index` (`index`).
 
 pub mod archive;
+pub mod attach;
 pub mod cache;
 pub mod exists;
 pub mod index;

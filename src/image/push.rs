@@ -53,6 +53,8 @@ pub struct PushPlan {
     pub skip_existing_tags: bool,
     pub output_file: Option<std::path::PathBuf>,
     pub bash_env: Option<std::path::PathBuf>,
+    /// `--sign`, `--sbom`, `--provenance`.
+    pub extras: super::attach::Extras,
 }
 
 impl PushPlan {
@@ -92,6 +94,7 @@ impl PushPlan {
             skip_existing_tags: a.skip_existing_tags,
             output_file: a.output_file.clone(),
             bash_env: a.bash_env.clone().filter(|p| !p.as_os_str().is_empty()),
+            extras: super::attach::Extras::from_args(a)?,
         })
     }
 }
@@ -187,12 +190,18 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
             _ => todo.push(t.clone()),
         }
     }
-    if todo.is_empty() {
-        println!("nothing to push: every tag exists in {reference}");
-        return outputs_of(&plan, &reference, &img.top.digest);
-    }
-    if manifest_there {
-        tag_existing(&reg, &path, &reference, &img, &todo, started).await?;
+    // Signed (and the attestations made) before anything is uploaded.
+    let kms_region = settings.region.as_deref().unwrap_or(&region);
+    let extras = super::attach::prepare(&plan.extras, kms_region, &reference, &img.top).await?;
+    if todo.is_empty() || manifest_there {
+        if todo.is_empty() {
+            println!("nothing to push: every tag exists in {reference}");
+        } else {
+            tag_existing(&reg, &path, &reference, &img, &todo, started).await?;
+        }
+        extras
+            .publish(&reg, &path, &reference, &img.top, false)
+            .await?;
         return outputs_of(&plan, &reference, &img.top.digest);
     }
 
@@ -238,6 +247,9 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         reg.put_manifest(&path, t, &img.top).await?;
         println!("tagged {reference}:{t}");
     }
+    extras
+        .publish(&reg, &path, &reference, &img.top, true)
+        .await?;
     let secs = started.elapsed().as_secs_f64();
     let bytes = sent;
     println!(
@@ -564,6 +576,17 @@ async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<
             digest = d.to_string();
         }
         println!("pushed {target} with docker ({digest})");
+    }
+    if !plan.extras.is_empty() {
+        let region = match public {
+            true => config::ECR_PUBLIC_REGION,
+            false => settings.require_region()?,
+        };
+        let (reg, _) = open_registry(public, region).await?;
+        let top = reg.get_manifest(&path, &digest).await?;
+        let kms_region = settings.region.as_deref().unwrap_or(region);
+        let extras = super::attach::prepare(&plan.extras, kms_region, &reference, &top).await?;
+        extras.publish(&reg, &path, &reference, &top, false).await?;
     }
     outputs_of(plan, &reference, &digest)
 }

@@ -323,13 +323,14 @@ impl Registry {
         }
     }
 
-    /// PUT a manifest under a tag or digest; checks the registry's digest against ours.
+    /// PUT a manifest under a tag or digest; checks the registry's digest against ours. The
+    /// answer's `OCI-Subject` (the subject a registry with the referrers API indexed it under).
     pub async fn put_manifest(
         &self,
         repo: &str,
         reference: &str,
         m: &crate::image::source::Manifest,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
         let r = self
             .send(&format!("PUT manifest {reference}"), |http| {
@@ -356,7 +357,44 @@ impl Registry {
                 m.digest
             );
         }
-        Ok(())
+        Ok(r.headers()
+            .get("oci-subject")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from))
+    }
+
+    /// The OCI 1.1 referrers listing of `digest` (an image index), of `artifact_type` when
+    /// given; `None` when the registry has no referrers API (404).
+    pub async fn referrers(
+        &self,
+        repo: &str,
+        digest: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut url = format!("{}/v2/{repo}/referrers/{digest}", self.base);
+        if let Some(t) = artifact_type {
+            url = format!(
+                "{url}?artifactType={}",
+                t.replace('+', "%2B").replace('/', "%2F")
+            );
+        }
+        let r = self
+            .send(&format!("GET referrers of {digest}"), |http| {
+                http.get(&url)
+                    .header("Accept", "application/vnd.oci.image.index.v1+json")
+            })
+            .await?;
+        match r.status().as_u16() {
+            404 => Ok(None),
+            403 => Err(forbidden(
+                "GET referrers",
+                &self.host,
+                "BatchGetImage",
+                repo,
+            )),
+            s if (200..300).contains(&s) => Ok(Some(r.bytes().await?.to_vec())),
+            s => anyhow::bail!("GET referrers of {digest}: {s}"),
+        }
     }
 }
 

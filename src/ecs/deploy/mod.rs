@@ -120,6 +120,20 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
             })
         })??;
     }
+    if let Some(key) = args.require_signature.as_deref().filter(|k| !k.is_empty()) {
+        let left = plan.deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout(
+            left,
+            crate::sign::verify::require(plan.changes.images_mut(), key, &region),
+        )
+        .await
+        .map_err(|_| {
+            anyhow::Error::new(crate::error::DeadlineExceeded {
+                endpoint: "ECR".into(),
+                op: "signature verification (--require-signature)".into(),
+            })
+        })??;
+    }
     let mut services: Vec<String> = args
         .services
         .iter()

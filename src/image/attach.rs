@@ -1,0 +1,213 @@
+//! What `push --sbom FILE --provenance --sign KEY` adds to the pushed image. Everything is made
+//! before the first byte is uploaded: the artifacts' manifests, and KMS's signatures over the
+//! image and each artifact (so a role that may not sign fails before anything is pushed). After
+//! the image: per artifact its blob and one manifest PUT, per signature its payload, config and
+//! one manifest PUT under its `.sig` tag.
+
+use crate::attest::{self, documents, referrers};
+use crate::cli::PushArgs;
+use crate::error::usage;
+use crate::image::registry::Registry;
+use crate::image::source::Manifest;
+use crate::sign::kms::{KeyRef, Kms};
+use anyhow::{Context, Result};
+use serde_json::json;
+
+/// An SBOM file, read and recognised.
+#[derive(Debug, Clone)]
+pub struct Sbom {
+    pub bytes: Vec<u8>,
+    pub media_type: &'static str,
+}
+
+/// The extras asked for, checked before anything is sent.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub sign: Option<KeyRef>,
+    pub sbom: Option<Sbom>,
+    pub provenance: bool,
+}
+
+impl Extras {
+    pub fn from_args(a: &PushArgs) -> Result<Extras> {
+        let sign = match a.sign.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => Some(KeyRef::parse(s).map_err(|e| usage!("--sign (STEVEDORE_SIGN): {e}"))?),
+            None => None,
+        };
+        let sbom = match a.sbom.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+            Some(p) => {
+                let flag = format!("--sbom (STEVEDORE_SBOM) {}", p.display());
+                let bytes = std::fs::read(p).map_err(|e| usage!("{flag}: cannot read it ({e})"))?;
+                let media_type =
+                    documents::sbom_media_type(&bytes).map_err(|e| usage!("{flag}: {e}"))?;
+                Some(Sbom { bytes, media_type })
+            }
+            None => None,
+        };
+        if a.provenance {
+            let missing: Vec<&str> = documents::REQUIRED
+                .iter()
+                .copied()
+                .filter(|v| crate::config::env_var(v).is_none())
+                .collect();
+            if !missing.is_empty() {
+                return Err(usage!(
+                    "--provenance (STEVEDORE_PROVENANCE): it describes the CircleCI job, and {} not set; run it in a CircleCI job or drop --provenance",
+                    missing.join(", ")
+                ));
+            }
+        }
+        Ok(Extras {
+            sign,
+            sbom,
+            provenance: a.provenance,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sign.is_none() && self.sbom.is_none() && !self.provenance
+    }
+}
+
+/// One artifact to attach.
+struct Artifact {
+    what: &'static str,
+    document: Vec<u8>,
+    manifest: Manifest,
+}
+
+/// The extras made and signed, ready to store after the image.
+#[derive(Default)]
+pub struct Prepared {
+    artifacts: Vec<Artifact>,
+    signatures: Vec<crate::sign::Signed>,
+    key: Option<String>,
+}
+
+fn artifact(
+    what: &'static str,
+    media_type: &str,
+    document: Vec<u8>,
+    subject: &Manifest,
+    annotations: serde_json::Value,
+) -> Artifact {
+    let layer = referrers::Descriptor::of(media_type, &document);
+    let bytes = referrers::artifact_manifest(
+        media_type,
+        &layer,
+        &attest::descriptor_of(subject),
+        &annotations,
+    );
+    Artifact {
+        what,
+        document,
+        manifest: Manifest {
+            digest: format!("sha256:{}", crate::image::source::sha256_hex(&bytes)),
+            media_type: referrers::OCI_MANIFEST.into(),
+            bytes,
+        },
+    }
+}
+
+/// Build the artifacts for the image `top` at `reference` (`host/path`) and sign it and them.
+pub async fn prepare(
+    extras: &Extras,
+    region: &str,
+    reference: &str,
+    top: &Manifest,
+) -> Result<Prepared> {
+    if extras.is_empty() {
+        return Ok(Prepared::default());
+    }
+    let now = crate::auth::oidc::fmt_unix(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    let created = json!({"org.opencontainers.image.created": now});
+    let mut artifacts = Vec::new();
+    if let Some(s) = &extras.sbom {
+        artifacts.push(artifact(
+            "SBOM",
+            s.media_type,
+            s.bytes.clone(),
+            top,
+            created.clone(),
+        ));
+    }
+    if extras.provenance {
+        let var = |k: &str| crate::config::env_var(k);
+        let statement = documents::provenance(&var, reference, &top.digest, &now)
+            .map_err(|e| usage!("--provenance (STEVEDORE_PROVENANCE): {e}"))?;
+        let mut annotations = created.clone();
+        annotations["in-toto.io/predicate-type"] = json!(documents::SLSA_PROVENANCE_V1);
+        artifacts.push(artifact(
+            "provenance",
+            documents::IN_TOTO,
+            statement.to_string().into_bytes(),
+            top,
+            annotations,
+        ));
+    }
+    let mut prepared = Prepared {
+        artifacts,
+        ..Default::default()
+    };
+    if let Some(key) = &extras.sign {
+        let credentials = crate::auth::credentials(region, None).await?;
+        let kms = Kms::new(key, region, credentials)?;
+        let mut digests = vec![top.digest.clone()];
+        digests.extend(prepared.artifacts.iter().map(|a| a.manifest.digest.clone()));
+        let signing = digests
+            .iter()
+            .map(|d| crate::sign::sign(&kms, key, reference, d));
+        for s in futures_util::future::join_all(signing).await {
+            prepared
+                .signatures
+                .push(s.context("signing before the push: nothing was pushed")?);
+        }
+        prepared.key = Some(key.display());
+    }
+    Ok(prepared)
+}
+
+impl Prepared {
+    /// Store the artifacts and the signatures, the image being in the repository now. `fresh`:
+    /// the image's manifest was not there before this push (so it has no signatures yet).
+    pub async fn publish(
+        &self,
+        reg: &Registry,
+        path: &str,
+        reference: &str,
+        top: &Manifest,
+        fresh: bool,
+    ) -> Result<()> {
+        if !self.artifacts.is_empty() {
+            let mut blobs: Vec<&[u8]> = vec![referrers::EMPTY];
+            blobs.extend(self.artifacts.iter().map(|a| a.document.as_slice()));
+            attest::upload_small(reg, path, &blobs).await?;
+        }
+        for a in &self.artifacts {
+            let listed = attest::put_artifact(reg, path, &a.manifest, &top.digest)
+                .await
+                .with_context(|| format!("attaching the {}", a.what))?;
+            println!(
+                "attached the {} to {reference}@{}: {}, {listed}",
+                a.what, top.digest, a.manifest.digest
+            );
+        }
+        for s in &self.signatures {
+            let tag = crate::sign::store(reg, path, s, fresh || s.digest != top.digest)
+                .await
+                .with_context(|| format!("storing the signature of {}", s.digest))?;
+            let what = if s.digest == top.digest {
+                "the image"
+            } else {
+                "its attestation"
+            };
+            let key = self.key.as_deref().unwrap_or_default();
+            println!("signed {what} {} with {key}: {reference}:{tag}", s.digest);
+        }
+        Ok(())
+    }
+}

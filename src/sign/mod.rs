@@ -1,0 +1,65 @@
+//! Image signatures with AWS KMS in cosign's layout: the payload is signed by KMS before
+//! anything is uploaded (a role that may not sign fails before the push), and the signature is
+//! stored after the image, its tag written last, in one PUT, so no signature tag is ever half
+//! written.
+
+pub mod keys;
+pub mod kms;
+pub mod simple_signing;
+pub mod verify;
+
+use crate::image::registry::Registry;
+use crate::image::source::Manifest;
+use anyhow::Result;
+use simple_signing::SigLayer;
+
+/// A signature over one object (an image or an attestation), made but not stored yet.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The digest of the signed manifest.
+    pub digest: String,
+    pub payload: Vec<u8>,
+    pub layer: SigLayer,
+}
+
+/// Sign the manifest `digest` in `repository` (`host/path`) with the KMS key.
+pub async fn sign(
+    kms: &kms::Kms,
+    key: &kms::KeyRef,
+    repository: &str,
+    digest: &str,
+) -> Result<Signed> {
+    let payload = simple_signing::payload(repository, digest);
+    let (signature, arn) = kms.sign(key, &payload).await?;
+    let layer = SigLayer::new(&payload, &signature, Some(&arn));
+    Ok(Signed {
+        digest: digest.to_string(),
+        payload,
+        layer,
+    })
+}
+
+/// Store a signature under `sha256-<hex>.sig`: payload and config uploaded, then the manifest
+/// PUT under the tag. The signatures already there are kept, unless the object is `fresh`
+/// (pushed just now, so none can exist). Returns the tag.
+pub async fn store(reg: &Registry, path: &str, s: &Signed, fresh: bool) -> Result<String> {
+    let tag = simple_signing::signature_tag(&s.digest);
+    let existing = if fresh {
+        Vec::new()
+    } else {
+        match reg.find_manifest(path, &tag).await? {
+            Ok(m) => simple_signing::layers_of(&m.bytes).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    };
+    let layers = simple_signing::merged(existing, s.layer.clone());
+    let (manifest, config) = simple_signing::manifest(&layers);
+    crate::attest::upload_small(reg, path, &[&s.payload, &config]).await?;
+    let m = Manifest {
+        digest: format!("sha256:{}", crate::image::source::sha256_hex(&manifest)),
+        media_type: simple_signing::OCI_MANIFEST.into(),
+        bytes: manifest,
+    };
+    reg.put_manifest(path, &tag, &m).await?;
+    Ok(tag)
+}
