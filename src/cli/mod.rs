@@ -308,6 +308,16 @@ pub struct IamPolicyArgs {
     /// Also allow `ecr ensure-repo --repository-policy` (it decides who may pull and push).
     #[arg(long)]
     pub repository_policy: bool,
+
+    /// The KMS key (its ARN) `push --sign` signs with: adds kms:Sign on that key only; repeat
+    /// or comma-separate.
+    #[arg(long = "signing-key", value_delimiter = ',', value_name = "KEY-ARN")]
+    pub signing_keys: Vec<String>,
+
+    /// The KMS key (its ARN) `deploy --require-signature` and `verify` check signatures with:
+    /// adds kms:GetPublicKey on that key; name the repositories read with --repo.
+    #[arg(long = "verify-key", value_delimiter = ',', value_name = "KEY-ARN")]
+    pub verify_keys: Vec<String>,
 }
 
 #[derive(Debug, Args)]

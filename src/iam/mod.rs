@@ -126,6 +126,10 @@ pub struct PolicyScope {
     /// CodeDeploy (application, deployment group) pairs the role deploys through.
     pub codedeploy_groups: Vec<(String, String)>,
     pub repository_policy: bool,
+    /// KMS key ARNs the role signs with (kms:Sign).
+    pub signing_keys: Vec<String>,
+    /// KMS key ARNs the role checks signatures with (kms:GetPublicKey).
+    pub verify_keys: Vec<String>,
 }
 
 fn last_segment(s: &str) -> &str {
@@ -235,6 +239,8 @@ pub fn permissions_policy(p: &PolicyScope) -> Result<serde_json::Value> {
             "log_group_arns": log_group_arns,
             "codedeploy_group_arns": codedeploy_group_arns,
             "codedeploy_application_arns": codedeploy_application_arns,
+            "signing_keys": p.signing_keys,
+            "verify_keys": p.verify_keys,
             "codedeploy_config_arn": format!("arn:{partition}:codedeploy:{region}:{account}:deploymentconfig:*"),
         }),
     )?;
@@ -307,6 +313,21 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
         &a.services,
         cluster.as_deref(),
     )?;
+    for (flag, keys) in [
+        ("--signing-key", &a.signing_keys),
+        ("--verify-key", &a.verify_keys),
+    ] {
+        if let Some(k) = keys.iter().find(|k| !is_key_arn(k)) {
+            return Err(usage!(
+                "{flag}: '{k}' is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); IAM grants on keys, not aliases: `aws kms describe-key --key-id alias/NAME` prints the ARN"
+            ));
+        }
+    }
+    if !a.verify_keys.is_empty() && a.repos.is_empty() {
+        return Err(usage!(
+            "--verify-key: name the repositories whose images are verified with --repo (reading a signature reads the repository)"
+        ));
+    }
     let region = settings.require_region()?;
     let account = settings.require_account()?;
     permissions_policy(&PolicyScope {
@@ -338,7 +359,23 @@ pub fn policy_from_args(settings: &Settings, a: IamPolicyArgs) -> Result<serde_j
         service_deployments: a.service_deployments,
         codedeploy_groups,
         repository_policy: a.repository_policy,
+        signing_keys: a.signing_keys,
+        verify_keys: a.verify_keys,
     })
+}
+
+/// Whether `s` is a KMS key's ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`).
+fn is_key_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "kms"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[5]
+            .strip_prefix("key/")
+            .is_some_and(|id| !id.is_empty() && !id.contains('*'))
 }
 
 /// The CodeDeploy groups of `--codedeploy` (the console's names for each service) and

@@ -185,3 +185,36 @@ fn renders_circleci_documented_shape() {
         "org/org-1/project/proj-1/user/*"
     );
 }
+
+#[test]
+fn signing_and_verifying_keys_get_only_their_own_action_on_their_own_key() {
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let p = permissions_policy(&PolicyScope {
+        signing_keys: vec![key.into()],
+        verify_keys: vec![key.into()],
+        ..scope()
+    })
+    .unwrap();
+    let statement = |sid: &str| {
+        p["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {sid} in {p}"))
+    };
+    assert_eq!(statement("SignImages")["Action"], "kms:Sign");
+    assert_eq!(
+        statement("SignImages")["Resource"],
+        serde_json::json!([key])
+    );
+    assert_eq!(
+        statement("VerifyImageSignatures")["Action"],
+        "kms:GetPublicKey"
+    );
+    assert!(is_key_arn(key));
+    assert!(!is_key_arn("alias/ci-signing"));
+    assert!(!is_key_arn("arn:aws:kms:us-east-1:123456789012:alias/ci"));
+    assert!(!is_key_arn("arn:aws:kms:us-east-1:123456789012:key/*"));
+}

@@ -126,7 +126,10 @@ mod tests {
             (arn, Some("eu-west-1"))
         );
         let k = KeyRef::parse("awskms://kms.example:443/alias/ci-signing").unwrap();
-        assert_eq!((k.key_id.as_str(), k.region.as_deref()), ("alias/ci-signing", None));
+        assert_eq!(
+            (k.key_id.as_str(), k.region.as_deref()),
+            ("alias/ci-signing", None)
+        );
         assert_eq!(k.display(), "awskms:///alias/ci-signing");
         assert!(KeyRef::parse("alias/ci")
             .unwrap_err()

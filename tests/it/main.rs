@@ -22,6 +22,7 @@ mod run_task;
 mod sandbox;
 mod schedule;
 mod secrets;
+mod signing;
 mod strategies;
 mod verify;
 mod wording;

@@ -86,10 +86,11 @@ impl Run {
 
 impl SandboxProc {
     /// Run a boto3 snippet against the sandbox as its administrator (a third-party client);
-    /// the snippet has `ecs` and `ecr` clients and prints JSON.
+    /// the snippet has `ecs`, `ecr`, `events`, `scheduler`, `logs`, `cd` and `kms` clients and
+    /// prints JSON.
     pub fn boto3(&self, snippet: &str) -> serde_json::Value {
         let program = format!(
-            "import boto3, json\nkw=dict(endpoint_url={url:?}, region_name={region:?}, aws_access_key_id={ak:?}, aws_secret_access_key={sk:?})\necs=boto3.client('ecs', **kw)\necr=boto3.client('ecr', **kw)\nevents=boto3.client('events', **kw)\nscheduler=boto3.client('scheduler', **kw)\nlogs=boto3.client('logs', **kw)\ncd=boto3.client('codedeploy', **kw)\n{snippet}\n",
+            "import boto3, json\nkw=dict(endpoint_url={url:?}, region_name={region:?}, aws_access_key_id={ak:?}, aws_secret_access_key={sk:?})\necs=boto3.client('ecs', **kw)\necr=boto3.client('ecr', **kw)\nevents=boto3.client('events', **kw)\nscheduler=boto3.client('scheduler', **kw)\nlogs=boto3.client('logs', **kw)\ncd=boto3.client('codedeploy', **kw)\nkms=boto3.client('kms', **kw)\n{snippet}\n",
             url = self.env["AWS_ENDPOINT_URL"],
             region = self.env["AWS_DEFAULT_REGION"],
             ak = self.env["AWS_ACCESS_KEY_ID"],
