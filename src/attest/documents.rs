@@ -49,11 +49,7 @@ pub fn provenance(
     if !missing.is_empty() {
         return Err(format!(
             "provenance describes a CircleCI job, and {} not set: run it in a CircleCI job",
-            if missing.len() == 1 {
-                format!("{} is", missing[0])
-            } else {
-                format!("{} are", missing.join(", "))
-            }
+            not_set(&missing)
         ));
     }
     let get = |k: &str| var(k).unwrap_or_default();
@@ -93,6 +89,14 @@ pub fn provenance(
             },
         },
     }))
+}
+
+/// `A is` or `A, B are`: the missing variables, for "… not set".
+pub fn not_set(missing: &[&str]) -> String {
+    match missing {
+        [one] => format!("{one} is"),
+        more => format!("{} are", more.join(", ")),
+    }
 }
 
 /// What a provenance statement says: `(subject digest, repository, ref, commit)`.

@@ -53,7 +53,7 @@ impl Extras {
             if !missing.is_empty() {
                 return Err(usage!(
                     "--provenance (STEVEDORE_PROVENANCE): it describes the CircleCI job, and {} not set; run it in a CircleCI job or drop --provenance",
-                    missing.join(", ")
+                    documents::not_set(&missing)
                 ));
             }
         }
@@ -127,13 +127,9 @@ pub async fn prepare(
     let created = json!({"org.opencontainers.image.created": now});
     let mut artifacts = Vec::new();
     if let Some(s) = &extras.sbom {
-        artifacts.push(artifact(
-            "SBOM",
-            s.media_type,
-            s.bytes.clone(),
-            top,
-            created.clone(),
-        ));
+        // No creation time: the same SBOM of the same image is the same artifact, listed once.
+        let sbom = artifact("SBOM", s.media_type, s.bytes.clone(), top, json!({}));
+        artifacts.push(sbom);
     }
     if extras.provenance {
         let var = |k: &str| crate::config::env_var(k);
@@ -191,22 +187,19 @@ impl Prepared {
             let listed = attest::put_artifact(reg, path, &a.manifest, &top.digest)
                 .await
                 .with_context(|| format!("attaching the {}", a.what))?;
-            println!(
-                "attached the {} to {reference}@{}: {}, {listed}",
-                a.what, top.digest, a.manifest.digest
-            );
+            println!("attached the {} as {}, {listed}", a.what, a.manifest.digest);
         }
+        let key = self.key.as_deref().unwrap_or_default();
         for s in &self.signatures {
             let tag = crate::sign::store(reg, path, s, fresh || s.digest != top.digest)
                 .await
                 .with_context(|| format!("storing the signature of {}", s.digest))?;
-            let what = if s.digest == top.digest {
-                "the image"
-            } else {
-                "its attestation"
-            };
-            let key = self.key.as_deref().unwrap_or_default();
-            println!("signed {what} {} with {key}: {reference}:{tag}", s.digest);
+            let what = self
+                .artifacts
+                .iter()
+                .find(|a| a.manifest.digest == s.digest)
+                .map_or("image", |a| a.what);
+            println!("signed the {what} with {key}: {reference}:{tag}");
         }
         Ok(())
     }

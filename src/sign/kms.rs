@@ -59,11 +59,12 @@ fn explain(e: CallError, key: &KeyRef, action: &str) -> anyhow::Error {
     let what = format!("KMS {action} with {}", key.display());
     match &e {
         CallError::Api(a) if a.code == "AccessDeniedException" => anyhow::anyhow!(
-            "{what}: {e}: the role needs kms:{action} on that key (`stevedore iam policy --signing-key ARN` renders the statement)"
+            "{what}: {e}; the role needs kms:{action} on that key (`stevedore iam policy --signing-key ARN` renders the statement)"
         ),
-        CallError::Api(a) if a.code == "NotFoundException" => {
-            anyhow::anyhow!("{what}: {e}: no such key in this account and region; check the ARN or alias")
-        }
+        CallError::Api(a) if a.code == "NotFoundException" => anyhow::anyhow!(
+            "{what}: no such key in this account and region ({}); check the ARN or alias",
+            a.message.trim_end_matches('.')
+        ),
         _ => e.into_anyhow(what),
     }
 }

@@ -123,14 +123,14 @@ pub fn manifest(layers: &[SigLayer]) -> (Vec<u8>, Vec<u8>) {
     (manifest, config)
 }
 
-/// `existing` with `new` added, unless the same signature is there already.
+/// `existing` with `new` added; a signature of the same payload by the same key is replaced
+/// (ECDSA signatures differ each time, so re-signing would otherwise pile them up).
 pub fn merged(mut existing: Vec<SigLayer>, new: SigLayer) -> Vec<SigLayer> {
-    if !existing
-        .iter()
-        .any(|l| l.payload_digest == new.payload_digest && l.signature == new.signature)
-    {
-        existing.push(new);
-    }
+    existing.retain(|l| {
+        let same_key = l.key.is_some() && l.key == new.key;
+        !(l.payload_digest == new.payload_digest && (same_key || l.signature == new.signature))
+    });
+    existing.push(new);
     existing
 }
 
@@ -266,7 +266,12 @@ mod tests {
             vec![layer.clone()]
         );
         assert_eq!(merged(vec![layer.clone()], layer.clone()).len(), 1);
-        let other = SigLayer::new(b"payload", b"sig2", None);
+        // Re-signed by the same key: replaced; by a key not named, or another: kept beside it.
+        let again = SigLayer::new(b"payload", b"sig2", Some("arn:k"));
+        assert_eq!(merged(vec![layer.clone()], again.clone()), vec![again]);
+        let unnamed = SigLayer::new(b"payload", b"sig3", None);
+        assert_eq!(merged(vec![layer.clone()], unnamed).len(), 2);
+        let other = SigLayer::new(b"payload", b"sig4", Some("arn:other"));
         assert_eq!(merged(vec![layer], other).len(), 2);
     }
 

@@ -58,7 +58,7 @@ fn push(sb: &SandboxProc, layout: &str, tag: &str, extra: &[&str]) -> Output {
 
 /// A registry request from Python's urllib (not stevedore's client) as the administrator:
 /// `(status, body)`; `body` is sent with `content_type` when given.
-fn registry(
+fn registry_call(
     sb: &SandboxProc,
     method: &str,
     path: &str,
@@ -327,7 +327,7 @@ fn without_the_referrers_api_the_attestations_are_listed_by_the_tag_schema() {
         out.stdout
     );
     // The registry itself (the CNCF registry 2.8) has no referrers API.
-    let (status, _) = registry(
+    let (status, _) = registry_call(
         &sb,
         "GET",
         &format!("/v2/team/app/referrers/{digest}"),
@@ -374,4 +374,243 @@ fn without_the_referrers_api_the_attestations_are_listed_by_the_tag_schema() {
         "{}",
         other.stderr
     );
+}
+
+/// The task-definition revisions of family `web`.
+fn revisions(sb: &SandboxProc) -> usize {
+    sb.boto3("print(len(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']))")
+        .as_u64()
+        .unwrap() as usize
+}
+
+/// Cluster `c1` with service `web` (container `app`).
+fn service(sb: &SandboxProc) {
+    let base = sb.push_image("base", "v1", &[]);
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}])\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
+         print(1)"
+    ));
+}
+
+#[test]
+fn each_way_a_signature_fails_has_its_own_message_and_a_deploy_that_requires_one_registers_nothing()
+{
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let ours = create_key(&sb, "ci-signing");
+    let theirs = create_key(&sb, "other");
+    service(&sb);
+    let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
+    let key = "awskms:///alias/ci-signing";
+    let signed = |seed: u8, tag: &str, with: &str| {
+        printed_digest(
+            &push(&sb, &layout(work.path(), seed), tag, &["--sign", with])
+                .success()
+                .stdout,
+        )
+    };
+    let verify = |tag: &str| {
+        stevedore(&[
+            "verify",
+            &format!("{registry}/team/app:{tag}"),
+            "--key",
+            key,
+        ])
+        .sandbox(&sb, true)
+        .run()
+    };
+    let deploy = |tag: &str| {
+        let container = format!("app={registry}/team/app:{tag}");
+        stevedore(&[
+            "deploy",
+            "--cluster",
+            "c1",
+            "--service",
+            "web",
+            "--container",
+            &container,
+            "--require-signature",
+            key,
+            "--poll-interval",
+            "200ms",
+            "--timeout",
+            "60s",
+        ])
+        .sandbox(&sb, true)
+        .run()
+    };
+
+    // Signed by our key: verified, deployed, pinned to the digest that was verified.
+    let good = signed(1, "good", key);
+    assert!(verify("good")
+        .success()
+        .stdout
+        .contains(&format!("signed by {ours}")));
+    let before = revisions(&sb);
+    deploy("good").success();
+    assert_eq!(revisions(&sb), before + 1);
+    let image = sb.boto3("print(json.dumps(ecs.describe_task_definition(taskDefinition='web')['taskDefinition']['containerDefinitions'][0]['image']))");
+    assert_eq!(image, json!(format!("{registry}/team/app@{good}")));
+
+    // Signed by another key.
+    signed(2, "other", "awskms:///alias/other");
+    // Signed by ours, then the signature altered (one byte of it, still valid DER).
+    let tampered = signed(3, "tampered", key);
+    let sig_path = format!("/v2/team/app/manifests/{}.sig", tampered.replace(':', "-"));
+    let (_, m) = registry_call(&sb, "GET", &sig_path, None);
+    let mut m: Value = serde_json::from_str(&m).unwrap();
+    let b64 = m["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    use base64::Engine;
+    let mut der = base64::engine::general_purpose::STANDARD
+        .decode(&b64)
+        .unwrap();
+    let last = der.len() - 1;
+    der[last] ^= 0x01;
+    m["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"] =
+        json!(base64::engine::general_purpose::STANDARD.encode(&der));
+    let (status, body) = registry_call(
+        &sb,
+        "PUT",
+        &sig_path,
+        Some(("application/vnd.oci.image.manifest.v1+json", &m.to_string())),
+    );
+    assert_eq!(status, 201, "{body}");
+    // Signed, then another image pushed under the same tag.
+    signed(4, "changed", key);
+    push(&sb, &layout(work.path(), 5), "changed", &[]).success();
+    // An unsigned image given a copy of another image's valid signature.
+    let copied = printed_digest(
+        &push(&sb, &layout(work.path(), 6), "copied", &[])
+            .success()
+            .stdout,
+    );
+    let (_, good_sig) = registry_call(
+        &sb,
+        "GET",
+        &format!("/v2/team/app/manifests/{}.sig", good.replace(':', "-")),
+        None,
+    );
+    let copy_path = format!("/v2/team/app/manifests/{}.sig", copied.replace(':', "-"));
+    let (status, body) = registry_call(
+        &sb,
+        "PUT",
+        &copy_path,
+        Some(("application/vnd.oci.image.manifest.v1+json", &good_sig)),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    for (tag, says) in [
+        ("other", format!("signed by another key ({theirs}), not by {ours}")),
+        ("tampered", "the payload or the signature was altered after signing".to_string()),
+        ("changed", "no signature: nothing is stored under sha256-".to_string()),
+        ("copied", format!("the signature is for {good}, not for {copied}: the image changed after it was signed")),
+    ] {
+        let v = verify(tag);
+        assert_eq!(v.code, 1, "{tag}: {}", v.all());
+        assert!(v.stderr.contains(&says), "{tag}: wanted {says:?} in {}", v.stderr);
+        assert_eq!(v.stderr.trim().lines().count(), 1, "{tag}: one line: {}", v.stderr);
+        let before = revisions(&sb);
+        let d = deploy(tag);
+        assert_ne!(d.code, 0, "{tag}: {}", d.all());
+        assert!(d.stderr.contains(&says), "{tag}: wanted {says:?} in {}", d.stderr);
+        assert!(d.stderr.contains("nothing was registered"), "{tag}: {}", d.stderr);
+        assert_eq!(revisions(&sb), before, "{tag}: a revision was registered");
+    }
+}
+
+#[test]
+fn a_role_without_kms_sign_fails_naming_it_and_pushes_nothing() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let arn = create_key(&sb, "ci-signing");
+    let img = layout(work.path(), 7);
+    let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
+    sb.boto3("ecr.create_repository(repositoryName='app'); print(1)");
+    let as_ci = |policy: &Value| {
+        sb.put_role("ci", None, Some(policy));
+        let home = tempfile::tempdir().unwrap();
+        let bash_env = home.path().join("bash_env");
+        assert_eq!(crate::iam::assume_ci(&sb, &bash_env).code, 0);
+        let mut run = stevedore(&[
+            "push",
+            "--repo",
+            "app",
+            "--tag",
+            "v1",
+            "--oci-layout",
+            &img,
+            "--sign",
+            "awskms:///alias/ci-signing",
+        ])
+        .sandbox(&sb, false);
+        for (k, v) in read_exports(&bash_env) {
+            run = run.env(&k, v);
+        }
+        run.env("BASH_ENV", "/dev/null").run()
+    };
+    let tags = || registry_tags(&sb, "app");
+
+    let refused = as_ci(&rendered(&sb, &["iam", "policy", "--repo", "app"]));
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    assert!(refused.stderr.contains("kms:Sign"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the role needs kms:Sign on that key"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("nothing was pushed"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.all().contains("uploaded"), "{}", refused.all());
+    assert_eq!(
+        tags(),
+        Vec::<String>::new(),
+        "nothing pushed, no signature tag"
+    );
+
+    // The statement `--signing-key` adds is what it takes.
+    let allowed = as_ci(&rendered(
+        &sb,
+        &["iam", "policy", "--repo", "app", "--signing-key", &arn],
+    ));
+    assert_eq!(allowed.code, 0, "{}", allowed.all());
+    let digest = printed_digest(&allowed.stdout);
+    assert_eq!(
+        tags(),
+        vec![
+            format!("{}.sig", digest.replace(':', "-")),
+            "v1".to_string()
+        ]
+    );
+    assert!(
+        allowed
+            .stdout
+            .contains(&format!("{registry}/app:{}.sig", digest.replace(':', "-"))),
+        "{}",
+        allowed.stdout
+    );
+}
+
+/// The tags of a repository, as the registry lists them (sorted).
+fn registry_tags(sb: &SandboxProc, repo: &str) -> Vec<String> {
+    let (status, body) = registry_call(sb, "GET", &format!("/v2/{repo}/tags/list"), None);
+    if status == 404 {
+        return vec![];
+    }
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{status} {body}: {e}"));
+    let mut tags: Vec<String> = v["tags"]
+        .as_array()
+        .map(|a| a.iter().map(|t| t.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    tags.sort();
+    tags
 }
