@@ -8,6 +8,7 @@
 # Build cache: scripts/bench_cache.py (the build step on a fresh engine, with and without it).
 # Logs: scripts/bench_logs.py (a 100,000-line task followed by run-task).
 # Progress: scripts/bench_progress.py (a 1 GB push through a slow registry, its output's silences).
+# Signing: scripts/bench_sign.py (push with and without --sign --sbom --provenance, requests added).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 musl=target/$(uname -m | sed s/arm64/aarch64/)-unknown-linux-musl/release/stevedore
@@ -78,3 +79,6 @@ STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_logs.py
 
 # Progress: a 1 GB layer through a 25 MB/s registry, the longest silence in the output.
 STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_progress.py
+
+# Signing: a push with and without --sign --sbom --provenance, and the registry requests added.
+STEVEDORE_BIN="$PWD/$bin" .venv/bin/python scripts/bench_sign.py

@@ -42,12 +42,16 @@ pub fn descriptor_of(m: &Manifest) -> Descriptor {
 /// there, and the empty config is two bytes), all at once.
 pub async fn upload_small(reg: &Registry, path: &str, blobs: &[&[u8]]) -> Result<()> {
     let work = tempfile::tempdir().context("a temporary directory for the upload")?;
-    let mut files = Vec::new();
+    let mut files: Vec<Blob> = Vec::new();
     for (i, bytes) in blobs.iter().enumerate() {
+        let digest = format!("sha256:{}", crate::image::source::sha256_hex(bytes));
+        if files.iter().any(|f| f.digest == digest) {
+            continue;
+        }
         let file = work.path().join(i.to_string());
         std::fs::write(&file, bytes)?;
         files.push(Blob {
-            digest: format!("sha256:{}", crate::image::source::sha256_hex(bytes)),
+            digest,
             size: bytes.len() as u64,
             path: file,
         });

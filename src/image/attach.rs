@@ -169,7 +169,9 @@ pub async fn prepare(
 
 impl Prepared {
     /// Store the artifacts and the signatures, the image being in the repository now. `fresh`:
-    /// the image's manifest was not there before this push (so it has no signatures yet).
+    /// the image's manifest was not there before this push (so it has no signatures yet). All
+    /// blobs go up at once; then the artifacts' manifests (one after another, as the tag
+    /// schema's index is read and written); then the signature manifests, at once.
     pub async fn publish(
         &self,
         reg: &Registry,
@@ -178,28 +180,48 @@ impl Prepared {
         top: &Manifest,
         fresh: bool,
     ) -> Result<()> {
-        if !self.artifacts.is_empty() {
-            let mut blobs: Vec<&[u8]> = vec![referrers::EMPTY];
-            blobs.extend(self.artifacts.iter().map(|a| a.document.as_slice()));
-            attest::upload_small(reg, path, &blobs).await?;
+        if self.artifacts.is_empty() && self.signatures.is_empty() {
+            return Ok(());
         }
+        let stores = self
+            .signatures
+            .iter()
+            .map(|s| crate::sign::to_store(reg, path, s, fresh || s.digest != top.digest));
+        let stores = futures_util::future::join_all(stores)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?;
+        let mut blobs: Vec<&[u8]> = Vec::new();
+        if !self.artifacts.is_empty() {
+            blobs.push(referrers::EMPTY);
+        }
+        blobs.extend(self.artifacts.iter().map(|a| a.document.as_slice()));
+        blobs.extend(
+            stores
+                .iter()
+                .flat_map(|s| s.blobs.iter().map(Vec::as_slice)),
+        );
+        attest::upload_small(reg, path, &blobs).await?;
         for a in &self.artifacts {
             let listed = attest::put_artifact(reg, path, &a.manifest, &top.digest)
                 .await
                 .with_context(|| format!("attaching the {}", a.what))?;
             println!("attached the {} as {}, {listed}", a.what, a.manifest.digest);
         }
+        let puts = stores
+            .iter()
+            .map(|s| reg.put_manifest(path, &s.tag, &s.manifest));
+        for r in futures_util::future::join_all(puts).await {
+            r.context("storing a signature")?;
+        }
         let key = self.key.as_deref().unwrap_or_default();
-        for s in &self.signatures {
-            let tag = crate::sign::store(reg, path, s, fresh || s.digest != top.digest)
-                .await
-                .with_context(|| format!("storing the signature of {}", s.digest))?;
+        for (s, stored) in self.signatures.iter().zip(&stores) {
             let what = self
                 .artifacts
                 .iter()
                 .find(|a| a.manifest.digest == s.digest)
                 .map_or("image", |a| a.what);
-            println!("signed the {what} with {key}: {reference}:{tag}");
+            println!("signed the {what} with {key}: {reference}:{}", stored.tag);
         }
         Ok(())
     }

@@ -39,10 +39,19 @@ pub async fn sign(
     })
 }
 
-/// Store a signature under `sha256-<hex>.sig`: payload and config uploaded, then the manifest
-/// PUT under the tag. The signatures already there are kept, unless the object is `fresh`
-/// (pushed just now, so none can exist). Returns the tag.
-pub async fn store(reg: &Registry, path: &str, s: &Signed, fresh: bool) -> Result<String> {
+/// A signature manifest ready to PUT under its tag, and the blobs it names.
+pub struct Stored {
+    pub tag: String,
+    pub manifest: Manifest,
+    /// The payload and the config.
+    pub blobs: [Vec<u8>; 2],
+}
+
+/// The manifest that stores a signature under `sha256-<hex>.sig`. The signatures already
+/// there are kept (read first), unless the object is `fresh` (pushed just now, so none can
+/// exist). The caller uploads the blobs, then PUTs the manifest under the tag: one write that
+/// either happens whole or not at all.
+pub async fn to_store(reg: &Registry, path: &str, s: &Signed, fresh: bool) -> Result<Stored> {
     let tag = simple_signing::signature_tag(&s.digest);
     let existing = if fresh {
         Vec::new()
@@ -54,12 +63,13 @@ pub async fn store(reg: &Registry, path: &str, s: &Signed, fresh: bool) -> Resul
     };
     let layers = simple_signing::merged(existing, s.layer.clone());
     let (manifest, config) = simple_signing::manifest(&layers);
-    crate::attest::upload_small(reg, path, &[&s.payload, &config]).await?;
-    let m = Manifest {
-        digest: format!("sha256:{}", crate::image::source::sha256_hex(&manifest)),
-        media_type: simple_signing::OCI_MANIFEST.into(),
-        bytes: manifest,
-    };
-    reg.put_manifest(path, &tag, &m).await?;
-    Ok(tag)
+    Ok(Stored {
+        tag,
+        manifest: Manifest {
+            digest: format!("sha256:{}", crate::image::source::sha256_hex(&manifest)),
+            media_type: simple_signing::OCI_MANIFEST.into(),
+            bytes: manifest,
+        },
+        blobs: [s.payload.clone(), config],
+    })
 }
