@@ -245,10 +245,15 @@ impl Registry {
             return Ok(None);
         };
         let mut manifest: Value = serde_json::from_slice(&body)?;
+        // An index: the first image a linux/amd64 host runs, as the engine picks it; BuildKit's
+        // attestation manifests (platform unknown/unknown) are never run.
         if let Some(first) = manifest
             .get("manifests")
             .and_then(Value::as_array)
-            .and_then(|m| m.first())
+            .and_then(|m| {
+                m.iter()
+                    .find(|d| d.pointer("/platform/os").and_then(Value::as_str) != Some("unknown"))
+            })
         {
             let digest = first
                 .get("digest")

@@ -614,3 +614,133 @@ fn registry_tags(sb: &SandboxProc, repo: &str) -> Vec<String> {
     tags.sort();
     tags
 }
+
+/// An OCI layout of a runnable image (pushed by the harness, copied out by skopeo) whose
+/// index.json also names a BuildKit attestation manifest for it, as `docker buildx build
+/// --attest type=sbom --output type=oci` writes: platform unknown/unknown, the in-toto
+/// statement as its layer, `vnd.docker.reference.*` annotations naming the image.
+fn buildkit_layout(sb: &SandboxProc, dir: &Path) -> String {
+    let src = sb.push_runnable_image("base", "buildkit");
+    let layout = dir.join("buildkit");
+    let certs = sb.cert_dir(dir);
+    let st = Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--src-creds",
+            &sb.registry_creds(),
+        ])
+        .arg(format!("--src-cert-dir={}", certs.display()))
+        .arg(format!("docker://{src}"))
+        .arg(format!("oci:{}:latest", layout.display()))
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let put = |bytes: &[u8]| {
+        let hex = crate::push::sha256_hex(bytes);
+        std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).unwrap();
+        json!({"digest": format!("sha256:{hex}"), "size": bytes.len()})
+    };
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let mut image = index["manifests"][0].clone();
+    image["platform"] = json!({"architecture": "amd64", "os": "linux"});
+    image.as_object_mut().unwrap().remove("annotations");
+    let statement = json!({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://spdx.dev/Document",
+        "subject": [{"name": "pkg:docker/app", "digest": {"sha256": image["digest"].as_str().unwrap().trim_start_matches("sha256:")}}],
+        "predicate": {"spdxVersion": "SPDX-2.3"}})
+    .to_string();
+    let mut layer = put(statement.as_bytes());
+    layer["mediaType"] = json!("application/vnd.in-toto+json");
+    layer["annotations"] = json!({"in-toto.io/predicate-type": "https://spdx.dev/Document"});
+    let mut config = put(json!({"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).to_string().as_bytes());
+    config["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]});
+    let mut attestation = put(manifest.to_string().as_bytes());
+    attestation["mediaType"] = json!("application/vnd.oci.image.manifest.v1+json");
+    attestation["platform"] = json!({"architecture": "unknown", "os": "unknown"});
+    attestation["annotations"] = json!({"vnd.docker.reference.digest": image["digest"], "vnd.docker.reference.type": "attestation-manifest"});
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [image, attestation]});
+    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+    layout.display().to_string()
+}
+
+#[test]
+fn a_buildkit_index_with_attestation_manifests_is_pushed_whole_signed_and_runs_in_docker() {
+    let sb = SandboxProc::start_docker();
+    let work = tempfile::tempdir().unwrap();
+    create_key(&sb, "ci-signing");
+    let layout = buildkit_layout(&sb, work.path());
+    let out = push(
+        &sb,
+        &layout,
+        "v1",
+        &["--sign", "awskms:///alias/ci-signing"],
+    )
+    .success();
+    let digest = printed_digest(&out.stdout);
+    let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
+    // Pushed whole: skopeo reads back the index with both entries, the attestation included.
+    let (read, index) = crate::push::skopeo_inspect(&sb, &format!("{registry}/team/app:v1"));
+    assert_eq!(read, digest);
+    let kinds: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["os"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["linux", "unknown"], "{index}");
+    // Deployed by the index digest, verified first; the engine runs the linux/amd64 image.
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}])\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
+         print(1)",
+        base = sb.push_runnable_image("base", "v1"),
+    ));
+    let container = format!("app={registry}/team/app:v1");
+    let d = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--container",
+        &container,
+        "--require-signature",
+        "awskms:///alias/ci-signing",
+        "--poll-interval",
+        "500ms",
+        "--timeout",
+        "120s",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(d.code, 0, "{}", d.all());
+    assert!(
+        d.stdout
+            .contains(&format!("verified {registry}/team/app@{digest}")),
+        "{}",
+        d.stdout
+    );
+    let image = sb.boto3("print(json.dumps(ecs.describe_task_definition(taskDefinition='web')['taskDefinition']['containerDefinitions'][0]['image']))");
+    assert_eq!(image, json!(format!("{registry}/team/app@{digest}")));
+    let running = sb.boto3(
+        "t=ecs.list_tasks(cluster='c1', serviceName='web')['taskArns']\n\
+        d=ecs.describe_tasks(cluster='c1', tasks=t)['tasks']\n\
+        print(json.dumps([(x['taskDefinitionArn'].split('/')[-1], x['lastStatus']) for x in d]))",
+    );
+    assert!(
+        running
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t[0] == "web:2" && t[1] == "RUNNING"),
+        "{running}"
+    );
+}
