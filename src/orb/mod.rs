@@ -214,6 +214,13 @@ fn build_and_push(
     let multi = platform.as_deref().is_some_and(|p| p.contains(','));
     let buildx = multi || is_true(get("STEVEDORE_BUILDX").as_deref());
     let mut after = Vec::new();
+    let signs = ["STEVEDORE_SIGN", "STEVEDORE_SBOM"]
+        .iter()
+        .any(|v| get(v).is_some())
+        || is_true(get("STEVEDORE_PROVENANCE").as_deref());
+    if signs && !push_image {
+        return Err(usage!("build_and_push: sign, sbom and provenance are stored beside the pushed image, and push_image is false: push, or drop them"));
+    }
     if buildx && !push_image {
         return Err(usage!("build_and_push: push_image is false, which keeps the image in the local Docker engine, and a buildx build of several platforms cannot be kept there: build one platform without buildx, or push"));
     }

@@ -378,6 +378,17 @@ fn build_only_skips_the_push_and_hands_on_the_local_image() {
         ],
     );
     assert!(e.contains("push_image is false"), "{e}");
+    // Signatures and attestations need the push.
+    for extra in [
+        ("STEVEDORE_SIGN", "awskms:///alias/ci"),
+        ("STEVEDORE_PROVENANCE", "true"),
+    ] {
+        let e = err(
+            Step::BuildAndPush,
+            &[base[0], ("STEVEDORE_PUSH_IMAGE", "0"), extra],
+        );
+        assert!(e.contains("sign, sbom and provenance"), "{e}");
+    }
 }
 
 #[test]
