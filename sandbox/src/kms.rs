@@ -289,9 +289,21 @@ fn message(req: &Value) -> Result<(Vec<u8>, bool), AwsError> {
     Ok((message, digest))
 }
 
+/// KMS's answer to a request that would have succeeded with `DryRun` set.
+fn dry_run(req: &Value) -> Result<(), AwsError> {
+    if req["DryRun"] == true {
+        return Err(AwsError::client(
+            "DryRunOperationException",
+            "The request would have succeeded, but the DryRun option is set.",
+        ));
+    }
+    Ok(())
+}
+
 fn sign(kms: &KmsState, at: (&str, &str), req: &Value) -> OpResult {
     let key = key_of(kms, at, req)?;
     let (message, digest) = message(req)?;
+    dry_run(req)?;
     let pair = key.pair();
     let signature = if digest {
         let d = aws_lc_rs::digest::Digest::import_less_safe(&message, &aws_lc_rs::digest::SHA256)
@@ -312,6 +324,7 @@ fn verify(kms: &KmsState, at: (&str, &str), req: &Value) -> OpResult {
     let key = key_of(kms, at, req)?;
     let (message, digest) = message(req)?;
     let signature = unb64(req, "Signature")?;
+    dry_run(req)?;
     let point = key.pair().public_key().as_ref().to_vec();
     let valid = if digest {
         let d = aws_lc_rs::digest::Digest::import_less_safe(&message, &aws_lc_rs::digest::SHA256)

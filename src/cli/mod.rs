@@ -173,6 +173,11 @@ pub struct BootstrapArgs {
     /// Write the template here instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Also create an ECC_NIST_P256 KMS key for `push --sign` (alias/ROLE-NAME-signing), the
+    /// role allowed kms:Sign and kms:GetPublicKey on it and nothing else.
+    #[arg(long)]
+    pub create_signing_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +218,11 @@ pub struct DoctorArgs {
         requires = "cluster"
     )]
     pub services: Vec<String>,
+
+    /// The KMS key the push signs with (awskms:///ARN-or-alias): checks the role may sign with
+    /// it (a Sign call with DryRun, which signs nothing).
+    #[arg(long, env = "STEVEDORE_SIGN", value_name = "awskms:///ARN-OR-ALIAS")]
+    pub signing_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

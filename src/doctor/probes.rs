@@ -16,6 +16,8 @@ pub struct Target {
     pub create_repo: bool,
     pub cluster: Option<String>,
     pub services: Vec<String>,
+    /// `--signing-key`.
+    pub signing_key: Option<String>,
 }
 
 impl Target {
@@ -26,6 +28,7 @@ impl Target {
             create_repo: a.create_repo,
             cluster: a.cluster.clone(),
             services: a.services.clone(),
+            signing_key: a.signing_key.clone().filter(|k| !k.is_empty()),
         }
     }
 }
@@ -335,7 +338,50 @@ impl Doctor {
             let answer = ecs.describe_tasks(cluster, &[&task]).await.map(drop);
             self.judge("DescribeTasks", answer, &mut allowed)?;
         }
+        if let Some(key) = &self.target.signing_key {
+            self.signing(key, &mut allowed).await?;
+        }
         Ok(format!("allowed: {}", allowed.join(", ")))
+    }
+
+    /// Whether the role may sign with the key: a Sign with DryRun.
+    async fn signing(
+        &self,
+        key: &str,
+        allowed: &mut Vec<String>,
+    ) -> std::result::Result<(), Failure> {
+        use crate::sign::kms::{KeyRef, Kms};
+        let key = KeyRef::parse(key).map_err(|e| {
+            fail(
+                format!("--signing-key (STEVEDORE_SIGN): {e}"),
+                "name the key as awskms:///ARN or awskms:///alias/NAME",
+            )
+        })?;
+        let setup = |e: anyhow::Error| {
+            fail(
+                format!("{e:#}"),
+                "set up AWS credentials (see the role check)",
+            )
+        };
+        let credentials = crate::auth::credentials(&self.region, self.creds.clone())
+            .await
+            .map_err(setup)?;
+        let kms = Kms::new(&key, &self.region, credentials).map_err(setup)?;
+        match kms.may_sign(&key).await {
+            Ok(()) => {
+                allowed.push(format!("kms:Sign on {}", key.display()));
+                Ok(())
+            }
+            Err(CallError::Api(e)) if is_denied(&e.code) => Err(fail(
+                e.message.clone(),
+                "allow kms:Sign on the key in the role's permissions policy: `stevedore iam policy --signing-key KEY-ARN` renders the statement",
+            )),
+            Err(CallError::Api(e)) if e.code == "NotFoundException" => Err(fail(
+                format!("KMS has no key {} in this account and region ({})", key.display(), e.message),
+                "check the key's ARN or alias and AWS_DEFAULT_REGION; `stevedore bootstrap --signing-key` creates one",
+            )),
+            Err(e) => Err(fail(format!("KMS Sign (DryRun) with {}: {e}", key.display()), "check the network and the key (an ECC_NIST_P256 SIGN_VERIFY key)")),
+        }
     }
 
     /// GetDeploymentGroup of the group the console names for a CODE_DEPLOY service: allowed,

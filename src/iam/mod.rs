@@ -426,6 +426,8 @@ pub struct Bootstrap<'a> {
     pub trust: serde_json::Value,
     pub permissions: serde_json::Value,
     pub lifecycle: serde_json::Value,
+    /// The alias of a signing key to create, if one is asked for.
+    pub signing_alias: Option<String>,
 }
 
 impl Bootstrap<'_> {
@@ -440,10 +442,27 @@ impl Bootstrap<'_> {
                 "trust_policy": self.trust.to_string(),
                 "permissions_policy": self.permissions.to_string(),
                 "lifecycle_policy": self.lifecycle.to_string(),
+                "signing_alias": self.signing_alias,
             }),
         )?;
         Ok(serde_json::from_str(&text)?)
     }
+}
+
+/// The alias bootstrap gives the signing key: `alias/<role name>-signing`, with the characters
+/// a role name may have and an alias may not (`+=,.@`) as `-`.
+pub fn signing_alias(role_name: &str) -> String {
+    let name: String = role_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("alias/{name}-signing")
 }
 
 /// `stevedore bootstrap`.
@@ -480,6 +499,7 @@ pub fn run_bootstrap(settings: &Settings, a: BootstrapArgs) -> Result<()> {
         trust,
         permissions,
         lifecycle,
+        signing_alias: a.create_signing_key.then(|| signing_alias(&a.role_name)),
     }
     .template()?;
     let text = serde_json::to_string_pretty(&template)? + "\n";

@@ -124,6 +124,7 @@ fn the_public_bootstrap_creates_a_public_repository() {
         trust: serde_json::json!({"Statement": []}),
         permissions: serde_json::json!({"Statement": []}),
         lifecycle: serde_json::json!({"rules": []}),
+        signing_alias: Some(signing_alias("ci+bot@team")),
     }
     .template()
     .unwrap();
@@ -132,6 +133,25 @@ fn the_public_bootstrap_creates_a_public_repository() {
         "AWS::ECR::PublicRepository"
     );
     assert!(t["Outputs"].get("RepositoryUri").is_none());
+    // The signing key: P-256 for signing, its alias from the role name, and the role may sign.
+    let key = &t["Resources"]["SigningKey"]["Properties"];
+    assert_eq!(
+        (key["KeySpec"].as_str(), key["KeyUsage"].as_str()),
+        (Some("ECC_NIST_P256"), Some("SIGN_VERIFY"))
+    );
+    assert_eq!(
+        t["Resources"]["SigningKeyAlias"]["Properties"]["AliasName"],
+        "alias/ci-bot-team-signing"
+    );
+    assert_eq!(
+        t["Outputs"]["SigningKey"]["Value"],
+        "awskms:///alias/ci-bot-team-signing"
+    );
+    let allowed = &t["Resources"]["SigningPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        allowed["Action"],
+        serde_json::json!(["kms:Sign", "kms:GetPublicKey"])
+    );
     assert_eq!(
         t["Resources"]["CiRole"]["Properties"]["AssumeRolePolicyDocument"],
         serde_json::json!({"Statement": []})

@@ -109,10 +109,12 @@ fn artifact(
     }
 }
 
-/// Build the artifacts for the image `top` at `reference` (`host/path`) and sign it and them.
+/// Build the artifacts for the image `top` at `reference` (`host/path`) and sign it and them,
+/// with the KMS key in the settings' region (the registry's, `registry_region`, when unset).
 pub async fn prepare(
     extras: &Extras,
-    region: &str,
+    settings: &crate::config::Settings,
+    registry_region: &str,
     reference: &str,
     top: &Manifest,
 ) -> Result<Prepared> {
@@ -150,6 +152,7 @@ pub async fn prepare(
         ..Default::default()
     };
     if let Some(key) = &extras.sign {
+        let region = settings.region.as_deref().unwrap_or(registry_region);
         let credentials = crate::auth::credentials(region, None).await?;
         let kms = Kms::new(key, region, credentials)?;
         let mut digests = vec![top.digest.clone()];
@@ -165,6 +168,29 @@ pub async fn prepare(
         prepared.key = Some(key.display());
     }
     Ok(prepared)
+}
+
+/// `--via docker`: the image is in the repository (pushed by the engine) before anything is
+/// signed, so a role that may not sign leaves it there unsigned.
+pub async fn after_docker_push(
+    settings: &crate::config::Settings,
+    extras: &Extras,
+    public: bool,
+    path: &str,
+    reference: &str,
+    digest: &str,
+) -> Result<()> {
+    if extras.is_empty() {
+        return Ok(());
+    }
+    let region = match public {
+        true => crate::config::ECR_PUBLIC_REGION,
+        false => settings.require_region()?,
+    };
+    let (reg, _) = super::push::open_registry(public, region).await?;
+    let top = reg.get_manifest(path, digest).await?;
+    let prepared = prepare(extras, settings, region, reference, &top).await?;
+    prepared.publish(&reg, path, reference, &top, false).await
 }
 
 impl Prepared {

@@ -53,7 +53,6 @@ pub struct PushPlan {
     pub skip_existing_tags: bool,
     pub output_file: Option<std::path::PathBuf>,
     pub bash_env: Option<std::path::PathBuf>,
-    /// `--sign`, `--sbom`, `--provenance`.
     pub extras: super::attach::Extras,
 }
 
@@ -191,8 +190,8 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         }
     }
     // Signed (and the attestations made) before anything is uploaded.
-    let kms_region = settings.region.as_deref().unwrap_or(&region);
-    let extras = super::attach::prepare(&plan.extras, kms_region, &reference, &img.top).await?;
+    let extras =
+        super::attach::prepare(&plan.extras, settings, &region, &reference, &img.top).await?;
     if todo.is_empty() || manifest_there {
         if todo.is_empty() {
             println!("nothing to push: every tag exists in {reference}");
@@ -577,17 +576,8 @@ async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<
         }
         println!("pushed {target} with docker ({digest})");
     }
-    if !plan.extras.is_empty() {
-        let region = match public {
-            true => config::ECR_PUBLIC_REGION,
-            false => settings.require_region()?,
-        };
-        let (reg, _) = open_registry(public, region).await?;
-        let top = reg.get_manifest(&path, &digest).await?;
-        let kms_region = settings.region.as_deref().unwrap_or(region);
-        let extras = super::attach::prepare(&plan.extras, kms_region, &reference, &top).await?;
-        extras.publish(&reg, &path, &reference, &top, false).await?;
-    }
+    super::attach::after_docker_push(settings, &plan.extras, public, &path, &reference, &digest)
+        .await?;
     outputs_of(plan, &reference, &digest)
 }
 

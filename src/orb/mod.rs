@@ -214,13 +214,7 @@ fn build_and_push(
     let multi = platform.as_deref().is_some_and(|p| p.contains(','));
     let buildx = multi || is_true(get("STEVEDORE_BUILDX").as_deref());
     let mut after = Vec::new();
-    let signs = ["STEVEDORE_SIGN", "STEVEDORE_SBOM"]
-        .iter()
-        .any(|v| get(v).is_some())
-        || is_true(get("STEVEDORE_PROVENANCE").as_deref());
-    if signs && !push_image {
-        return Err(usage!("build_and_push: sign, sbom and provenance are stored beside the pushed image, and push_image is false: push, or drop them"));
-    }
+    extras_need_push(get, push_image)?;
     if buildx && !push_image {
         return Err(usage!("build_and_push: push_image is false, which keeps the image in the local Docker engine, and a buildx build of several platforms cannot be kept there: build one platform without buildx, or push"));
     }
@@ -300,6 +294,18 @@ fn build_and_push(
         plan.bash_env.push((handoff::BUILT_IMAGE.into(), source));
     }
     Ok(plan)
+}
+
+/// Signatures and attestations are stored beside the pushed image: not without a push.
+fn extras_need_push(get: &dyn Fn(&str) -> Option<String>, push_image: bool) -> Result<()> {
+    let extras = ["STEVEDORE_SIGN", "STEVEDORE_SBOM"]
+        .iter()
+        .any(|v| get(v).is_some())
+        || is_true(get("STEVEDORE_PROVENANCE").as_deref());
+    if extras && !push_image {
+        return Err(usage!("build_and_push: sign, sbom and provenance are stored beside the pushed image, and push_image is false: push, or drop them"));
+    }
+    Ok(())
 }
 
 /// What comes before the build: the repository ensured, the check that skips everything when

@@ -99,6 +99,17 @@ impl Kms {
         Ok((sig, v["KeyId"].as_str().unwrap_or(&key.key_id).to_string()))
     }
 
+    /// Sign with `DryRun`: KMS answers DryRunOperationException when the caller may sign with
+    /// the key, and signs nothing.
+    pub async fn may_sign(&self, key: &KeyRef) -> Result<(), CallError> {
+        let body = json!({"KeyId": key.key_id, "Message": "cHJvYmU=", "MessageType": "RAW", "SigningAlgorithm": "ECDSA_SHA_256", "DryRun": true});
+        match self.client.call("Sign", &body).await {
+            Err(CallError::Api(e)) if e.code == "DryRunOperationException" => Ok(()),
+            Err(e) => Err(e),
+            Ok(_) => Ok(()),
+        }
+    }
+
     /// The key's public key (DER SubjectPublicKeyInfo) and ARN.
     pub async fn public_key(&self, key: &KeyRef) -> Result<(Vec<u8>, String)> {
         let v = self

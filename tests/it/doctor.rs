@@ -21,7 +21,7 @@ pub(crate) fn setup(sb: &SandboxProc) -> Value {
     policy
 }
 
-fn set_role(sb: &SandboxProc, project: &str, policy: &Value) {
+pub(crate) fn set_role(sb: &SandboxProc, project: &str, policy: &Value) {
     let trust = rendered(
         sb,
         &[

@@ -23,6 +23,7 @@ mod sandbox;
 mod schedule;
 mod secrets;
 mod signing;
+mod signing_setup;
 mod strategies;
 mod verify;
 mod wording;

@@ -13,7 +13,7 @@ const REPOSITORY_URL: &str = "git@github.com:acme/app.git";
 const COMMIT: &str = "4f2b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b";
 
 /// A new ECC_NIST_P256 signing key named `alias/<alias>`; its ARN.
-fn create_key(sb: &SandboxProc, alias: &str) -> String {
+pub(crate) fn create_key(sb: &SandboxProc, alias: &str) -> String {
     let v = sb.boto3(&format!(
         "k=kms.create_key(KeySpec='ECC_NIST_P256', KeyUsage='SIGN_VERIFY', Description='ci')['KeyMetadata']\n\
          kms.create_alias(AliasName='alias/{alias}', TargetKeyId=k['KeyId'])\n\
@@ -23,7 +23,7 @@ fn create_key(sb: &SandboxProc, alias: &str) -> String {
 }
 
 /// A one-layer OCI layout, different for each `seed`.
-fn layout(dir: &Path, seed: u8) -> String {
+pub(crate) fn layout(dir: &Path, seed: u8) -> String {
     let l = Layout::new(&dir.join(format!("img{seed}")));
     let d = l.image(&[gz_layer(20_000, seed)], "amd64");
     l.index(vec![d]);
@@ -31,7 +31,7 @@ fn layout(dir: &Path, seed: u8) -> String {
 }
 
 /// The CircleCI job's variables provenance is built from.
-fn in_job(run: Run) -> Run {
+pub(crate) fn in_job(run: Run) -> Run {
     run.env("CIRCLE_REPOSITORY_URL", REPOSITORY_URL)
         .env("CIRCLE_SHA1", COMMIT)
         .env("CIRCLE_BRANCH", "main")
@@ -41,7 +41,7 @@ fn in_job(run: Run) -> Run {
 }
 
 /// `stevedore push` of `layout` as `team/app:<tag>` with `extra` flags, as the administrator.
-fn push(sb: &SandboxProc, layout: &str, tag: &str, extra: &[&str]) -> Output {
+pub(crate) fn push(sb: &SandboxProc, layout: &str, tag: &str, extra: &[&str]) -> Output {
     let mut args = vec![
         "push",
         "--repo",
@@ -58,7 +58,7 @@ fn push(sb: &SandboxProc, layout: &str, tag: &str, extra: &[&str]) -> Output {
 
 /// A registry request from Python's urllib (not stevedore's client) as the administrator:
 /// `(status, body)`; `body` is sent with `content_type` when given.
-fn registry_call(
+pub(crate) fn registry_call(
     sb: &SandboxProc,
     method: &str,
     path: &str,
@@ -86,7 +86,10 @@ fn registry_call(
 }
 
 /// skopeo copies `reference` into a `dir:` directory: the files it wrote, by name.
-fn skopeo_read(sb: &SandboxProc, reference: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+pub(crate) fn skopeo_read(
+    sb: &SandboxProc,
+    reference: &str,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
     let work = tempfile::tempdir().unwrap();
     let certs = sb.cert_dir(work.path());
     let out: PathBuf = work.path().join("out");
@@ -521,226 +524,4 @@ fn each_way_a_signature_fails_has_its_own_message_and_a_deploy_that_requires_one
         assert!(d.stderr.contains("nothing was registered"), "{tag}: {}", d.stderr);
         assert_eq!(revisions(&sb), before, "{tag}: a revision was registered");
     }
-}
-
-#[test]
-fn a_role_without_kms_sign_fails_naming_it_and_pushes_nothing() {
-    let sb = SandboxProc::start();
-    let work = tempfile::tempdir().unwrap();
-    let arn = create_key(&sb, "ci-signing");
-    let img = layout(work.path(), 7);
-    let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
-    sb.boto3("ecr.create_repository(repositoryName='app'); print(1)");
-    let as_ci = |policy: &Value| {
-        sb.put_role("ci", None, Some(policy));
-        let home = tempfile::tempdir().unwrap();
-        let bash_env = home.path().join("bash_env");
-        assert_eq!(crate::iam::assume_ci(&sb, &bash_env).code, 0);
-        let mut run = stevedore(&[
-            "push",
-            "--repo",
-            "app",
-            "--tag",
-            "v1",
-            "--oci-layout",
-            &img,
-            "--sign",
-            "awskms:///alias/ci-signing",
-        ])
-        .sandbox(&sb, false);
-        for (k, v) in read_exports(&bash_env) {
-            run = run.env(&k, v);
-        }
-        run.env("BASH_ENV", "/dev/null").run()
-    };
-    let tags = || registry_tags(&sb, "app");
-
-    let refused = as_ci(&rendered(&sb, &["iam", "policy", "--repo", "app"]));
-    assert_eq!(refused.code, 1, "{}", refused.all());
-    assert!(refused.stderr.contains("kms:Sign"), "{}", refused.stderr);
-    assert!(
-        refused
-            .stderr
-            .contains("the role needs kms:Sign on that key"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains("nothing was pushed"),
-        "{}",
-        refused.stderr
-    );
-    assert!(!refused.all().contains("uploaded"), "{}", refused.all());
-    assert_eq!(
-        tags(),
-        Vec::<String>::new(),
-        "nothing pushed, no signature tag"
-    );
-
-    // The statement `--signing-key` adds is what it takes.
-    let allowed = as_ci(&rendered(
-        &sb,
-        &["iam", "policy", "--repo", "app", "--signing-key", &arn],
-    ));
-    assert_eq!(allowed.code, 0, "{}", allowed.all());
-    let digest = printed_digest(&allowed.stdout);
-    assert_eq!(
-        tags(),
-        vec![
-            format!("{}.sig", digest.replace(':', "-")),
-            "v1".to_string()
-        ]
-    );
-    assert!(
-        allowed
-            .stdout
-            .contains(&format!("{registry}/app:{}.sig", digest.replace(':', "-"))),
-        "{}",
-        allowed.stdout
-    );
-}
-
-/// The tags of a repository, as the registry lists them (sorted).
-fn registry_tags(sb: &SandboxProc, repo: &str) -> Vec<String> {
-    let (status, body) = registry_call(sb, "GET", &format!("/v2/{repo}/tags/list"), None);
-    if status == 404 {
-        return vec![];
-    }
-    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{status} {body}: {e}"));
-    let mut tags: Vec<String> = v["tags"]
-        .as_array()
-        .map(|a| a.iter().map(|t| t.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default();
-    tags.sort();
-    tags
-}
-
-/// An OCI layout of a runnable image (pushed by the harness, copied out by skopeo) whose
-/// index.json also names a BuildKit attestation manifest for it, as `docker buildx build
-/// --attest type=sbom --output type=oci` writes: platform unknown/unknown, the in-toto
-/// statement as its layer, `vnd.docker.reference.*` annotations naming the image.
-fn buildkit_layout(sb: &SandboxProc, dir: &Path) -> String {
-    let src = sb.push_runnable_image("base", "buildkit");
-    let layout = dir.join("buildkit");
-    let certs = sb.cert_dir(dir);
-    let st = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--src-creds",
-            &sb.registry_creds(),
-        ])
-        .arg(format!("--src-cert-dir={}", certs.display()))
-        .arg(format!("docker://{src}"))
-        .arg(format!("oci:{}:latest", layout.display()))
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let put = |bytes: &[u8]| {
-        let hex = crate::push::sha256_hex(bytes);
-        std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).unwrap();
-        json!({"digest": format!("sha256:{hex}"), "size": bytes.len()})
-    };
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let mut image = index["manifests"][0].clone();
-    image["platform"] = json!({"architecture": "amd64", "os": "linux"});
-    image.as_object_mut().unwrap().remove("annotations");
-    let statement = json!({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://spdx.dev/Document",
-        "subject": [{"name": "pkg:docker/app", "digest": {"sha256": image["digest"].as_str().unwrap().trim_start_matches("sha256:")}}],
-        "predicate": {"spdxVersion": "SPDX-2.3"}})
-    .to_string();
-    let mut layer = put(statement.as_bytes());
-    layer["mediaType"] = json!("application/vnd.in-toto+json");
-    layer["annotations"] = json!({"in-toto.io/predicate-type": "https://spdx.dev/Document"});
-    let mut config = put(json!({"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).to_string().as_bytes());
-    config["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
-    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": config, "layers": [layer]});
-    let mut attestation = put(manifest.to_string().as_bytes());
-    attestation["mediaType"] = json!("application/vnd.oci.image.manifest.v1+json");
-    attestation["platform"] = json!({"architecture": "unknown", "os": "unknown"});
-    attestation["annotations"] = json!({"vnd.docker.reference.digest": image["digest"], "vnd.docker.reference.type": "attestation-manifest"});
-    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [image, attestation]});
-    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
-    layout.display().to_string()
-}
-
-#[test]
-fn a_buildkit_index_with_attestation_manifests_is_pushed_whole_signed_and_runs_in_docker() {
-    let sb = SandboxProc::start_docker();
-    let work = tempfile::tempdir().unwrap();
-    create_key(&sb, "ci-signing");
-    let layout = buildkit_layout(&sb, work.path());
-    let out = push(
-        &sb,
-        &layout,
-        "v1",
-        &["--sign", "awskms:///alias/ci-signing"],
-    )
-    .success();
-    let digest = printed_digest(&out.stdout);
-    let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
-    // Pushed whole: skopeo reads back the index with both entries, the attestation included.
-    let (read, index) = crate::push::skopeo_inspect(&sb, &format!("{registry}/team/app:v1"));
-    assert_eq!(read, digest);
-    let kinds: Vec<&str> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["platform"]["os"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["linux", "unknown"], "{index}");
-    // Deployed by the index digest, verified first; the engine runs the linux/amd64 image.
-    sb.boto3(&format!(
-        "ecs.create_cluster(clusterName='c1')\n\
-         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}])\n\
-         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
-         print(1)",
-        base = sb.push_runnable_image("base", "v1"),
-    ));
-    let container = format!("app={registry}/team/app:v1");
-    let d = stevedore(&[
-        "deploy",
-        "--cluster",
-        "c1",
-        "--service",
-        "web",
-        "--container",
-        &container,
-        "--require-signature",
-        "awskms:///alias/ci-signing",
-        "--poll-interval",
-        "500ms",
-        "--timeout",
-        "120s",
-    ])
-    .sandbox(&sb, true)
-    .run();
-    assert_eq!(d.code, 0, "{}", d.all());
-    assert!(
-        d.stdout
-            .contains(&format!("verified {registry}/team/app@{digest}")),
-        "{}",
-        d.stdout
-    );
-    let image = sb.boto3("print(json.dumps(ecs.describe_task_definition(taskDefinition='web')['taskDefinition']['containerDefinitions'][0]['image']))");
-    assert_eq!(image, json!(format!("{registry}/team/app@{digest}")));
-    let running = sb.boto3(
-        "t=ecs.list_tasks(cluster='c1', serviceName='web')['taskArns']\n\
-        d=ecs.describe_tasks(cluster='c1', tasks=t)['tasks']\n\
-        print(json.dumps([(x['taskDefinitionArn'].split('/')[-1], x['lastStatus']) for x in d]))",
-    );
-    assert!(
-        running
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t[0] == "web:2" && t[1] == "RUNNING"),
-        "{running}"
-    );
 }

@@ -106,34 +106,13 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     {
         crate::export::check_writable(p, "BASH_ENV")?;
     }
-    if args.pin_digests && !plan.dry_run {
-        let left = plan.deadline.saturating_duration_since(Instant::now());
-        tokio::time::timeout(
-            left,
-            crate::ecr::pin::pin_digests(plan.changes.images_mut(), &region),
-        )
-        .await
-        .map_err(|_| {
-            anyhow::Error::new(crate::error::DeadlineExceeded {
-                endpoint: "ECR".into(),
-                op: "DescribeImages (digest pinning)".into(),
-            })
-        })??;
-    }
-    if let Some(key) = args.require_signature.as_deref().filter(|k| !k.is_empty()) {
-        let left = plan.deadline.saturating_duration_since(Instant::now());
-        tokio::time::timeout(
-            left,
-            crate::sign::verify::require(plan.changes.images_mut(), key, &region),
-        )
-        .await
-        .map_err(|_| {
-            anyhow::Error::new(crate::error::DeadlineExceeded {
-                endpoint: "ECR".into(),
-                op: "signature verification (--require-signature)".into(),
-            })
-        })??;
-    }
+    pin_and_verify(
+        &mut plan,
+        &region,
+        args.pin_digests,
+        args.require_signature.as_deref(),
+    )
+    .await?;
     let mut services: Vec<String> = args
         .services
         .iter()
@@ -206,6 +185,38 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
         write_report(dir, &plan, &reports, &started_at)?;
     }
     summarize(&reports, errors)
+}
+
+/// Tags of the images this deploy sets resolved to digests (`--pin-digests`), then each image
+/// verified against `--require-signature` and pinned to the verified digest; all within the
+/// deploy's deadline, before anything is registered.
+async fn pin_and_verify(
+    plan: &mut Plan,
+    region: &str,
+    pin_digests: bool,
+    require_signature: Option<&str>,
+) -> Result<()> {
+    let deadline_passed = |op: &str| {
+        anyhow::Error::new(crate::error::DeadlineExceeded {
+            endpoint: "ECR".into(),
+            op: op.into(),
+        })
+    };
+    if pin_digests && !plan.dry_run {
+        let left = plan.deadline.saturating_duration_since(Instant::now());
+        let pinning = crate::ecr::pin::pin_digests(plan.changes.images_mut(), region);
+        tokio::time::timeout(left, pinning)
+            .await
+            .map_err(|_| deadline_passed("DescribeImages (digest pinning)"))??;
+    }
+    if let Some(key) = require_signature.filter(|k| !k.is_empty()) {
+        let left = plan.deadline.saturating_duration_since(Instant::now());
+        let verifying = crate::sign::verify::require(plan.changes.images_mut(), key, region);
+        tokio::time::timeout(left, verifying)
+            .await
+            .map_err(|_| deadline_passed("signature verification (--require-signature)"))??;
+    }
+    Ok(())
 }
 
 /// `--report DIR`: report.json, report.html and summary.md of this deploy.
