@@ -345,3 +345,164 @@ fn verify(kms: &KmsState, at: (&str, &str), req: &Value) -> OpResult {
     }
     Ok(json!({"KeyId": key.arn, "SignatureValid": true, "SigningAlgorithm": "ECDSA_SHA_256"}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AT: (&str, &str) = ("us-east-1", "123456789012");
+
+    fn err(r: OpResult) -> String {
+        r.unwrap_err().code
+    }
+
+    #[test]
+    fn keys_are_found_by_id_arn_alias_and_alias_arn_and_sign_only_as_kms_allows() {
+        let mut kms = KmsState::default();
+        assert_eq!(
+            err(handle(&mut kms, AT, 0.0, "CreateKey", &json!({}))),
+            "UnsupportedOperationException"
+        );
+        let k = handle(
+            &mut kms,
+            AT,
+            1.0,
+            "CreateKey",
+            &json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+        )
+        .unwrap();
+        let (id, arn) = (
+            k["KeyMetadata"]["KeyId"].as_str().unwrap().to_string(),
+            k["KeyMetadata"]["Arn"].as_str().unwrap().to_string(),
+        );
+        handle(
+            &mut kms,
+            AT,
+            1.0,
+            "CreateAlias",
+            &json!({"AliasName": "alias/ci", "TargetKeyId": id}),
+        )
+        .unwrap();
+        assert_eq!(
+            err(handle(
+                &mut kms,
+                AT,
+                1.0,
+                "CreateAlias",
+                &json!({"AliasName": "alias/ci", "TargetKeyId": id})
+            )),
+            "AlreadyExistsException"
+        );
+        assert_eq!(
+            err(handle(
+                &mut kms,
+                AT,
+                1.0,
+                "CreateAlias",
+                &json!({"AliasName": "alias/aws/x", "TargetKeyId": id})
+            )),
+            "InvalidAliasNameException"
+        );
+        for name in [
+            id.as_str(),
+            arn.as_str(),
+            "alias/ci",
+            "arn:aws:kms:us-east-1:123456789012:alias/ci",
+        ] {
+            assert_eq!(
+                kms.resolve("us-east-1", "123456789012", name).unwrap(),
+                arn,
+                "{name}"
+            );
+        }
+        assert!(
+            kms.resolve("eu-west-1", "123456789012", "alias/ci")
+                .is_err(),
+            "aliases are regional"
+        );
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let sign = |kms: &mut KmsState, extra: Value| {
+            let mut req = json!({"KeyId": "alias/ci", "Message": b64(b"payload"), "SigningAlgorithm": "ECDSA_SHA_256"});
+            for (k, v) in extra.as_object().unwrap() {
+                req[k] = v.clone();
+            }
+            handle(kms, AT, 2.0, "Sign", &req)
+        };
+        let signed = sign(&mut kms, json!({})).unwrap();
+        assert_eq!(signed["KeyId"], arn.as_str());
+        // The signature is the key's, over the message, by the public key GetPublicKey gives.
+        let der = handle(
+            &mut kms,
+            AT,
+            2.0,
+            "GetPublicKey",
+            &json!({"KeyId": "alias/ci"}),
+        )
+        .unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(der["PublicKey"].as_str().unwrap())
+            .unwrap();
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(signed["Signature"].as_str().unwrap())
+            .unwrap();
+        let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &der[P256_SPKI_PREFIX.len()..]);
+        assert!(key.verify(b"payload", &sig).is_ok());
+        assert!(key.verify(b"payloaD", &sig).is_err());
+        let verify = |kms: &mut KmsState, message: &[u8]| {
+            handle(
+                kms,
+                AT,
+                2.0,
+                "Verify",
+                &json!({"KeyId": id, "Message": b64(message), "Signature": b64(&sig), "SigningAlgorithm": "ECDSA_SHA_256"}),
+            )
+        };
+        assert_eq!(
+            verify(&mut kms, b"payload").unwrap()["SignatureValid"],
+            true
+        );
+        assert_eq!(
+            err(verify(&mut kms, b"other")),
+            "KMSInvalidSignatureException"
+        );
+        // A digest, as cosign sends one: verifies as the RAW message it is the hash of.
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"payload");
+        let by_digest = sign(
+            &mut kms,
+            json!({"Message": b64(digest.as_ref()), "MessageType": "DIGEST"}),
+        )
+        .unwrap();
+        let sig2 = base64::engine::general_purpose::STANDARD
+            .decode(by_digest["Signature"].as_str().unwrap())
+            .unwrap();
+        assert!(key.verify(b"payload", &sig2).is_ok());
+        assert_eq!(
+            err(sign(&mut kms, json!({"MessageType": "DIGEST"}))),
+            "ValidationException"
+        );
+        assert_eq!(
+            err(sign(
+                &mut kms,
+                json!({"SigningAlgorithm": "RSASSA_PSS_SHA_256"})
+            )),
+            "InvalidKeyUsageException"
+        );
+        assert_eq!(
+            err(sign(&mut kms, json!({"DryRun": true}))),
+            "DryRunOperationException"
+        );
+        assert_eq!(
+            err(sign(&mut kms, json!({"KeyId": "alias/nope"}))),
+            "NotFoundException"
+        );
+        assert_eq!(
+            kms.resource(
+                "us-east-1",
+                "123456789012",
+                "Sign",
+                &json!({"KeyId": "alias/ci"})
+            ),
+            arn
+        );
+    }
+}
