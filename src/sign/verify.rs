@@ -161,8 +161,8 @@ async fn check_provenance(loc: &Located, v: &Verifier, rules: &ProvenanceRules) 
     let mut seen = Vec::new();
     for r in &found {
         let m = loc.reg.get_manifest(&loc.path, &r.digest).await?;
-        let layer: serde_json::Value = serde_json::from_slice(&m.bytes).unwrap_or_default();
-        let Some(blob) = layer["layers"][0]["digest"].as_str() else {
+        let manifest: serde_json::Value = serde_json::from_slice(&m.bytes).unwrap_or_default();
+        let Some(blob) = manifest["layers"][0]["digest"].as_str() else {
             continue;
         };
         let statement: serde_json::Value =

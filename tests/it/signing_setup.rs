@@ -33,10 +33,20 @@ fn a_role_without_kms_sign_fails_naming_it_and_pushes_nothing() {
             "awskms:///alias/ci-signing",
         ])
         .sandbox(&sb, false);
-        for (k, v) in read_exports(&bash_env) {
-            run = run.env(&k, v);
+        let exports = read_exports(&bash_env);
+        for (k, v) in &exports {
+            run = run.env(k, v);
         }
-        run.env("BASH_ENV", "/dev/null").run()
+        let out = run.env("BASH_ENV", "/dev/null").run();
+        // The role's session credentials never reach the output, refused or not.
+        for secret in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+            assert!(
+                !out.all().contains(exports[secret].as_str()),
+                "{secret} printed: {}",
+                out.all()
+            );
+        }
+        out
     };
     let tags = || registry_tags(&sb, "app");
 
