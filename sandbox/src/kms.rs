@@ -356,106 +356,98 @@ mod tests {
         r.unwrap_err().code
     }
 
+    fn call(kms: &mut KmsState, op: &str, req: Value) -> OpResult {
+        handle(kms, AT, 1.0, op, &req)
+    }
+
+    fn b64(b: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    fn unb64(v: &Value) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    }
+
+    /// A state with one P-256 key aliased `alias/ci`: `(state, key id, key ARN)`.
+    fn with_key() -> (KmsState, String, String) {
+        let mut kms = KmsState::default();
+        let k = call(
+            &mut kms,
+            "CreateKey",
+            json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+        )
+        .unwrap();
+        let id = k["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+        let arn = k["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+        call(
+            &mut kms,
+            "CreateAlias",
+            json!({"AliasName": "alias/ci", "TargetKeyId": id}),
+        )
+        .unwrap();
+        (kms, id, arn)
+    }
+
     #[test]
-    fn keys_are_found_by_id_arn_alias_and_alias_arn_and_sign_only_as_kms_allows() {
+    fn keys_are_found_by_id_arn_alias_and_alias_arn_in_their_region() {
         let mut kms = KmsState::default();
         assert_eq!(
-            err(handle(&mut kms, AT, 0.0, "CreateKey", &json!({}))),
+            err(call(&mut kms, "CreateKey", json!({}))),
             "UnsupportedOperationException"
         );
-        let k = handle(
-            &mut kms,
-            AT,
-            1.0,
-            "CreateKey",
-            &json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
-        )
-        .unwrap();
-        let (id, arn) = (
-            k["KeyMetadata"]["KeyId"].as_str().unwrap().to_string(),
-            k["KeyMetadata"]["Arn"].as_str().unwrap().to_string(),
-        );
-        handle(
-            &mut kms,
-            AT,
-            1.0,
-            "CreateAlias",
-            &json!({"AliasName": "alias/ci", "TargetKeyId": id}),
-        )
-        .unwrap();
+        let (mut kms, id, arn) = with_key();
+        let again = json!({"AliasName": "alias/ci", "TargetKeyId": id});
         assert_eq!(
-            err(handle(
-                &mut kms,
-                AT,
-                1.0,
-                "CreateAlias",
-                &json!({"AliasName": "alias/ci", "TargetKeyId": id})
-            )),
+            err(call(&mut kms, "CreateAlias", again)),
             "AlreadyExistsException"
         );
+        let reserved = json!({"AliasName": "alias/aws/x", "TargetKeyId": id});
         assert_eq!(
-            err(handle(
-                &mut kms,
-                AT,
-                1.0,
-                "CreateAlias",
-                &json!({"AliasName": "alias/aws/x", "TargetKeyId": id})
-            )),
+            err(call(&mut kms, "CreateAlias", reserved)),
             "InvalidAliasNameException"
         );
-        for name in [
-            id.as_str(),
-            arn.as_str(),
-            "alias/ci",
-            "arn:aws:kms:us-east-1:123456789012:alias/ci",
-        ] {
-            assert_eq!(
-                kms.resolve("us-east-1", "123456789012", name).unwrap(),
-                arn,
-                "{name}"
-            );
+        let alias_arn = "arn:aws:kms:us-east-1:123456789012:alias/ci";
+        for name in [id.as_str(), arn.as_str(), "alias/ci", alias_arn] {
+            assert_eq!(kms.resolve(AT.0, AT.1, name).unwrap(), arn, "{name}");
         }
         assert!(
-            kms.resolve("eu-west-1", "123456789012", "alias/ci")
-                .is_err(),
+            kms.resolve("eu-west-1", AT.1, "alias/ci").is_err(),
             "aliases are regional"
         );
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let sign = json!({"KeyId": "alias/ci"});
+        assert_eq!(
+            kms.resource(AT.0, AT.1, "Sign", &sign),
+            arn,
+            "IAM sees the key"
+        );
+        let described = call(&mut kms, "DescribeKey", json!({"KeyId": "alias/ci"})).unwrap();
+        assert_eq!(described["KeyMetadata"]["KeySpec"], "ECC_NIST_P256");
+    }
+
+    #[test]
+    fn sign_and_verify_check_what_kms_checks_and_the_public_key_verifies() {
+        let (mut kms, id, arn) = with_key();
         let sign = |kms: &mut KmsState, extra: Value| {
             let mut req = json!({"KeyId": "alias/ci", "Message": b64(b"payload"), "SigningAlgorithm": "ECDSA_SHA_256"});
             for (k, v) in extra.as_object().unwrap() {
                 req[k] = v.clone();
             }
-            handle(kms, AT, 2.0, "Sign", &req)
+            call(kms, "Sign", req)
         };
         let signed = sign(&mut kms, json!({})).unwrap();
         assert_eq!(signed["KeyId"], arn.as_str());
-        // The signature is the key's, over the message, by the public key GetPublicKey gives.
-        let der = handle(
-            &mut kms,
-            AT,
-            2.0,
-            "GetPublicKey",
-            &json!({"KeyId": "alias/ci"}),
-        )
-        .unwrap();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(der["PublicKey"].as_str().unwrap())
-            .unwrap();
-        let sig = base64::engine::general_purpose::STANDARD
-            .decode(signed["Signature"].as_str().unwrap())
-            .unwrap();
+        let der = unb64(
+            &call(&mut kms, "GetPublicKey", json!({"KeyId": "alias/ci"})).unwrap()["PublicKey"],
+        );
+        let sig = unb64(&signed["Signature"]);
         let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &der[P256_SPKI_PREFIX.len()..]);
         assert!(key.verify(b"payload", &sig).is_ok());
         assert!(key.verify(b"payloaD", &sig).is_err());
         let verify = |kms: &mut KmsState, message: &[u8]| {
-            handle(
-                kms,
-                AT,
-                2.0,
-                "Verify",
-                &json!({"KeyId": id, "Message": b64(message), "Signature": b64(&sig), "SigningAlgorithm": "ECDSA_SHA_256"}),
-            )
+            let req = json!({"KeyId": id, "Message": b64(message), "Signature": b64(&sig), "SigningAlgorithm": "ECDSA_SHA_256"});
+            call(kms, "Verify", req)
         };
         assert_eq!(
             verify(&mut kms, b"payload").unwrap()["SignatureValid"],
@@ -465,28 +457,17 @@ mod tests {
             err(verify(&mut kms, b"other")),
             "KMSInvalidSignatureException"
         );
-        // A digest, as cosign sends one: verifies as the RAW message it is the hash of.
+        // A digest, as cosign sends one, verifies as the message it is the hash of.
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"payload");
-        let by_digest = sign(
-            &mut kms,
-            json!({"Message": b64(digest.as_ref()), "MessageType": "DIGEST"}),
-        )
-        .unwrap();
-        let sig2 = base64::engine::general_purpose::STANDARD
-            .decode(by_digest["Signature"].as_str().unwrap())
-            .unwrap();
+        let by_digest = json!({"Message": b64(digest.as_ref()), "MessageType": "DIGEST"});
+        let sig2 = unb64(&sign(&mut kms, by_digest).unwrap()["Signature"]);
         assert!(key.verify(b"payload", &sig2).is_ok());
         assert_eq!(
             err(sign(&mut kms, json!({"MessageType": "DIGEST"}))),
             "ValidationException"
         );
-        assert_eq!(
-            err(sign(
-                &mut kms,
-                json!({"SigningAlgorithm": "RSASSA_PSS_SHA_256"})
-            )),
-            "InvalidKeyUsageException"
-        );
+        let rsa = json!({"SigningAlgorithm": "RSASSA_PSS_SHA_256"});
+        assert_eq!(err(sign(&mut kms, rsa)), "InvalidKeyUsageException");
         assert_eq!(
             err(sign(&mut kms, json!({"DryRun": true}))),
             "DryRunOperationException"
@@ -494,15 +475,6 @@ mod tests {
         assert_eq!(
             err(sign(&mut kms, json!({"KeyId": "alias/nope"}))),
             "NotFoundException"
-        );
-        assert_eq!(
-            kms.resource(
-                "us-east-1",
-                "123456789012",
-                "Sign",
-                &json!({"KeyId": "alias/ci"})
-            ),
-            arn
         );
     }
 }

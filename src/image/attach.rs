@@ -115,9 +115,9 @@ pub async fn prepare(
     extras: &Extras,
     settings: &crate::config::Settings,
     registry_region: &str,
-    reference: &str,
-    top: &Manifest,
+    pushed: &Pushed<'_>,
 ) -> Result<Prepared> {
+    let (reference, top) = (pushed.reference, pushed.top);
     if extras.is_empty() {
         return Ok(Prepared::default());
     }
@@ -189,26 +189,69 @@ pub async fn after_docker_push(
     };
     let (reg, _) = super::push::open_registry(public, region).await?;
     let top = reg.get_manifest(path, digest).await?;
-    let prepared = prepare(extras, settings, region, reference, &top).await?;
-    prepared.publish(&reg, path, reference, &top, false).await
+    let pushed = Pushed::new(path, reference, &top);
+    let prepared = prepare(extras, settings, region, &pushed).await?;
+    prepared.publish(&reg, &pushed, Subject::Existing).await
+}
+
+/// The image the extras are about: its repository path, `host/path`, and its manifest.
+pub struct Pushed<'a> {
+    pub path: &'a str,
+    pub reference: &'a str,
+    pub top: &'a Manifest,
+}
+
+impl<'a> Pushed<'a> {
+    pub fn new(path: &'a str, reference: &'a str, top: &'a Manifest) -> Pushed<'a> {
+        Pushed {
+            path,
+            reference,
+            top,
+        }
+    }
+}
+
+/// Where the image stands when the extras are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// Pushed just now: it has no signatures yet.
+    New,
+    /// In the repository before this push.
+    Existing,
+    /// Not in the repository: `--skip-existing-tags` left every tag naming another image.
+    Absent,
+}
+
+impl Subject {
+    /// `Existing` when the manifest is there, else `Absent`.
+    pub fn there(manifest_there: bool) -> Subject {
+        if manifest_there {
+            Subject::Existing
+        } else {
+            Subject::Absent
+        }
+    }
 }
 
 impl Prepared {
-    /// Store the artifacts and the signatures, the image being in the repository now. `fresh`:
-    /// the image's manifest was not there before this push (so it has no signatures yet). All
+    /// Store the artifacts and the signatures, the image being in the repository now. All
     /// blobs go up at once; then the artifacts' manifests (one after another, as the tag
     /// schema's index is read and written); then the signature manifests, at once.
     pub async fn publish(
         &self,
         reg: &Registry,
-        path: &str,
-        reference: &str,
-        top: &Manifest,
-        fresh: bool,
+        pushed: &Pushed<'_>,
+        subject: Subject,
     ) -> Result<()> {
+        let (path, reference, top) = (pushed.path, pushed.reference, pushed.top);
         if self.artifacts.is_empty() && self.signatures.is_empty() {
             return Ok(());
         }
+        if subject == Subject::Absent {
+            println!("not signed or attested: {reference}@{} is not in the repository (every tag names another image)", top.digest);
+            return Ok(());
+        }
+        let fresh = subject == Subject::New;
         let stores = self
             .signatures
             .iter()

@@ -1,6 +1,7 @@
 //! `stevedore push`: an image to private ECR or ECR Public over the OCI distribution API, with
 //! the blobs uploaded once and in parallel, and the manifest put under every tag last.
 
+use super::attach::{self, Subject};
 use super::registry::{self, BlobOutcome, Registry};
 use super::source::{self, Image, Source};
 use crate::cli::PushArgs;
@@ -53,7 +54,7 @@ pub struct PushPlan {
     pub skip_existing_tags: bool,
     pub output_file: Option<std::path::PathBuf>,
     pub bash_env: Option<std::path::PathBuf>,
-    pub extras: super::attach::Extras,
+    pub extras: attach::Extras,
 }
 
 impl PushPlan {
@@ -93,7 +94,7 @@ impl PushPlan {
             skip_existing_tags: a.skip_existing_tags,
             output_file: a.output_file.clone(),
             bash_env: a.bash_env.clone().filter(|p| !p.as_os_str().is_empty()),
-            extras: super::attach::Extras::from_args(a)?,
+            extras: attach::Extras::from_args(a)?,
         })
     }
 }
@@ -190,8 +191,8 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         }
     }
     // Signed (and the attestations made) before anything is uploaded.
-    let extras =
-        super::attach::prepare(&plan.extras, settings, &region, &reference, &img.top).await?;
+    let pushed = attach::Pushed::new(&path, &reference, &img.top);
+    let extras = attach::prepare(&plan.extras, settings, &region, &pushed).await?;
     if todo.is_empty() || manifest_there {
         if todo.is_empty() {
             println!("nothing to push: every tag exists in {reference}");
@@ -199,7 +200,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
             tag_existing(&reg, &path, &reference, &img, &todo, started).await?;
         }
         extras
-            .publish(&reg, &path, &reference, &img.top, false)
+            .publish(&reg, &pushed, Subject::there(manifest_there))
             .await?;
         return outputs_of(&plan, &reference, &img.top.digest);
     }
@@ -246,9 +247,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         reg.put_manifest(&path, t, &img.top).await?;
         println!("tagged {reference}:{t}");
     }
-    extras
-        .publish(&reg, &path, &reference, &img.top, true)
-        .await?;
+    extras.publish(&reg, &pushed, Subject::New).await?;
     let secs = started.elapsed().as_secs_f64();
     let bytes = sent;
     println!(
@@ -576,8 +575,7 @@ async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<
         }
         println!("pushed {target} with docker ({digest})");
     }
-    super::attach::after_docker_push(settings, &plan.extras, public, &path, &reference, &digest)
-        .await?;
+    attach::after_docker_push(settings, &plan.extras, public, &path, &reference, &digest).await?;
     outputs_of(plan, &reference, &digest)
 }
 

@@ -369,3 +369,36 @@ fn bootstrap_creates_a_signing_key_only_the_role_may_sign_with() {
         (Some("ECC_NIST_P256"), Some("SIGN_VERIFY"))
     );
 }
+
+#[test]
+fn an_image_left_out_by_skip_existing_tags_is_neither_signed_nor_attested() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    create_key(&sb, "ci-signing");
+    push(&sb, &layout(work.path(), 8), "v1", &[]).success();
+    let other = layout(work.path(), 9);
+    let out = push(
+        &sb,
+        &other,
+        "v1",
+        &[
+            "--skip-existing-tags",
+            "--sign",
+            "awskms:///alias/ci-signing",
+            "--provenance",
+        ],
+    )
+    .success();
+    assert!(
+        out.stdout.contains("not signed or attested"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("signed the image"), "{}", out.stdout);
+    let tags = registry_tags(&sb, "team/app");
+    assert_eq!(
+        tags,
+        vec!["v1".to_string()],
+        "no signature or referrers tag"
+    );
+}
