@@ -2,6 +2,7 @@
 
 mod crosscheck;
 mod harness;
+mod kms;
 mod scenarios;
 mod scenarios_blue_green;
 mod service_deployments;
