@@ -9,6 +9,14 @@ use crate::config::{self};
 use crate::ecs::api::{Ecs, ServiceUpdate};
 use serde_json::json;
 
+/// A client that could not be set up: the credentials are the problem.
+fn setup_failed(e: anyhow::Error) -> Failure {
+    fail(
+        format!("{e:#}"),
+        "set up AWS credentials (see the role check)",
+    )
+}
+
 /// What doctor checks: the repository and the services the job will push to and deploy.
 pub struct Target {
     pub repo: Option<String>,
@@ -77,28 +85,23 @@ impl Doctor {
         &self,
         service: &'static crate::aws::json::Service,
     ) -> std::result::Result<Client, Failure> {
-        let setup = |e: anyhow::Error| {
-            fail(
-                format!("{e:#}"),
-                "set up AWS credentials (see the role check)",
-            )
-        };
-        let credentials = crate::auth::credentials(&self.region, self.creds.clone())
+        Client::new(service, &self.region, self.credentials().await?).map_err(setup_failed)
+    }
+
+    /// The role's credentials (re-assumed if need be), for the signed JSON clients.
+    async fn credentials(
+        &self,
+    ) -> std::result::Result<std::sync::Arc<crate::aws::credentials::Refreshing>, Failure> {
+        crate::auth::credentials(&self.region, self.creds.clone())
             .await
-            .map_err(setup)?;
-        Client::new(service, &self.region, credentials).map_err(setup)
+            .map_err(setup_failed)
     }
 
     /// The registry's client (private ECR in the region, or ECR Public).
     async fn registry(&self) -> std::result::Result<Registry, Failure> {
         Registry::new(self.target.public, &self.region, self.creds.clone())
             .await
-            .map_err(|e| {
-                fail(
-                    format!("{e:#}"),
-                    "set up AWS credentials (see the role check)",
-                )
-            })
+            .map_err(setup_failed)
     }
 
     /// The ECS API, as the deploy will call it.
@@ -357,16 +360,7 @@ impl Doctor {
                 "name the key as awskms:///ARN or awskms:///alias/NAME",
             )
         })?;
-        let setup = |e: anyhow::Error| {
-            fail(
-                format!("{e:#}"),
-                "set up AWS credentials (see the role check)",
-            )
-        };
-        let credentials = crate::auth::credentials(&self.region, self.creds.clone())
-            .await
-            .map_err(setup)?;
-        let kms = Kms::new(&key, &self.region, credentials).map_err(setup)?;
+        let kms = Kms::new(&key, &self.region, self.credentials().await?).map_err(setup_failed)?;
         match kms.may_sign(&key).await {
             Ok(()) => {
                 allowed.push(format!("kms:Sign on {}", key.display()));

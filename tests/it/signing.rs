@@ -85,14 +85,11 @@ pub(crate) fn registry_call(
     )
 }
 
-/// skopeo copies `reference` into a `dir:` directory: the files it wrote, by name.
-pub(crate) fn skopeo_read(
-    sb: &SandboxProc,
-    reference: &str,
-) -> std::collections::BTreeMap<String, Vec<u8>> {
+/// skopeo copies `reference` from the sandbox's private registry to `dest` (a transport and
+/// its place, e.g. `dir:/tmp/x`).
+pub(crate) fn skopeo_copy(sb: &SandboxProc, reference: &str, dest: &str) {
     let work = tempfile::tempdir().unwrap();
     let certs = sb.cert_dir(work.path());
-    let out: PathBuf = work.path().join("out");
     let st = Command::new("skopeo")
         .args([
             "--insecure-policy",
@@ -103,14 +100,21 @@ pub(crate) fn skopeo_read(
         ])
         .arg(format!("--src-cert-dir={}", certs.display()))
         .arg(format!("docker://{reference}"))
-        .arg(format!("dir:{}", out.display()))
+        .arg(dest)
         .output()
         .unwrap();
-    assert!(
-        st.status.success(),
-        "skopeo copy {reference}: {}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "skopeo copy {reference} {dest}: {err}");
+}
+
+/// skopeo copies `reference` into a `dir:` directory: the files it wrote, by name.
+pub(crate) fn skopeo_read(
+    sb: &SandboxProc,
+    reference: &str,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let work = tempfile::tempdir().unwrap();
+    let out: PathBuf = work.path().join("out");
+    skopeo_copy(sb, reference, &format!("dir:{}", out.display()));
     std::fs::read_dir(&out)
         .unwrap()
         .map(|e| {
@@ -140,6 +144,19 @@ fn sbom_file(dir: &Path) -> (PathBuf, Vec<u8>) {
     let path = dir.join("sbom.spdx.json");
     std::fs::write(&path, &sbom).unwrap();
     (path, sbom)
+}
+
+/// `push` of `img` as `v1` with `--sign` (key alias/ci-signing), `--sbom` and `--provenance`.
+fn push_attested(sb: &SandboxProc, img: &str, sbom: &Path) -> Output {
+    let sbom = sbom.to_str().unwrap();
+    let extras = [
+        "--sign",
+        "awskms:///alias/ci-signing",
+        "--sbom",
+        sbom,
+        "--provenance",
+    ];
+    push(sb, img, "v1", &extras)
 }
 
 /// Checks the provenance statement names the job and the image.
@@ -172,18 +189,7 @@ fn a_kms_signature_verifies_with_python_cryptography_and_the_attestations_list_t
     create_key(&sb, "ci-signing");
     let (sbom_path, sbom) = sbom_file(work.path());
     let img = layout(work.path(), 1);
-    let out = push(
-        &sb,
-        &img,
-        "v1",
-        &[
-            "--sign",
-            "awskms:///alias/ci-signing",
-            "--sbom",
-            sbom_path.to_str().unwrap(),
-            "--provenance",
-        ],
-    );
+    let out = push_attested(&sb, &img, &sbom_path);
     let out = out.success();
     let digest = printed_digest(&out.stdout);
     assert!(out.stdout.contains("attached the SBOM"), "{}", out.stdout);
@@ -308,19 +314,7 @@ fn without_the_referrers_api_the_attestations_are_listed_by_the_tag_schema() {
     );
     let (sbom_path, sbom) = sbom_file(work.path());
     let img = layout(work.path(), 2);
-    let out = push(
-        &sb,
-        &img,
-        "v1",
-        &[
-            "--sign",
-            "awskms:///alias/ci-signing",
-            "--sbom",
-            sbom_path.to_str().unwrap(),
-            "--provenance",
-        ],
-    )
-    .success();
+    let out = push_attested(&sb, &img, &sbom_path).success();
     let digest = printed_digest(&out.stdout);
     let fallback = digest.replace(':', "-");
     assert!(
@@ -386,15 +380,41 @@ fn revisions(sb: &SandboxProc) -> usize {
         .unwrap() as usize
 }
 
-/// Cluster `c1` with service `web` (container `app`).
-fn service(sb: &SandboxProc) {
-    let base = sb.push_image("base", "v1", &[]);
+/// Cluster `c1` with service `web` running `image` in container `app`.
+pub(crate) fn service(sb: &SandboxProc, image: &str) {
     sb.boto3(&format!(
         "ecs.create_cluster(clusterName='c1')\n\
-         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}])\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {image:?}}}])\n\
          ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
          print(1)"
     ));
+}
+
+/// `deploy` of `team/app:<tag>` to c1/web, requiring a signature by alias/ci-signing.
+pub(crate) fn deploy_requiring_signature(sb: &SandboxProc, tag: &str) -> Output {
+    let container = format!(
+        "app={}/team/app:{tag}",
+        sb.env["STEVEDORE_SANDBOX_REGISTRY"]
+    );
+    let key = "awskms:///alias/ci-signing";
+    let mut args = vec![
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--container",
+        &container,
+    ];
+    args.extend([
+        "--require-signature",
+        key,
+        "--poll-interval",
+        "300ms",
+        "--timeout",
+        "120s",
+    ]);
+    stevedore(&args).sandbox(sb, true).run()
 }
 
 #[test]
@@ -404,7 +424,7 @@ fn each_way_a_signature_fails_has_its_own_message_and_a_deploy_that_requires_one
     let work = tempfile::tempdir().unwrap();
     let ours = create_key(&sb, "ci-signing");
     let theirs = create_key(&sb, "other");
-    service(&sb);
+    service(&sb, &sb.push_image("base", "v1", &[]));
     let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
     let key = "awskms:///alias/ci-signing";
     let signed = |seed: u8, tag: &str, with: &str| {
@@ -424,26 +444,7 @@ fn each_way_a_signature_fails_has_its_own_message_and_a_deploy_that_requires_one
         .sandbox(&sb, true)
         .run()
     };
-    let deploy = |tag: &str| {
-        let container = format!("app={registry}/team/app:{tag}");
-        stevedore(&[
-            "deploy",
-            "--cluster",
-            "c1",
-            "--service",
-            "web",
-            "--container",
-            &container,
-            "--require-signature",
-            key,
-            "--poll-interval",
-            "200ms",
-            "--timeout",
-            "60s",
-        ])
-        .sandbox(&sb, true)
-        .run()
-    };
+    let deploy = |tag: &str| deploy_requiring_signature(&sb, tag);
 
     // Signed by our key: verified, deployed, pinned to the digest that was verified.
     let good = signed(1, "good", key);

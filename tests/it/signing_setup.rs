@@ -3,7 +3,9 @@
 
 use crate::harness::*;
 use crate::push::printed_digest;
-use crate::signing::{create_key, layout, push, registry_call};
+use crate::signing::{
+    create_key, deploy_requiring_signature, layout, push, registry_call, service, skopeo_copy,
+};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -117,25 +119,7 @@ fn registry_tags(sb: &SandboxProc, repo: &str) -> Vec<String> {
 fn buildkit_layout(sb: &SandboxProc, dir: &Path) -> String {
     let src = sb.push_runnable_image("base", "buildkit");
     let layout = dir.join("buildkit");
-    let certs = sb.cert_dir(dir);
-    let st = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--src-creds",
-            &sb.registry_creds(),
-        ])
-        .arg(format!("--src-cert-dir={}", certs.display()))
-        .arg(format!("docker://{src}"))
-        .arg(format!("oci:{}:latest", layout.display()))
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    skopeo_copy(sb, &src, &format!("oci:{}:latest", layout.display()));
     let put = |bytes: &[u8]| {
         let hex = crate::push::sha256_hex(bytes);
         std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).unwrap();
@@ -191,31 +175,8 @@ fn a_buildkit_index_with_attestation_manifests_is_pushed_whole_signed_and_runs_i
         .collect();
     assert_eq!(kinds, ["linux", "unknown"], "{index}");
     // Deployed by the index digest, verified first; the engine runs the linux/amd64 image.
-    sb.boto3(&format!(
-        "ecs.create_cluster(clusterName='c1')\n\
-         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}])\n\
-         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
-         print(1)",
-        base = sb.push_runnable_image("base", "v1"),
-    ));
-    let container = format!("app={registry}/team/app:v1");
-    let d = stevedore(&[
-        "deploy",
-        "--cluster",
-        "c1",
-        "--service",
-        "web",
-        "--container",
-        &container,
-        "--require-signature",
-        "awskms:///alias/ci-signing",
-        "--poll-interval",
-        "500ms",
-        "--timeout",
-        "120s",
-    ])
-    .sandbox(&sb, true)
-    .run();
+    service(&sb, &sb.push_runnable_image("base", "v1"));
+    let d = deploy_requiring_signature(&sb, "v1");
     assert_eq!(d.code, 0, "{}", d.all());
     assert!(
         d.stdout
