@@ -2,7 +2,7 @@
 against the sandbox's registry and KMS, in the same run. Reports the time ratio, and every
 registry request the extras add, counted by the registry front: blob uploads (POST + PUT each)
 apart from the rest. Target: beyond the uploads, at most one round trip per artifact (the SBOM,
-the provenance and the three signatures) where the registry has the referrers API; without it
+the provenance, the three signatures and the provenance's DSSE attestation) where the registry has the referrers API; without it
 (the tag schema) each attestation also reads and writes the sha256-<hex> index."""
 
 import json
@@ -23,7 +23,7 @@ from bench_deploy import BIN, kw, start_sandbox  # noqa: E402
 from bench_push import make_layout  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-ARTIFACTS = 5  # the SBOM, the provenance, and a signature of each and of the image
+ARTIFACTS = 6  # the SBOM, the provenance, a signature of each and of the image, the DSSE attestation
 
 
 def control(env, method, path, body=None):

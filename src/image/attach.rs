@@ -81,6 +81,8 @@ struct Artifact {
 pub struct Prepared {
     artifacts: Vec<Artifact>,
     signatures: Vec<crate::sign::Signed>,
+    /// The provenance as a signed DSSE envelope (`cosign attest`'s form), when signing.
+    attestation: Option<crate::sign::Attested>,
     key: Option<String>,
 }
 
@@ -160,11 +162,21 @@ pub async fn prepare(
         let signing = digests
             .iter()
             .map(|d| crate::sign::sign(&kms, key, reference, d));
-        for s in futures_util::future::join_all(signing).await {
-            prepared
-                .signatures
-                .push(s.context("signing before the push: nothing was pushed")?);
+        let provenance = prepared.artifacts.iter().find(|a| a.what == "provenance");
+        let attesting = provenance.map(|a| {
+            let slsa = documents::SLSA_PROVENANCE_V1;
+            crate::sign::attest(&kms, key, &top.digest, &a.document, slsa)
+        });
+        let (signed, attested) = futures_util::future::join(
+            futures_util::future::join_all(signing),
+            futures_util::future::OptionFuture::from(attesting),
+        )
+        .await;
+        let before = "signing before the push: nothing was pushed";
+        for s in signed {
+            prepared.signatures.push(s.context(before)?);
         }
+        prepared.attestation = attested.transpose().context(before)?;
         prepared.key = Some(key.display());
     }
     Ok(prepared)
@@ -256,10 +268,13 @@ impl Prepared {
             .signatures
             .iter()
             .map(|s| crate::sign::to_store(reg, path, s, fresh || s.digest != top.digest));
-        let stores = futures_util::future::join_all(stores)
+        let mut stores = futures_util::future::join_all(stores)
             .await
             .into_iter()
             .collect::<Result<Vec<_>>>()?;
+        if let Some(a) = &self.attestation {
+            stores.push(crate::sign::att_to_store(reg, path, a, fresh).await?);
+        }
         let mut blobs: Vec<&[u8]> = Vec::new();
         if !self.artifacts.is_empty() {
             blobs.push(referrers::EMPTY);
@@ -291,6 +306,12 @@ impl Prepared {
                 .find(|a| a.manifest.digest == s.digest)
                 .map_or("image", |a| a.what);
             println!("signed the {what} with {key}: {reference}:{}", stored.tag);
+        }
+        if let Some(stored) = stores.get(self.signatures.len()) {
+            println!(
+                "attested the provenance (DSSE) with {key}: {reference}:{}",
+                stored.tag
+            );
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! stored after the image, its tag written last, in one PUT, so no signature tag is ever half
 //! written.
 
+pub mod dsse;
 pub mod keys;
 pub mod kms;
 pub mod simple_signing;
@@ -39,6 +40,51 @@ pub async fn sign(
     })
 }
 
+/// An attestation signed as a DSSE envelope, made but not stored yet.
+#[derive(Debug, Clone)]
+pub struct Attested {
+    /// The digest of the image it is about.
+    pub digest: String,
+    pub envelope: Vec<u8>,
+    pub layer: dsse::AttLayer,
+}
+
+/// Sign the in-toto `statement` about the image `digest` (of `predicate_type`) as a DSSE
+/// envelope with the KMS key.
+pub async fn attest(
+    kms: &kms::Kms,
+    key: &kms::KeyRef,
+    digest: &str,
+    statement: &[u8],
+    predicate_type: &str,
+) -> Result<Attested> {
+    let signed = dsse::pae(dsse::IN_TOTO_PAYLOAD_TYPE, statement);
+    let (signature, _) = kms.sign(key, &signed).await?;
+    let envelope = dsse::envelope(dsse::IN_TOTO_PAYLOAD_TYPE, statement, &signature);
+    let layer = dsse::AttLayer::new(&envelope, predicate_type);
+    Ok(Attested {
+        digest: digest.to_string(),
+        envelope,
+        layer,
+    })
+}
+
+/// The manifest that stores an attestation under `sha256-<hex>.att`, as [`to_store`] does for
+/// a signature: the attestations of other predicate types already there are kept.
+pub async fn att_to_store(reg: &Registry, path: &str, a: &Attested, fresh: bool) -> Result<Stored> {
+    let tag = dsse::attestation_tag(&a.digest);
+    let existing = if fresh {
+        Vec::new()
+    } else {
+        match reg.find_manifest(path, &tag).await? {
+            Ok(m) => dsse::layers_of(&m.bytes),
+            Err(_) => Vec::new(),
+        }
+    };
+    let (manifest, config) = dsse::manifest(&dsse::merged(existing, a.layer.clone()));
+    Ok(Stored::new(tag, manifest, [a.envelope.clone(), config]))
+}
+
 /// A signature manifest ready to PUT under its tag, and the blobs it names.
 pub struct Stored {
     pub tag: String,
@@ -63,13 +109,19 @@ pub async fn to_store(reg: &Registry, path: &str, s: &Signed, fresh: bool) -> Re
     };
     let layers = simple_signing::merged(existing, s.layer.clone());
     let (manifest, config) = simple_signing::manifest(&layers);
-    Ok(Stored {
-        tag,
-        manifest: Manifest {
-            digest: format!("sha256:{}", crate::image::source::sha256_hex(&manifest)),
-            media_type: simple_signing::OCI_MANIFEST.into(),
-            bytes: manifest,
-        },
-        blobs: [s.payload.clone(), config],
-    })
+    Ok(Stored::new(tag, manifest, [s.payload.clone(), config]))
+}
+
+impl Stored {
+    fn new(tag: String, manifest: Vec<u8>, blobs: [Vec<u8>; 2]) -> Stored {
+        Stored {
+            tag,
+            manifest: Manifest {
+                digest: format!("sha256:{}", crate::image::source::sha256_hex(&manifest)),
+                media_type: simple_signing::OCI_MANIFEST.into(),
+                bytes: manifest,
+            },
+            blobs,
+        }
+    }
 }

@@ -200,6 +200,7 @@ fn a_kms_signature_verifies_with_python_cryptography_and_the_attestations_list_t
     );
     let registry = &sb.env["STEVEDORE_SANDBOX_REGISTRY"];
     let sig_tag = format!("{}.sig", digest.replace(':', "-"));
+    let att_tag = format!("{}.att", digest.replace(':', "-"));
 
     // The layout, as cosign's SIGNATURE_SPEC.md has it, read back by skopeo.
     let files = skopeo_read(&sb, &format!("{registry}/team/app:{sig_tag}"));
@@ -249,13 +250,33 @@ fn a_kms_signature_verifies_with_python_cryptography_and_the_attestations_list_t
          except InvalidSignature:\n  longer=False\n\
          api=json.loads(get('/v2/team/app/referrers/{digest}', 'application/vnd.oci.image.index.v1+json'))\n\
          sboms=json.loads(get('/v2/team/app/referrers/{digest}?artifactType=application%2Fspdx%2Bjson', 'application/vnd.oci.image.index.v1+json'))\n\
-         print(json.dumps({{'verified': True, 'longer_verifies': longer, 'api': api, 'sboms': sboms}}))",
+         att=json.loads(get('/v2/team/app/manifests/{att_tag}', 'application/vnd.oci.image.manifest.v1+json'))['layers'][0]\n\
+         env=json.loads(get('/v2/team/app/blobs/'+att['digest']))\n\
+         body=base64.b64decode(env['payload']); pt=env['payloadType'].encode()\n\
+         pae=b'DSSEv1 %d %s %d %s' % (len(pt), pt, len(body), body)\n\
+         pub.verify(base64.b64decode(env['signatures'][0]['sig']), pae, ec.ECDSA(hashes.SHA256()))\n\
+         print(json.dumps({{'verified': True, 'longer_verifies': longer, 'api': api, 'sboms': sboms,\n\
+           'att': [att['mediaType'], att['annotations']['predicateType'], pt.decode()], 'att_statement': json.loads(body)}}))",
         ca = sb.env["AWS_CA_BUNDLE"],
         creds = sb.registry_creds(),
         host = registry,
     ));
     assert_eq!(checked["verified"], true);
     assert_eq!(checked["longer_verifies"], false);
+    // The provenance also as `cosign attest` stores it: a DSSE envelope under `.att`, its
+    // signature over DSSE's pre-authentication encoding verified above by the same library.
+    assert_eq!(
+        checked["att"],
+        json!([
+            "application/vnd.dsse.envelope.v1+json",
+            "https://slsa.dev/provenance/v1",
+            "application/vnd.in-toto+json"
+        ])
+    );
+    check_provenance(
+        &serde_json::to_vec(&checked["att_statement"]).unwrap(),
+        &digest,
+    );
 
     // The attestations, listed by the referrers API (and filtered by it), read back by skopeo.
     let listed = checked["api"]["manifests"].as_array().unwrap();
