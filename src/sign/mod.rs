@@ -73,16 +73,22 @@ pub async fn attest(
 /// a signature: the attestations of other predicate types already there are kept.
 pub async fn att_to_store(reg: &Registry, path: &str, a: &Attested, fresh: bool) -> Result<Stored> {
     let tag = dsse::attestation_tag(&a.digest);
-    let existing = if fresh {
-        Vec::new()
-    } else {
-        match reg.find_manifest(path, &tag).await? {
-            Ok(m) => dsse::layers_of(&m.bytes),
-            Err(_) => Vec::new(),
-        }
-    };
+    let existing = dsse::layers_of(&existing(reg, path, &tag, fresh).await?);
     let (manifest, config) = dsse::manifest(&dsse::merged(existing, a.layer.clone()));
     Ok(Stored::new(tag, manifest, [a.envelope.clone(), config]))
+}
+
+/// The manifest under `tag` (empty when there is none, or when the object is `fresh`: pushed
+/// just now, so nothing can refer to it yet).
+async fn existing(reg: &Registry, path: &str, tag: &str, fresh: bool) -> Result<Vec<u8>> {
+    if fresh {
+        return Ok(Vec::new());
+    }
+    Ok(reg
+        .find_manifest(path, tag)
+        .await?
+        .map(|m| m.bytes)
+        .unwrap_or_default())
 }
 
 /// A signature manifest ready to PUT under its tag, and the blobs it names.
@@ -99,14 +105,8 @@ pub struct Stored {
 /// either happens whole or not at all.
 pub async fn to_store(reg: &Registry, path: &str, s: &Signed, fresh: bool) -> Result<Stored> {
     let tag = simple_signing::signature_tag(&s.digest);
-    let existing = if fresh {
-        Vec::new()
-    } else {
-        match reg.find_manifest(path, &tag).await? {
-            Ok(m) => simple_signing::layers_of(&m.bytes).unwrap_or_default(),
-            Err(_) => Vec::new(),
-        }
-    };
+    let existing = existing(reg, path, &tag, fresh).await?;
+    let existing = simple_signing::layers_of(&existing).unwrap_or_default();
     let layers = simple_signing::merged(existing, s.layer.clone());
     let (manifest, config) = simple_signing::manifest(&layers);
     Ok(Stored::new(tag, manifest, [s.payload.clone(), config]))
