@@ -31,7 +31,7 @@ pub fn sbom_media_type(bytes: &[u8]) -> Result<&'static str, String> {
 }
 
 /// The CircleCI variables provenance is built from; missing ones are named.
-pub const REQUIRED: [&str; 3] = ["CIRCLE_REPOSITORY_URL", "CIRCLE_SHA1", "CIRCLE_BUILD_URL"];
+const REQUIRED: [&str; 3] = ["CIRCLE_REPOSITORY_URL", "CIRCLE_SHA1", "CIRCLE_BUILD_URL"];
 
 /// The in-toto statement for the image `name` (`host/path`) at `digest`, built from the job's
 /// variables (`var`) at `now` (RFC 3339).
@@ -41,17 +41,7 @@ pub fn provenance(
     digest: &str,
     now: &str,
 ) -> Result<Value, String> {
-    let missing: Vec<&str> = REQUIRED
-        .iter()
-        .copied()
-        .filter(|v| var(v).is_none())
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "provenance describes a CircleCI job, and {} not set: run it in a CircleCI job",
-            not_set(&missing)
-        ));
-    }
+    in_job(var)?;
     let get = |k: &str| var(k).unwrap_or_default();
     let repository = get("CIRCLE_REPOSITORY_URL");
     let git_ref = match (var("CIRCLE_TAG"), var("CIRCLE_BRANCH")) {
@@ -91,8 +81,24 @@ pub fn provenance(
     }))
 }
 
+/// Whether the job's variables provenance is built from are set; the error names those missing.
+pub fn in_job(var: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+    let missing: Vec<&str> = REQUIRED
+        .iter()
+        .copied()
+        .filter(|v| var(v).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "it describes the CircleCI job, and {} not set; run it in a CircleCI job or drop --provenance",
+        not_set(&missing)
+    ))
+}
+
 /// `A is` or `A, B are`: the missing variables, for "… not set".
-pub fn not_set(missing: &[&str]) -> String {
+fn not_set(missing: &[&str]) -> String {
     match missing {
         [one] => format!("{one} is"),
         more => format!("{} are", more.join(", ")),

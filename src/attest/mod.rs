@@ -44,7 +44,7 @@ pub async fn upload_small(reg: &Registry, path: &str, blobs: &[&[u8]]) -> Result
     let work = tempfile::tempdir().context("a temporary directory for the upload")?;
     let mut files: Vec<Blob> = Vec::new();
     for (i, bytes) in blobs.iter().enumerate() {
-        let digest = format!("sha256:{}", crate::image::source::sha256_hex(bytes));
+        let digest = crate::image::source::digest_of(bytes);
         if files.iter().any(|f| f.digest == digest) {
             continue;
         }
@@ -87,11 +87,7 @@ pub async fn put_artifact(
         &manifest.bytes,
         &manifest.digest,
     );
-    let index = Manifest {
-        digest: format!("sha256:{}", crate::image::source::sha256_hex(&bytes)),
-        media_type: referrers::OCI_INDEX.into(),
-        bytes,
-    };
+    let index = Manifest::new(referrers::OCI_INDEX, bytes);
     reg.put_manifest(path, &tag, &index)
         .await
         .with_context(|| format!("writing the referrers tag {tag}"))?;

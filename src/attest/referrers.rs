@@ -24,7 +24,7 @@ impl Descriptor {
     pub fn of(media_type: &str, bytes: &[u8]) -> Descriptor {
         Descriptor {
             media_type: media_type.into(),
-            digest: format!("sha256:{}", crate::image::source::sha256_hex(bytes)),
+            digest: crate::image::source::digest_of(bytes),
             size: bytes.len() as u64,
         }
     }

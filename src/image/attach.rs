@@ -45,17 +45,8 @@ impl Extras {
             None => None,
         };
         if a.provenance {
-            let missing: Vec<&str> = documents::REQUIRED
-                .iter()
-                .copied()
-                .filter(|v| crate::config::env_var(v).is_none())
-                .collect();
-            if !missing.is_empty() {
-                return Err(usage!(
-                    "--provenance (STEVEDORE_PROVENANCE): it describes the CircleCI job, and {} not set; run it in a CircleCI job or drop --provenance",
-                    documents::not_set(&missing)
-                ));
-            }
+            documents::in_job(&|k| crate::config::env_var(k))
+                .map_err(|e| usage!("--provenance (STEVEDORE_PROVENANCE): {e}"))?;
         }
         Ok(Extras {
             sign,
@@ -103,20 +94,15 @@ fn artifact(
     Artifact {
         what,
         document,
-        manifest: Manifest {
-            digest: format!("sha256:{}", crate::image::source::sha256_hex(&bytes)),
-            media_type: referrers::OCI_MANIFEST.into(),
-            bytes,
-        },
+        manifest: Manifest::new(referrers::OCI_MANIFEST, bytes),
     }
 }
 
-/// Build the artifacts for the image `top` at `reference` (`host/path`) and sign it and them,
-/// with the KMS key in the settings' region (the registry's, `registry_region`, when unset).
+/// Build the artifacts for the pushed image and sign it and them, with the KMS key in the
+/// settings' region (a private push needs one; a public push without one signs in ECR Public's).
 pub async fn prepare(
     extras: &Extras,
     settings: &crate::config::Settings,
-    registry_region: &str,
     pushed: &Pushed<'_>,
 ) -> Result<Prepared> {
     let (reference, top) = (pushed.reference, pushed.top);
@@ -130,6 +116,7 @@ pub async fn prepare(
     );
     let created = json!({"org.opencontainers.image.created": now});
     let mut artifacts = Vec::new();
+    let mut statement = None;
     if let Some(s) = &extras.sbom {
         // No creation time: the same SBOM of the same image is the same artifact, listed once.
         let sbom = artifact("SBOM", s.media_type, s.bytes.clone(), top, json!({}));
@@ -137,24 +124,31 @@ pub async fn prepare(
     }
     if extras.provenance {
         let var = |k: &str| crate::config::env_var(k);
-        let statement = documents::provenance(&var, reference, &top.digest, &now)
-            .map_err(|e| usage!("--provenance (STEVEDORE_PROVENANCE): {e}"))?;
+        let document = documents::provenance(&var, reference, &top.digest, &now)
+            .map_err(|e| usage!("--provenance (STEVEDORE_PROVENANCE): {e}"))?
+            .to_string()
+            .into_bytes();
         let mut annotations = created.clone();
         annotations["in-toto.io/predicate-type"] = json!(documents::SLSA_PROVENANCE_V1);
+        let kind = documents::IN_TOTO;
         artifacts.push(artifact(
             "provenance",
-            documents::IN_TOTO,
-            statement.to_string().into_bytes(),
+            kind,
+            document.clone(),
             top,
             annotations,
         ));
+        statement = Some(document);
     }
     let mut prepared = Prepared {
         artifacts,
         ..Default::default()
     };
     if let Some(key) = &extras.sign {
-        let region = settings.region.as_deref().unwrap_or(registry_region);
+        let region = settings
+            .region
+            .as_deref()
+            .unwrap_or(crate::config::ECR_PUBLIC_REGION);
         let credentials = crate::auth::credentials(region, None).await?;
         let kms = Kms::new(key, region, credentials)?;
         let mut digests = vec![top.digest.clone()];
@@ -162,10 +156,9 @@ pub async fn prepare(
         let signing = digests
             .iter()
             .map(|d| crate::sign::sign(&kms, key, reference, d));
-        let provenance = prepared.artifacts.iter().find(|a| a.what == "provenance");
-        let attesting = provenance.map(|a| {
+        let attesting = statement.as_deref().map(|s| {
             let slsa = documents::SLSA_PROVENANCE_V1;
-            crate::sign::attest(&kms, key, &top.digest, &a.document, slsa)
+            crate::sign::attest(&kms, key, &top.digest, s, slsa)
         });
         let (signed, attested) = futures_util::future::join(
             futures_util::future::join_all(signing),
@@ -188,21 +181,17 @@ pub async fn after_docker_push(
     settings: &crate::config::Settings,
     extras: &Extras,
     public: bool,
-    path: &str,
+    repo: &str,
     reference: &str,
     digest: &str,
 ) -> Result<()> {
     if extras.is_empty() {
         return Ok(());
     }
-    let region = match public {
-        true => crate::config::ECR_PUBLIC_REGION,
-        false => settings.require_region()?,
-    };
-    let (reg, _) = super::push::open_registry(public, region).await?;
-    let top = reg.get_manifest(path, digest).await?;
-    let pushed = Pushed::new(path, reference, &top);
-    let prepared = prepare(extras, settings, region, &pushed).await?;
+    let (reg, _, path) = super::push::open_repository(settings, public, repo).await?;
+    let top = reg.get_manifest(&path, digest).await?;
+    let pushed = Pushed::new(&path, reference, &top);
+    let prepared = prepare(extras, settings, &pushed).await?;
     prepared.publish(&reg, &pushed, Subject::Existing).await
 }
 
@@ -268,23 +257,21 @@ impl Prepared {
             .signatures
             .iter()
             .map(|s| crate::sign::to_store(reg, path, s, fresh || s.digest != top.digest));
-        let mut stores = futures_util::future::join_all(stores)
+        let stores = futures_util::future::join_all(stores)
             .await
             .into_iter()
             .collect::<Result<Vec<_>>>()?;
-        if let Some(a) = &self.attestation {
-            stores.push(crate::sign::att_to_store(reg, path, a, fresh).await?);
-        }
+        let attestation = match &self.attestation {
+            Some(a) => Some(crate::sign::att_to_store(reg, path, a, fresh).await?),
+            None => None,
+        };
         let mut blobs: Vec<&[u8]> = Vec::new();
         if !self.artifacts.is_empty() {
             blobs.push(referrers::EMPTY);
         }
         blobs.extend(self.artifacts.iter().map(|a| a.document.as_slice()));
-        blobs.extend(
-            stores
-                .iter()
-                .flat_map(|s| s.blobs.iter().map(Vec::as_slice)),
-        );
+        let all_stores = || stores.iter().chain(&attestation);
+        blobs.extend(all_stores().flat_map(|s| s.blobs.iter().map(Vec::as_slice)));
         attest::upload_small(reg, path, &blobs).await?;
         for a in &self.artifacts {
             let listed = attest::put_artifact(reg, path, &a.manifest, &top.digest)
@@ -292,9 +279,7 @@ impl Prepared {
                 .with_context(|| format!("attaching the {}", a.what))?;
             println!("attached the {} as {}, {listed}", a.what, a.manifest.digest);
         }
-        let puts = stores
-            .iter()
-            .map(|s| reg.put_manifest(path, &s.tag, &s.manifest));
+        let puts = all_stores().map(|s| reg.put_manifest(path, &s.tag, &s.manifest));
         for r in futures_util::future::join_all(puts).await {
             r.context("storing a signature")?;
         }
@@ -307,7 +292,7 @@ impl Prepared {
                 .map_or("image", |a| a.what);
             println!("signed the {what} with {key}: {reference}:{}", stored.tag);
         }
-        if let Some(stored) = stores.get(self.signatures.len()) {
+        if let Some(stored) = &attestation {
             println!(
                 "attested the provenance (DSSE) with {key}: {reference}:{}",
                 stored.tag

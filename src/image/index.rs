@@ -6,7 +6,7 @@
 
 use super::push;
 use super::registry::Registry;
-use super::source::{self, Manifest, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
+use super::source::{Manifest, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use crate::cli::IndexArgs;
 use crate::config::{self, Settings};
 use crate::error::usage;
@@ -259,11 +259,7 @@ pub fn build(entries: &[Entry]) -> Manifest {
         .collect();
     let doc = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests});
     let bytes = serde_json::to_vec(&doc).expect("a JSON value serializes");
-    Manifest {
-        digest: format!("sha256:{}", source::sha256_hex(&bytes)),
-        media_type: OCI_INDEX.into(),
-        bytes,
-    }
+    Manifest::new(OCI_INDEX, bytes)
 }
 
 /// What a source manifest holds: an image (its config digest) or an index (its entries with
@@ -519,10 +515,7 @@ mod tests {
             doc["manifests"][0]["platform"],
             json!({"architecture": "amd64", "os": "linux"})
         );
-        assert_eq!(
-            idx.digest,
-            format!("sha256:{}", source::sha256_hex(&idx.bytes))
-        );
+        assert_eq!(idx.digest, crate::image::source::digest_of(&idx.bytes));
     }
 
     #[test]

@@ -192,7 +192,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     }
     // Signed (and the attestations made) before anything is uploaded.
     let pushed = attach::Pushed::new(&path, &reference, &img.top);
-    let extras = attach::prepare(&plan.extras, settings, &region, &pushed).await?;
+    let extras = attach::prepare(&plan.extras, settings, &pushed).await?;
     if todo.is_empty() || manifest_there {
         if todo.is_empty() {
             println!("nothing to push: every tag exists in {reference}");
@@ -575,7 +575,8 @@ async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<
         }
         println!("pushed {target} with docker ({digest})");
     }
-    attach::after_docker_push(settings, &plan.extras, public, &path, &reference, &digest).await?;
+    let repo = &plan.repo;
+    attach::after_docker_push(settings, &plan.extras, public, repo, &reference, &digest).await?;
     outputs_of(plan, &reference, &digest)
 }
 

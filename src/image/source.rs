@@ -33,6 +33,17 @@ pub struct Manifest {
     pub bytes: Vec<u8>,
 }
 
+impl Manifest {
+    /// A manifest of `media_type` made of `bytes`, named by their digest.
+    pub fn new(media_type: &str, bytes: Vec<u8>) -> Manifest {
+        Manifest {
+            digest: digest_of(&bytes),
+            media_type: media_type.into(),
+            bytes,
+        }
+    }
+}
+
 /// An image ready to push: blobs, then child manifests (of an index), then the top manifest.
 pub struct Image {
     pub blobs: Vec<Blob>,
@@ -99,6 +110,11 @@ pub fn index_children(m: &Manifest) -> Option<Vec<String>> {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
+}
+
+/// The content digest of `bytes`: `sha256:<hex>`.
+pub fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", sha256_hex(bytes))
 }
 
 /// `sha256:<hex>` and size of a file, read once.
@@ -285,11 +301,7 @@ fn from_oci_dir(dir: &Path, work: Option<tempfile::TempDir>) -> Result<Image> {
         let bytes = serde_json::to_vec(
             &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}),
         )?;
-        Manifest {
-            digest: format!("sha256:{}", sha256_hex(&bytes)),
-            media_type: OCI_INDEX.into(),
-            bytes,
-        }
+        Manifest::new(OCI_INDEX, bytes)
     } else {
         return Err(usage!(
             "{}: index.json lists {} images without platforms; keep one image per layout",
@@ -430,11 +442,7 @@ fn from_legacy(root: &Path, work: tempfile::TempDir) -> Result<Image> {
     Ok(Image {
         blobs,
         children: vec![],
-        top: Manifest {
-            digest: format!("sha256:{}", sha256_hex(&bytes)),
-            media_type: DOCKER_MANIFEST.into(),
-            bytes,
-        },
+        top: Manifest::new(DOCKER_MANIFEST, bytes),
         _work: Some(work),
     })
 }

@@ -75,7 +75,7 @@ pub struct AttLayer {
 impl AttLayer {
     pub fn new(envelope: &[u8], predicate_type: &str) -> AttLayer {
         AttLayer {
-            digest: format!("sha256:{}", crate::image::source::sha256_hex(envelope)),
+            digest: crate::image::source::digest_of(envelope),
             size: envelope.len() as u64,
             predicate_type: predicate_type.into(),
         }
@@ -128,7 +128,7 @@ pub fn manifest(layers: &[AttLayer]) -> (Vec<u8>, Vec<u8>) {
         "config": {
             "mediaType": super::simple_signing::OCI_CONFIG,
             "size": config.len(),
-            "digest": format!("sha256:{}", crate::image::source::sha256_hex(&config)),
+            "digest": crate::image::source::digest_of(&config),
         },
         "layers": descriptors,
     })

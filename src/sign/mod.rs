@@ -114,13 +114,10 @@ pub async fn to_store(reg: &Registry, path: &str, s: &Signed, fresh: bool) -> Re
 
 impl Stored {
     fn new(tag: String, manifest: Vec<u8>, blobs: [Vec<u8>; 2]) -> Stored {
+        let manifest = Manifest::new(simple_signing::OCI_MANIFEST, manifest);
         Stored {
             tag,
-            manifest: Manifest {
-                digest: format!("sha256:{}", crate::image::source::sha256_hex(&manifest)),
-                media_type: simple_signing::OCI_MANIFEST.into(),
-                bytes: manifest,
-            },
+            manifest,
             blobs,
         }
     }

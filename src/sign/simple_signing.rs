@@ -55,7 +55,7 @@ pub struct SigLayer {
 impl SigLayer {
     pub fn new(payload: &[u8], signature_der: &[u8], key: Option<&str>) -> SigLayer {
         SigLayer {
-            payload_digest: format!("sha256:{}", crate::image::source::sha256_hex(payload)),
+            payload_digest: crate::image::source::digest_of(payload),
             payload_size: payload.len() as u64,
             signature: base64::engine::general_purpose::STANDARD.encode(signature_der),
             key: key.map(String::from),
@@ -114,7 +114,7 @@ pub fn manifest(layers: &[SigLayer]) -> (Vec<u8>, Vec<u8>) {
         "config": {
             "mediaType": OCI_CONFIG,
             "size": config.len(),
-            "digest": format!("sha256:{}", crate::image::source::sha256_hex(&config)),
+            "digest": crate::image::source::digest_of(&config),
         },
         "layers": layers.iter().map(SigLayer::descriptor).collect::<Vec<_>>(),
     })

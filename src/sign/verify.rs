@@ -171,34 +171,10 @@ async fn check_provenance(loc: &Located, v: &Verifier, rules: &ProvenanceRules) 
         if statement["predicateType"] != documents::SLSA_PROVENANCE_V1 {
             continue;
         }
-        let (subject, repository, git_ref, commit) = documents::provenance_claims(&statement);
+        let claims = documents::provenance_claims(&statement);
         let signed = check_signatures(&loc.reg, &loc.path, &r.digest, v).await?;
-        let problem = if subject != loc.digest {
-            Some(format!("its subject is {subject}"))
-        } else if let Err(e) = signed {
-            Some(format!("its signature: {e}"))
-        } else if rules
-            .repository
-            .as_ref()
-            .is_some_and(|want| *want != repository)
-        {
-            Some(format!("it names the repository {repository}"))
-        } else if rules
-            .branch
-            .as_ref()
-            .is_some_and(|b| git_ref != format!("refs/heads/{b}"))
-        {
-            Some(format!(
-                "it names {}",
-                if git_ref.is_empty() {
-                    "no branch"
-                } else {
-                    &git_ref
-                }
-            ))
-        } else {
-            None
-        };
+        let problem = provenance_problem(&claims, &loc.digest, signed.err(), rules);
+        let commit = claims.3;
         match problem {
             None => return Ok(commit),
             Some(p) => seen.push(format!(
@@ -214,13 +190,43 @@ async fn check_provenance(loc: &Located, v: &Verifier, rules: &ProvenanceRules) 
         )
     }
     anyhow::bail!(
-        "no provenance of {} qualifies: {}{}",
+        "no provenance of {} qualifies: {}; wanted {}",
         loc.digest,
         seen.join("; "),
         rules_text(rules)
     )
 }
 
+/// Why a provenance statement with these `claims` (subject, repository, ref, commit) does not
+/// qualify for the image `digest` under `rules`, its signature's failure given; `None` when it
+/// does.
+fn provenance_problem(
+    (subject, repository, git_ref, _): &(String, String, String, String),
+    digest: &str,
+    signature: Option<SignatureError>,
+    rules: &ProvenanceRules,
+) -> Option<String> {
+    let other_repository = rules.repository.as_ref().is_some_and(|r| r != repository);
+    let other_branch = rules
+        .branch
+        .as_ref()
+        .is_some_and(|b| *git_ref != format!("refs/heads/{b}"));
+    if subject != digest {
+        Some(format!("its subject is {subject}"))
+    } else if let Some(e) = signature {
+        Some(format!("its signature: {e}"))
+    } else if other_repository {
+        Some(format!("it names the repository {repository}"))
+    } else if other_branch && git_ref.is_empty() {
+        Some("it names no branch".into())
+    } else if other_branch {
+        Some(format!("it names {git_ref}"))
+    } else {
+        None
+    }
+}
+
+/// What the rules ask for: `repository R and branch B` (empty without rules).
 fn rules_text(rules: &ProvenanceRules) -> String {
     let mut want = Vec::new();
     if let Some(r) = &rules.repository {
@@ -229,11 +235,7 @@ fn rules_text(rules: &ProvenanceRules) -> String {
     if let Some(b) = &rules.branch {
         want.push(format!("branch {b}"));
     }
-    if want.is_empty() {
-        String::new()
-    } else {
-        format!("; wanted {}", want.join(" and "))
-    }
+    want.join(" and ")
 }
 
 /// Verify `image`: its digest when its signature (and provenance, when asked) holds.
@@ -257,9 +259,9 @@ pub async fn verify(
             .await
             .with_context(|| format!("{image}: provenance"))?;
         println!(
-            "provenance of {}: built from commit {commit}{}",
+            "provenance of {}: built from commit {commit}, {}",
             loc.digest,
-            rules_text(rules).replace("; wanted", ",")
+            rules_text(rules)
         );
     }
     Ok(loc.digest)
@@ -293,4 +295,60 @@ pub async fn require(images: Vec<&mut String>, spec: &str, region: &str) -> Resu
         *image = format!("{}@{digest}", r.name());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_provenance_qualifies_only_for_its_image_signed_and_naming_what_is_asked() {
+        let d = format!("sha256:{}", "a".repeat(64));
+        let claims = |subject: &str, repo: &str, git_ref: &str| {
+            (
+                subject.to_string(),
+                repo.to_string(),
+                git_ref.to_string(),
+                "c0ffee".to_string(),
+            )
+        };
+        let rules = ProvenanceRules {
+            repository: Some("git@github.com:acme/app.git".into()),
+            branch: Some("main".into()),
+        };
+        let good = claims(&d, "git@github.com:acme/app.git", "refs/heads/main");
+        assert_eq!(provenance_problem(&good, &d, None, &rules), None);
+        let other = claims("sha256:b", "git@github.com:acme/app.git", "refs/heads/main");
+        assert_eq!(
+            provenance_problem(&other, &d, None, &rules).unwrap(),
+            "its subject is sha256:b"
+        );
+        let unsigned = Some(SignatureError::Missing { tag: "t".into() });
+        assert!(provenance_problem(&good, &d, unsigned, &rules)
+            .unwrap()
+            .starts_with("its signature: no signature"));
+        let fork = claims(&d, "git@github.com:evil/app.git", "refs/heads/main");
+        assert_eq!(
+            provenance_problem(&fork, &d, None, &rules).unwrap(),
+            "it names the repository git@github.com:evil/app.git"
+        );
+        let tagged = claims(&d, "git@github.com:acme/app.git", "refs/tags/v1");
+        assert_eq!(
+            provenance_problem(&tagged, &d, None, &rules).unwrap(),
+            "it names refs/tags/v1"
+        );
+        let bare = claims(&d, "git@github.com:acme/app.git", "");
+        assert_eq!(
+            provenance_problem(&bare, &d, None, &rules).unwrap(),
+            "it names no branch"
+        );
+        assert_eq!(
+            rules_text(&rules),
+            "repository git@github.com:acme/app.git and branch main"
+        );
+        assert_eq!(
+            provenance_problem(&bare, &d, None, &ProvenanceRules::default()),
+            None
+        );
+    }
 }

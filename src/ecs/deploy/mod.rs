@@ -196,27 +196,31 @@ async fn pin_and_verify(
     pin_digests: bool,
     require_signature: Option<&str>,
 ) -> Result<()> {
-    let deadline_passed = |op: &str| {
+    if pin_digests && !plan.dry_run {
+        let pinning = crate::ecr::pin::pin_digests(plan.changes.images_mut(), region);
+        within(plan.deadline, "DescribeImages (digest pinning)", pinning).await?;
+    }
+    if let Some(key) = require_signature.filter(|k| !k.is_empty()) {
+        let verifying = crate::sign::verify::require(plan.changes.images_mut(), key, region);
+        let op = "signature verification (--require-signature)";
+        within(plan.deadline, op, verifying).await?;
+    }
+    Ok(())
+}
+
+/// `work`, unless the deploy's deadline passes first: then ECR did not answer `op` in time.
+async fn within<T>(
+    deadline: Instant,
+    op: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(left, work).await.map_err(|_| {
         anyhow::Error::new(crate::error::DeadlineExceeded {
             endpoint: "ECR".into(),
             op: op.into(),
         })
-    };
-    if pin_digests && !plan.dry_run {
-        let left = plan.deadline.saturating_duration_since(Instant::now());
-        let pinning = crate::ecr::pin::pin_digests(plan.changes.images_mut(), region);
-        tokio::time::timeout(left, pinning)
-            .await
-            .map_err(|_| deadline_passed("DescribeImages (digest pinning)"))??;
-    }
-    if let Some(key) = require_signature.filter(|k| !k.is_empty()) {
-        let left = plan.deadline.saturating_duration_since(Instant::now());
-        let verifying = crate::sign::verify::require(plan.changes.images_mut(), key, region);
-        tokio::time::timeout(left, verifying)
-            .await
-            .map_err(|_| deadline_passed("signature verification (--require-signature)"))??;
-    }
-    Ok(())
+    })?
 }
 
 /// `--report DIR`: report.json, report.html and summary.md of this deploy.
