@@ -47,7 +47,9 @@ fn failure(e: anyhow::Error) -> ExitCode {
         .downcast_ref::<error::Outcome>()
         .is_some_and(|o| o.message.is_empty());
     if !said {
-        eprintln!("stevedore: {e:#}");
+        // An error can carry what a remote said (a registry's body, an API's message): escaped,
+        // so it cannot write terminal commands or a line of its own into the job's log.
+        eprintln!("stevedore: {}", crate::relay::escape(&format!("{e:#}")));
     }
     ExitCode::from(error::exit_code(&e))
 }

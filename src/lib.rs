@@ -1,7 +1,7 @@
 //! stevedore: ship container images to Amazon ECR and deploy them to ECS from CircleCI.
 //!
 //! Layers, bottom up: `aws` (signed JSON client, SDK configuration, errors, credentials) and the
-//! shared helpers (`config`, `error`, `export`, `units`, `validate`); one folder per domain
+//! shared helpers (`config`, `error`, `export`, `relay`, `units`, `validate`); one folder per domain
 //! (`auth`, `ecr`, `image`, `attest`, `sign`, `ecs`, `codedeploy`, `schedule`, `iam`,
 //! `doctor`), each a plan, the calls and a report; `cli`
 //! (arguments) and `dispatch` (argument → command) on top.
@@ -22,6 +22,7 @@ pub mod handoff;
 pub mod iam;
 pub mod image;
 pub mod orb;
+pub mod relay;
 pub mod render;
 pub mod schedule;
 pub mod sign;

@@ -28,6 +28,10 @@ pub struct RegistryFaults {
     /// Answer the referrers API with 404 and send no `OCI-Subject`, as a registry without OCI
     /// 1.1's referrers API does (the CNCF registry 2.8 itself).
     pub without_referrers_api: bool,
+    /// Answer the start of a blob upload with a `Location` on this origin (`http://host:port`,
+    /// `https://localhost:port`) instead of the registry's own relative one, as a hostile or
+    /// misconfigured registry may: what a client's credential scoping is tested against.
+    pub upload_location: Option<String>,
     /// Counters: what was injected so far.
     pub failed: u32,
     pub cut: u32,
@@ -67,6 +71,8 @@ pub struct RegistryCall {
     pub method: String,
     pub path: String,
     pub status: u16,
+    /// Whether the request carried an `Authorization` header.
+    pub authorization: bool,
 }
 
 /// What both fronts share with the API server.
@@ -215,6 +221,7 @@ pub async fn start(
                         async move {
                             let (method, path) =
                                 (req.method().to_string(), req.uri().path().to_string());
+                            let authorization = req.headers().contains_key("authorization");
                             let answer = forward(client, &front, req.map(Body::new)).await;
                             let status = answer.as_ref().map_or(0, |r| r.status().as_u16());
                             front
@@ -227,6 +234,7 @@ pub async fn start(
                                     method,
                                     path,
                                     status,
+                                    authorization,
                                 });
                             answer
                         }
@@ -405,7 +413,26 @@ async fn forward(
             }
         }
     }
-    send_upstream(&client, front, req, issued, rate).await
+    let upload_start =
+        req.method() == axum::http::Method::POST && path.ends_with("/blobs/uploads/");
+    let elsewhere = faults
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .upload_location
+        .clone();
+    let mut answer = send_upstream(&client, front, req, issued, rate).await?;
+    if let Some(origin) = elsewhere.filter(|_| upload_start) {
+        let moved = answer
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .filter(|l| l.starts_with('/'))
+            .map(|l| format!("{}{l}", origin.trim_end_matches('/')));
+        if let Some(v) = moved.and_then(|m| axum::http::HeaderValue::from_str(&m).ok()) {
+            answer.headers_mut().insert("location", v);
+        }
+    }
+    Ok(answer)
 }
 
 /// Forward `req` to the registry (with its own credentials in place of an issued password),

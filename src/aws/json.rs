@@ -145,7 +145,11 @@ impl Client {
         credentials: Arc<Refreshing>,
     ) -> Result<Client> {
         let (endpoint, endpoint_source) = endpoint(service, region);
-        let mut http = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+        // AWS's JSON APIs never redirect: a 3xx is an answer, never a hop that would carry the
+        // signed request (and its session token) elsewhere.
+        let mut http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(bundle) = config::env_var("AWS_CA_BUNDLE") {
             let pem = std::fs::read(&bundle)
                 .with_context(|| format!("reading AWS_CA_BUNDLE {bundle}"))?;
@@ -384,8 +388,8 @@ pub fn parse_error(status: u16, v: &Value) -> ApiError {
         .unwrap_or_default();
     ApiError {
         status,
-        code: code.to_string(),
-        message: message.to_string(),
+        code: crate::relay::escape(code).into_owned(),
+        message: crate::relay::escape(message).into_owned(),
     }
 }
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 #[serde(rename_all = "camelCase")]
 pub struct ErrorInformation {
     pub code: Option<String>,
+    #[serde(default, deserialize_with = "crate::relay::de_escaped_opt")]
     pub message: Option<String>,
 }
 
@@ -17,6 +18,7 @@ pub struct ErrorInformation {
 #[serde(rename_all = "camelCase")]
 pub struct RollbackInfo {
     pub rollback_deployment_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::relay::de_escaped_opt")]
     pub rollback_message: Option<String>,
 }
 
@@ -37,6 +39,7 @@ pub struct DeploymentInfo {
 pub struct Diagnostics {
     pub error_code: Option<String>,
     pub script_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::relay::de_escaped_opt")]
     pub message: Option<String>,
 }
 

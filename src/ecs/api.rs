@@ -79,6 +79,7 @@ pub struct Deployment {
     pub failed_tasks: i64,
     /// Absent where ECS does not track the rollout (a Classic Load Balancer, for one).
     pub rollout_state: Option<RolloutState>,
+    #[serde(deserialize_with = "crate::relay::de_escaped_opt")]
     pub rollout_state_reason: Option<String>,
 }
 
@@ -113,6 +114,7 @@ pub struct ServiceEvent {
     pub id: String,
     /// Seconds since the epoch, as awsJson sends timestamps.
     pub created_at: f64,
+    #[serde(deserialize_with = "crate::relay::de_escaped")]
     pub message: String,
 }
 
@@ -163,6 +165,7 @@ pub struct Task {
     pub task_definition_arn: String,
     /// PROVISIONING, PENDING, ACTIVATING, RUNNING, …, STOPPED.
     pub last_status: String,
+    #[serde(deserialize_with = "crate::relay::de_escaped_opt")]
     pub stopped_reason: Option<String>,
     pub stop_code: Option<String>,
     pub containers: Vec<Container>,
@@ -181,6 +184,7 @@ impl Task {
 pub struct Container {
     pub name: String,
     pub exit_code: Option<i64>,
+    #[serde(deserialize_with = "crate::relay::de_escaped_opt")]
     pub reason: Option<String>,
 }
 
@@ -189,7 +193,9 @@ pub struct Container {
 #[serde(rename_all = "camelCase", default)]
 pub struct Failure {
     pub arn: Option<String>,
+    #[serde(deserialize_with = "crate::relay::de_escaped_opt")]
     pub reason: Option<String>,
+    #[serde(deserialize_with = "crate::relay::de_escaped_opt")]
     pub detail: Option<String>,
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Reads are GetLogEvents on `<awslogs-stream-prefix>/<container>/<task id>` with the forward
 //! token (AWS hands the same token back at the end of a stream), a page of up to 10,000 lines
-//! per call, each line printed as it is read: memory stays one page.
+//! per call, each line printed as it is read: memory stays one page. What a container printed
+//! is data: an event is split at its newlines and each line escaped ([`crate::relay`]) as it is
+//! read, so every line printed or reported carries the container's prefix and no terminal command.
 
 use crate::aws::credentials::Refreshing;
 use crate::aws::json::{self, CallError, Client};
@@ -166,11 +168,8 @@ impl Logs {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|e| {
-                        e["message"]
-                            .as_str()
-                            .map(|m| m.trim_end_matches('\n').to_string())
-                    })
+                    .filter_map(|e| e["message"].as_str())
+                    .flat_map(|m| crate::relay::split_lines(m.trim_end_matches('\n')))
                     .collect(),
                 v["nextForwardToken"].as_str().map(String::from),
             )),

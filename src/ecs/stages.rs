@@ -31,6 +31,7 @@ pub struct ServiceDeployment {
     /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, STOP_REQUESTED, ROLLBACK_REQUESTED,
     /// ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED.
     pub status: String,
+    #[serde(deserialize_with = "crate::relay::de_escaped_opt")]
     pub status_reason: Option<String>,
     pub lifecycle_stage: Option<String>,
     pub lifecycle_hook_details: Vec<HookDetail>,
@@ -95,6 +96,7 @@ pub struct Monitor {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RollbackInfo {
+    #[serde(deserialize_with = "crate::relay::de_escaped_opt")]
     pub reason: Option<String>,
 }
 

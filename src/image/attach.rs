@@ -21,6 +21,10 @@ pub struct Sbom {
 }
 
 /// The extras asked for, checked before anything is sent.
+/// The largest `--sbom` document: it is held in memory, hashed and uploaded as one blob.
+/// syft's SPDX of a large image is a few MiB.
+pub const MAX_SBOM: u64 = 64 << 20;
+
 #[derive(Debug, Clone, Default)]
 pub struct Extras {
     pub sign: Option<KeyRef>,
@@ -37,6 +41,16 @@ impl Extras {
         let sbom = match a.sbom.as_ref().filter(|p| !p.as_os_str().is_empty()) {
             Some(p) => {
                 let flag = format!("--sbom (STEVEDORE_SBOM) {}", p.display());
+                let size = std::fs::metadata(p)
+                    .map_err(|e| usage!("{flag}: cannot read it ({e})"))?
+                    .len();
+                if size > MAX_SBOM {
+                    return Err(usage!(
+                        "{flag} is {}, more than the {} an SBOM may be: give a smaller document (one per image, not per repository)",
+                        crate::units::bytes(size),
+                        crate::units::bytes(MAX_SBOM)
+                    ));
+                }
                 let bytes = std::fs::read(p).map_err(|e| usage!("{flag}: cannot read it ({e})"))?;
                 let media_type =
                     documents::sbom_media_type(&bytes).map_err(|e| usage!("{flag}: {e}"))?;

@@ -2,6 +2,12 @@
 //! cross-repository mount when asked, then one POST and one streaming PUT per blob (no chunked
 //! PATCH), retries with jittered backoff on 408, 429, 5xx and broken connections (restarting only
 //! the failed blob), and a fresh token on 401.
+//!
+//! The credential goes only to its origin: `Authorization` is sent to the registry's own scheme,
+//! host and port; an upload `Location` on another host gets the blob without it, and a plain
+//! `http://` Location or redirect is refused (reqwest itself drops the header when a redirect
+//! changes host or port). What the registry sends is bounded: manifests and listings by
+//! [`MAX_MANIFEST`], error bodies by [`MAX_ERROR_BODY`], every read by a deadline.
 
 use crate::aws::error::backoff;
 use crate::image::source::Blob;
@@ -16,6 +22,14 @@ pub type Refresh =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<String>> + Send>> + Send + Sync>;
 
 pub const MAX_ATTEMPTS: u32 = 6;
+/// The largest manifest, index or referrers listing read: the OCI distribution spec's
+/// recommendation ("registries SHOULD accept … at least 4 megabytes").
+pub const MAX_MANIFEST: u64 = 4 << 20;
+/// How much of an error answer is read, to quote in the message.
+pub const MAX_ERROR_BODY: u64 = 4 << 10;
+/// How long a response may go without a byte arriving (`STEVEDORE_REGISTRY_READ_TIMEOUT`
+/// changes it): a registry that stops sending fails the call instead of hanging the job.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Registry {
     http: reqwest::Client,
@@ -59,8 +73,20 @@ fn retryable_status(s: u16) -> bool {
 
 impl Registry {
     pub fn new(host: &str, basic: String, refresh: Option<Refresh>) -> Result<Registry> {
+        let read_timeout = crate::config::env_var("STEVEDORE_REGISTRY_READ_TIMEOUT")
+            .map(|v| {
+                crate::validate::duration(&v).map_err(|e| {
+                    crate::error::usage!(
+                        "STEVEDORE_REGISTRY_READ_TIMEOUT={v}: {e}; give a duration such as 30s or 2m"
+                    )
+                })
+            })
+            .transpose()?
+            .unwrap_or(READ_TIMEOUT);
         let mut http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            .read_timeout(read_timeout)
+            .redirect(https_redirects_only())
             .pool_max_idle_per_host(16);
         for var in ["AWS_CA_BUNDLE", "SSL_CERT_FILE"] {
             if let Some(bundle) = crate::config::env_var(var) {
@@ -95,12 +121,9 @@ impl Registry {
         Ok(())
     }
 
-    fn url(&self, location: &str) -> String {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_string()
-        } else {
-            format!("{}{location}", self.base)
-        }
+    /// Where an upload's `Location` points, and whether the credential may go there.
+    fn upload_target(&self, location: &str) -> Result<(String, bool)> {
+        upload_target(&self.base, location)
     }
 
     /// Whether the blob is in the repository already.
@@ -218,7 +241,7 @@ impl Registry {
             return Ok(Some(BlobOutcome::Mounted));
         }
         if status != 202 {
-            let body = r.text().await.unwrap_or_default();
+            let body = error_text(r).await;
             return Err(if status == 401 || retryable_status(status) {
                 Attempt::Retry(format!("{status} starting the upload"))
             } else {
@@ -238,17 +261,19 @@ impl Registry {
                     "the registry started an upload without a Location"
                 ))
             })?;
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let put_url = format!("{}{sep}digest={}", self.url(location), blob.digest);
+        let (target, same_origin) = self.upload_target(location).map_err(Attempt::Fatal)?;
+        let sep = if target.contains('?') { '&' } else { '?' };
+        let put_url = format!("{target}{sep}digest={}", blob.digest);
         let file = tokio::fs::File::open(&blob.path)
             .await
             .map_err(|e| Attempt::Fatal(anyhow::anyhow!("opening {}: {e}", blob.path.display())))?;
         let meter = super::progress::Meter::start();
         let body = reqwest::Body::wrap_stream(super::progress::counted(file, meter.sent.clone()));
-        let put = self
-            .http
-            .put(put_url)
-            .header("Authorization", self.header().await)
+        let mut put = self.http.put(put_url);
+        if same_origin {
+            put = put.header("Authorization", self.header().await);
+        }
+        let put = put
             .header("Content-Type", "application/octet-stream")
             .header("Content-Length", blob.size.to_string())
             .body(body)
@@ -286,7 +311,15 @@ impl Registry {
             }
             return Ok(None);
         }
-        let body = r.text().await.unwrap_or_default();
+        let body = error_text(r).await;
+        if status == 401 && !same_origin {
+            // A fresh token would not help: the credential is never sent to that host.
+            return Err(Attempt::Fatal(anyhow::anyhow!(
+                "uploading {}: the upload location on another host answered 401; stevedore sends the registry's credential only to {} itself",
+                blob.digest,
+                self.host
+            )));
+        }
         if status == 401 || retryable_status(status) {
             Err(Attempt::Retry(format!("{status} uploading")))
         } else {
@@ -343,7 +376,7 @@ impl Registry {
         if !status.is_success() {
             anyhow::bail!(
                 "PUT manifest {reference}: {status}: {}",
-                r.text().await.unwrap_or_default().trim()
+                error_text(r).await
             );
         }
         if let Some(d) = r
@@ -392,7 +425,14 @@ impl Registry {
                 "BatchGetImage",
                 repo,
             )),
-            s if (200..300).contains(&s) => Ok(Some(r.bytes().await?.to_vec())),
+            s if (200..300).contains(&s) => Ok(Some(
+                bounded(
+                    r,
+                    MAX_MANIFEST,
+                    &format!("the referrers listing of {digest}"),
+                )
+                .await?,
+            )),
             s => anyhow::bail!("GET referrers of {digest}: {s}"),
         }
     }
@@ -441,7 +481,7 @@ impl Registry {
             })
             .await?;
         if r.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(Err(r.text().await.unwrap_or_default()));
+            return Ok(Err(error_text(r).await));
         }
         if r.status() == reqwest::StatusCode::FORBIDDEN {
             return Err(forbidden(
@@ -458,7 +498,7 @@ impl Registry {
             .and_then(|v| v.to_str().ok())
             .unwrap_or(crate::image::source::OCI_MANIFEST)
             .to_string();
-        let bytes = r.bytes().await?.to_vec();
+        let bytes = bounded(r, MAX_MANIFEST, &format!("manifest {reference}")).await?;
         let digest = format!("sha256:{}", crate::image::source::sha256_hex(&bytes));
         if reference.starts_with("sha256:") {
             anyhow::ensure!(
@@ -479,17 +519,7 @@ impl Registry {
         let r = self
             .get(&format!("{}/v2/{repo}/blobs/{digest}", self.base), None)
             .await?;
-        if let Some(len) = r.content_length() {
-            anyhow::ensure!(
-                len <= max,
-                "blob {digest} is {len} bytes, more than an image config ({max})"
-            );
-        }
-        let bytes = r.bytes().await?.to_vec();
-        anyhow::ensure!(
-            bytes.len() as u64 <= max,
-            "blob {digest} is more than an image config ({max} bytes)"
-        );
+        let bytes = bounded(r, max, &format!("blob {digest}")).await?;
         let got = format!("sha256:{}", crate::image::source::sha256_hex(&bytes));
         anyhow::ensure!(got == digest, "blob {digest} arrived as {got}");
         Ok(bytes)
@@ -515,6 +545,85 @@ impl Registry {
         file.flush().await?;
         Ok(())
     }
+}
+
+/// A redirect policy that follows at most 5 hops and only to `https://`: a plain-HTTP hop
+/// would carry the image (and, on the same host and port, the credential) in the clear.
+fn https_redirects_only() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.url().scheme() != "https" {
+            let to = attempt.url().to_string();
+            attempt.error(format!(
+                "the registry redirected to {}: refusing plain HTTP",
+                crate::relay::escape(&to)
+            ))
+        } else if attempt.previous().len() >= 5 {
+            attempt.error("the registry redirected more than 5 times")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Where an upload `Location` points from a registry at `base` (`https://host[:port]`): the
+/// absolute URL, and whether it is the registry's own origin (scheme, host and port), the only
+/// one the credential goes to. A plain-HTTP Location is an error. Pure.
+pub fn upload_target(base: &str, location: &str) -> Result<(String, bool)> {
+    let base_url = reqwest::Url::parse(base).context("the registry's address")?;
+    let url = base_url.join(location).map_err(|e| {
+        anyhow::anyhow!(
+            "the registry answered an upload Location that is not a URL ({e}): {}",
+            crate::relay::escape(location)
+        )
+    })?;
+    anyhow::ensure!(
+        url.scheme() == "https",
+        "the registry sent the upload to {}: refusing plain HTTP (the image and its credential would travel unencrypted)",
+        crate::relay::escape(url.as_str())
+    );
+    let same = url.origin() == base_url.origin();
+    Ok((url.to_string(), same))
+}
+
+/// A response's body, at most `max` bytes (refused beyond that, whatever Content-Length says,
+/// without reading the rest): `what` names it in the error.
+async fn bounded(r: reqwest::Response, max: u64, what: &str) -> Result<Vec<u8>> {
+    use futures_util::StreamExt;
+    if let Some(len) = r.content_length() {
+        anyhow::ensure!(
+            len <= max,
+            "{what} is {}, more than the {} stevedore reads: the registry's answer is refused",
+            crate::units::bytes(len),
+            crate::units::bytes(max)
+        );
+    }
+    let mut out = Vec::new();
+    let mut stream = r.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.with_context(|| format!("reading {what}"))?;
+        anyhow::ensure!(
+            (out.len() + chunk.len()) as u64 <= max,
+            "{what} is more than the {} stevedore reads: the registry's answer is refused",
+            crate::units::bytes(max)
+        );
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// The start of an error answer's body, trimmed and escaped, to quote in a message.
+async fn error_text(r: reqwest::Response) -> String {
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    let mut stream = r.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        out.extend_from_slice(&chunk);
+        if out.len() as u64 >= MAX_ERROR_BODY {
+            out.truncate(MAX_ERROR_BODY as usize);
+            break;
+        }
+    }
+    crate::relay::escape(String::from_utf8_lossy(&out).trim()).into_owned()
 }
 
 /// The manifest media types a push or copy reads.
@@ -564,6 +673,31 @@ pub fn not_found(repo: &str, reference: &str, body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_credential_goes_only_to_the_registrys_own_origin() {
+        let base = "https://123.dkr.ecr.eu-west-1.amazonaws.com";
+        let (url, same) = upload_target(base, "/v2/app/blobs/uploads/u1?_state=x").unwrap();
+        assert_eq!(url, format!("{base}/v2/app/blobs/uploads/u1?_state=x"));
+        assert!(same);
+        let own = format!("{base}:443/v2/app/blobs/uploads/u2");
+        assert!(
+            upload_target(base, &own).unwrap().1,
+            "the default port is the same origin"
+        );
+        for other in [
+            "https://evil.example/v2/app/blobs/uploads/u3",
+            "https://123.dkr.ecr.eu-west-1.amazonaws.com:8443/u4",
+            "//evil.example/u5",
+        ] {
+            let (url, same) = upload_target(base, other).unwrap();
+            assert!(!same, "{other} is another origin ({url})");
+        }
+        let e = upload_target(base, "http://123.dkr.ecr.eu-west-1.amazonaws.com/u6").unwrap_err();
+        assert!(e.to_string().contains("refusing plain HTTP"), "{e}");
+        let e = upload_target(base, "http://x/\u{1b}[2K").unwrap_err();
+        assert!(!e.to_string().contains('\u{1b}'), "{e}");
+    }
 
     #[test]
     fn a_missing_manifest_is_named_in_the_users_terms() {

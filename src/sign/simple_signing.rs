@@ -20,6 +20,10 @@ pub const COSIGN_TYPE: &str = "cosign container image signature";
 /// another key" from "altered" when a signature does not verify).
 pub const KEY_ANNOTATION: &str = "dev.stevedore/key";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The most signatures one manifest may hold: each is a payload fetched and a signature
+/// checked, so a manifest of thousands would make every verification slow. A key re-signing
+/// replaces its own signature, so real images hold one per key.
+pub const MAX_SIGNATURE_LAYERS: usize = 64;
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 /// The tag cosign's tag-based discovery stores the signatures of `digest` under.
@@ -83,6 +87,13 @@ pub fn layers_of(manifest: &[u8]) -> Result<Vec<SigLayer>, String> {
     let layers = m["layers"]
         .as_array()
         .ok_or("the signature manifest has no layers")?;
+    if layers.len() > MAX_SIGNATURE_LAYERS {
+        return Err(format!(
+            "the signature manifest has {} layers, more than the {MAX_SIGNATURE_LAYERS} stevedore reads: \
+             remove old signatures (or the tag) and sign again",
+            layers.len()
+        ));
+    }
     Ok(layers
         .iter()
         .filter_map(|l| {
@@ -90,7 +101,9 @@ pub fn layers_of(manifest: &[u8]) -> Result<Vec<SigLayer>, String> {
                 payload_digest: l["digest"].as_str()?.to_string(),
                 payload_size: l["size"].as_u64()?,
                 signature: l["annotations"][SIGNATURE_ANNOTATION].as_str()?.to_string(),
-                key: l["annotations"][KEY_ANNOTATION].as_str().map(String::from),
+                key: l["annotations"][KEY_ANNOTATION]
+                    .as_str()
+                    .map(|k| crate::relay::escape(k).into_owned()),
             })
         })
         .collect())
@@ -139,7 +152,7 @@ pub fn merged(mut existing: Vec<SigLayer>, new: SigLayer) -> Vec<SigLayer> {
 pub enum SignatureError {
     #[error("no signature: nothing is stored under {tag} (sign it with `stevedore push --sign`, or the image changed after it was signed)")]
     Missing { tag: String },
-    #[error("signed by another key ({signer}), not by {expected}")]
+    #[error("not signed by {expected}; its unverified annotation names another key ({signer})")]
     OtherKey { signer: String, expected: String },
     #[error("the signature does not verify with {expected}: the payload or the signature was altered after signing, or another key signed it")]
     Altered { expected: String },

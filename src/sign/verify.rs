@@ -246,10 +246,17 @@ pub async fn verify(
     rules: &ProvenanceRules,
 ) -> Result<String> {
     let loc = locate(image, region).await?;
-    let (signer, tag) = check_signatures(&loc.reg, &loc.path, &loc.digest, v)
+    let (_, tag) = check_signatures(&loc.reg, &loc.path, &loc.digest, v)
         .await?
         .map_err(|e| anyhow::anyhow!("{image} ({}): {e}", loc.digest))?;
-    let by = signer.unwrap_or_else(|| v.name.clone());
+    // The key whose public key verified the signature, never the annotation beside it: that
+    // is unsigned, and anyone who can push a tag can write it.
+    let by = match &v.arn {
+        Some(arn) if *arn != v.name && !v.name.ends_with(arn.as_str()) => {
+            format!("{} ({arn})", v.name)
+        }
+        _ => v.name.clone(),
+    };
     println!(
         "verified {}@{}: signed by {by} ({tag})",
         loc.name, loc.digest

@@ -16,6 +16,7 @@ mod migrating;
 mod orb;
 mod output;
 mod parity;
+mod promises;
 mod push;
 mod report;
 mod run_task;

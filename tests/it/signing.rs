@@ -472,7 +472,7 @@ fn each_way_a_signature_fails_has_its_own_message_and_a_deploy_that_requires_one
     assert!(verify("good")
         .success()
         .stdout
-        .contains(&format!("signed by {ours}")));
+        .contains(&format!("signed by {key} ({ours})")));
     let before = revisions(&sb);
     deploy("good").success();
     assert_eq!(revisions(&sb), before + 1);
@@ -505,6 +505,29 @@ fn each_way_a_signature_fails_has_its_own_message_and_a_deploy_that_requires_one
         Some(("application/vnd.oci.image.manifest.v1+json", &m.to_string())),
     );
     assert_eq!(status, 201, "{body}");
+    // Signed by ours, its unsigned key annotation rewritten to name another key: `verify`
+    // names the key that verified, never the annotation's claim.
+    let liar = signed(7, "liar", key);
+    let liar_path = format!("/v2/team/app/manifests/{}.sig", liar.replace(':', "-"));
+    let (_, m) = registry_call(&sb, "GET", &liar_path, None);
+    let mut m: Value = serde_json::from_str(&m).unwrap();
+    m["layers"][0]["annotations"]["dev.stevedore/key"] = json!(theirs);
+    let (status, body) = registry_call(
+        &sb,
+        "PUT",
+        &liar_path,
+        Some(("application/vnd.oci.image.manifest.v1+json", &m.to_string())),
+    );
+    assert_eq!(status, 201, "{body}");
+    let said = verify("liar").success().stdout;
+    assert!(
+        said.contains(&format!("signed by {key} ({ours})")),
+        "{said}"
+    );
+    assert!(
+        !said.contains(&theirs),
+        "the annotation's claim was repeated: {said}"
+    );
     // Signed, then another image pushed under the same tag.
     signed(4, "changed", key);
     push(&sb, &layout(work.path(), 5), "changed", &[]).success();
@@ -530,7 +553,7 @@ fn each_way_a_signature_fails_has_its_own_message_and_a_deploy_that_requires_one
     assert_eq!(status, 201, "{body}");
 
     for (tag, says) in [
-        ("other", format!("signed by another key ({theirs}), not by {ours}")),
+        ("other", format!("not signed by {ours}; its unverified annotation names another key ({theirs})")),
         ("tampered", "the payload or the signature was altered after signing".to_string()),
         ("changed", "no signature: nothing is stored under sha256-".to_string()),
         ("copied", format!("the signature is for {good}, not for {copied}: the image changed after it was signed")),

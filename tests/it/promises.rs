@@ -1,0 +1,161 @@
+//! The promises the README's security section makes, each tried by a test that sets out to break
+//! it (issue #29): the registry credential goes only to its origin, what tasks and AWS send is
+//! data (escaped, every line prefixed), secret values are hidden in what is printed and stored,
+//! and what comes from outside is bounded.
+
+use crate::harness::*;
+use crate::signing::{layout, push};
+use serde_json::{json, Value};
+
+/// The registry calls the sandbox's fronts answered since the last reset.
+fn registry_calls(sb: &SandboxProc) -> Vec<Value> {
+    sb.control_get("/_sandbox/registry-calls")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_registry_credential_never_reaches_another_origin_or_plain_http() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let host = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
+    let port = host.rsplit(':').next().unwrap().to_string();
+
+    // A Location on plain HTTP, served by a recorder on loopback: refused before connecting.
+    let recorder = Scripted::start(vec![(201, String::new()); 4]);
+    sb.control(
+        "PUT",
+        "/_sandbox/registry-faults",
+        &json!({"upload_location": recorder.url}).to_string(),
+    );
+    let out = push(&sb, &layout(work.path(), 1), "v1", &[]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stderr.contains("refusing plain HTTP"), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim().lines().count(),
+        1,
+        "one line: {}",
+        out.stderr
+    );
+    assert_eq!(recorder.request_count(), 0, "the HTTP recorder was reached");
+
+    // A Location on another origin (the same registry under another name, so the request is
+    // answered and recorded): the blob goes there without the credential, and the registry's
+    // refusal ends the push with one line.
+    sb.control("DELETE", "/_sandbox/registry-calls", "");
+    sb.control(
+        "PUT",
+        "/_sandbox/registry-faults",
+        &json!({"upload_location": format!("https://localhost:{port}")}).to_string(),
+    );
+    let out = push(&sb, &layout(work.path(), 2), "v2", &[]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("sends the registry's credential only to"),
+        "{}",
+        out.stderr
+    );
+    let calls = registry_calls(&sb);
+    let puts: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["method"] == "PUT" && c["path"].as_str().unwrap().contains("/blobs/uploads/"))
+        .collect();
+    assert!(
+        !puts.is_empty(),
+        "no upload reached the other origin: {calls:?}"
+    );
+    assert!(
+        puts.iter().all(|c| c["authorization"] == false),
+        "the credential went to another origin: {puts:?}"
+    );
+    let starts = calls
+        .iter()
+        .filter(|c| c["method"] == "POST")
+        .collect::<Vec<_>>();
+    assert!(
+        !starts.is_empty() && starts.iter().all(|c| c["authorization"] == true),
+        "the registry itself still gets the credential: {starts:?}"
+    );
+
+    // Without the fault the same push goes through: the check is of the origin, not of pushes.
+    sb.control("PUT", "/_sandbox/registry-faults", "{}");
+    push(&sb, &layout(work.path(), 3), "v3", &[]).success();
+}
+
+/// What a hostile container prints: an OSC 52 clipboard write, cursor-up + erase-line, a
+/// carriage return over a forged verdict, NUL, BEL and a C1 control.
+const HOSTILE: &str = "\u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\n\u{1b}[1A\u{1b}[2Kdeployed web: FORGED\nok\rdeployed web: FORGED\nnul\u{0}bel\u{7}nel\u{85}end";
+
+#[test]
+fn a_task_cannot_write_terminal_commands_or_a_line_of_its_own_into_the_job_log() {
+    let sb = SandboxProc::start();
+    let image = sb.push_image(
+        "migrate",
+        "hostile",
+        &[
+            ("stevedore.sandbox.exit-code", "3"),
+            ("stevedore.sandbox.exit-after", "1"),
+            ("stevedore.sandbox.log-lines", HOSTILE),
+        ],
+    );
+    let good = sb.push_image("app", "v1", &[]);
+    let logging = "'logConfiguration': {'logDriver': 'awslogs', 'options': {'awslogs-group': '/ecs/m', 'awslogs-region': 'us-east-1', 'awslogs-stream-prefix': 'ecs'}}";
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='m', containerDefinitions=[{{'name': 'm', 'image': {image:?}, {logging}}}])\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {image:?}, {logging}}}])\n\
+         ecs.register_task_definition(family='good', containerDefinitions=[{{'name': 'app', 'image': {good:?}}}])\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='good:1', desiredCount=1,\n\
+           deploymentConfiguration={{'deploymentCircuitBreaker': {{'enable': True, 'rollback': False}}}})\n\
+         print(1)"
+    ));
+    let ran = stevedore(&[
+        "run-task",
+        "--cluster",
+        "c1",
+        "--task-definition",
+        "m",
+        "--poll-interval",
+        "200ms",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(ran.code, 3, "{}", ran.all());
+    let deployed = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--task-definition",
+        "web",
+        "--poll-interval",
+        "200ms",
+        "--timeout",
+        "60s",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_ne!(deployed.code, 0, "{}", deployed.all());
+    for out in [&ran, &deployed] {
+        let all = out.all();
+        for bad in ['\u{1b}', '\r', '\u{0}', '\u{7}', '\u{85}'] {
+            assert!(!all.contains(bad), "{bad:?} reached the log raw:\n{all}");
+        }
+        assert!(
+            all.contains("\\x1b]52;c;"),
+            "the OSC 52 write is shown escaped:\n{all}"
+        );
+        assert!(all.contains("ok\\rdeployed web: FORGED"), "{all}");
+        assert!(all.contains("nul\\x00bel\\x07nel\\u0085end"), "{all}");
+        for line in all.lines().filter(|l| l.contains("FORGED")) {
+            let relayed = line.trim_start().trim_start_matches("[web] ").trim_start();
+            assert!(
+                relayed.starts_with("m| ") || relayed.starts_with("app| "),
+                "a line of the task's stands alone: {line:?}"
+            );
+        }
+    }
+}
