@@ -300,6 +300,30 @@ fn authorize(front: &Front, req: &Request<Body>) -> Option<Response<Body>> {
         .map(|(need, d)| denied(&crate::iam::denial(&grant.principal, need, d)))
 }
 
+/// ECR's `NAME_UNKNOWN` answer to a request for a repository it does not know.
+fn unknown_repository(front: &Front, path: &str) -> Option<Response<Body>> {
+    let (name, _) = crate::iam::registry_repository(front.public, path)?;
+    let known = front
+        .shared
+        .repositories
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&(front.public, name.to_string()));
+    if !known {
+        let body = serde_json::json!({"errors": [{"code": "NAME_UNKNOWN",
+            "message": format!("The repository with name '{name}' does not exist in the registry"),
+            "detail": {"name": name}}]});
+        let mut r = Response::new(Body::from(body.to_string()));
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        r.headers_mut().insert(
+            "content-type",
+            axum::http::HeaderValue::from_static("application/json"),
+        );
+        return Some(r);
+    }
+    None
+}
+
 async fn forward(
     client: reqwest::Client,
     front: &Front,
@@ -312,25 +336,8 @@ async fn forward(
     if let Some(refusal) = authorize(front, &req) {
         return Ok(refusal);
     }
-    if let Some((name, _)) = crate::iam::registry_repository(front.public, req.uri().path()) {
-        let known = front
-            .shared
-            .repositories
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&(front.public, name.to_string()));
-        if !known {
-            let body = serde_json::json!({"errors": [{"code": "NAME_UNKNOWN",
-                "message": format!("The repository with name '{name}' does not exist in the registry"),
-                "detail": {"name": name}}]});
-            let mut r = Response::new(Body::from(body.to_string()));
-            *r.status_mut() = StatusCode::NOT_FOUND;
-            r.headers_mut().insert(
-                "content-type",
-                axum::http::HeaderValue::from_static("application/json"),
-            );
-            return Ok(r);
-        }
+    if let Some(r) = unknown_repository(front, req.uri().path()) {
+        return Ok(r);
     }
     let issued = basic_password(&req).is_some_and(|pw| {
         front
@@ -415,24 +422,31 @@ async fn forward(
     }
     let upload_start =
         req.method() == axum::http::Method::POST && path.ends_with("/blobs/uploads/");
-    let elsewhere = faults
+    let answer = send_upstream(&client, front, req, issued, rate).await?;
+    Ok(if upload_start {
+        moved_upload(faults, answer)
+    } else {
+        answer
+    })
+}
+
+/// The answer to the start of an upload with its `Location` moved to the fault's origin, when
+/// `upload_location` is set.
+fn moved_upload(faults: &SharedFaults, mut answer: Response<Body>) -> Response<Body> {
+    let origin = faults
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .upload_location
         .clone();
-    let mut answer = send_upstream(&client, front, req, issued, rate).await?;
-    if let Some(origin) = elsewhere.filter(|_| upload_start) {
-        let moved = answer
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .filter(|l| l.starts_with('/'))
-            .map(|l| format!("{}{l}", origin.trim_end_matches('/')));
-        if let Some(v) = moved.and_then(|m| axum::http::HeaderValue::from_str(&m).ok()) {
-            answer.headers_mut().insert("location", v);
-        }
+    let moved = origin.and_then(|o| {
+        let l = answer.headers().get("location")?.to_str().ok()?;
+        l.starts_with('/')
+            .then(|| format!("{}{l}", o.trim_end_matches('/')))
+    });
+    if let Some(v) = moved.and_then(|m| axum::http::HeaderValue::from_str(&m).ok()) {
+        answer.headers_mut().insert("location", v);
     }
-    Ok(answer)
+    answer
 }
 
 /// Forward `req` to the registry (with its own credentials in place of an issued password),

@@ -1,4 +1,4 @@
-//! Images: where they come from (`source`, `archive`), the registry protocol (`registry`) and
+//! Images: where they come from (`source`, `archive`), the registry protocol (`registry`, its origin and size rules in `wire`) and
 //! `stevedore push` (with `progress` lines for long uploads), and `stevedore index` (`index`).
 
 pub mod archive;
@@ -12,3 +12,4 @@ pub mod reference;
 pub mod registry;
 pub mod retag;
 pub mod source;
+pub mod wire;
