@@ -279,18 +279,21 @@ pub fn markdown(r: &Report) -> String {
     let mut out = String::new();
     for s in &r.services {
         let stops = s.record.stopped.len();
+        // Every string here may come from ECS or a task: escaped for Markdown and HTML, so it
+        // cannot add a link, an image or markup to the job's summary.
+        let md = crate::relay::markdown;
         let _ = write!(
             out,
             "**{}**: {} in {}",
-            s.service,
-            s.result,
+            md(&s.service),
+            md(&s.result),
             crate::units::seconds(s.seconds)
         );
         if let Some(td) = &s.task_definition {
-            let _ = write!(out, " ({})", short(td));
+            let _ = write!(out, " ({})", md(short(td)));
         }
         if !s.message.is_empty() {
-            let _ = write!(out, ": {}", s.message);
+            let _ = write!(out, ": {}", md(&s.message));
         }
         if stops > 0 {
             let first = &s.record.stopped[0];
@@ -298,8 +301,8 @@ pub fn markdown(r: &Report) -> String {
                 out,
                 ". {stops} task{} stopped, first: {} ({})",
                 if stops == 1 { "" } else { "s" },
-                first.reason,
-                first.containers.join("; ")
+                md(&first.reason),
+                md(&first.containers.join("; "))
             );
         }
         out.push_str(".\n\n");

@@ -328,14 +328,72 @@ fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
                 };
                 match (x.get(k), y.get(k)) {
                     (Some(va), Some(vb)) => walk(&p, va, vb, out),
-                    (Some(va), None) => out.push(format!("- {p}: {va}")),
-                    (None, Some(vb)) => out.push(format!("+ {p}: {vb}")),
+                    (Some(va), None) => out.push(format!("- {p}: {}", shown(&p, va))),
+                    (None, Some(vb)) => out.push(format!("+ {p}: {}", shown(&p, vb))),
                     (None, None) => {}
                 }
             }
         }
+        _ if a != b && secret_path(path) => out.push(format!(
+            "~ {path}: (hidden, {} -> {}, changed)",
+            crate::units::bytes(secret_len(a)),
+            crate::units::bytes(secret_len(b))
+        )),
         _ if a != b => out.push(format!("~ {path}: {a} -> {b}")),
         _ => {}
+    }
+}
+
+/// Whether a diff path names the value of a variable whose name looks secret
+/// ([`crate::render::is_secret_name`]): `…environment[DB_PASSWORD].value`.
+fn secret_path(path: &str) -> bool {
+    path.strip_suffix(".value")
+        .and_then(|p| p.rsplit_once('['))
+        .and_then(|(_, n)| n.strip_suffix(']'))
+        .is_some_and(crate::render::is_secret_name)
+}
+
+/// The size of a hidden value, the only thing said of it.
+fn secret_len(v: &Value) -> u64 {
+    v.as_str().map_or_else(|| v.to_string().len(), str::len) as u64
+}
+
+/// A value added or removed at `path`, as a diff line shows it: secret-named variables' values
+/// hidden, whole entries and lists included.
+fn shown(path: &str, v: &Value) -> Value {
+    if secret_path(path) {
+        return Value::String(format!("(hidden, {})", crate::units::bytes(secret_len(v))));
+    }
+    hide_secrets(v)
+}
+
+/// `v` with the `value` of every `{"name": <secret-looking>, "value": …}` entry replaced by
+/// `(hidden, N bytes)`: for what is printed or stored of a task definition or its overrides.
+/// Pure.
+pub fn hide_secrets(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let secret = m
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(crate::render::is_secret_name);
+            Value::Object(
+                m.iter()
+                    .map(|(k, x)| match x {
+                        _ if secret && k == "value" => (
+                            k.clone(),
+                            Value::String(format!(
+                                "(hidden, {})",
+                                crate::units::bytes(secret_len(x))
+                            )),
+                        ),
+                        _ => (k.clone(), hide_secrets(x)),
+                    })
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(hide_secrets).collect()),
+        other => other.clone(),
     }
 }
 
@@ -343,6 +401,33 @@ fn walk(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_diff_hides_the_values_of_secret_named_variables() {
+        let env = |v: &str| {
+            json!({"containerDefinitions": [{"name": "app", "image": "a",
+            "environment": [{"name": "DB_PASSWORD", "value": v}, {"name": "MODE", "value": v}]}]})
+        };
+        let lines = diff(&env("hunter2"), &env("correct-horse"));
+        assert_eq!(
+            lines,
+            [
+                "~ containerDefinitions[app].environment[DB_PASSWORD].value: (hidden, 7 B -> 13 B, changed)",
+                "~ containerDefinitions[app].environment[MODE].value: \"hunter2\" -> \"correct-horse\""
+            ]
+        );
+        let none = json!({"containerDefinitions": [{"name": "app", "image": "a"}]});
+        let added = diff(&none, &env("hunter2")).join("\n");
+        assert!(!added.contains("hunter2\"}, {\"name\": \"MODE"), "{added}");
+        assert!(added.contains("(hidden, 7 B)"), "{added}");
+        assert_eq!(
+            added.matches("hunter2").count(),
+            1,
+            "only MODE's value shows: {added}"
+        );
+        let removed = diff(&env("hunter2"), &none).join("\n");
+        assert_eq!(removed.matches("hunter2").count(), 1, "{removed}");
+    }
 
     fn described() -> Value {
         json!({"taskDefinition": {

@@ -137,7 +137,10 @@ fn series(svg: &mut String, sc: &Scale, samples: &[Sample]) {
         let pts: Vec<&Sample> = samples.iter().filter(|p| p.deployment == *dep).collect();
         // The revision and the deployment's last digits: a rollback deploys an old revision again.
         let label = pts.first().map_or(String::new(), |p| {
-            let id = &p.deployment[p.deployment.len().saturating_sub(4)..];
+            // The last four characters (not bytes: an id is text from ECS, whatever it holds).
+            let tail: Vec<char> = p.deployment.chars().rev().take(4).collect();
+            let id: String = tail.into_iter().rev().collect();
+            let id = id.as_str();
             format!("{} (…{id})", p.task_definition)
         });
         for (dash, pending) in [("", false), ("4 3", true)] {

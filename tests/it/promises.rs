@@ -159,3 +159,88 @@ fn a_task_cannot_write_terminal_commands_or_a_line_of_its_own_into_the_job_log()
         }
     }
 }
+
+const DB_CANARY: &str = "DBPASSWORD-CANARY-3c9e";
+const TOKEN_CANARY: &str = "APITOKEN-CANARY-77d1";
+
+#[test]
+fn secret_named_variables_are_hidden_in_the_dry_run_and_every_report_file() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    crate::deploy::setup(&sb, &v1, "{'enable': True, 'rollback': False}");
+    let work = tempfile::tempdir().unwrap();
+    let env =
+        format!("app:DB_PASSWORD={DB_CANARY}\napp:API_TOKEN={TOKEN_CANARY}\napp:MODE=staging");
+    let base = |extra: &[&str]| {
+        let mut args = vec!["--service", "web", "--image", v2.as_str()];
+        args.extend_from_slice(extra);
+        crate::deploy::deploy(&sb, &args).env("STEVEDORE_ENV", &env)
+    };
+    let dry = base(&["--dry-run"]).run().success();
+    for canary in [DB_CANARY, TOKEN_CANARY] {
+        assert!(
+            !dry.all().contains(canary),
+            "the dry run printed {canary}:\n{}",
+            dry.all()
+        );
+    }
+    assert!(
+        dry.stdout
+            .contains("+ containerDefinitions[app].environment[DB_PASSWORD]"),
+        "the dry run still says the variable is added: {}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("(hidden, 22 B)"), "{}", dry.stdout);
+    assert!(
+        dry.stdout.contains("staging"),
+        "other values show: {}",
+        dry.stdout
+    );
+
+    // A report directory where a link to another file waits under a report's name.
+    let reports = work.path().join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    let elsewhere = work.path().join("elsewhere.txt");
+    std::fs::write(&elsewhere, "untouched").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, reports.join("summary.md")).unwrap();
+    let out = base(&["--report", reports.to_str().unwrap()]).run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        std::fs::read_to_string(&elsewhere).unwrap(),
+        "untouched",
+        "the link was followed"
+    );
+    for name in ["report.json", "report.html", "summary.md"] {
+        let path = reports.join(name);
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file(), "{name} is a file, not a link");
+        assert_eq!(
+            meta.permissions().mode() & 0o777,
+            0o600,
+            "{name} is owner-only"
+        );
+        assert_eq!(meta.uid(), own_uid(), "{name} is the job's own");
+        let text = std::fs::read_to_string(&path).unwrap();
+        for canary in [DB_CANARY, TOKEN_CANARY] {
+            assert!(!text.contains(canary), "{name} stores {canary}");
+        }
+    }
+    let json = std::fs::read_to_string(reports.join("report.json")).unwrap();
+    assert!(
+        json.contains("environment[DB_PASSWORD]"),
+        "the report names the change: {json}"
+    );
+    assert!(!out.all().contains(DB_CANARY), "{}", out.all());
+    // The variable itself reached ECS: hidden from what is printed, not from the deploy.
+    let registered = sb.boto3("print(json.dumps(ecs.describe_task_definition(taskDefinition='web')['taskDefinition']['containerDefinitions'][0]['environment']))");
+    assert!(registered.to_string().contains(DB_CANARY), "{registered}");
+}
+
+/// This process's user id, read from a file it created (no libc call needed).
+fn own_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    let f = tempfile::NamedTempFile::new().unwrap();
+    f.as_file().metadata().unwrap().uid()
+}

@@ -260,7 +260,10 @@ fn write_report(
     };
     let write = |name: &str, text: String| {
         let path = dir.join(name);
-        std::fs::write(&path, text).with_context(|| format!("--report: writing {}", path.display()))
+        // Owner-only and replaced by a rename: a link planted where a report goes is replaced,
+        // never followed.
+        crate::export::replace_private(&path, text.as_bytes())
+            .with_context(|| format!("--report: writing {}", path.display()))
     };
     write("report.json", serde_json::to_string_pretty(&r)? + "\n")?;
     write("report.html", report::html(&r))?;
