@@ -3,6 +3,7 @@
 pub mod api;
 pub mod batch;
 pub mod deploy;
+pub mod diff;
 pub mod hooks;
 pub mod logs;
 pub mod report;
