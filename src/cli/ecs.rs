@@ -132,11 +132,8 @@ pub struct DeployArgs {
     #[arg(long, env = "STEVEDORE_PIN_DIGESTS", default_value = "true")]
     pub pin_digests: bool,
 
-    /// Refuse to deploy an image not signed by this key (awskms:///ARN-or-alias or a PEM public
-    /// key file): every image this deploy sets is verified (and pinned to the verified digest)
-    /// before anything is registered.
-    #[arg(long, env = "STEVEDORE_REQUIRE_SIGNATURE", value_name = "KEY")]
-    pub require_signature: Option<String>,
+    #[command(flatten)]
+    pub signature: SignatureArgs,
 
     /// Set the service's desired count.
     #[arg(long, env = "STEVEDORE_DESIRED_COUNT")]
@@ -322,6 +319,28 @@ pub struct DeployArgs {
     pub bash_env: Option<PathBuf>,
 }
 
+/// `--require-signature` and its exemptions, the same on every command that runs an image.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SignatureArgs {
+    /// Refuse to run an image not signed by this key (awskms:///ARN-or-alias or a PEM public
+    /// key file): every container image of the revision that will run, whatever made it (flags,
+    /// a file, a template, a promoted or the current revision), is verified and pinned to the
+    /// verified digest before anything is registered or updated.
+    #[arg(long, env = "STEVEDORE_REQUIRE_SIGNATURE", value_name = "KEY")]
+    pub require_signature: Option<String>,
+
+    /// With --require-signature, run images that start with this prefix unverified (a sidecar
+    /// from another registry, say: `public.ecr.aws/datadog/`); repeat (one per line in the
+    /// variable). Without it, an image outside this account's ECR and ECR Public is refused.
+    #[arg(
+        long,
+        env = "STEVEDORE_ALLOW_UNSIGNED",
+        value_name = "IMAGE-PREFIX",
+        value_delimiter = '\n'
+    )]
+    pub allow_unsigned: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct RunTaskArgs {
     /// ECS cluster name or ARN.
@@ -341,6 +360,9 @@ pub struct RunTaskArgs {
     /// Tags in this account's private ECR are pinned to their digests.
     #[arg(long, env = "STEVEDORE_IMAGE")]
     pub image: Option<String>,
+
+    #[command(flatten)]
+    pub signature: SignatureArgs,
 
     /// Command override: a JSON array (["bin","arg"]) or words separated by spaces.
     #[arg(long, env = "STEVEDORE_COMMAND")]
@@ -505,6 +527,9 @@ pub struct ScheduleArgs {
     /// from the same repository; private ECR tags pinned to their digests).
     #[arg(long, env = "STEVEDORE_IMAGE")]
     pub image: Option<String>,
+
+    #[command(flatten)]
+    pub signature: SignatureArgs,
 
     /// Set the targets' task count (1 to 10); default: keep it.
     #[arg(long, env = "STEVEDORE_TASK_COUNT", value_parser = clap::value_parser!(u32).range(1..=10))]

@@ -188,29 +188,48 @@ fn checked_overrides(text: &str, what: &str) -> Result<Value> {
     Ok(v)
 }
 
-/// The task definition to run with `image`: a new revision of the described one when the image
-/// differs (pinned to its digest in private ECR), else the described revision itself.
-pub(crate) async fn with_image(
+/// The task definition to run: the described one with `image` in place (pinned to its digest
+/// in private ECR) and, with `--require-signature`, every image verified and pinned; a new
+/// revision when that differs from the described one, else the described revision itself.
+/// `None` in a dry run that would register one (said). Nothing is registered when a check fails.
+pub(crate) async fn to_run(
     ecs: &Ecs,
     region: &str,
     described: &Value,
-    image: &str,
-) -> Result<String> {
+    image: Option<&str>,
+    required: Option<&crate::sign::required::Required>,
+    dry_run: bool,
+) -> Result<Option<String>> {
     let mut changes = crate::ecs::taskdef::Changes {
-        image: Some(image.to_string()),
+        image: image.map(String::from),
         ..Default::default()
     };
     crate::ecr::pin::pin_digests(changes.images_mut(), region).await?;
     // The whole answer: its tags go with the new revision.
     let current = crate::ecs::taskdef::registrable(described);
-    let wanted = crate::ecs::taskdef::apply(&current, &changes).map_err(|e| usage!("{e}"))?;
+    let mut wanted = crate::ecs::taskdef::apply(&current, &changes).map_err(|e| usage!("{e}"))?;
+    if let Some(r) = required {
+        r.revision(&mut wanted)
+            .await
+            .context("--require-signature: nothing was registered")?;
+    }
     let arn = described
         .pointer("/taskDefinition/taskDefinitionArn")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
     if crate::ecs::taskdef::diff(&current, &wanted).is_empty() {
-        return Ok(arn);
+        return Ok(Some(arn));
+    }
+    let what = match changes.image.as_deref() {
+        Some(i) => format!("with {i}"),
+        None => "with its images pinned to the verified digests".to_string(),
+    };
+    let family = arn.rsplit('/').next().unwrap_or(&arn);
+    let family = family.split(':').next().unwrap_or(family);
+    if dry_run {
+        println!("would register a revision of {family} {what}");
+        return Ok(None);
     }
     let new = ecs
         .register_task_definition(&wanted)
@@ -218,11 +237,10 @@ pub(crate) async fn with_image(
         .map_err(|e| anyhow::anyhow!("ECS RegisterTaskDefinition: {e}"))?
         .context("RegisterTaskDefinition answered without an ARN")?;
     println!(
-        "registered {} with {}",
-        new.rsplit('/').next().unwrap_or(&new),
-        changes.image.as_deref().unwrap_or(image)
+        "registered {} {what}",
+        new.rsplit('/').next().unwrap_or(&new)
     );
-    Ok(new)
+    Ok(Some(new))
 }
 
 /// DescribeTaskDefinition of a `--task-definition` the user named: one that does not exist is
@@ -371,9 +389,19 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     let logs = crate::ecs::logs::Logs::new(credentials);
     let td = given_task_definition(&ecs, &a.task_definition).await?;
     let container = essential_container(&td, &a.task_definition, a.container.as_deref())?;
+    let required = crate::sign::required::Required::load(
+        a.signature.require_signature.as_deref(),
+        &a.signature.allow_unsigned,
+        &region,
+        "--require-signature (STEVEDORE_REQUIRE_SIGNATURE)",
+    )
+    .await?;
     let mut run = run;
-    if let Some(image) = &a.image {
-        run.task_definition = with_image(&ecs, &region, &td, image).await?;
+    if a.image.is_some() || required.is_some() {
+        let image = a.image.as_deref();
+        if let Some(arn) = to_run(&ecs, &region, &td, image, required.as_ref(), false).await? {
+            run.task_definition = arn;
+        }
     }
     let request = run.request(&container).map_err(|e| usage!("{e}"))?;
     let answer = ecs

@@ -234,20 +234,29 @@ pub async fn run(settings: &Settings, a: ScheduleArgs) -> Result<()> {
         security_groups: (!a.security_groups.is_empty()).then(|| a.security_groups.clone()),
         assign_public_ip: a.assign_public_ip,
     };
-    if a.image.is_some() && a.dry_run {
-        ch.task_definition_arn = format!("{family}:<new revision>");
-    }
+    let required = crate::sign::required::Required::load(
+        a.signature.require_signature.as_deref(),
+        &a.signature.allow_unsigned,
+        &region,
+        "--require-signature (STEVEDORE_REQUIRE_SIGNATURE)",
+    )
+    .await?;
     // Everything is read and checked before anything is registered, so a bad name registers
     // nothing; with a new revision the targets are read again and patched with it.
     let mut changes = read_all(&named, &scheduler, &events, &family, &ch).await?;
-    if let Some(image) = &a.image {
-        if a.dry_run {
-            println!("would register a revision of {family} with {image}");
-        } else {
-            ch.task_definition_arn =
-                crate::ecs::run_task::with_image(&ecs, &region, &described, image).await?;
-            changes = read_all(&named, &scheduler, &events, &family, &ch).await?;
-        }
+    if a.image.is_some() || required.is_some() {
+        let image = a.image.as_deref();
+        let run = crate::ecs::run_task::to_run(
+            &ecs,
+            &region,
+            &described,
+            image,
+            required.as_ref(),
+            a.dry_run,
+        );
+        let arn = run.await?;
+        ch.task_definition_arn = arn.unwrap_or_else(|| format!("{family}:<new revision>"));
+        changes = read_all(&named, &scheduler, &events, &family, &ch).await?;
     }
     let (group, bus) = (named.group.as_str(), named.bus.as_str());
     for change in &changes {

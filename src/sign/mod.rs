@@ -6,6 +6,7 @@
 pub mod dsse;
 pub mod keys;
 pub mod kms;
+pub mod required;
 pub mod simple_signing;
 pub mod verify;
 

@@ -285,25 +285,6 @@ pub async fn run(settings: &Settings, a: VerifyArgs) -> Result<()> {
     verify(&a.image, &v, &region, &rules).await.map(|_| ())
 }
 
-/// `deploy --require-signature`: verify every image the deploy sets and pin each to the digest
-/// that was verified; the first that fails stops the deploy before anything is registered.
-pub async fn require(images: Vec<&mut String>, spec: &str, region: &str) -> Result<()> {
-    let v = Verifier::load(
-        spec,
-        region,
-        "--require-signature (STEVEDORE_REQUIRE_SIGNATURE)",
-    )
-    .await?;
-    for image in images {
-        let digest = verify(image, &v, region, &ProvenanceRules::default())
-            .await
-            .context("--require-signature: nothing was registered")?;
-        let r = ImageRef::parse(image).map_err(|e| usage!("{e}"))?;
-        *image = format!("{}@{digest}", r.name());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -244,3 +244,164 @@ fn own_uid() -> u32 {
     let f = tempfile::NamedTempFile::new().unwrap();
     f.as_file().metadata().unwrap().uid()
 }
+
+/// The revisions of family `web` registered so far.
+fn web_revisions(sb: &SandboxProc) -> usize {
+    sb.boto3("print(len(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']))")
+        .as_u64()
+        .unwrap() as usize
+}
+
+#[test]
+fn a_required_signature_holds_on_every_path_that_runs_an_image() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    crate::signing::create_key(&sb, "ci-signing");
+    let key = "awskms:///alias/ci-signing";
+    let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
+    push(&sb, &layout(work.path(), 1), "good", &["--sign", key]).success();
+    push(&sb, &layout(work.path(), 2), "bad", &[]).success();
+    let (good, bad) = (
+        format!("{registry}/team/app:good"),
+        format!("{registry}/team/app:bad"),
+    );
+    crate::signing::service(&sb, &good);
+    // A revision of the unsigned image, registered by someone else: what a promotion deploys.
+    sb.boto3(&format!(
+        "ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {bad:?}}}])\n\
+         cluster = 'arn:aws:ecs:us-east-1:123456789012:cluster/c1'\n\
+         scheduler.create_schedule(Name='nightly', ScheduleExpression='cron(0 3 * * ? *)', FlexibleTimeWindow={{'Mode': 'OFF'}},\n\
+             Target={{'Arn': cluster, 'RoleArn': 'arn:aws:iam::123456789012:role/s', 'EcsParameters': {{'TaskDefinitionArn': 'arn:aws:ecs:us-east-1:123456789012:task-definition/web:1'}}}})\n\
+         print(1)"
+    ));
+    let file = |name: &str, image: &str, sidecar: Option<&str>| {
+        let mut containers = vec![json!({"name": "app", "image": image})];
+        if let Some(s) = sidecar {
+            containers.push(json!({"name": "side", "image": s, "essential": false}));
+        }
+        let p = work.path().join(name);
+        std::fs::write(
+            &p,
+            json!({"family": "web", "containerDefinitions": containers}).to_string(),
+        )
+        .unwrap();
+        p.display().to_string()
+    };
+    let template = work.path().join("td.hbs");
+    std::fs::write(
+        &template,
+        r#"{"family": "web", "containerDefinitions": [{"name": "app", "image": "{{image}}"}]}"#,
+    )
+    .unwrap();
+    let template = template.display().to_string();
+    let image_var = format!("image={bad}");
+    let unsigned_file = file("bad.json", &bad, None);
+    let schedule = || {
+        sb.boto3("print(json.dumps(scheduler.get_schedule(Name='nightly')['Target']['EcsParameters']['TaskDefinitionArn']))")
+    };
+    let tasks = || {
+        sb.boto3("print(sum(len(ecs.list_tasks(cluster='c1', startedBy='stevedore', desiredStatus=d)['taskArns']) for d in ['RUNNING', 'STOPPED']))")
+    };
+    let (before_tasks, before_schedule) = (tasks(), schedule());
+    let with_key = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--require-signature", key]);
+        stevedore(&all).sandbox(&sb, true).run()
+    };
+    let deploy = |extra: &[&str]| {
+        let mut args = vec![
+            "deploy",
+            "--cluster",
+            "c1",
+            "--service",
+            "web",
+            "--poll-interval",
+            "300ms",
+            "--timeout",
+            "60s",
+        ];
+        args.extend_from_slice(extra);
+        with_key(&args)
+    };
+    #[rustfmt::skip]
+    let refused: Vec<(&str, Output)> = vec![
+        ("a task-definition file", deploy(&["--task-definition-file", &unsigned_file])),
+        ("a template", deploy(&["--template", &template, "--var", &image_var])),
+        ("a promotion", deploy(&["--task-definition", "web:2"])),
+        ("the current revision", {
+            sb.boto3("ecs.update_service(cluster='c1', service='web', taskDefinition='web:2')\nprint(1)");
+            let out = deploy(&["--env", "app:MODE=x"]);
+            sb.boto3("ecs.update_service(cluster='c1', service='web', taskDefinition='web:1')\nprint(1)");
+            out
+        }),
+        ("run-task", with_key(&["run-task", "--cluster", "c1", "--task-definition", "web:2", "--poll-interval", "300ms"])),
+        ("schedule", with_key(&["schedule", "--schedule", "nightly", "--task-definition", "web:2"])),
+        ("a sidecar outside ECR", deploy(&["--task-definition-file", &file("side.json", &good, Some("busybox:1.36"))])),
+    ];
+    for (path, out) in &refused {
+        assert_ne!(out.code, 0, "{path}: an unsigned image ran:\n{}", out.all());
+        assert!(
+            out.stderr.contains("no signature") || out.stderr.contains("is not in ECR"),
+            "{path}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("nothing was registered"),
+            "{path}: {}",
+            out.stderr
+        );
+        assert_eq!(
+            out.stderr.trim().lines().count(),
+            1,
+            "{path}: one line: {}",
+            out.stderr
+        );
+        assert_eq!(web_revisions(&sb), 2, "{path}: a revision was registered");
+    }
+    assert_eq!(tasks(), before_tasks, "run-task started a task");
+    assert_eq!(schedule(), before_schedule, "the schedule moved");
+    let svc = sb.boto3("print(json.dumps(ecs.describe_services(cluster='c1', services=['web'])['services'][0]['taskDefinition']))");
+    assert!(svc.as_str().unwrap().ends_with("web:1"), "{svc}");
+
+    // The same paths with signed images go through, pinned to the verified digest; a sidecar
+    // named by --allow-unsigned runs unverified, as said.
+    let signed_file = file("good.json", &good, Some("busybox:1.36"));
+    // Not followed: the sandbox has no busybox to pull, so the sidecar's tasks would not start.
+    let out = deploy(&[
+        "--task-definition-file",
+        &signed_file,
+        "--allow-unsigned",
+        "busybox:",
+        "--wait-until",
+        "none",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("not verified: busybox:1.36 (--allow-unsigned)"),
+        "{}",
+        out.stdout
+    );
+    let images = sb.boto3("print(json.dumps([c['image'] for c in ecs.describe_task_definition(taskDefinition='web')['taskDefinition']['containerDefinitions']]))");
+    assert!(
+        images[0].as_str().unwrap().contains("/team/app@sha256:"),
+        "{images}"
+    );
+    assert_eq!(images[1], json!("busybox:1.36"), "{images}");
+    let out = with_key(&[
+        "schedule",
+        "--schedule",
+        "nightly",
+        "--task-definition",
+        "web:1",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        schedule()
+            .as_str()
+            .unwrap()
+            .contains("task-definition/web:"),
+        "{}",
+        out.all()
+    );
+}

@@ -106,13 +106,7 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     {
         crate::export::check_writable(p, "BASH_ENV")?;
     }
-    pin_and_verify(
-        &mut plan,
-        &region,
-        args.pin_digests,
-        args.require_signature.as_deref(),
-    )
-    .await?;
+    pin_and_verify(&mut plan, &region, args.pin_digests, &args.signature).await?;
     let mut services: Vec<String> = args
         .services
         .iter()
@@ -187,25 +181,40 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     summarize(&reports, errors)
 }
 
-/// Tags of the images this deploy sets resolved to digests (`--pin-digests`), then each image
-/// verified against `--require-signature` and pinned to the verified digest; all within the
-/// deploy's deadline, before anything is registered.
+/// Tags of the images this deploy sets resolved to digests (`--pin-digests`), and the key of
+/// `--require-signature` loaded, so that each service's revision is verified whole (see
+/// [`verified`]); within the deploy's deadline, before anything is registered.
 async fn pin_and_verify(
     plan: &mut Plan,
     region: &str,
     pin_digests: bool,
-    require_signature: Option<&str>,
+    signature: &crate::cli::SignatureArgs,
 ) -> Result<()> {
     if pin_digests && !plan.dry_run {
         let pinning = crate::ecr::pin::pin_digests(plan.changes.images_mut(), region);
         within(plan.deadline, "DescribeImages (digest pinning)", pinning).await?;
     }
-    if let Some(key) = require_signature.filter(|k| !k.is_empty()) {
-        let verifying = crate::sign::verify::require(plan.changes.images_mut(), key, region);
-        let op = "signature verification (--require-signature)";
-        within(plan.deadline, op, verifying).await?;
-    }
+    let loading = crate::sign::required::Required::load(
+        signature.require_signature.as_deref(),
+        &signature.allow_unsigned,
+        region,
+        "--require-signature (STEVEDORE_REQUIRE_SIGNATURE)",
+    );
+    plan.require = within(plan.deadline, "GetPublicKey (--require-signature)", loading).await?;
     Ok(())
+}
+
+/// With `--require-signature`, every container image of `td` (the revision that will run)
+/// verified and pinned in place, within the deploy's deadline; nothing is registered or updated
+/// when one fails.
+pub(super) async fn verified(plan: &Plan, td: &mut serde_json::Value) -> Result<()> {
+    let Some(required) = &plan.require else {
+        return Ok(());
+    };
+    let op = "signature verification (--require-signature)";
+    within(plan.deadline, op, required.revision(td))
+        .await
+        .context("--require-signature: nothing was registered or updated")
 }
 
 /// `work`, unless the deploy's deadline passes first: then ECR did not answer `op` in time.

@@ -43,6 +43,9 @@ pub struct Plan {
     pub reads: crate::ecs::batch::ServiceReads,
     /// Task definitions registered in this run, by content.
     pub registered: tokio::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// `--require-signature`: the key every image of a revision must be signed by (set once the
+    /// region is known).
+    pub require: Option<crate::sign::required::Required>,
 }
 
 fn split_pair<'a>(flag: &str, item: &'a str, sep: char, shape: &str) -> Result<(&'a str, &'a str)> {
@@ -228,6 +231,7 @@ impl Plan {
         };
         Ok(Plan {
             registered: Default::default(),
+            require: None,
             reads: Default::default(),
             region: String::new(),
             deadline: Instant::now() + timeout,
