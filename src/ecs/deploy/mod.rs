@@ -7,6 +7,7 @@ mod follow;
 mod native;
 mod plan;
 mod service;
+mod signed;
 mod strategy;
 mod verify;
 
@@ -106,7 +107,9 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     {
         crate::export::check_writable(p, "BASH_ENV")?;
     }
-    pin_and_verify(&mut plan, &region, args.pin_digests, &args.signature).await?;
+    let sig = &args.signature;
+    let (key, allow) = (sig.require_signature.as_deref(), &sig.allow_unsigned[..]);
+    signed::pin_and_load(&mut plan, &region, args.pin_digests, key, allow).await?;
     let mut services: Vec<String> = args
         .services
         .iter()
@@ -181,44 +184,8 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     summarize(&reports, errors)
 }
 
-/// Tags of the images this deploy sets resolved to digests (`--pin-digests`), and the key of
-/// `--require-signature` loaded, so that each service's revision is verified whole (see
-/// [`verified`]); within the deploy's deadline, before anything is registered.
-async fn pin_and_verify(
-    plan: &mut Plan,
-    region: &str,
-    pin_digests: bool,
-    signature: &crate::cli::SignatureArgs,
-) -> Result<()> {
-    if pin_digests && !plan.dry_run {
-        let pinning = crate::ecr::pin::pin_digests(plan.changes.images_mut(), region);
-        within(plan.deadline, "DescribeImages (digest pinning)", pinning).await?;
-    }
-    let loading = crate::sign::required::Required::load(
-        signature.require_signature.as_deref(),
-        &signature.allow_unsigned,
-        region,
-        "--require-signature (STEVEDORE_REQUIRE_SIGNATURE)",
-    );
-    plan.require = within(plan.deadline, "GetPublicKey (--require-signature)", loading).await?;
-    Ok(())
-}
-
-/// With `--require-signature`, every container image of `td` (the revision that will run)
-/// verified and pinned in place, within the deploy's deadline; nothing is registered or updated
-/// when one fails.
-pub(super) async fn verified(plan: &Plan, td: &mut serde_json::Value) -> Result<()> {
-    let Some(required) = &plan.require else {
-        return Ok(());
-    };
-    let op = "signature verification (--require-signature)";
-    within(plan.deadline, op, required.revision(td))
-        .await
-        .context("--require-signature: nothing was registered or updated")
-}
-
 /// `work`, unless the deploy's deadline passes first: then ECR did not answer `op` in time.
-async fn within<T>(
+pub(super) async fn within<T>(
     deadline: Instant,
     op: &str,
     work: impl std::future::Future<Output = Result<T>>,

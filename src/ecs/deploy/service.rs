@@ -283,7 +283,7 @@ async fn revisions(ecs: &Ecs, plan: &Plan, current: &str) -> Result<Revisions> {
         taskdef::inherit_tags(&mut new, &running);
     }
     taskdef::set_tags(&mut new, &plan.changes.tags).map_err(|e| usage!("{e}"))?;
-    super::verified(plan, &mut new).await?;
+    super::signed::verified(plan, &mut new).await?;
     Ok(Revisions {
         base_arn,
         base,
@@ -465,32 +465,13 @@ async fn roll_back(
 }
 
 /// Create the service from the given task definition and follow its first deployment.
-/// The revision `r` a new service starts with, its images verified when a signature is
-/// required: as it is when its images are pinned already, else a pinned copy registered.
-async fn verified_revision(ecs: &Ecs, plan: &Plan, r: &str) -> Result<String> {
-    if plan.require.is_none() {
-        return Ok(r.to_string());
-    }
-    let d = ecs
-        .describe_task_definition(r)
-        .await
-        .map_err(|e| api_err("DescribeTaskDefinition", e))?;
-    let td = taskdef::registrable(&d);
-    let mut pinned = td.clone();
-    super::verified(plan, &mut pinned).await?;
-    if pinned == td || plan.dry_run {
-        return Ok(r.to_string());
-    }
-    register(ecs, plan, &pinned).await
-}
-
 async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant) -> Result<Report> {
     let cluster = plan.cluster.as_str();
     let td = match (&plan.given, &plan.start_from) {
         (Some(v), _) => {
             let mut new = taskdef::apply(v, &plan.changes).map_err(|e| usage!("{e}"))?;
             taskdef::set_tags(&mut new, &plan.changes.tags).map_err(|e| usage!("{e}"))?;
-            super::verified(plan, &mut new).await?;
+            super::signed::verified(plan, &mut new).await?;
             if let Some(lbs) = plan.create.as_ref().and_then(|c| c.get("loadBalancers")) {
                 taskdef::check_load_balancers(&new, lbs).map_err(|e| usage!("{e}"))?;
             }
@@ -507,7 +488,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
             }
             register(ecs, plan, &new).await?
         }
-        (None, Some(r)) => verified_revision(ecs, plan, r).await?,
+        (None, Some(r)) => super::signed::verified_revision(ecs, plan, r).await?,
         (None, None) => {
             return Err(usage!(
                 "--create-service needs --task-definition, --task-definition-file or --template"
@@ -582,7 +563,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
 
 /// Register a task definition once per run: services deployed together from the same family
 /// and the same changes share one new revision instead of racing to register two.
-async fn register(ecs: &Ecs, plan: &Plan, td: &Value) -> Result<String> {
+pub(super) async fn register(ecs: &Ecs, plan: &Plan, td: &Value) -> Result<String> {
     let key = td.to_string();
     let mut done = plan.registered.lock().await;
     if let Some(arn) = done.get(&key) {
