@@ -183,3 +183,68 @@ proptest! {
         let _ = stevedore::image::source::load(&stevedore::image::source::Source::OciDir(dir.path().to_path_buf()));
     }
 }
+
+/// Text as a hostile task or registry may send it: any characters, control characters,
+/// escapes, newlines and Unicode separators well represented.
+fn any_relayed() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            any::<char>(),
+            prop::sample::select(vec![
+                '\u{1b}', '\r', '\n', '\u{0}', '\u{7}', '\u{85}', '\u{9b}', '\u{7f}', '\u{2028}',
+                '\u{202e}', '\t', '\\', '[', ']',
+            ]),
+        ],
+        0..64,
+    )
+    .prop_map(|cs| cs.into_iter().collect())
+}
+
+/// What no relayed text may carry to a terminal.
+fn hostile(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn relayed_text_carries_no_terminal_command_and_keeps_every_line_prefixed(s in any_relayed()) {
+        use stevedore::relay;
+        let e = relay::escape(&s);
+        prop_assert!(!e.chars().any(hostile), "{e:?}");
+        if !s.chars().any(hostile) {
+            prop_assert_eq!(e.as_ref(), s.as_str());
+        }
+        let lines = relay::lines("m| ", &s);
+        for l in lines.split('\n') {
+            prop_assert!(l.starts_with("m| "), "{l:?} of {lines:?}");
+            prop_assert!(!l.chars().any(hostile), "{l:?}");
+        }
+        let md = relay::markdown(&s);
+        prop_assert!(!md.chars().any(hostile) && !md.contains('<') && !md.contains("]("), "{md:?}");
+    }
+
+    #[test]
+    fn a_signature_manifest_of_any_shape_is_read_or_refused(v in any_json(), raw in prop::collection::vec(any::<u8>(), 0..256)) {
+        use stevedore::sign::simple_signing::{layers_of, MAX_SIGNATURE_LAYERS};
+        for bytes in [v.to_string().into_bytes(), raw] {
+            if let Ok(layers) = layers_of(&bytes) {
+                prop_assert!(layers.len() <= MAX_SIGNATURE_LAYERS);
+                for l in layers {
+                    prop_assert!(!l.key.unwrap_or_default().chars().any(hostile));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_signature_manifest_of_thousands_of_layers_is_refused() {
+    use stevedore::sign::simple_signing::layers_of;
+    let layer = json!({"digest": "sha256:00", "size": 1, "annotations": {"dev.cosignproject.cosign/signature": "AA=="}});
+    let many = json!({"layers": vec![layer; 5000]}).to_string();
+    let e = layers_of(many.as_bytes()).unwrap_err();
+    assert!(e.contains("5000 layers, more than the 64"), "{e}");
+}
