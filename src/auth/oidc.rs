@@ -69,6 +69,12 @@ pub struct Claims {
     pub aud: Vec<String>,
     pub sub: Option<String>,
     pub exp: Option<u64>,
+    /// CircleCI's `oidc.circleci.com/vcs-origin` (`github.com/acme/app`).
+    #[serde(rename = "oidc.circleci.com/vcs-origin")]
+    pub vcs_origin: Option<String>,
+    /// CircleCI's `oidc.circleci.com/vcs-ref` (`refs/heads/main`).
+    #[serde(rename = "oidc.circleci.com/vcs-ref")]
+    pub vcs_ref: Option<String>,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -116,6 +122,22 @@ impl Claims {
             ["org", org, "project", project, ..] => Some((org.to_string(), project.to_string())),
             _ => None,
         }
+    }
+
+    /// The source the job runs from, `(origin, ref)`: the `vcs-origin` and `vcs-ref` claims, or
+    /// the v2 `sub`'s `…/vcs-origin/<origin>/vcs-ref/<ref>` when the claims are absent.
+    pub fn vcs(&self) -> (Option<String>, Option<String>) {
+        let from_sub = self.sub.as_deref().and_then(|s| {
+            let (_, rest) = s.split_once("/vcs-origin/")?;
+            let (origin, r) = rest.split_once("/vcs-ref/")?;
+            Some((origin.to_string(), r.to_string()))
+        });
+        let origin = self
+            .vcs_origin
+            .clone()
+            .or_else(|| from_sub.as_ref().map(|(o, _)| o.clone()));
+        let git_ref = self.vcs_ref.clone().or(from_sub.map(|(_, r)| r));
+        (origin, git_ref)
     }
 
     /// One line of claims for messages: `iss=… aud=… sub=… exp=…`.
@@ -228,6 +250,17 @@ pub fn find_token(audience: Option<&str>) -> Result<Option<Token>> {
         ));
     };
     mint(&agent, aud).map(Some)
+}
+
+/// What the job's own OIDC token (in `CIRCLE_OIDC_TOKEN_V2` or `CIRCLE_OIDC_TOKEN`) says of its
+/// source, `(origin, ref)`; `None` without a readable token.
+pub fn job_source() -> Option<(Option<String>, Option<String>)> {
+    TOKEN_VARIABLES
+        .iter()
+        .find_map(|v| crate::config::env_var(v))
+        .and_then(|t| Claims::decode(t.trim()).ok())
+        .map(|c| c.vcs())
+        .filter(|(o, r)| o.is_some() || r.is_some())
 }
 
 /// The first token variable that is set but empty, if any: a sign that OIDC was expected

@@ -59,7 +59,12 @@ impl Extras {
             None => None,
         };
         if a.provenance {
-            documents::in_job(&|k| crate::config::env_var(k))
+            let var = |k: &str| crate::config::env_var(k);
+            documents::in_job(&var)
+                .and_then(|()| {
+                    let token = crate::auth::oidc::job_source();
+                    documents::source(&var, token.as_ref()).map(drop)
+                })
                 .map_err(|e| usage!("--provenance (STEVEDORE_PROVENANCE): {e}"))?;
         }
         Ok(Extras {
@@ -138,7 +143,8 @@ pub async fn prepare(
     }
     if extras.provenance {
         let var = |k: &str| crate::config::env_var(k);
-        let document = documents::provenance(&var, reference, &top.digest, &now)
+        let token = crate::auth::oidc::job_source();
+        let document = documents::provenance(&var, token.as_ref(), reference, &top.digest, &now)
             .map_err(|e| usage!("--provenance (STEVEDORE_PROVENANCE): {e}"))?
             .to_string()
             .into_bytes();

@@ -405,3 +405,70 @@ fn a_required_signature_holds_on_every_path_that_runs_an_image() {
         out.all()
     );
 }
+
+/// A CircleCI-shaped v2 token whose `sub` and claims name `git_ref` of github.com/acme/app.
+fn token_for(git_ref: &str) -> String {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = json!({
+        "iss": "https://oidc.circleci.com/org/org-1", "aud": "org-1",
+        "sub": format!("org/org-1/project/p1/user/u1/vcs-origin/github.com/acme/app/vcs-ref/{git_ref}"),
+        "exp": 4_102_444_800u64, "iat": 1_700_000_000u64,
+        "oidc.circleci.com/vcs-origin": "github.com/acme/app",
+        "oidc.circleci.com/vcs-ref": git_ref,
+    });
+    format!(
+        "{}.{}.c2ln",
+        e.encode(br#"{"alg":"RS256","typ":"JWT"}"#),
+        e.encode(claims.to_string())
+    )
+}
+
+#[test]
+fn a_provenance_names_what_the_jobs_token_says_and_refuses_variables_that_disagree() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    crate::signing::create_key(&sb, "ci-signing");
+    let key = "awskms:///alias/ci-signing";
+    let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
+    let attested = |tag: &str, token: &str| {
+        let args = [
+            "push",
+            "--repo",
+            "team/app",
+            "--create-repo",
+            "--tag",
+            tag,
+            "--oci-layout",
+        ];
+        let l = layout(work.path(), tag.len() as u8);
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([l.as_str(), "--sign", key, "--provenance"]);
+        crate::signing::in_job(stevedore(&all).sandbox(&sb, true))
+            .env("CIRCLE_OIDC_TOKEN_V2", token)
+            .run()
+    };
+    // The job's variables say main (`in_job` sets CIRCLE_BRANCH=main); its token says feature.
+    let out = attested("feature", &token_for("refs/heads/feature"));
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("the job's OIDC token says the ref is refs/heads/feature, but CIRCLE_BRANCH/CIRCLE_TAG say refs/heads/main"),
+        "{}",
+        out.stderr
+    );
+    let tags = sb.boto3("try:\n    r = ecr.describe_images(repositoryName='team/app')['imageDetails']\nexcept Exception:\n    r = []\nprint(json.dumps(len(r)))");
+    assert_eq!(tags, json!(0), "a refused provenance pushed something");
+    // Token and variables agree: signed, and `verify --provenance-branch main` accepts it.
+    attested("mainline", &token_for("refs/heads/main")).success();
+    stevedore(&[
+        "verify",
+        &format!("{registry}/team/app:mainline"),
+        "--key",
+        key,
+        "--provenance-branch",
+        "main",
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+}
