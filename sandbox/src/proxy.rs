@@ -32,6 +32,10 @@ pub struct RegistryFaults {
     /// `https://localhost:port`) instead of the registry's own relative one, as a hostile or
     /// misconfigured registry may: what a client's credential scoping is tested against.
     pub upload_location: Option<String>,
+    /// Answer every GET of a signature manifest (`…/manifests/sha256-….sig`) with this many
+    /// bytes (0: off), streamed without a Content-Length, as a hostile registry may: what a
+    /// client's size bound is tested against.
+    pub huge_signature_manifest: u64,
     /// Counters: what was injected so far.
     pub failed: u32,
     pub cut: u32,
@@ -300,6 +304,29 @@ fn authorize(front: &Front, req: &Request<Body>) -> Option<Response<Body>> {
         .map(|(need, d)| denied(&crate::iam::denial(&grant.principal, need, d)))
 }
 
+/// The `huge_signature_manifest` fault's answer to a GET of a signature manifest.
+fn huge_manifest(faults: &SharedFaults, req: &Request<Body>) -> Option<Response<Body>> {
+    let size = faults
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .huge_signature_manifest;
+    let path = req.uri().path();
+    if size == 0 || req.method() != axum::http::Method::GET || !path.ends_with(".sig") {
+        return None;
+    }
+    const CHUNK: u64 = 64 << 10;
+    let chunks = futures_util::stream::iter(0..size.div_ceil(CHUNK)).map(move |i| {
+        let n = CHUNK.min(size - i * CHUNK) as usize;
+        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; n]))
+    });
+    let mut r = Response::new(Body::from_stream(chunks));
+    r.headers_mut().insert(
+        "content-type",
+        axum::http::HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json"),
+    );
+    Some(r)
+}
+
 /// ECR's `NAME_UNKNOWN` answer to a request for a repository it does not know.
 fn unknown_repository(front: &Front, path: &str) -> Option<Response<Body>> {
     let (name, _) = crate::iam::registry_repository(front.public, path)?;
@@ -337,6 +364,9 @@ async fn forward(
         return Ok(refusal);
     }
     if let Some(r) = unknown_repository(front, req.uri().path()) {
+        return Ok(r);
+    }
+    if let Some(r) = huge_manifest(faults, &req) {
         return Ok(r);
     }
     let issued = basic_password(&req).is_some_and(|pw| {

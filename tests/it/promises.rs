@@ -472,3 +472,34 @@ fn a_provenance_names_what_the_jobs_token_says_and_refuses_variables_that_disagr
     .run()
     .success();
 }
+
+#[test]
+fn a_512_mb_signature_manifest_is_refused_in_bounded_memory() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    crate::signing::create_key(&sb, "ci-signing");
+    let key = "awskms:///alias/ci-signing";
+    push(&sb, &layout(work.path(), 1), "v1", &["--sign", key]).success();
+    sb.control(
+        "PUT",
+        "/_sandbox/registry-faults",
+        &json!({"huge_signature_manifest": 512u64 << 20}).to_string(),
+    );
+    let image = format!("{}/team/app:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    let (out, peak) = stevedore(&["verify", &image, "--key", key])
+        .sandbox(&sb, true)
+        .run_measured();
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("is more than the 4.19 MB stevedore reads"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    println!(
+        "peak RSS of verify against a 512 MiB signature manifest: {} MiB",
+        peak >> 20
+    );
+    assert!(peak < 64 << 20, "verify held {} MiB", peak >> 20);
+}

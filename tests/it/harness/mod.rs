@@ -139,6 +139,45 @@ impl Run {
     }
 }
 
+impl Run {
+    /// [`Run::run`], and the run's peak resident memory in bytes (its own, from `wait4`).
+    pub fn run_measured(&self) -> (Output, u64) {
+        let bin = std::env::var_os("STEVEDORE_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_stevedore").into());
+        let dir = tempfile::tempdir().unwrap();
+        let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
+        let child = Command::new(bin)
+            .args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out_path).unwrap())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .expect("spawn stevedore");
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value; wait4 fills it for this child only.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let pid = child.id() as libc::pid_t;
+        // SAFETY: pid is our own child, not yet waited for; the pointers are to live locals.
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(waited, pid, "wait4");
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+        let out = Output {
+            code,
+            stdout: read(&out_path),
+            stderr: read(&err_path),
+        };
+        // Linux reports ru_maxrss in KiB.
+        (out, usage.ru_maxrss as u64 * 1024)
+    }
+}
+
 /// Parse `export K='v'` lines as written to $BASH_ENV.
 pub fn read_exports(path: &Path) -> BTreeMap<String, String> {
     std::fs::read_to_string(path)
