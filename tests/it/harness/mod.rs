@@ -141,6 +141,8 @@ impl Run {
 
 impl Run {
     /// [`Run::run`], and the run's peak resident memory in bytes (its own, from `wait4`).
+    // The child is waited for by wait4, which std's Child cannot do (it gives no rusage).
+    #[allow(clippy::zombie_processes)]
     pub fn run_measured(&self) -> (Output, u64) {
         let bin = std::env::var_os("STEVEDORE_TEST_BIN")
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_stevedore").into());
