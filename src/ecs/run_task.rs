@@ -393,7 +393,6 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
         a.signature.require_signature.as_deref(),
         &a.signature.allow_unsigned,
         &region,
-        "--require-signature (STEVEDORE_REQUIRE_SIGNATURE)",
     )
     .await?;
     let mut run = run;

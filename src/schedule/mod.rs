@@ -238,7 +238,6 @@ pub async fn run(settings: &Settings, a: ScheduleArgs) -> Result<()> {
         a.signature.require_signature.as_deref(),
         &a.signature.allow_unsigned,
         &region,
-        "--require-signature (STEVEDORE_REQUIRE_SIGNATURE)",
     )
     .await?;
     // Everything is read and checked before anything is registered, so a bad name registers

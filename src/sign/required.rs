@@ -40,14 +40,14 @@ pub fn exempt(image: &str, prefixes: &[String]) -> bool {
 }
 
 impl Required {
-    /// The rule for `key` (`None` when no signature is required); `flag` names where it came
-    /// from in errors.
+    /// The rule of `--require-signature KEY` (`None` when no signature is required) with the
+    /// exemptions of `--allow-unsigned`.
     pub async fn load(
         key: Option<&str>,
         allow_unsigned: &[String],
         region: &str,
-        flag: &str,
     ) -> Result<Option<Required>> {
+        let flag = "--require-signature (STEVEDORE_REQUIRE_SIGNATURE)";
         let Some(key) = key.map(str::trim).filter(|k| !k.is_empty()) else {
             if let Some(p) = allow_unsigned.iter().find(|p| !p.trim().is_empty()) {
                 return Err(usage!(

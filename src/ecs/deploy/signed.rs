@@ -21,12 +21,7 @@ pub(super) async fn pin_and_load(
         let pinning = crate::ecr::pin::pin_digests(plan.changes.images_mut(), region);
         within(plan.deadline, "DescribeImages (digest pinning)", pinning).await?;
     }
-    let loading = crate::sign::required::Required::load(
-        require_signature,
-        allow_unsigned,
-        region,
-        "--require-signature (STEVEDORE_REQUIRE_SIGNATURE)",
-    );
+    let loading = crate::sign::required::Required::load(require_signature, allow_unsigned, region);
     plan.require = within(plan.deadline, "GetPublicKey (--require-signature)", loading).await?;
     Ok(())
 }
