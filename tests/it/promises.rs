@@ -503,3 +503,37 @@ fn a_512_mb_signature_manifest_is_refused_in_bounded_memory() {
     );
     assert!(peak < 64 << 20, "verify held {} MiB", peak >> 20);
 }
+
+#[test]
+fn what_the_verify_command_leaves_in_the_background_ends_with_the_check() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    crate::deploy::setup(&sb, &v1, "{'enable': True, 'rollback': False}");
+    let work = tempfile::tempdir().unwrap();
+    let pid_file = work.path().join("pid");
+    // A check that passes and leaves a `sleep` behind, as `curl … &` or a port-forward would.
+    let check = format!("sleep 300 & echo $! > {}; true", pid_file.display());
+    let out = crate::deploy::deploy(
+        &sb,
+        &["--service", "web", "--image", &v2, "--verify", &check],
+    )
+    .run();
+    assert_eq!(out.code, 0, "{}", out.all());
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(!pid.is_empty(), "the check did not run");
+    // Killed with the check's group; a zombie is gone once its parent (sh, gone too) is reaped.
+    let alive =
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "));
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !alive()
+    });
+    assert!(
+        gone,
+        "the check's background `sleep` ({pid}) outlived the deploy"
+    );
+}

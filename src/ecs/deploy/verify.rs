@@ -78,8 +78,17 @@ pub async fn run(
         .spawn()
         .context("starting the --verify command with sh")?;
     let left = plan.deadline.saturating_duration_since(Instant::now());
+    // Read now: once the child is waited for, tokio no longer says its id.
+    let group = child.id();
     let (status, timed_out) = match tokio::time::timeout(left, child.wait()).await {
-        Ok(s) => (s.context("waiting for the --verify command")?.code(), false),
+        Ok(s) => {
+            // What CMD left running in the background ends with the check: it would outlive
+            // the step holding the job's credentials in its environment.
+            if let Some(pid) = group {
+                kill_group(pid);
+            }
+            (s.context("waiting for the --verify command")?.code(), false)
+        }
         Err(_) => {
             // The deploy's --timeout covers its verification too: a hung check ends like a
             // rollout that does not finish.
