@@ -531,6 +531,12 @@ pub struct ScheduleArgs {
     #[command(flatten)]
     pub signature: SignatureArgs,
 
+    /// Point a schedule that runs another task-definition family at this one; without it that
+    /// is refused (a rule's targets of another family are changed only when --target-id names
+    /// them).
+    #[arg(long, env = "STEVEDORE_FAMILY_CHANGE")]
+    pub family_change: bool,
+
     /// Set the targets' task count (1 to 10); default: keep it.
     #[arg(long, env = "STEVEDORE_TASK_COUNT", value_parser = clap::value_parser!(u32).range(1..=10))]
     pub count: Option<u32>,

@@ -233,6 +233,7 @@ pub async fn run(settings: &Settings, a: ScheduleArgs) -> Result<()> {
         subnets: (!a.subnets.is_empty()).then(|| a.subnets.clone()),
         security_groups: (!a.security_groups.is_empty()).then(|| a.security_groups.clone()),
         assign_public_ip: a.assign_public_ip,
+        family_change: a.family_change,
     };
     let required = crate::sign::required::Required::load(
         a.signature.require_signature.as_deref(),

@@ -14,6 +14,8 @@ pub struct TargetChanges {
     pub subnets: Option<Vec<String>>,
     pub security_groups: Option<Vec<String>>,
     pub assign_public_ip: Option<bool>,
+    /// `--family-change`: a schedule that runs another family may be pointed at this one.
+    pub family_change: bool,
 }
 
 /// GetSchedule's members that UpdateSchedule does not take (read-only, or the URI's `Name`).
@@ -65,6 +67,8 @@ pub enum TargetError {
     NoSuchTarget(String, String),
     #[error("its ECS targets run other task definitions ({0}), not {1}; name the target with --target-id to change it anyway")]
     OtherFamily(String, String),
+    #[error("it runs {0}, not family {1}; give --family-change to point it at {1} anyway")]
+    OtherScheduleFamily(String, String),
     #[error("it has no targets")]
     Empty,
     #[error("its network configuration has no subnets, which awsvpc needs; give --subnets")]
@@ -91,6 +95,14 @@ pub fn schedule_update(got: &Value, ch: &TargetChanges) -> Result<Value, TargetE
             target["Arn"].as_str().unwrap_or("no target").to_string(),
         ));
     };
+    let runs = params["TaskDefinitionArn"].as_str().unwrap_or_default();
+    let family = family_of(&ch.task_definition_arn);
+    if family_of(runs) != family && !ch.family_change {
+        return Err(TargetError::OtherScheduleFamily(
+            short_name(runs).to_string(),
+            family.to_string(),
+        ));
+    }
     let mut body = got.clone();
     if let Some(map) = body.as_object_mut() {
         for k in SCHEDULE_READ_ONLY {
@@ -252,6 +264,21 @@ mod tests {
             "Target": {"Arn": "arn:aws:ecs:eu-west-1:123456789012:cluster/c1", "RoleArn": "arn:aws:iam::123456789012:role/sched",
                        "RetryPolicy": {"MaximumRetryAttempts": 2}, "Input": "{}", "EcsParameters": ecs_params("arn:aws:ecs:eu-west-1:123456789012:task-definition/report:7")}});
         let body = schedule_update(&got, &changes()).unwrap();
+        let mut other = got.clone();
+        other["Target"]["EcsParameters"]["TaskDefinitionArn"] = json!("billing:2");
+        assert_eq!(
+            schedule_update(&other, &changes()).unwrap_err().to_string(),
+            "it runs billing:2, not family report; give --family-change to point it at report anyway"
+        );
+        let moved = TargetChanges {
+            family_change: true,
+            ..changes()
+        };
+        assert_eq!(
+            schedule_update(&other, &moved).unwrap()["Target"]["EcsParameters"]
+                ["TaskDefinitionArn"],
+            json!(NEW)
+        );
         let mut want = got.clone();
         for k in ["Arn", "Name", "CreationDate", "LastModificationDate"] {
             want.as_object_mut().unwrap().remove(k);

@@ -311,3 +311,41 @@ fn schedule_works_under_the_rendered_policy_and_needs_each_of_its_statements() {
     let want: Vec<&str> = all.into_iter().filter(|s| *s != "EcrRepository").collect();
     assert_eq!(needed, want);
 }
+
+#[test]
+fn a_schedule_of_another_family_moves_only_with_family_change() {
+    let sb = SandboxProc::start();
+    let v2 = scheduled(&sb);
+    sb.boto3(&format!(
+        "ecs.register_task_definition(family='billing', containerDefinitions=[{{'name': 'app', 'image': {v2:?}}}])\nprint(1)"
+    ));
+    let before = read_back(&sb);
+    let point = |extra: &[&str]| {
+        let mut args = vec![
+            "schedule",
+            "--schedule",
+            "nightly",
+            "--task-definition",
+            "billing",
+        ];
+        args.extend_from_slice(extra);
+        stevedore(&args).sandbox(&sb, true).run()
+    };
+    let out = point(&[]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains(
+            "--schedule nightly: it runs report:1, not family billing; give --family-change"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert_eq!(read_back(&sb), before, "the schedule changed");
+    point(&["--family-change"]).success();
+    let after = read_back(&sb);
+    let td = after["schedule"]["Target"]["EcsParameters"]["TaskDefinitionArn"]
+        .as_str()
+        .unwrap();
+    assert!(td.ends_with("task-definition/billing:1"), "{td}");
+}
