@@ -537,3 +537,31 @@ fn what_the_verify_command_leaves_in_the_background_ends_with_the_check() {
         "the check's background `sleep` ({pid}) outlived the deploy"
     );
 }
+
+#[test]
+fn an_sbom_over_the_bound_is_refused_before_anything_is_pushed() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    let sbom = work.path().join("sbom.json");
+    // Sparse: 65 MiB as the file system says, nothing on disk.
+    std::fs::File::create(&sbom)
+        .unwrap()
+        .set_len(65 << 20)
+        .unwrap();
+    let out = push(
+        &sb,
+        &layout(work.path(), 1),
+        "v1",
+        &["--sbom", sbom.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("is 68.2 MB, more than the 67.1 MB an SBOM may be"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    let repos = sb.boto3("print(json.dumps(len(ecr.describe_repositories()['repositories'])))");
+    assert_eq!(repos, json!(0), "the refused push created the repository");
+}
