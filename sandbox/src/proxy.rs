@@ -36,6 +36,9 @@ pub struct RegistryFaults {
     /// bytes (0: off), streamed without a Content-Length, as a hostile registry may: what a
     /// client's size bound is tested against.
     pub huge_signature_manifest: u64,
+    /// Answer every GET of a signature manifest with one byte, then nothing, never ending: a
+    /// registry that hangs mid-answer, what a client's read deadline is tested against.
+    pub stall_signature_manifest: bool,
     /// Counters: what was injected so far.
     pub failed: u32,
     pub cut: u32,
@@ -304,22 +307,32 @@ fn authorize(front: &Front, req: &Request<Body>) -> Option<Response<Body>> {
         .map(|(need, d)| denied(&crate::iam::denial(&grant.principal, need, d)))
 }
 
-/// The `huge_signature_manifest` fault's answer to a GET of a signature manifest.
+/// The `huge_signature_manifest` or `stall_signature_manifest` fault's answer to a GET of a
+/// signature manifest.
 fn huge_manifest(faults: &SharedFaults, req: &Request<Body>) -> Option<Response<Body>> {
-    let size = faults
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .huge_signature_manifest;
+    let (size, stall) = {
+        let f = faults.lock().unwrap_or_else(|p| p.into_inner());
+        (f.huge_signature_manifest, f.stall_signature_manifest)
+    };
     let path = req.uri().path();
-    if size == 0 || req.method() != axum::http::Method::GET || !path.ends_with(".sig") {
+    if (size == 0 && !stall) || req.method() != axum::http::Method::GET || !path.ends_with(".sig") {
         return None;
     }
     const CHUNK: u64 = 64 << 10;
-    let chunks = futures_util::stream::iter(0..size.div_ceil(CHUNK)).map(move |i| {
-        let n = CHUNK.min(size - i * CHUNK) as usize;
-        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; n]))
-    });
-    let mut r = Response::new(Body::from_stream(chunks));
+    let body = if stall {
+        let first = futures_util::stream::once(async {
+            Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{"))
+        });
+        Body::from_stream(first.chain(futures_util::stream::pending()))
+    } else {
+        Body::from_stream(
+            futures_util::stream::iter(0..size.div_ceil(CHUNK)).map(move |i| {
+                let n = CHUNK.min(size - i * CHUNK) as usize;
+                Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; n]))
+            }),
+        )
+    };
+    let mut r = Response::new(body);
     r.headers_mut().insert(
         "content-type",
         axum::http::HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json"),

@@ -565,3 +565,40 @@ fn an_sbom_over_the_bound_is_refused_before_anything_is_pushed() {
     let repos = sb.boto3("print(json.dumps(len(ecr.describe_repositories()['repositories'])))");
     assert_eq!(repos, json!(0), "the refused push created the repository");
 }
+
+#[test]
+fn a_registry_that_stops_sending_fails_the_call_at_the_read_deadline() {
+    let sb = SandboxProc::start();
+    let work = tempfile::tempdir().unwrap();
+    crate::signing::create_key(&sb, "ci-signing");
+    let key = "awskms:///alias/ci-signing";
+    push(&sb, &layout(work.path(), 1), "v1", &["--sign", key]).success();
+    sb.control(
+        "PUT",
+        "/_sandbox/registry-faults",
+        &json!({"stall_signature_manifest": true}).to_string(),
+    );
+    let image = format!("{}/team/app:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    let out = stevedore(&["verify", &image, "--key", key])
+        .sandbox(&sb, true)
+        .env("STEVEDORE_REGISTRY_READ_TIMEOUT", "2s")
+        .run();
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stderr.contains("reading manifest"), "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    // Not a timing assertion on speed: a hang would never end, so the bound is generous.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "it hung"
+    );
+    let bad = stevedore(&["verify", &image, "--key", key])
+        .sandbox(&sb, true)
+        .env("STEVEDORE_REGISTRY_READ_TIMEOUT", "soon")
+        .run();
+    assert_eq!(bad.code, 2, "{}", bad.all());
+    assert!(
+        bad.stderr.contains("STEVEDORE_REGISTRY_READ_TIMEOUT=soon"),
+        "{}",
+        bad.stderr
+    );
+}
