@@ -206,6 +206,13 @@ fn build_and_push(
     let push_image = get("STEVEDORE_PUSH_IMAGE").is_none_or(|v| is_true(Some(&v)));
     let dockerfile = get("STEVEDORE_DOCKERFILE").unwrap_or_else(|| "Dockerfile".into());
     let context = get("STEVEDORE_BUILD_PATH").unwrap_or_else(|| ".".into());
+    // Both reach docker as arguments: a leading '-' would be read as an option (`-` alone as
+    // "the context from standard input").
+    for (param, value) in [("path", &context), ("dockerfile", &dockerfile)] {
+        if value.starts_with('-') {
+            return Err(usage!("build_and_push: {param} '{value}' starts with '-', which docker would read as an option; write ./{value} for a file of that name"));
+        }
+    }
     let platform = get("STEVEDORE_PLATFORM");
     let platform_flag: Vec<String> = platform
         .iter()
@@ -260,6 +267,11 @@ fn build_and_push(
     };
     let cache_tag = is_true(get("STEVEDORE_BUILD_CACHE").as_deref())
         .then(|| get("STEVEDORE_CACHE_TAG").unwrap_or_else(|| "buildcache".into()));
+    if let Some(t) = &cache_tag {
+        // One tag: a comma would add tags to the push, anything else is not a tag.
+        crate::validate::image_tag(t)
+            .map_err(|e| usage!("build_and_push: cache_tag '{t}': {e}"))?;
+    }
     let mut push_tags = tags.clone();
     match &cache_tag {
         None => plan.actions.push(Action::Program("docker".into(), build)),

@@ -569,3 +569,31 @@ fn a_build_cache_wraps_the_build_and_the_classic_cache_is_pushed_under_its_tag()
     )
     .contains("build_cache"));
 }
+
+#[test]
+fn values_that_reach_docker_are_single_arguments_or_refused() {
+    let base = [("STEVEDORE_REPO", "app"), ("STEVEDORE_TAGS", "v1")];
+    let with = |extra: &[(&str, &str)]| {
+        let mut all = base.to_vec();
+        all.extend_from_slice(extra);
+        err(Step::BuildAndPush, &all)
+    };
+    assert!(with(&[("STEVEDORE_BUILD_PATH", "--output=/etc")])
+        .contains("path '--output=/etc' starts with '-'"));
+    assert!(with(&[("STEVEDORE_DOCKERFILE", "-")]).contains("dockerfile '-' starts with '-'"));
+    let e = with(&[
+        ("STEVEDORE_BUILD_CACHE", "1"),
+        ("STEVEDORE_CACHE_TAG", "cache,latest"),
+    ]);
+    assert!(e.contains("cache_tag 'cache,latest'"), "{e}");
+    let fine = plan_in(
+        Step::BuildAndPush,
+        &[
+            ("STEVEDORE_REPO", "app"),
+            ("STEVEDORE_TAGS", "v1"),
+            ("STEVEDORE_BUILD_PATH", "./-odd"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(program(&fine).last().map(String::as_str), Some("./-odd"));
+}
