@@ -157,6 +157,12 @@ pub struct IndexArgs {
     /// Append STEVEDORE_IMAGE_DIGEST and STEVEDORE_IMAGE_URI (the index's) here.
     #[arg(long, env = "BASH_ENV", value_name = "FILE")]
     pub bash_env: Option<PathBuf>,
+
+    /// Sign the index with this asymmetric KMS key, in cosign's layout (tag sha256-<hex>.sig),
+    /// so a deploy of the index's digest passes --require-signature. Signed before the index is
+    /// put: a role without kms:Sign tags nothing.
+    #[arg(long, env = "STEVEDORE_SIGN", value_name = "awskms:///ARN-OR-ALIAS")]
+    pub sign: Option<String>,
 }
 
 #[derive(Debug, Args)]

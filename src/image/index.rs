@@ -109,6 +109,8 @@ pub struct IndexPlan {
     pub tags: Vec<String>,
     pub output_file: Option<std::path::PathBuf>,
     pub bash_env: Option<std::path::PathBuf>,
+    /// `--sign`: the signature the index gets (nothing else is attached to an index).
+    pub extras: crate::image::attach::Extras,
 }
 
 impl IndexPlan {
@@ -150,6 +152,16 @@ impl IndexPlan {
             tags,
             output_file: a.output_file.clone(),
             bash_env: a.bash_env.clone().filter(|p| !p.as_os_str().is_empty()),
+            extras: crate::image::attach::Extras {
+                sign: match a.sign.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                    Some(s) => Some(
+                        crate::sign::kms::KeyRef::parse(s)
+                            .map_err(|e| usage!("--sign (STEVEDORE_SIGN): {e}"))?,
+                    ),
+                    None => None,
+                },
+                ..Default::default()
+            },
         })
     }
 }
@@ -379,6 +391,9 @@ pub async fn run(settings: &Settings, a: IndexArgs) -> Result<()> {
         println!("{} {} ({})", e.platform, e.digest, e.from);
     }
     let index = build(&entries);
+    // Signed before anything is tagged, as a push is: a role that may not sign tags nothing.
+    let pushed = crate::image::attach::Pushed::new(&path, &reference, &index);
+    let signature = crate::image::attach::prepare(&plan.extras, settings, &pushed).await?;
     for t in &plan.tags {
         if reg.manifest_digest(&path, t).await?.as_deref() == Some(index.digest.as_str()) {
             println!("tag {t} already names {}", index.digest);
@@ -394,6 +409,9 @@ pub async fn run(settings: &Settings, a: IndexArgs) -> Result<()> {
         index.digest,
         crate::units::count(entries.len(), "platform")
     );
+    // The index may have been there (and signed by another key) before: its signatures merge.
+    let subject = crate::image::attach::Subject::Existing;
+    signature.publish(&reg, &pushed, subject).await?;
     crate::export::image_outputs(
         plan.bash_env.as_deref(),
         plan.output_file.as_deref(),

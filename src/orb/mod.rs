@@ -206,13 +206,7 @@ fn build_and_push(
     let push_image = get("STEVEDORE_PUSH_IMAGE").is_none_or(|v| is_true(Some(&v)));
     let dockerfile = get("STEVEDORE_DOCKERFILE").unwrap_or_else(|| "Dockerfile".into());
     let context = get("STEVEDORE_BUILD_PATH").unwrap_or_else(|| ".".into());
-    // Both reach docker as arguments: a leading '-' would be read as an option (`-` alone as
-    // "the context from standard input").
-    for (param, value) in [("path", &context), ("dockerfile", &dockerfile)] {
-        if value.starts_with('-') {
-            return Err(usage!("build_and_push: {param} '{value}' starts with '-', which docker would read as an option; write ./{value} for a file of that name"));
-        }
-    }
+    not_an_option(&[("path", &context), ("dockerfile", &dockerfile)])?;
     let platform = get("STEVEDORE_PLATFORM");
     let platform_flag: Vec<String> = platform
         .iter()
@@ -265,13 +259,7 @@ fn build_and_push(
         args.extend(["-t".into(), local.clone(), context]);
         (args, "--docker-image", local)
     };
-    let cache_tag = is_true(get("STEVEDORE_BUILD_CACHE").as_deref())
-        .then(|| get("STEVEDORE_CACHE_TAG").unwrap_or_else(|| "buildcache".into()));
-    if let Some(t) = &cache_tag {
-        // One tag: a comma would add tags to the push, anything else is not a tag.
-        crate::validate::image_tag(t)
-            .map_err(|e| usage!("build_and_push: cache_tag '{t}': {e}"))?;
-    }
+    let cache_tag = cache_tag(get)?;
     let mut push_tags = tags.clone();
     match &cache_tag {
         None => plan.actions.push(Action::Program("docker".into(), build)),
@@ -306,6 +294,26 @@ fn build_and_push(
         plan.bash_env.push((handoff::BUILT_IMAGE.into(), source));
     }
     Ok(plan)
+}
+
+/// `build_cache`'s tag (`cache_tag`, default `buildcache`), when the build keeps its cache.
+fn cache_tag(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<String>> {
+    if !is_true(get("STEVEDORE_BUILD_CACHE").as_deref()) {
+        return Ok(None);
+    }
+    let t = get("STEVEDORE_CACHE_TAG").unwrap_or_else(|| "buildcache".into());
+    // One tag: a comma would add tags to the push, anything else is not a tag.
+    crate::validate::image_tag(&t).map_err(|e| usage!("build_and_push: cache_tag '{t}': {e}"))?;
+    Ok(Some(t))
+}
+
+/// Parameters that reach docker as arguments: a leading '-' would be read as an option (`-`
+/// alone as "the context from standard input").
+fn not_an_option(values: &[(&str, &str)]) -> Result<()> {
+    match values.iter().find(|(_, v)| v.starts_with('-')) {
+        Some((param, value)) => Err(usage!("build_and_push: {param} '{value}' starts with '-', which docker would read as an option; write ./{value} for a file of that name")),
+        None => Ok(()),
+    }
 }
 
 /// Signatures and attestations are stored beside the pushed image: not without a push.

@@ -248,3 +248,42 @@ fn a_missing_architecture_a_manifest_of_another_repository_or_a_missing_tag_is_e
         "nothing was written"
     );
 }
+
+#[test]
+fn a_signed_index_verifies_so_a_deploy_that_requires_a_signature_can_run_it() {
+    let sb = SandboxProc::start();
+    push_arch(&sb, "multi", "sha-amd64", "amd64", 1);
+    push_arch(&sb, "multi", "sha-arm64", "arm64", 5);
+    crate::signing::create_key(&sb, "ci-signing");
+    let key = "awskms:///alias/ci-signing";
+    let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
+    let index = |tag: &str, extra: &[&str]| {
+        let mut args = vec![
+            "index",
+            "--repo",
+            "multi",
+            "--manifest",
+            "sha-amd64,sha-arm64",
+            "--tag",
+            tag,
+        ];
+        args.extend_from_slice(extra);
+        stevedore(&args).sandbox(&sb, true).run()
+    };
+    let verify = |tag: &str| {
+        stevedore(&["verify", &format!("{registry}/multi:{tag}"), "--key", key])
+            .sandbox(&sb, true)
+            .run()
+    };
+    // A key that is not there: nothing is tagged.
+    let refused = index("nokey", &["--sign", "awskms:///alias/missing"]);
+    assert_ne!(refused.code, 0, "{}", refused.all());
+    let (status, _) = crate::signing::registry_call(&sb, "GET", "/v2/multi/manifests/nokey", None);
+    assert_eq!(status, 404, "an index whose signing failed was tagged");
+    index("v1", &["--sign", key]).success();
+    let said = verify("v1").success().stdout;
+    assert!(said.contains(&format!("signed by {key}")), "{said}");
+    // The same index again, unsigned, under another tag: the signature is of the digest.
+    index("v2", &[]).success();
+    verify("v2").success();
+}
