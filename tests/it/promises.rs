@@ -473,19 +473,28 @@ fn a_provenance_names_what_the_jobs_token_says_and_refuses_variables_that_disagr
     .success();
 }
 
-#[test]
-fn a_512_mb_signature_manifest_is_refused_in_bounded_memory() {
+/// A sandbox holding `team/app:v1` signed by alias/ci-signing, its registry then given `fault`;
+/// the image's reference.
+fn signed_behind_a_fault(fault: Value) -> (SandboxProc, String) {
     let sb = SandboxProc::start();
     let work = tempfile::tempdir().unwrap();
     crate::signing::create_key(&sb, "ci-signing");
-    let key = "awskms:///alias/ci-signing";
-    push(&sb, &layout(work.path(), 1), "v1", &["--sign", key]).success();
-    sb.control(
-        "PUT",
-        "/_sandbox/registry-faults",
-        &json!({"huge_signature_manifest": 512u64 << 20}).to_string(),
-    );
+    push(
+        &sb,
+        &layout(work.path(), 1),
+        "v1",
+        &["--sign", "awskms:///alias/ci-signing"],
+    )
+    .success();
+    sb.control("PUT", "/_sandbox/registry-faults", &fault.to_string());
     let image = format!("{}/team/app:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    (sb, image)
+}
+
+#[test]
+fn a_512_mb_signature_manifest_is_refused_in_bounded_memory() {
+    let (sb, image) = signed_behind_a_fault(json!({"huge_signature_manifest": 512u64 << 20}));
+    let key = "awskms:///alias/ci-signing";
     let (out, peak) = stevedore(&["verify", &image, "--key", key])
         .sandbox(&sb, true)
         .run_measured();
@@ -568,17 +577,8 @@ fn an_sbom_over_the_bound_is_refused_before_anything_is_pushed() {
 
 #[test]
 fn a_registry_that_stops_sending_fails_the_call_at_the_read_deadline() {
-    let sb = SandboxProc::start();
-    let work = tempfile::tempdir().unwrap();
-    crate::signing::create_key(&sb, "ci-signing");
+    let (sb, image) = signed_behind_a_fault(json!({"stall_signature_manifest": true}));
     let key = "awskms:///alias/ci-signing";
-    push(&sb, &layout(work.path(), 1), "v1", &["--sign", key]).success();
-    sb.control(
-        "PUT",
-        "/_sandbox/registry-faults",
-        &json!({"stall_signature_manifest": true}).to_string(),
-    );
-    let image = format!("{}/team/app:v1", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
     let out = stevedore(&["verify", &image, "--key", key])
         .sandbox(&sb, true)
         .env("STEVEDORE_REGISTRY_READ_TIMEOUT", "2s")
