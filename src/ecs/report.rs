@@ -395,6 +395,31 @@ mod tests {
     }
 
     #[test]
+    fn a_non_ascii_deployment_id_and_a_hostile_reason_are_shown_as_data() {
+        let mut s = service("failed", 2);
+        for smp in &mut s.record.samples {
+            smp.deployment = "ecs-svc/é€😀x".into();
+        }
+        s.message = "[click](https://evil) <img src=x>\u{1b}[2K".into();
+        let r = Report {
+            schema_version: 1,
+            cluster: "c1".into(),
+            region: "us-east-1".into(),
+            started_at: "2026-12-01T00:00:00Z".into(),
+            services: vec![s],
+        };
+        assert!(
+            html(&r).contains("(…é€😀x)"),
+            "the label keeps the last four characters"
+        );
+        let md = markdown(&r);
+        assert!(
+            md.contains("\\[click\\]\\(https://evil\\) &lt;img src=x&gt;\\\\x1b"),
+            "{md}"
+        );
+    }
+
+    #[test]
     fn samples_are_kept_only_when_counts_change() {
         let mut r = Record::default();
         let d = crate::ecs::api::Deployment {
