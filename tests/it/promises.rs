@@ -432,19 +432,8 @@ fn a_provenance_names_what_the_jobs_token_says_and_refuses_variables_that_disagr
     let key = "awskms:///alias/ci-signing";
     let registry = sb.env["STEVEDORE_SANDBOX_REGISTRY"].clone();
     let attested = |tag: &str, token: &str| {
-        let args = [
-            "push",
-            "--repo",
-            "team/app",
-            "--create-repo",
-            "--tag",
-            tag,
-            "--oci-layout",
-        ];
         let l = layout(work.path(), tag.len() as u8);
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend([l.as_str(), "--sign", key, "--provenance"]);
-        crate::signing::in_job(stevedore(&all).sandbox(&sb, true))
+        crate::signing::push_run(&sb, &l, tag, &["--sign", key, "--provenance"])
             .env("CIRCLE_OIDC_TOKEN_V2", token)
             .run()
     };

@@ -42,6 +42,11 @@ pub(crate) fn in_job(run: Run) -> Run {
 
 /// `stevedore push` of `layout` as `team/app:<tag>` with `extra` flags, as the administrator.
 pub(crate) fn push(sb: &SandboxProc, layout: &str, tag: &str, extra: &[&str]) -> Output {
+    push_run(sb, layout, tag, extra).run()
+}
+
+/// [`push`], not run yet: for a test that adds to its environment.
+pub(crate) fn push_run(sb: &SandboxProc, layout: &str, tag: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "push",
         "--repo",
@@ -53,7 +58,7 @@ pub(crate) fn push(sb: &SandboxProc, layout: &str, tag: &str, extra: &[&str]) ->
         layout,
     ];
     args.extend_from_slice(extra);
-    in_job(stevedore(&args).sandbox(sb, true)).run()
+    in_job(stevedore(&args).sandbox(sb, true))
 }
 
 /// A registry request from Python's urllib (not stevedore's client) as the administrator:
