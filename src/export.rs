@@ -150,9 +150,10 @@ pub fn replace_private(path: &Path, content: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// What a push (or an index) leaves for the next step: the image in `$BASH_ENV` and, when
-/// asked, a JSON file.
+/// What a push (or an index) leaves for the next step: the image in `$BASH_ENV` (under the
+/// copy's own names when `copy`, see [`crate::handoff`]) and, when asked, a JSON file.
 pub fn image_outputs(
+    copy: bool,
     bash_env: Option<&std::path::Path>,
     output_file: Option<&std::path::Path>,
     tags: &[String],
@@ -161,13 +162,13 @@ pub fn image_outputs(
 ) -> Result<()> {
     let uri = format!("{reference}@{digest}");
     if let Some(path) = bash_env {
-        append_bash_env(
-            path,
-            &[
-                (crate::handoff::IMAGE_DIGEST, digest),
-                (crate::handoff::IMAGE_URI, &uri),
-            ],
-        )?;
+        use crate::handoff::*;
+        let (digest_var, uri_var) = if copy {
+            (COPIED_IMAGE_DIGEST, COPIED_IMAGE_URI)
+        } else {
+            (IMAGE_DIGEST, IMAGE_URI)
+        };
+        append_bash_env(path, &[(digest_var, digest), (uri_var, &uri)])?;
     }
     if let Some(path) = output_file {
         let doc = serde_json::json!({"digest": digest, "imageUri": uri, "repository": reference, "tags": tags});

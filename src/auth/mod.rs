@@ -1,7 +1,11 @@
 //! `stevedore auth` and `stevedore whoami`: assuming a role with the job's OIDC token (or with
 //! the standard credential chain), exporting the credentials, and explaining refusals.
 
+mod choice;
 pub mod oidc;
+
+pub use choice::Mode as CredentialsMode;
+use choice::Source;
 
 use crate::aws::credentials::{Reassume, Refreshing};
 use crate::aws::error::{backoff, describe, is_retryable};
@@ -217,39 +221,59 @@ pub async fn run_auth(settings: &Settings, args: AuthArgs) -> Result<()> {
         .audience
         .clone()
         .or_else(|| config::env_var("CIRCLE_ORGANIZATION_ID"));
-    let token = oidc::find_token(audience.as_deref())?;
     let region = settings.region.as_deref();
+    let keys = config::env_var("AWS_ACCESS_KEY_ID").is_some()
+        && config::env_var("AWS_SECRET_ACCESS_KEY").is_some();
+    let chosen = choice::choose(
+        args.credentials,
+        choice::Available {
+            token: oidc::token_source(),
+            role: role.is_some(),
+            keys,
+        },
+    )?;
 
     let mut reassume_with = None;
-    let creds = match (token, role) {
-        (Some(token), Some((arn, parsed))) => {
-            println!("Assuming {arn} with the OIDC token from {} (session {session})", token.source);
-            let c = assume_with_web_identity(region, &token, &arn, &parsed, &session, duration).await?;
+    let creds = match (chosen.source, role) {
+        (Source::Oidc, Some((arn, parsed))) => {
+            // Read (and checked) only now: a malformed token must not stop a job that uses keys.
+            let token = oidc::find_token(audience.as_deref())?
+                .context("the OIDC token went away while auth ran")?;
+            println!(
+                "Assuming {arn} with the OIDC token from {} (session {session})",
+                token.source
+            );
+            let c =
+                assume_with_web_identity(region, &token, &arn, &parsed, &session, duration).await?;
             reassume_with = Some(arn);
             c
         }
-        (Some(token), None) => {
-            return Err(usage!(
-                "an OIDC token is present ({}) but no role to assume: set AWS_ROLE_ARN, --role-arn, or --role-name with AWS_ACCOUNT_ID",
-                token.source
-            ))
-        }
-        (None, Some((arn, _))) => {
+        (_, Some((arn, _))) => {
             if let Some(var) = oidc::empty_token_variable() {
-                if config::env_var("AWS_ACCESS_KEY_ID").is_none() && config::env_var("AWS_PROFILE").is_none() {
+                if !keys && config::env_var("AWS_PROFILE").is_none() {
                     return Err(usage!(
                         "{var} is set but empty and there are no access keys: enable OIDC for the project (or run in a context that provides it), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
                     ));
                 }
             }
-            println!("No OIDC token; assuming {arn} with the standard credential chain (session {session})");
+            println!(
+                "Assuming {arn} with {} (session {session}): {}",
+                chosen.source.describe(),
+                chosen.why
+            );
             assume_with_chain(region, &arn, &session, duration).await?
         }
-        (None, None) => {
-            let id = caller_identity(region).await.context(
-                "no OIDC token (CIRCLE_OIDC_TOKEN_V2, CIRCLE_OIDC_TOKEN) and no role, and the standard credential chain did not work; enable OIDC and set AWS_ROLE_ARN, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-            )?;
-            println!("No OIDC token and no role: using the standard credential chain as {} (nothing exported)", id.arn);
+        (_, None) => {
+            let id = caller_identity(region).await.with_context(|| match chosen.source {
+                Source::Keys => "STS did not accept the access keys in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string(),
+                _ => "no OIDC token (CIRCLE_OIDC_TOKEN_V2, CIRCLE_OIDC_TOKEN) and no role, and the standard credential chain did not work; enable OIDC and set AWS_ROLE_ARN, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string(),
+            })?;
+            println!(
+                "Using {} as they are, as {} (nothing exported): {}",
+                chosen.source.describe(),
+                id.arn,
+                chosen.why
+            );
             return Ok(());
         }
     };

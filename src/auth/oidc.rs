@@ -252,6 +252,15 @@ pub fn find_token(audience: Option<&str>) -> Result<Option<Token>> {
     mint(&agent, aud).map(Some)
 }
 
+/// Where a token would come from, without reading it: the first token variable that is set, else
+/// the `circleci` agent when it is on PATH (which mints one).
+pub fn token_source() -> Option<&'static str> {
+    TOKEN_VARIABLES
+        .into_iter()
+        .find(|v| crate::config::env_var(v).is_some())
+        .or_else(|| which("circleci").map(|_| "`circleci run oidc get`"))
+}
+
 /// What the job's own OIDC token (in `CIRCLE_OIDC_TOKEN_V2` or `CIRCLE_OIDC_TOKEN`) says of its
 /// source, `(origin, ref)`; `None` without a readable token.
 pub fn job_source() -> Option<(Option<String>, Option<String>)> {

@@ -64,7 +64,9 @@ pub struct PushArgs {
     #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]
     pub output_file: Option<PathBuf>,
 
-    /// Append STEVEDORE_IMAGE_DIGEST and STEVEDORE_IMAGE_URI here.
+    /// Append STEVEDORE_IMAGE_DIGEST and STEVEDORE_IMAGE_URI here (a copy with --from:
+    /// STEVEDORE_COPIED_IMAGE_DIGEST and STEVEDORE_COPIED_IMAGE_URI, so the image a later deploy
+    /// reads stays the one pushed).
     #[arg(long, env = "BASH_ENV", value_name = "FILE")]
     pub bash_env: Option<PathBuf>,
 

@@ -378,6 +378,11 @@ pub struct AuthArgs {
     /// Audience to request when minting a token with the `circleci` agent.
     #[arg(long, env = "STEVEDORE_OIDC_AUDIENCE")]
     pub audience: Option<String>,
+
+    /// Which credentials to use. auto: a named role with the OIDC token when there is one, the
+    /// access keys when no role is named (a context brings a token even to jobs that use keys).
+    #[arg(long, env = "STEVEDORE_CREDENTIALS", value_enum, default_value_t)]
+    pub credentials: crate::auth::CredentialsMode,
 }
 
 #[derive(Debug, Args)]

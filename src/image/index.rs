@@ -413,6 +413,7 @@ pub async fn run(settings: &Settings, a: IndexArgs) -> Result<()> {
     let subject = crate::image::attach::Subject::Existing;
     signature.publish(&reg, &pushed, subject).await?;
     crate::export::image_outputs(
+        false,
         plan.bash_env.as_deref(),
         plan.output_file.as_deref(),
         &plan.tags,

@@ -530,6 +530,7 @@ async fn remote_image(region: &str, from: &str) -> Result<(Image, Arc<Registry>,
 
 fn outputs_of(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
     crate::export::image_outputs(
+        matches!(plan.input, Input::From(_)),
         plan.bash_env.as_deref(),
         plan.output_file.as_deref(),
         &plan.tags,

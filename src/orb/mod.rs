@@ -165,13 +165,32 @@ fn auth(get: &dyn Fn(&str) -> Option<String>) -> Result<StepPlan> {
         ..StepPlan::default()
     };
     let token = get("CIRCLE_OIDC_TOKEN_V2").or_else(|| get("CIRCLE_OIDC_TOKEN"));
-    if token.is_none() && id_var != "AWS_ACCESS_KEY_ID" {
-        let (Some(id), Some(secret)) = (get(&id_var), get(&secret_var)) else {
-            return Err(usage!("auth: no OIDC token, and {id_var} or {secret_var} is empty: enable OIDC for the project or set both variables"));
-        };
-        for (k, v) in [("AWS_ACCESS_KEY_ID", id), ("AWS_SECRET_ACCESS_KEY", secret)] {
-            plan.set.push((k.into(), v.clone()));
-            plan.bash_env.push((k.into(), v));
+    let mode = get("STEVEDORE_CREDENTIALS").unwrap_or_else(|| "auto".into());
+    let role_named = ["STEVEDORE_ROLE_ARN", "STEVEDORE_ROLE_NAME", "AWS_ROLE_ARN"]
+        .iter()
+        .any(|v| get(v).is_some());
+    // The keys are handed on when `stevedore auth` may use them (see auth::choice): asked for,
+    // or under auto without a token or without a role (a context brings a token to every job).
+    let may_use_keys = match mode.as_str() {
+        "keys" => true,
+        "oidc" => false,
+        _ => token.is_none() || !role_named,
+    };
+    if may_use_keys && id_var != "AWS_ACCESS_KEY_ID" {
+        match (get(&id_var), get(&secret_var)) {
+            (Some(id), Some(secret)) => {
+                for (k, v) in [("AWS_ACCESS_KEY_ID", id), ("AWS_SECRET_ACCESS_KEY", secret)] {
+                    plan.set.push((k.into(), v.clone()));
+                    plan.bash_env.push((k.into(), v));
+                }
+            }
+            _ if mode == "keys" => {
+                return Err(usage!("auth: credentials is keys, and {id_var} or {secret_var} is empty: set both variables in the project or the context"));
+            }
+            _ if token.is_none() => {
+                return Err(usage!("auth: no OIDC token, and {id_var} or {secret_var} is empty: enable OIDC for the project or set both variables"));
+            }
+            _ => {}
         }
     }
     plan.actions.push(Action::Stevedore(strings(&["auth"])));

@@ -321,13 +321,29 @@ fn auth_passes_renamed_keys_on_and_refuses_names_that_are_not_names() {
         ]
     );
     assert_eq!(p.actions, vec![Action::Stevedore(strings(&["auth"]))]);
-    // With a token, the keys are not needed.
-    let p = plan_in(
-        Step::Auth,
-        &[names[0], names[1], ("CIRCLE_OIDC_TOKEN_V2", "t")],
-    )
-    .unwrap();
+    // With a token and a role, auto does not use the keys; asked for, they are handed on.
+    let role = ("STEVEDORE_ROLE_NAME", "ci");
+    let token = ("CIRCLE_OIDC_TOKEN_V2", "t");
+    let p = plan_in(Step::Auth, &[names[0], names[1], token, role]).unwrap();
     assert!(p.bash_env.is_empty());
+    let mut keys = all.clone();
+    keys.extend([token, role, ("STEVEDORE_CREDENTIALS", "keys")]);
+    assert_eq!(plan_in(Step::Auth, &keys).unwrap().bash_env.len(), 2);
+    // A token (a context's) and no role: auto hands the keys on, for `stevedore auth` to use.
+    let mut context = all.clone();
+    context.push(token);
+    assert_eq!(plan_in(Step::Auth, &context).unwrap().bash_env.len(), 2);
+    let e = err(
+        Step::Auth,
+        &[names[0], names[1], token, ("STEVEDORE_CREDENTIALS", "keys")],
+    );
+    assert!(
+        e.contains("credentials is keys, and MY_KEY or MY_SECRET is empty"),
+        "{e}"
+    );
+    let mut oidc = all.clone();
+    oidc.extend([token, ("STEVEDORE_CREDENTIALS", "oidc")]);
+    assert!(plan_in(Step::Auth, &oidc).unwrap().bash_env.is_empty());
     let bad = err(
         Step::Auth,
         &[

@@ -161,7 +161,7 @@ fn without_a_token_the_standard_credential_chain_applies() {
         .run()
         .success();
     assert!(
-        out.stdout.contains("standard credential chain"),
+        out.stdout.contains("Using the access keys in AWS_ACCESS_KEY_ID as they are, as arn:aws:sts::123456789012:user/moto (nothing exported): no role is named\n"),
         "{}",
         out.stdout
     );
@@ -180,6 +180,59 @@ fn without_a_token_the_standard_credential_chain_applies() {
         out.stdout
     );
     assert!(read_exports(&bash_env).contains_key("AWS_SESSION_TOKEN"));
+}
+
+/// Keys in a context: CircleCI gives the job a token as well. With no role named the keys are
+/// used (even beside a malformed token, which is never read); `--credentials keys` with a role
+/// assumes it with the keys (sts:AssumeRole, which moto answers), not with the token.
+#[test]
+fn access_keys_beside_a_contexts_token_are_used_and_say_so() {
+    let moto = Moto::start();
+    let token = circleci_token("proj-1", 3600, "SIGNATURE-CANARY");
+    for t in [token.as_str(), "not-a-jwt"] {
+        let run = stevedore(&["auth"]).aws(&moto.url);
+        let home = run.home();
+        let bash_env = home.path().join("bash_env");
+        let out = run
+            .env("BASH_ENV", bash_env.display().to_string())
+            .env("CIRCLE_OIDC_TOKEN_V2", t)
+            .run()
+            .success();
+        assert!(
+            out.stdout == "Using the access keys in AWS_ACCESS_KEY_ID as they are, as arn:aws:sts::123456789012:user/moto (nothing exported): no role is named; the OIDC token in CIRCLE_OIDC_TOKEN_V2 is not used\n",
+            "{}",
+            out.stdout
+        );
+        assert!(!bash_env.exists(), "nothing should be exported");
+    }
+    let run =
+        stevedore(&["auth", "--credentials", "keys", "--role-name", "deployer"]).aws(&moto.url);
+    let home = run.home();
+    let bash_env = home.path().join("bash_env");
+    let out = run
+        .env("BASH_ENV", bash_env.display().to_string())
+        .env("CIRCLE_OIDC_TOKEN_V2", &token)
+        .run()
+        .success();
+    assert!(
+        out.stdout.contains("Assuming arn:aws:iam::123456789012:role/deployer with the access keys in AWS_ACCESS_KEY_ID (session stevedore-"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "): --credentials keys; the OIDC token in CIRCLE_OIDC_TOKEN_V2 is not used\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("assumed-role/deployer/"),
+        "{}",
+        out.stdout
+    );
+    assert!(read_exports(&bash_env).contains_key("AWS_SESSION_TOKEN"));
+    assert!(!out.all().contains("SIGNATURE-CANARY"));
 }
 
 #[test]
