@@ -58,7 +58,8 @@ fn failure(e: anyhow::Error) -> ExitCode {
 /// lives as long as the step.
 fn prepare_step(step: orb::Step) -> anyhow::Result<(orb::StepPlan, tempfile::TempDir)> {
     let work = tempfile::tempdir().context("creating a scratch directory for the step")?;
-    let plan = orb::plan(step, &|k| std::env::var(k).ok(), work.path())?;
+    let machine = orb::Machine::detect(step);
+    let plan = orb::plan(step, &|k| std::env::var(k).ok(), work.path(), &machine)?;
     for (k, v) in &plan.set {
         // Safe here: called before the runtime starts, while this is the only thread.
         if v.is_empty() {
@@ -133,6 +134,7 @@ fn run_step(runtime: &tokio::runtime::Runtime, plan: orb::StepPlan) -> anyhow::R
                 run_program("docker", &crate::image::cache::with_cache(&args, flags))?;
             }
             orb::Action::Program(program, args) => run_program(&program, &args)?,
+            orb::Action::Say(line) => println!("{line}"),
         }
     }
     Ok(())

@@ -13,6 +13,11 @@ pub struct PushArgs {
     #[arg(long = "tag", env = "STEVEDORE_TAGS", value_delimiter = ',')]
     pub tags: Vec<String>,
 
+    /// The platform(s) the image must be (`linux/arm64`, or comma-separated for an index), checked
+    /// against its config (architecture, os, variant) before anything is pushed or tagged.
+    #[arg(long, env = "STEVEDORE_PLATFORM", value_name = "OS/ARCH")]
+    pub platform: Option<String>,
+
     /// An OCI image layout directory (e.g. `docker buildx build --output type=oci,tar=false`).
     #[arg(long, env = "STEVEDORE_OCI_LAYOUT", value_name = "DIR", conflicts_with_all = ["archive", "docker_image"])]
     pub oci_layout: Option<PathBuf>,

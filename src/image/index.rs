@@ -4,6 +4,7 @@
 //! reads each manifest and its small config (for the platform), checks the set against
 //! `--platforms`, and puts an OCI image index under the tags.
 
+pub use super::platform::Platform;
 use super::push;
 use super::registry::Registry;
 use super::source::{Manifest, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
@@ -12,83 +13,8 @@ use crate::config::{self, Settings};
 use crate::error::usage;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use std::fmt;
 
-/// An image config larger than this is not an image config.
-const MAX_CONFIG: u64 = 4 << 20;
-
-/// A platform as an index names it: `os/architecture[/variant]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// `linux/amd64`, `linux/arm64/v8`.
-    pub fn parse(s: &str) -> Result<Platform, String> {
-        let parts: Vec<&str> = s.trim().split('/').collect();
-        let ok =
-            |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        match parts.as_slice() {
-            [os, arch] if ok(os) && ok(arch) => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, v] if ok(os) && ok(arch) && ok(v) => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: Some(v.to_string()),
-            }),
-            _ => Err(format!(
-                "'{s}' is not a platform (write OS/ARCH or OS/ARCH/VARIANT, e.g. linux/arm64)"
-            )),
-        }
-    }
-
-    /// Whether an image of platform `self` serves `wanted`: a wanted platform without a
-    /// variant accepts any variant (linux/arm64 is satisfied by linux/arm64/v8).
-    pub fn serves(&self, wanted: &Platform) -> bool {
-        self.os == wanted.os
-            && self.architecture == wanted.architecture
-            && (wanted.variant.is_none() || wanted.variant == self.variant)
-    }
-
-    /// The platform an image config declares.
-    pub fn of_config(config: &Value) -> Option<Platform> {
-        let s = |k: &str| {
-            config
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        Some(Platform {
-            os: s("os")?.to_string(),
-            architecture: s("architecture")?.to_string(),
-            variant: s("variant").map(String::from),
-        })
-    }
-
-    fn json(&self) -> Value {
-        let mut p = json!({"architecture": self.architecture, "os": self.os});
-        if let Some(v) = &self.variant {
-            p["variant"] = json!(v);
-        }
-        p
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
+use super::platform::MAX_CONFIG;
 
 /// One `--manifest`: a tag or digest in the target repository.
 #[derive(Debug, Clone, PartialEq, Eq)]

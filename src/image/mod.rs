@@ -4,8 +4,10 @@
 pub mod archive;
 pub mod attach;
 pub mod cache;
+pub mod engine;
 pub mod exists;
 pub mod index;
+pub mod platform;
 pub mod progress;
 pub mod push;
 pub mod reference;

@@ -2,6 +2,8 @@
 //! the blobs uploaded once and in parallel, and the manifest put under every tag last.
 
 use super::attach::{self, Subject};
+use super::engine;
+use super::platform::{self, Platform};
 use super::registry::{self, BlobOutcome, Registry};
 use super::source::{self, Image, Source};
 use crate::cli::PushArgs;
@@ -55,6 +57,8 @@ pub struct PushPlan {
     pub output_file: Option<std::path::PathBuf>,
     pub bash_env: Option<std::path::PathBuf>,
     pub extras: attach::Extras,
+    /// `--platform`: what the image must be (empty: not checked).
+    pub platforms: Vec<Platform>,
 }
 
 impl PushPlan {
@@ -83,7 +87,21 @@ impl PushPlan {
         } else {
             Input::Local(source(a.oci_layout.as_deref(), a.archive.as_deref())?)
         };
+        let platforms = platform::parse_list(a.platform.as_deref().unwrap_or_default())
+            .map_err(|e| usage!("--platform (STEVEDORE_PLATFORM): {e}"))?;
+        if !platforms.is_empty()
+            && matches!(
+                input,
+                Input::Docker {
+                    via_daemon: true,
+                    ..
+                }
+            )
+        {
+            return Err(usage!("--platform is checked on the image stevedore reads, and with --via docker the daemon pushes it: drop --via docker (stevedore reads the engine's image itself) or --platform"));
+        }
         Ok(PushPlan {
+            platforms,
             repo: a.target.repo.clone(),
             public: a.target.public,
             tags,
@@ -115,33 +133,6 @@ fn source(
     }
 }
 
-/// `docker save NAME` into a temporary archive (DOCKER_HOST is honoured by the CLI).
-fn docker_save(name: &str) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
-    let dir = tempfile::Builder::new()
-        .prefix("stevedore-docker-")
-        .tempdir()?;
-    let path = dir.path().join("image.tar");
-    let out = std::process::Command::new("docker")
-        .args(["save", "-o"])
-        .arg(&path)
-        .arg(name)
-        .output()
-        .map_err(|e| {
-            usage!("--docker-image: cannot run docker ({e}); install docker or push an archive")
-        })?;
-    if !out.status.success() {
-        return Err(usage!(
-            "--docker-image {name}: docker save failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("no output")
-        ));
-    }
-    Ok((dir, path))
-}
-
-/// `stevedore push`.
 pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     let plan = PushPlan::from_args(&a)?;
     let public = plan.public;
@@ -160,7 +151,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         via_daemon: true,
     } = &plan.input
     {
-        return via_docker(settings, &plan, name).await;
+        return engine::via_docker(settings, &plan, name).await;
     }
     // The files written at the end are checked before the upload starts.
     if let Some(p) = &plan.output_file {
@@ -171,6 +162,10 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     }
     let started = Instant::now();
     let (img, copy_from) = read_image(settings, &plan.input).await?;
+    if !plan.platforms.is_empty() {
+        let (have, index) = platforms_of(&img, copy_from.as_ref()).await?;
+        platform::check(&plan.platforms, &have, index).map_err(|e| usage!("{e}"))?;
+    }
     let path = match &alias {
         Some(al) => format!("{al}/{}", plan.repo),
         None => plan.repo.clone(),
@@ -272,7 +267,7 @@ async fn read_image(
             return Ok((img, Some((reg, repo))));
         }
         Input::Docker { name, .. } => {
-            let (dir, path) = docker_save(name)?;
+            let (dir, path) = engine::docker_save(name)?;
             (Some(dir), Source::Archive(path))
         }
         Input::Local(src) => (None, src.clone()),
@@ -283,6 +278,35 @@ async fn read_image(
         .context("reading the image")??;
     drop(keep);
     Ok((img, None))
+}
+
+/// What the image is: an index's platforms, or an image's from its config (read from disk, or
+/// from the registry copied from).
+async fn platforms_of(
+    img: &Image,
+    copy_from: Option<&(Arc<Registry>, String)>,
+) -> Result<(Vec<Platform>, bool)> {
+    if let Some(ps) = platform::of_index(&img.top) {
+        return Ok((ps, true));
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&img.top.bytes).context("the image manifest is not JSON")?;
+    let Some(config) = doc.pointer("/config/digest").and_then(|d| d.as_str()) else {
+        return Ok((vec![], false));
+    };
+    let bytes = match copy_from {
+        Some((src, repo)) => src.small_blob(repo, config, platform::MAX_CONFIG).await?,
+        None => {
+            let blob = img.blobs.iter().find(|b| b.digest == config);
+            match blob {
+                Some(b) if b.size <= platform::MAX_CONFIG => std::fs::read(&b.path)
+                    .with_context(|| format!("reading the image config {config}"))?,
+                _ => return Ok((vec![], false)),
+            }
+        }
+    };
+    let cfg: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    Ok((Platform::of_config(&cfg).into_iter().collect(), false))
 }
 
 /// A registry client for the private registry of `region` or ECR Public, with its token and a
@@ -528,7 +552,7 @@ async fn remote_image(region: &str, from: &str) -> Result<(Image, Arc<Registry>,
     Ok((Image::remote(blobs, children, top, work), src, repo))
 }
 
-fn outputs_of(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
+pub(super) fn outputs_of(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
     crate::export::image_outputs(
         matches!(plan.input, Input::From(_)),
         plan.bash_env.as_deref(),
@@ -537,48 +561,6 @@ fn outputs_of(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
         reference,
         digest,
     )
-}
-
-/// `docker tag` + `docker push` for those who want the daemon to push.
-async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<()> {
-    let (public, tags) = (plan.public, &plan.tags);
-    let auth = ecr::login::registry_auth(settings, public).await?;
-    let path = ecr::repository_path(settings, public, &plan.repo)?;
-    let reference = format!("{}/{path}", auth.host);
-    ecr::docker_login(&auth)?;
-    let mut digest = String::new();
-    for t in tags {
-        let target = format!("{reference}:{t}");
-        let st = std::process::Command::new("docker")
-            .args(["tag", name, &target])
-            .status()
-            .context("running docker tag")?;
-        anyhow::ensure!(st.success(), "docker tag {name} {target} failed");
-        let out = std::process::Command::new("docker")
-            .args(["push", &target])
-            .output()
-            .context("running docker push")?;
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        anyhow::ensure!(
-            out.status.success(),
-            "docker push {target} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        if let Some(d) = text
-            .split_whitespace()
-            .skip_while(|w| *w != "digest:")
-            .nth(1)
-        {
-            digest = d.to_string();
-        }
-        println!("pushed {target} with docker ({digest})");
-    }
-    let repo = &plan.repo;
-    attach::after_docker_push(settings, &plan.extras, public, repo, &reference, &digest).await?;
-    outputs_of(plan, &reference, &digest)
 }
 
 #[cfg(test)]

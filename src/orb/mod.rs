@@ -37,6 +37,8 @@ pub enum Action {
     Stevedore(Vec<String>),
     /// Another program (docker), with the step's output.
     Program(String, Vec<String>),
+    /// A line for the step's output.
+    Say(String),
     /// End the step here, successfully, when every tag already exists in the repository.
     SkipIfTagsExist {
         repo: String,
@@ -110,12 +112,42 @@ pub fn is_true(value: Option<&str>) -> bool {
     matches!(value.map(str::trim), Some("true" | "1" | "yes"))
 }
 
-/// The plan of `step` in the environment `env`; `work` is a scratch directory for the step.
-pub fn plan(step: Step, env: &dyn Fn(&str) -> Option<String>, work: &Path) -> Result<StepPlan> {
+/// What the machine a step runs on can build: its architecture (as image platforms name it)
+/// and whether `docker buildx` is there. Found by [`Machine::detect`]; a value, so plans stay pure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Machine {
+    pub arch: &'static str,
+    pub buildx: bool,
+}
+
+impl Machine {
+    /// This machine; `docker buildx version` is run only for steps that build.
+    pub fn detect(step: Step) -> Machine {
+        let buildx = step == Step::BuildAndPush
+            && std::process::Command::new("docker")
+                .args(["buildx", "version"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+        Machine {
+            arch: host_arch(),
+            buildx,
+        }
+    }
+}
+
+/// The plan of `step` in the environment `env` on `machine`; `work` is a scratch directory.
+pub fn plan(
+    step: Step,
+    env: &dyn Fn(&str) -> Option<String>,
+    work: &Path,
+    machine: &Machine,
+) -> Result<StepPlan> {
     let get = |name: &str| env(name).filter(|v| !v.is_empty());
     match step {
         Step::Auth => auth(&get),
-        Step::BuildAndPush => build_and_push(&get, env, work, host_arch()),
+        Step::BuildAndPush => build_and_push(&get, env, work, machine),
         Step::DeployService => deploy_service(&get, env),
         Step::RunTask => run_task(&get),
         Step::PublishIndex => publish_index(&get, env),
@@ -201,7 +233,7 @@ fn build_and_push(
     get: &dyn Fn(&str) -> Option<String>,
     env: &dyn Fn(&str) -> Option<String>,
     work: &Path,
-    host: &str,
+    machine: &Machine,
 ) -> Result<StepPlan> {
     let Some(repo) = get("STEVEDORE_REPO") else {
         return Err(usage!(
@@ -232,7 +264,21 @@ fn build_and_push(
         .flat_map(|p| ["--platform".to_string(), p.clone()])
         .collect();
     let multi = platform.as_deref().is_some_and(|p| p.contains(','));
-    let buildx = multi || is_true(get("STEVEDORE_BUILDX").as_deref());
+    let foreign = !foreign_archs(platform.as_deref(), machine.arch).is_empty();
+    let asked = multi || is_true(get("STEVEDORE_BUILDX").as_deref());
+    if asked && !machine.buildx {
+        return Err(usage!("build_and_push: several platforms (or buildx: true) need docker buildx, and `docker buildx version` fails on this machine: use an executor with the buildx plugin (the orb's machine executor has it), or build each platform natively and join them with publish_index"));
+    }
+    // One foreign platform goes through buildx (QEMU and a builder) where the machine has it.
+    let buildx = asked || (foreign && machine.buildx);
+    if foreign && !buildx {
+        plan.actions.push(Action::Say(format!(
+            "{} is not this {} machine's platform and docker buildx is missing: building with Docker's classic builder, without its cache (which would hand back {} steps); RUN steps need QEMU registered, and the push checks the image's platform",
+            platform.as_deref().unwrap_or_default(),
+            machine.arch,
+            machine.arch
+        )));
+    }
     let mut after = Vec::new();
     extras_need_push(get, push_image)?;
     if buildx && !push_image {
@@ -244,7 +290,7 @@ fn build_and_push(
             "stevedore-{}",
             get("CIRCLE_BUILD_NUM").unwrap_or_else(|| "local".into())
         );
-        let (before, rm) = buildx_builder(get, platform.as_deref(), host, &builder);
+        let (before, rm) = buildx_builder(get, platform.as_deref(), machine.arch, &builder);
         plan.actions.extend(before);
         after.push(rm);
         let archive = work.join("image.tar").display().to_string();
@@ -272,7 +318,10 @@ fn build_and_push(
         let build_num = get("CIRCLE_BUILD_NUM").unwrap_or_else(|| "local".into());
         let local = format!("stevedore-build-{name}:{build_num}");
         let mut args = strings(&["build"]);
-        args.extend(platform_flag);
+        if foreign && get("STEVEDORE_BUILD_CACHE").is_none_or(|v| !is_true(Some(&v))) {
+            args.push("--no-cache".into());
+        }
+        args.extend(platform_flag.clone());
         args.extend(["-f".into(), dockerfile]);
         args.extend(build_args);
         args.extend(["-t".into(), local.clone(), context]);
@@ -301,13 +350,13 @@ fn build_and_push(
     }
     plan.actions.extend(after);
     if push_image {
-        plan.actions.push(Action::Stevedore(strings(&[
-            "push",
-            source_flag,
-            &source,
-            "--tag",
-            &push_tags,
-        ])));
+        let mut push = strings(&["push", source_flag, &source]);
+        if let Some(p) = &platform {
+            // What was asked for is what is pushed, or nothing is.
+            push.extend(["--platform".into(), p.clone()]);
+        }
+        push.extend(["--tag".into(), push_tags]);
+        plan.actions.push(Action::Stevedore(push));
     } else {
         // Built only: the image stays in the engine under its build name, for later steps.
         plan.bash_env.push((handoff::BUILT_IMAGE.into(), source));
@@ -401,6 +450,16 @@ fn registry_login(get: &dyn Fn(&str) -> Option<String>, host: &str) -> Result<Ac
     })
 }
 
+/// The architectures of `platform` (comma-separated) other than the machine's.
+fn foreign_archs<'a>(platform: Option<&'a str>, host: &str) -> Vec<&'a str> {
+    platform
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|p| p.trim().split('/').nth(1))
+        .filter(|arch| *arch != host)
+        .collect()
+}
+
 /// Docker's default builder writes neither multi-platform images nor OCI archives: a BuildKit
 /// container builder does, and foreign architectures need QEMU registered (binfmt) for the
 /// Dockerfile's RUN steps, as the aws-ecr orb sets them up. The actions that set it up, and the
@@ -412,12 +471,7 @@ fn buildx_builder(
     builder: &str,
 ) -> (Vec<Action>, Action) {
     let mut before = Vec::new();
-    let foreign: Vec<&str> = platform
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|p| p.trim().split('/').nth(1))
-        .filter(|arch| *arch != host)
-        .collect();
+    let foreign = foreign_archs(platform, host);
     if !foreign.is_empty() {
         let binfmt =
             get("STEVEDORE_BINFMT_IMAGE").unwrap_or_else(|| "tonistiigi/binfmt:latest".into());

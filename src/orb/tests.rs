@@ -12,7 +12,7 @@ fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 fn plan_in(step: Step, pairs: &[(&str, &str)]) -> Result<StepPlan> {
     let vars = env(pairs);
-    plan(step, &|k| vars.get(k).cloned(), Path::new("/work"))
+    plan(step, &|k| vars.get(k).cloned(), Path::new("/work"), &AMD64)
 }
 
 fn err(step: Step, pairs: &[(&str, &str)]) -> String {
@@ -150,7 +150,10 @@ fn several_platforms_get_qemu_for_the_foreign_ones_and_a_buildkit_builder_remove
         ("CIRCLE_BUILD_NUM", "7"),
     ]);
     let get = |k: &str| vars.get(k).cloned().filter(|v| !v.is_empty());
-    let on = |host| build_and_push(&get, &get, Path::new("/work"), host).unwrap();
+    let on = |arch| {
+        let m = Machine { arch, buildx: true };
+        build_and_push(&get, &get, Path::new("/work"), &m).unwrap()
+    };
     let amd = programs(&on("amd64"));
     assert_eq!(
         amd[0],
@@ -190,8 +193,91 @@ fn several_platforms_get_qemu_for_the_foreign_ones_and_a_buildkit_builder_remove
         ("STEVEDORE_BUILDX", "1"),
     ]);
     let get = |k: &str| one.get(k).cloned().filter(|v| !v.is_empty());
-    let native = programs(&build_and_push(&get, &get, Path::new("/w"), "arm64").unwrap());
+    let arm = Machine {
+        arch: "arm64",
+        buildx: true,
+    };
+    let native = programs(&build_and_push(&get, &get, Path::new("/w"), &arm).unwrap());
     assert_eq!(native[0][..2], strings(&["buildx", "create"]));
+}
+
+/// A machine with buildx, as the orb's executors are.
+const AMD64: Machine = Machine {
+    arch: "amd64",
+    buildx: true,
+};
+
+/// arm64 on amd64: with buildx, QEMU and a builder; without it, the classic builder without its
+/// cache, said in the output; either way the push checks the platform asked for.
+#[test]
+fn a_foreign_platform_gets_buildx_where_there_is_one_and_the_push_checks_it() {
+    let vars = env(&[
+        ("STEVEDORE_REPO", "app"),
+        ("STEVEDORE_PLATFORM", "linux/arm64"),
+    ]);
+    let get = |k: &str| vars.get(k).cloned().filter(|v| !v.is_empty());
+    let on = |m: Machine| build_and_push(&get, &get, Path::new("/w"), &m);
+    let with = on(AMD64).unwrap();
+    let progs = programs(&with);
+    assert_eq!(progs[0][..3], strings(&["run", "--privileged", "--rm"]));
+    assert_eq!(progs[0].last().unwrap(), "arm64");
+    assert_eq!(progs[1][..2], strings(&["buildx", "create"]));
+    let push = |p: &StepPlan| match p.actions.last() {
+        Some(Action::Stevedore(a)) => a.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        push(&with)[..5],
+        strings(&[
+            "push",
+            "--archive",
+            "/w/image.tar",
+            "--platform",
+            "linux/arm64"
+        ])
+    );
+    let classic = on(Machine {
+        arch: "amd64",
+        buildx: false,
+    })
+    .unwrap();
+    assert!(
+        matches!(&classic.actions[0], Action::Say(l) if l.starts_with("linux/arm64 is not this amd64 machine's platform and docker buildx is missing"))
+    );
+    let progs = programs(&classic);
+    assert_eq!(progs.len(), 1, "{progs:?}");
+    assert_eq!(
+        progs[0][..4],
+        strings(&["build", "--no-cache", "--platform", "linux/arm64"])
+    );
+    assert_eq!(
+        push(&classic)[3..5],
+        strings(&["--platform", "linux/arm64"])
+    );
+    // The machine's own platform: the classic builder, with its cache, checked all the same.
+    let native = on(Machine {
+        arch: "arm64",
+        buildx: false,
+    })
+    .unwrap();
+    assert_eq!(
+        programs(&native)[0][..3],
+        strings(&["build", "--platform", "linux/arm64"])
+    );
+    // Several platforms cannot be built without buildx: refused before anything runs.
+    let several = env(&[
+        ("STEVEDORE_REPO", "app"),
+        ("STEVEDORE_PLATFORM", "linux/amd64,linux/arm64"),
+    ]);
+    let get = |k: &str| several.get(k).cloned().filter(|v| !v.is_empty());
+    let m = Machine {
+        arch: "amd64",
+        buildx: false,
+    };
+    let e = build_and_push(&get, &get, Path::new("/w"), &m)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("need docker buildx"), "{e}");
 }
 
 #[test]
