@@ -26,5 +26,6 @@ mod secrets;
 mod signing;
 mod signing_setup;
 mod strategies;
+mod tutorials;
 mod verify;
 mod wording;
