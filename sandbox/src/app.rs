@@ -27,6 +27,8 @@ pub struct App {
     pub public_registry: Option<Registry>,
     /// The load balancer front's listeners (see [`crate::listeners`]).
     pub listeners: crate::listeners::Listeners,
+    /// The public IPs' fronts (see [`crate::public_ips`]).
+    pub public_ips: crate::public_ips::Fronts,
 }
 
 impl App {
@@ -55,6 +57,7 @@ impl App {
             registry,
             public_registry,
             listeners: Default::default(),
+            public_ips: Default::default(),
         }
     }
 

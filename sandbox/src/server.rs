@@ -71,6 +71,7 @@ pub(crate) enum Service {
     Events,
     Scheduler,
     Logs,
+    Ec2,
 }
 
 impl Service {
@@ -86,6 +87,7 @@ impl Service {
             Service::Events => "events",
             Service::Scheduler => "scheduler",
             Service::Logs => "logs",
+            Service::Ec2 => "ec2",
         }
     }
 
@@ -100,6 +102,7 @@ impl Service {
             Service::Events => "EventBridge",
             Service::Scheduler => "Scheduler",
             Service::Logs => "CloudWatchLogs",
+            Service::Ec2 => "EC2",
         }
     }
 }
@@ -115,7 +118,10 @@ pub(crate) fn authenticate(
 ) -> Result<Caller, AwsError> {
     let sts = service == Service::Sts;
     let err = |sts_code: &str, json_code: &str, msg: &str| {
-        if sts {
+        if service == Service::Ec2 {
+            // EC2 answers every credential problem as AuthFailure.
+            AwsError::new(401, "AuthFailure", msg)
+        } else if sts {
             AwsError::new(403, sts_code, msg)
         } else {
             AwsError::client(json_code, msg)
@@ -307,6 +313,9 @@ async fn api(
             "no X-Amz-Target header and no Action parameter: not an AWS request the sandbox knows",
         )));
     };
+    if crate::ec2::answers(&action) {
+        return ec2_op(&app, &action, &method, &uri, &headers, &body, &params).await;
+    }
     let result = if action == "AssumeRoleWithWebIdentity" {
         // Unsigned by design: the token is the credential.
         match faults(&app, Service::Sts, &action).await {
@@ -333,6 +342,41 @@ async fn api(
         Ok(inner) => xml_response(&action, &inner),
         Err(e) => xml_error(&e),
     }
+}
+
+/// An EC2 query call: authenticated, authorized (`ec2:<Action>` on `*`: EC2's Describe actions
+/// take no resource), faults applied, answered in EC2's XML.
+async fn ec2_op(
+    app: &Arc<App>,
+    action: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    params: &BTreeMap<String, String>,
+) -> Response {
+    let caller = match authenticate(app, Service::Ec2, method, uri, headers, body) {
+        Ok(c) => c,
+        Err(e) => return crate::ec2::error(&e),
+    };
+    let need = crate::iam::Need::new(&format!("ec2:{action}"), "*");
+    if let Err(mut e) = authorize_needs(app, &caller, &[need]) {
+        e.code = "UnauthorizedOperation".into();
+        e.message = format!(
+            "You are not authorized to perform this operation. User: {} is not authorized to perform: ec2:{action} because no identity-based policy allows the ec2:{action} action",
+            caller.arn
+        );
+        return crate::ec2::error(&e);
+    }
+    if let Err(e) = faults(app, Service::Ec2, action).await {
+        let mut e = e;
+        if e.code == "ThrottlingException" {
+            e.code = "RequestLimitExceeded".into();
+            e.message = "Request limit exceeded.".into();
+        }
+        return crate::ec2::error(&e);
+    }
+    crate::ec2::describe_network_interfaces(app, &caller.region, params)
 }
 
 /// The permissions policy of the caller's role; `None` when the caller may do anything.
@@ -379,6 +423,7 @@ fn authorize(
             &format!("logs:{op}"),
             crate::logs::resource(&caller.region, app.account(), op, req),
         )],
+        Service::Ec2 => vec![crate::iam::Need::new(&format!("ec2:{op}"), "*")],
         Service::Sts | Service::Events | Service::Scheduler => return Ok(()),
     };
     check_needs(&policy, caller, &needs)
@@ -538,6 +583,7 @@ pub(crate) fn in_region<T>(
             start_containers(app, docker, runs, removals);
         }
         crate::listeners::open_new(app, region, ecs);
+        crate::public_ips::open_new(app, region, ecs);
         (r, std::mem::take(&mut ecs.to_probe))
     };
     for image in probes {

@@ -1,5 +1,5 @@
 //! A small SigV4-signed JSON client: awsJson1_1 for ECS, EventBridge and CloudWatch Logs, restJson1 for
-//! EventBridge Scheduler.
+//! EventBridge Scheduler, and EC2's query protocol (a form in, XML out) for the one EC2 call.
 //!
 //! These calls go through it rather than the typed SDK so that task definitions, rule targets
 //! and schedules travel as JSON, field for field: a field this build has never heard of is
@@ -90,6 +90,13 @@ pub const KMS: Service = Service {
     signing_name: "kms",
     endpoint_var: "AWS_ENDPOINT_URL_KMS",
 };
+/// EC2 (query protocol): only DescribeNetworkInterfaces, for a task's public IP, so the SDK's
+/// largest crate stays out of the build.
+pub const EC2: Service = Service {
+    target_prefix: None,
+    signing_name: "ec2",
+    endpoint_var: "AWS_ENDPOINT_URL_EC2",
+};
 pub const SCHEDULER: Service = Service {
     target_prefix: None,
     signing_name: "scheduler",
@@ -176,6 +183,14 @@ impl Client {
         })
     }
 
+    /// A client of `service` in the same region, with the same credentials and deadline.
+    pub fn sibling(&self, service: &'static Service) -> Result<Client> {
+        let c = Client::new(service, &self.region, self.credentials.clone())?;
+        *c.deadline.lock().unwrap_or_else(|p| p.into_inner()) =
+            *self.deadline.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(c)
+    }
+
     /// Call `op` with `body`, retrying throttling, 5xx and transport failures with jittered backoff.
     /// Expired (or nearly expired) OIDC credentials are re-assumed once and the call repeated.
     ///
@@ -188,8 +203,35 @@ impl Client {
             path: "/".into(),
             op,
             body: Some(body),
+            form: None,
         };
         self.send(&request).await
+    }
+
+    /// An EC2 query call: `Action=op`, the API version and `params` as a form; the answer's
+    /// XML as a string (a JSON string value).
+    pub async fn query(&self, op: &str, params: &[(String, String)]) -> Result<String, CallError> {
+        let form = {
+            // Built apart: the serializer is not Send, and must not live across an await.
+            let mut f = form_urlencoded::Serializer::new(String::new());
+            f.append_pair("Action", op)
+                .append_pair("Version", "2016-11-15");
+            for (k, v) in params {
+                f.append_pair(k, v);
+            }
+            f.finish()
+        };
+        let request = Request {
+            method: "POST",
+            path: "/".into(),
+            op,
+            body: None,
+            form: Some(form),
+        };
+        match self.send(&request).await? {
+            Value::String(xml) => Ok(xml),
+            other => Ok(other.to_string()),
+        }
     }
 
     /// A restJson1 call: `method` on `path` (with its query), `op` naming it in errors.
@@ -205,6 +247,7 @@ impl Client {
             path,
             op,
             body,
+            form: None,
         };
         self.send(&request).await
     }
@@ -277,7 +320,10 @@ impl Client {
             self.credentials.current().await.map_err(|e| {
                 CallError::Transport(anyhow::anyhow!("loading AWS credentials: {e}"))
             })?;
-        let payload = request.body.map(Value::to_string).unwrap_or_default();
+        let payload = match &request.form {
+            Some(form) => form.clone(),
+            None => request.body.map(Value::to_string).unwrap_or_default(),
+        };
         let url = format!("{}{}", self.endpoint, request.path);
         let target = self
             .service
@@ -289,6 +335,10 @@ impl Client {
                 headers.push(("content-type", "application/x-amz-json-1.1"));
                 headers.push(("x-amz-target", t.as_str()));
             }
+            None if request.form.is_some() => headers.push((
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )),
             None if request.body.is_some() => headers.push(("content-type", "application/json")),
             None => {}
         }
@@ -342,6 +392,13 @@ impl Client {
             .text()
             .await
             .map_err(|e| CallError::Transport(e.into()))?;
+        if request.form.is_some() {
+            // EC2 answers XML, errors included.
+            if status >= 300 {
+                return Err(CallError::Api(parse_xml_error(status, &text)));
+            }
+            return Ok(Value::String(text));
+        }
         let value: Value = if text.trim().is_empty() {
             Value::Object(Default::default())
         } else {
@@ -366,6 +423,41 @@ struct Request<'a> {
     /// The operation's name (the target of awsJson1_1, and what errors name).
     op: &'a str,
     body: Option<&'a Value>,
+    /// A query-protocol form, sent instead of a JSON body.
+    form: Option<String>,
+}
+
+/// An EC2 (or awsQuery) XML error document: its first `<Code>` and `<Message>`, wherever they
+/// sit (`Response/Errors/Error` for EC2, `ErrorResponse/Error` for awsQuery).
+pub fn parse_xml_error(status: u16, xml: &str) -> ApiError {
+    use aws_smithy_xml::decode::{try_data, Document, ScopedDecoder};
+    fn walk(el: &mut ScopedDecoder<'_, '_>, found: &mut [Option<String>; 2], depth: u8) {
+        while let Some(mut child) = el.next_tag() {
+            let slot = match child.start_el().local() {
+                "Code" => Some(0),
+                "Message" => Some(1),
+                _ => None,
+            };
+            match slot {
+                Some(i) if found[i].is_none() => {
+                    found[i] = try_data(&mut child).ok().map(|s| s.to_string());
+                }
+                _ if depth < 4 => walk(&mut child, found, depth + 1),
+                _ => {}
+            }
+        }
+    }
+    let mut found = [None, None];
+    let mut doc = Document::new(xml);
+    if let Ok(mut root) = doc.root_element() {
+        walk(&mut root, &mut found, 0);
+    }
+    let [code, message] = found;
+    ApiError {
+        status,
+        code: crate::relay::escape(&code.unwrap_or_else(|| "UnknownError".into())).into_owned(),
+        message: crate::relay::escape(&message.unwrap_or_default()).into_owned(),
+    }
 }
 
 /// An awsJson error document: `__type` (possibly `prefix#Code`) and `message` (or `Message`).
@@ -415,5 +507,12 @@ mod tests {
         )
         .is_throttling());
         assert_eq!(parse_error(500, &json!("oops")).code, "UnknownError");
+        let ec2 = parse_xml_error(400, "<?xml version=\"1.0\"?>\n<Response><Errors><Error><Code>InvalidNetworkInterfaceID.NotFound</Code><Message>The networkInterface ID 'eni-1' does not exist</Message></Error></Errors><RequestID>r</RequestID></Response>");
+        assert_eq!(ec2.code, "InvalidNetworkInterfaceID.NotFound");
+        assert_eq!(
+            ec2.message,
+            "The networkInterface ID 'eni-1' does not exist"
+        );
+        assert_eq!(parse_xml_error(503, "<html>down").code, "UnknownError");
     }
 }

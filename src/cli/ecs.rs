@@ -260,6 +260,27 @@ pub struct DeployArgs {
     #[arg(long, env = "STEVEDORE_VERIFY", value_name = "CMD")]
     pub verify: Option<String>,
 
+    /// Once the rollout completes, GET PATH on each of the new revision's tasks (its public IP,
+    /// else its private one, at the load balancer's container port or the first port mapping)
+    /// until it answers --expect-status; one that does not within --check-timeout fails the
+    /// deployment (exit 3; --rollback applies). --verify is told the same addresses
+    /// (STEVEDORE_VERIFY_URLS, _PUBLIC_IPS, _PRIVATE_IPS, _PORT).
+    #[arg(long, env = "STEVEDORE_CHECK_URL", value_name = "PATH")]
+    pub check_url: Option<String>,
+
+    /// The status --check-url expects: 2xx (any success) or one code.
+    #[arg(
+        long,
+        env = "STEVEDORE_EXPECT_STATUS",
+        default_value = "2xx",
+        value_name = "STATUS"
+    )]
+    pub expect_status: String,
+
+    /// How long each new task has to answer --check-url as expected (within --timeout).
+    #[arg(long, env = "STEVEDORE_CHECK_TIMEOUT", default_value = "1m", value_parser = crate::ecs::timeout_flag)]
+    pub check_timeout: std::time::Duration,
+
     /// Create the service when it does not exist (needs a task definition source and, for
     /// awsvpc, --subnets).
     #[arg(long, env = "STEVEDORE_CREATE_SERVICE")]

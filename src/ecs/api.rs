@@ -169,6 +169,8 @@ pub struct Task {
     pub stopped_reason: Option<String>,
     pub stop_code: Option<String>,
     pub containers: Vec<Container>,
+    /// The task's attachments (an awsvpc task's `ElasticNetworkInterface`), read by name.
+    pub attachments: Vec<Value>,
 }
 
 impl Task {

@@ -1,5 +1,6 @@
 //! ECS: new task-definition revisions, service updates followed to their end, one-off tasks.
 
+pub mod addresses;
 pub mod api;
 pub mod batch;
 pub mod deploy;

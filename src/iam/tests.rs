@@ -40,6 +40,7 @@ fn private_push_and_deploy_policy_is_scoped() {
             "EcsTagOnCreate",
             "EcsServices",
             "EcsTasks",
+            "TaskAddresses",
             "PassTaskRoles"
         ]
     );
@@ -61,18 +62,20 @@ fn private_push_and_deploy_policy_is_scoped() {
         st[6]["Condition"]["ArnEquals"]["ecs:cluster"],
         "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
     );
+    // ec2:DescribeNetworkInterfaces takes no resource: the new tasks' public IPs.
+    assert_eq!(st[7]["Action"], "ec2:DescribeNetworkInterfaces");
     assert_eq!(
-        st[7]["Resource"],
+        st[8]["Resource"],
         serde_json::json!([
             "arn:aws:iam::123456789012:role/web-task",
             "arn:aws:iam::123456789012:role/ecsTaskExecutionRole"
         ])
     );
     assert_eq!(
-        st[7]["Condition"]["StringEquals"]["iam:PassedToService"],
+        st[8]["Condition"]["StringEquals"]["iam:PassedToService"],
         "ecs-tasks.amazonaws.com"
     );
-    // Nothing outside the named resources but the two actions AWS only grants on "*".
+    // Nothing outside the named resources but the three actions AWS only grants on "*".
     let stars: Vec<&str> = st
         .as_array()
         .unwrap()
@@ -80,7 +83,7 @@ fn private_push_and_deploy_policy_is_scoped() {
         .filter(|s| s["Resource"] == "*" && s.get("Condition").is_none())
         .map(|s| s["Sid"].as_str().unwrap())
         .collect();
-    assert_eq!(stars, ["EcrLogin", "EcsTaskDefinitions"]);
+    assert_eq!(stars, ["EcrLogin", "EcsTaskDefinitions", "TaskAddresses"]);
     assert!(!p.to_string().contains("SetRepositoryPolicy"));
     assert!(!p.to_string().contains("CreateService"));
 }

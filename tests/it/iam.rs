@@ -34,10 +34,12 @@ fn setup(sb: &SandboxProc) {
     sb.boto3(&format!(
         "ecs.create_cluster(clusterName='c1')\n\
          ecs.register_task_definition(family='web', taskRoleArn='arn:aws:iam::123456789012:role/app-task',\n\
-           executionRoleArn='arn:aws:iam::123456789012:role/exec', containerDefinitions=[{{'name': 'app', 'image': {base:?}}}],\n\
+           executionRoleArn='arn:aws:iam::123456789012:role/exec', requiresCompatibilities=['FARGATE'], networkMode='awsvpc', cpu='256', memory='512',\n\
+           containerDefinitions=[{{'name': 'app', 'image': {base:?}, 'portMappings': [{{'containerPort': 8080}}]}}],\n\
            tags=[{{'key': 'team', 'value': 'web'}}])\n\
          ecs.register_task_definition(family='migrate', containerDefinitions=[{{'name': 'm', 'image': {migrate:?}}}])\n\
-         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1)\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=1, launchType='FARGATE',\n\
+           networkConfiguration={{'awsvpcConfiguration': {{'subnets': ['subnet-1'], 'assignPublicIp': 'ENABLED'}}}})\n\
          print(1)"
     ));
 }
@@ -123,6 +125,11 @@ fn flow(sb: &SandboxProc, layout: &std::path::Path) -> Result<String, String> {
                 "200ms",
                 "--timeout",
                 "60s",
+                // Asked of each new task's public IP, which needs TaskAddresses.
+                "--check-url",
+                "/",
+                "--check-timeout",
+                "3s",
             ],
         ),
     ];
@@ -144,7 +151,7 @@ fn the_flow_succeeds_under_the_rendered_policy_and_needs_every_statement() {
     let oci = sb.oci_layout(work.path());
     let policy = rendered_policy(&sb);
     let statements = policy["Statement"].as_array().unwrap().clone();
-    assert_eq!(statements.len(), 9, "{policy:#}");
+    assert_eq!(statements.len(), 10, "{policy:#}");
 
     setup(&sb);
     role(&sb, &policy);
@@ -153,6 +160,7 @@ fn the_flow_succeeds_under_the_rendered_policy_and_needs_every_statement() {
         log.contains("COMPLETED") || log.contains("deployed"),
         "{log}"
     );
+    assert!(log.contains(": answered 200 in "), "{log}");
     let td = sb.boto3("print(json.dumps(ecs.describe_services(cluster='c1', services=['web'])['services'][0]['taskDefinition']))");
     assert!(td.as_str().unwrap().ends_with("web:2"), "{td}");
     // The new revision kept web:1's tags, which is why the role needs EcsTagOnCreate.

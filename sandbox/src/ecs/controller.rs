@@ -320,6 +320,11 @@ pub(super) fn start_tasks(st: &mut EcsState, ctx: &Ctx, svc: &mut Service, max_p
                         )
                     })
                     .collect();
+                if super::network::is_awsvpc(&td.json) {
+                    for id in &ids {
+                        super::network::attach(st, id, &svc.network, &td.json);
+                    }
+                }
                 event(
                     svc,
                     now,

@@ -16,6 +16,7 @@ pub mod codedeploy_api;
 pub mod controller;
 pub mod health;
 pub mod model;
+pub mod network;
 mod run_request;
 pub mod services;
 pub mod shapes;

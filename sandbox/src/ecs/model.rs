@@ -152,6 +152,8 @@ pub struct Task {
     pub docker_log_read: (usize, usize),
     /// Docker mode: container port → the loopback address the engine published it on.
     pub published: Vec<(u16, String)>,
+    /// awsvpc: the task's network interface.
+    pub eni: Option<super::network::Eni>,
 }
 
 #[derive(Debug, Default)]
@@ -493,6 +495,7 @@ pub(super) fn new_task(
         docker_log: None,
         docker_log_read: (0, 0),
         published: vec![],
+        eni: None,
     });
     id
 }

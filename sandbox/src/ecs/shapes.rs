@@ -112,6 +112,12 @@ pub(super) fn task_json(ctx: &Ctx, t: &Task) -> Value {
             cv
         }).collect::<Vec<_>>(),
     });
+    if let Some((attachments, per_container)) = super::network::attachments(t, ctx.region) {
+        v["attachments"] = attachments;
+        for c in v["containers"].as_array_mut().into_iter().flatten() {
+            c["networkInterfaces"] = per_container.clone();
+        }
+    }
     for (k, val) in [
         ("startedAt", t.started_at),
         ("stoppingAt", t.stopping_at),

@@ -140,6 +140,15 @@ pub(super) fn run_task(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
             )
         })
         .collect();
+    if super::network::is_awsvpc(&td.json) {
+        let config = body
+            .get("networkConfiguration")
+            .cloned()
+            .unwrap_or_default();
+        for id in &ids {
+            super::network::attach(st, id, &config, &td.json);
+        }
+    }
     let exec = body
         .get("enableExecuteCommand")
         .and_then(Value::as_bool)

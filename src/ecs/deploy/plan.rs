@@ -27,6 +27,8 @@ pub struct Plan {
     pub rollback: bool,
     /// `--verify`: the command that checks a completed rollout (or the revision at a pause hook).
     pub verify: Option<String>,
+    /// `--check-url`: the path each new task must answer.
+    pub check: Option<super::check::Check>,
     /// `--strategy` and its settings.
     pub strategy: super::strategy::StrategyChange,
     /// The `--codedeploy-*` flags, for CODE_DEPLOY services.
@@ -46,6 +48,16 @@ pub struct Plan {
     /// `--require-signature`: the key every image of a revision must be signed by (set once the
     /// region is known).
     pub require: Option<crate::sign::required::Required>,
+}
+
+impl Plan {
+    /// The load balancers a service this run creates is given.
+    pub fn created_load_balancers(&self) -> Vec<Value> {
+        self.create
+            .as_ref()
+            .and_then(|c| c["loadBalancers"].as_array().cloned())
+            .unwrap_or_default()
+    }
 }
 
 fn split_pair<'a>(flag: &str, item: &'a str, sep: char, shape: &str) -> Result<(&'a str, &'a str)> {
@@ -210,6 +222,19 @@ impl Plan {
                 "--verify runs once the rollout completes, and --wait-until none does not wait for it: use --wait-until deployed (or stable)"
             ));
         }
+        let check = match a.check_url.as_deref().filter(|c| !c.is_empty()) {
+            Some(path) => Some(super::check::Check {
+                path: super::check::parse_path(path)?,
+                expect: super::check::Expect::parse(&a.expect_status)?,
+                within: a.check_timeout,
+            }),
+            None => None,
+        };
+        if check.is_some() && a.wait_until == WaitUntil::None {
+            return Err(usage!(
+                "--check-url runs once the rollout completes, and --wait-until none does not wait for it: use --wait-until deployed (or stable)"
+            ));
+        }
         let create = if a.create_service {
             if a.task_definition.is_none() && given.is_none() {
                 return Err(usage!("--create-service needs the task definition to start from: --task-definition, --task-definition-file or --template"));
@@ -259,6 +284,7 @@ impl Plan {
             poll,
             rollback: a.rollback,
             verify,
+            check,
             strategy: super::strategy::StrategyChange::from_args(a)?,
             codedeploy: super::codedeploy_setup::Settings::from_args(a)?,
             prefix: services.len() > 1,

@@ -117,7 +117,7 @@ pub(super) async fn deploy_one(
     let mut watch = Watch::seeded(&svc);
     watch.record.diff = td_diff.clone();
     let mut result = follow(ecs, plan, service, &deployment, deadline, &mut watch).await?;
-    if let (DeployResult::Deployed, Some(cmd)) = (&result, &plan.verify) {
+    if result == DeployResult::Deployed {
         let subject = verify::Subject {
             cluster: &plan.cluster,
             service,
@@ -126,7 +126,7 @@ pub(super) async fn deploy_one(
             previous_task_definition: &current,
             deployment_id: &deployment,
         };
-        result = verify::run(plan, cmd, &subject, &[]).await?;
+        result = verify::after_rollout(ecs, plan, &subject, &svc.load_balancers).await?;
     }
     if plan.rollback
         && matches!(result, DeployResult::Failed(_) | DeployResult::TimedOut)
@@ -539,7 +539,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
     } else {
         follow(ecs, plan, service, &id, plan.deadline, &mut watch).await?
     };
-    if let (DeployResult::Deployed, Some(cmd)) = (&result, &plan.verify) {
+    if result == DeployResult::Deployed {
         // A new service has no earlier revision to go back to: a failed check fails the deploy.
         let subject = verify::Subject {
             cluster,
@@ -549,7 +549,8 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
             previous_task_definition: "",
             deployment_id: &id,
         };
-        result = verify::run(plan, cmd, &subject, &[]).await?;
+        let lbs = plan.created_load_balancers();
+        result = verify::after_rollout(ecs, plan, &subject, &lbs).await?;
     }
     Ok(Report {
         service: service.into(),

@@ -5,7 +5,10 @@
 
 use super::plan::Plan;
 use super::{say, DeployResult};
+use crate::ecs::addresses::{self, Addresses};
+use crate::ecs::api::Ecs;
 use anyhow::{Context, Result};
+use serde_json::Value;
 use std::process::Stdio;
 use std::time::Instant;
 
@@ -38,6 +41,80 @@ impl Subject<'_> {
             ),
             ("STEVEDORE_VERIFY_DEPLOYMENT_ID", self.deployment_id.into()),
         ]
+    }
+}
+
+/// After a rollout completed: the new tasks' addresses (when anything will use them), then
+/// `--check-url` on each, then `--verify` told the addresses; the first failure is the result.
+pub async fn after_rollout(
+    ecs: &Ecs,
+    plan: &Plan,
+    subject: &Subject<'_>,
+    load_balancers: &[Value],
+) -> Result<DeployResult> {
+    if plan.verify.is_none() && plan.check.is_none() {
+        return Ok(DeployResult::Deployed);
+    }
+    let found = addresses_of(ecs, plan, subject, load_balancers).await;
+    if let Some(check) = &plan.check {
+        let r = super::check::run(plan, subject.service, check, &found).await;
+        if r != DeployResult::Deployed {
+            return Ok(r);
+        }
+    }
+    match &plan.verify {
+        Some(cmd) => run(plan, cmd, subject, &found.vars()).await,
+        None => Ok(DeployResult::Deployed),
+    }
+}
+
+/// The new revision's tasks' addresses, said in one line; none (said why) when they cannot be
+/// read, which a check then reports as its failure.
+async fn addresses_of(
+    ecs: &Ecs,
+    plan: &Plan,
+    subject: &Subject<'_>,
+    load_balancers: &[Value],
+) -> Addresses {
+    let td = ecs
+        .describe_task_definition(subject.task_definition)
+        .await
+        .map(|v| v["taskDefinition"].clone())
+        .unwrap_or_default();
+    let found = match ecs.client().sibling(&crate::aws::json::EC2) {
+        Ok(ec2) => addresses::find(
+            ecs,
+            &ec2,
+            subject.cluster,
+            subject.deployment_id,
+            &td,
+            load_balancers,
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    match found {
+        Ok(a) => {
+            let urls = a.urls();
+            // Tasks without addresses of their own (bridge, host) go unsaid: a check says it.
+            if !urls.is_empty() {
+                let line = format!("the new tasks answer at {}", urls.join(", "));
+                say(plan, subject.service, &line);
+            }
+            if let Some(note) = &a.note {
+                say(plan, subject.service, note);
+            }
+            a
+        }
+        Err(e) => {
+            say(
+                plan,
+                subject.service,
+                &format!("could not read the new tasks' addresses: {e}"),
+            );
+            Addresses::default()
+        }
     }
 }
 

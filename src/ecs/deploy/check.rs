@@ -1,0 +1,160 @@
+//! `--check-url PATH`: "does it answer?" without writing curl. Once a rollout completes, an
+//! HTTP GET of PATH goes to each of the new revision's tasks (its public IP, else its private
+//! one, at the container port; see [`crate::ecs::addresses`]) until each answers the expected
+//! status, within `--check-timeout` (and the deploy's `--timeout`). One that never does fails
+//! the deployment (exit 3), and `--rollback` puts the previous revision back.
+
+use super::plan::Plan;
+use super::{say, DeployResult};
+use crate::ecs::addresses::Addresses;
+use crate::error::usage;
+use anyhow::Result;
+use std::time::{Duration, Instant};
+
+/// The status a check accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Any 2xx.
+    Success,
+    Exactly(u16),
+}
+
+impl Expect {
+    /// `--expect-status`: `2xx` or a status code.
+    pub fn parse(text: &str) -> Result<Expect> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("2xx") {
+            return Ok(Expect::Success);
+        }
+        match t.parse::<u16>() {
+            Ok(code) if (100..=599).contains(&code) => Ok(Expect::Exactly(code)),
+            _ => Err(usage!("--expect-status (STEVEDORE_EXPECT_STATUS): '{text}' is not 2xx or an HTTP status code (100-599)")),
+        }
+    }
+
+    fn accepts(self, status: u16) -> bool {
+        match self {
+            Expect::Success => (200..300).contains(&status),
+            Expect::Exactly(code) => status == code,
+        }
+    }
+}
+
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expect::Success => f.write_str("2xx"),
+            Expect::Exactly(c) => write!(f, "{c}"),
+        }
+    }
+}
+
+/// What `--check-url` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub path: String,
+    pub expect: Expect,
+    /// How long each task has to answer as expected.
+    pub within: Duration,
+}
+
+/// `--check-url`'s path: absolute, printable, without spaces.
+pub fn parse_path(text: &str) -> Result<String> {
+    let ok = text.starts_with('/') && text.chars().all(|c| c.is_ascii_graphic());
+    if ok {
+        Ok(text.to_string())
+    } else {
+        Err(usage!("--check-url (STEVEDORE_CHECK_URL): '{}' is not a path: give the path to GET on each new task, starting with /, e.g. / or /health", crate::relay::escape(text)))
+    }
+}
+
+/// One answer (or the failure to get one), as a check's line says it.
+fn outcome(result: &Result<u16, String>) -> String {
+    match result {
+        Ok(status) => format!("answered {status}"),
+        Err(e) => e.clone(),
+    }
+}
+
+/// GET PATH on every address until each answers as expected, or the time is up.
+pub async fn run(plan: &Plan, service: &str, check: &Check, found: &Addresses) -> DeployResult {
+    let urls: Vec<String> = found
+        .urls()
+        .into_iter()
+        .map(|u| format!("{u}{}", check.path))
+        .collect();
+    if urls.is_empty() {
+        return DeployResult::Failed(format!(
+            "--check-url {}: the new revision's tasks have no IP address to check (awsvpc tasks have one; for bridge or host networking use --verify)",
+            check.path
+        ));
+    }
+    let http = match reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(h) => h,
+        Err(e) => return DeployResult::Failed(format!("--check-url: {e}")),
+    };
+    let until = plan.deadline.min(Instant::now() + check.within);
+    for url in &urls {
+        let started = Instant::now();
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let result = match http.get(url).send().await {
+                Ok(r) => Ok(r.status().as_u16()),
+                Err(e) => Err(format!(
+                    "did not answer ({})",
+                    crate::aws::error::root_cause(&e)
+                )),
+            };
+            if matches!(result, Ok(s) if check.expect.accepts(s)) {
+                say(
+                    plan,
+                    service,
+                    &format!(
+                        "checked {url}: {} in {:.1} s",
+                        outcome(&result),
+                        started.elapsed().as_secs_f64()
+                    ),
+                );
+                break;
+            }
+            if Instant::now() + Duration::from_secs(1) >= until {
+                return DeployResult::Failed(format!(
+                    "GET {url} {}, expected {} ({} within {})",
+                    outcome(&result),
+                    check.expect,
+                    crate::units::count(tries as usize, "attempt"),
+                    crate::validate::human_duration(check.within.min(plan.timeout))
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    DeployResult::Deployed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_statuses_are_checked_before_anything_runs() {
+        assert_eq!(parse_path("/health?full=1").unwrap(), "/health?full=1");
+        for bad in ["", "health", "/a b", "/\u{1b}[2J"] {
+            let e = parse_path(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--check-url (STEVEDORE_CHECK_URL): '"), "{e}");
+            assert!(!e.contains('\u{1b}'), "{e}");
+        }
+        assert_eq!(Expect::parse("2xx").unwrap(), Expect::Success);
+        assert_eq!(Expect::parse("204").unwrap(), Expect::Exactly(204));
+        assert!(Expect::parse("600").is_err());
+        assert!(Expect::parse("ok").is_err());
+        assert!(Expect::Success.accepts(204) && !Expect::Success.accepts(301));
+        assert!(Expect::Exactly(401).accepts(401) && !Expect::Exactly(401).accepts(200));
+    }
+}
