@@ -78,6 +78,8 @@ pub(crate) struct Job<'a> {
     orb: PathBuf,
     home: PathBuf,
     files: &'a Files,
+    /// Variables the project (or a context) adds to every job.
+    extra: Vec<(String, String)>,
 }
 
 impl<'a> Job<'a> {
@@ -89,9 +91,16 @@ impl<'a> Job<'a> {
             orb,
             home: tmp.join("home"),
             files,
+            extra: vec![],
         };
         std::fs::create_dir_all(&job.home).unwrap();
         job
+    }
+
+    /// The project's (or a context's) variable `name`, in every job this runs.
+    pub(crate) fn with_env(mut self, name: &str, value: &str) -> Job<'a> {
+        self.extra.push((name.into(), value.into()));
+        self
     }
 
     /// Run `build_push_and_deploy` with a clean environment: what CircleCI gives a job, the
@@ -120,7 +129,7 @@ impl<'a> Job<'a> {
     }
 
     /// Run one job of the packed orb with these parameters (and the local release archives).
-    fn run_job(&self, job: &str, checkout: &Path, params: &[String]) -> Output {
+    pub(crate) fn run_job(&self, job: &str, checkout: &Path, params: &[String]) -> Output {
         let work = tempfile::tempdir().unwrap();
         let mut cmd = self.harness();
         cmd.args(["--job", job, "--checkout"])
@@ -171,6 +180,7 @@ impl<'a> Job<'a> {
                 cmd.env(k, v);
             }
         }
+        cmd.envs(self.extra.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

@@ -152,3 +152,195 @@ fn an_image_of_another_platform_than_asked_is_refused_and_nothing_is_tagged() {
     tags.sort();
     assert_eq!(tags, ["base", "multi", "v1"]);
 }
+
+/// An example's `usage` (orb/src/examples/NAME.yml), as a project's config in `dir`.
+fn example(name: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join(format!("{name}.yml"));
+    let ok = Command::new(venv().join("bin/python"))
+        .args(["-c", "import sys, yaml; yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))['usage'], open(sys.argv[2], 'w'))"])
+        .arg(crate::orb::root().join(format!("orb/src/examples/{name}.yml")))
+        .arg(&config)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    config
+}
+
+/// A project's config written out in `dir`.
+fn config(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.yml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// skopeo's view of an image's config (architecture, os) in the sandbox's private registry.
+fn skopeo_config(sb: &SandboxProc, reference: &str) -> serde_json::Value {
+    let certs = tempfile::tempdir().unwrap();
+    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.path().join("ca.crt")).unwrap();
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--config",
+            "--creds",
+            &sb.registry_creds(),
+            "--cert-dir",
+        ])
+        .arg(certs.path())
+        .arg(format!("docker://{reference}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn forget_local(names: &[&str]) {
+    let _ = Command::new("docker")
+        .args(["image", "rm", "--force"])
+        .args(names)
+        .output();
+}
+
+const FARGATE_WEB: &str = "ecs.create_cluster(clusterName='production')\n\
+    ecs.register_task_definition(family='web', requiresCompatibilities=['FARGATE'], networkMode='awsvpc', cpu='256', memory='512',\n\
+      containerDefinitions=[{'name': 'web', 'image': BASE, 'portMappings': [{'containerPort': 8080}]}])\n\
+    ecs.create_service(cluster='production', serviceName='web', taskDefinition='web:1', desiredCount=2, launchType='FARGATE',\n\
+      networkConfiguration={'awsvpcConfiguration': {'subnets': ['subnet-0a1b2c3d'], 'securityGroups': ['sg-0a1b2c3d'], 'assignPublicIp': 'ENABLED'}},\n\
+      deploymentConfiguration={'deploymentCircuitBreaker': {'enable': True, 'rollback': True}})\n\
+    print(1)";
+
+/// The tutorial flows as users write them, each job with an OIDC token in its environment (a
+/// context brings one): access keys (`credentials: keys`), OIDC with private ECR and Fargate,
+/// ECR Public, arm64 on this amd64 machine without buildx, and a public copy after the private
+/// push that must not change what the deploy runs.
+#[test]
+fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
+    use crate::orb::{packed_orb, project, root, Files, Job};
+    let tmp = tempfile::tempdir().unwrap();
+    let orb = packed_orb(tmp.path());
+    let sb = SandboxProc::start();
+    // The project's repository exists already (bootstrap made it), as the examples assume, and
+    // the service runs an image of it.
+    sb.boto3("ecr.create_repository(repositoryName='web')\nprint(1)");
+    let base = sb.push_image("web", "v0", &[]);
+    sb.boto3(&FARGATE_WEB.replace("BASE", &format!("{base:?}")));
+    sb.put_role("ci", None, None);
+    let files = Files::serve(&root().join("dist"));
+    let job = Job::new(&sb, orb, tmp.path(), &files)
+        .with_env("LEGACY_AWS_KEY_ID", &sb.env["AWS_ACCESS_KEY_ID"])
+        .with_env("LEGACY_AWS_SECRET", &sb.env["AWS_SECRET_ACCESS_KEY"])
+        .with_env("CIRCLE_TAG", "v1.2.3");
+    let checkout = tmp.path().join("project");
+    project(&checkout, false);
+    let nonce = format!("{}-{}", std::process::id(), free_port());
+    std::fs::write(checkout.join("nonce"), &nonce).unwrap();
+    std::fs::write(
+        checkout.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY nonce /nonce\nCMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n",
+    )
+    .unwrap();
+    let tags = |repo: &str| {
+        sb.boto3(&format!("print(json.dumps(sorted(t for i in ecr.describe_images(repositoryName='{repo}')['imageDetails'] for t in i.get('imageTags', []))))"))
+    };
+
+    // Access keys in a context, under names of their own; no role anywhere.
+    let out = job.run_config(&example("access_keys", tmp.path()), "push", &checkout);
+    forget_local(&["stevedore-build-web:42"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains(
+            "Using the access keys in AWS_ACCESS_KEY_ID as they are, as arn:aws:iam::123456789012:"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("--credentials keys; the OIDC token in CIRCLE_OIDC_TOKEN_V2 is not used"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.all().contains(&sb.env["AWS_SECRET_ACCESS_KEY"]),
+        "the secret key leaked"
+    );
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    assert_eq!(tags("web"), json!([sha, "v0"]));
+
+    // OIDC, private ECR and Fargate: the project sets AWS_ROLE_ARN.
+    let oidc = job.with_env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci");
+    let out = oidc.run_config(
+        &example("oidc_private_ecr_fargate", tmp.path()),
+        "deploy",
+        &checkout,
+    );
+    forget_local(&["stevedore-build-web:42"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("with the OIDC token from CIRCLE_OIDC_TOKEN_V2"),
+        "{}",
+        out.stdout
+    );
+    let (digest, image) = {
+        let v = sb.boto3(&format!("d = [i['imageDigest'] for i in ecr.describe_images(repositoryName='web')['imageDetails'] if '{sha}' in i.get('imageTags', [])][0]\ns = ecs.describe_services(cluster='production', services=['web'])['services'][0]\nprint(json.dumps([d, ecs.describe_task_definition(taskDefinition=s['taskDefinition'])['taskDefinition']['containerDefinitions'][0]['image']]))"));
+        (
+            v[0].as_str().unwrap().to_string(),
+            v[1].as_str().unwrap().to_string(),
+        )
+    };
+    assert!(
+        image.ends_with(&format!("/web@{digest}")),
+        "the service runs {image}"
+    );
+
+    // ECR Public, tagged with the release tag.
+    let out = oidc.run_config(&example("ecr_public", tmp.path()), "release", &checkout);
+    forget_local(&["stevedore-build-tool:42"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let public = sb.boto3("import boto3 as b\npub = b.client('ecr-public', **kw)\nprint(json.dumps(sorted(t for i in pub.describe_images(repositoryName='tool')['imageDetails'] for t in i.get('imageTags', []))))");
+    assert_eq!(public, json!(["latest", "v1.2.3"]));
+
+    // arm64 on this amd64 machine, which has no buildx: the classic builder without its cache,
+    // said in the output, and the push checks the platform.
+    let arm = config(tmp.path(), "arm64", "version: 2.1\norbs:\n  stevedore: stevedore-ci/stevedore@1.0.0\nworkflows:\n  images:\n    jobs:\n      - stevedore/build_and_push_image:\n          repo: web-arm\n          create_repo: true\n          platform: linux/arm64\n          tag: ${CIRCLE_SHA1}-arm64\n");
+    let out = oidc.run_config(&arm, "images", &checkout);
+    forget_local(&["stevedore-build-web-arm:42"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains(
+            "linux/arm64 is not this amd64 machine's platform and docker buildx is missing"
+        ),
+        "{}",
+        out.stdout
+    );
+    let cfg = skopeo_config(
+        &sb,
+        &format!(
+            "{}/web-arm:{sha}-arm64",
+            sb.env["STEVEDORE_SANDBOX_REGISTRY"]
+        ),
+    );
+    assert_eq!(
+        (cfg["os"].as_str(), cfg["architecture"].as_str()),
+        (Some("linux"), Some("arm64"))
+    );
+
+    // The private push, a public copy, then the deploy: the service runs the private image.
+    std::fs::write(checkout.join("nonce"), format!("{nonce}-2")).unwrap();
+    let copy = config(tmp.path(), "copy", "version: 2.1\norbs:\n  stevedore: stevedore-ci/stevedore@1.0.0\njobs:\n  release:\n    executor: stevedore/default\n    steps:\n      - checkout\n      - setup_remote_docker\n      - stevedore/install\n      - stevedore/auth\n      - stevedore/build_and_push:\n          repo: web\n          tag: v2\n      - run:\n          name: Copy to ECR Public\n          command: stevedore push --public --from web:v2 --repo web --create-repo --tag v2\n      - stevedore/deploy_service:\n          cluster: production\n          service: web\nworkflows:\n  release:\n    jobs:\n      - release\n");
+    let out = oidc.run_config(&copy, "release", &checkout);
+    forget_local(&["stevedore-build-web:42"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let v = sb.boto3("import boto3 as b\npub = b.client('ecr-public', **kw)\nd = [i['imageDigest'] for i in ecr.describe_images(repositoryName='web')['imageDetails'] if 'v2' in i.get('imageTags', [])][0]\np = [i['imageDigest'] for i in pub.describe_images(repositoryName='web')['imageDetails'] if 'v2' in i.get('imageTags', [])][0]\ns = ecs.describe_services(cluster='production', services=['web'])['services'][0]\nprint(json.dumps([d, p, ecs.describe_task_definition(taskDefinition=s['taskDefinition'])['taskDefinition']['containerDefinitions'][0]['image']]))");
+    assert_eq!(v[0], v[1], "the copy is the same image");
+    let image = v[2].as_str().unwrap();
+    assert!(
+        image.starts_with(&sb.env["STEVEDORE_SANDBOX_REGISTRY"])
+            && image.ends_with(&format!("/web@{}", v[0].as_str().unwrap())),
+        "the service runs {image}, not the private push"
+    );
+}
