@@ -344,3 +344,252 @@ fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
         "the service runs {image}, not the private push"
     );
 }
+
+/// A plain HTTP/1.0 GET; the whole answer.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// A project whose image serves `/www` with busybox httpd on port 8080: `page` as its index,
+/// or, when `None`, a CGI index that answers 500.
+fn web_project(dir: &std::path::Path, page: Option<&str>) {
+    std::fs::create_dir_all(dir.join("www/cgi-bin")).unwrap();
+    std::fs::copy("/bin/busybox", dir.join("busybox")).expect("busybox-static (make deps)");
+    match page {
+        Some(p) => std::fs::write(dir.join("www/index.html"), p).unwrap(),
+        None => {
+            let cgi = dir.join("www/cgi-bin/index.cgi");
+            std::fs::write(&cgi, "#!/bin/busybox sh\necho 'Status: 500 Internal Server Error'\necho 'Content-Type: text/plain'\necho\necho 'the database is gone'\n").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nEXPOSE 8080\nCMD [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
+    )
+    .unwrap();
+}
+
+const RELEASE: &str = "version: 2.1
+orbs:
+  stevedore: stevedore-ci/stevedore@1.0.0
+jobs:
+  release:
+    executor: stevedore/default
+    steps:
+      - checkout
+      - setup_remote_docker
+      - stevedore/install
+      - stevedore/auth:
+          role_name: circleci-deployer
+      - stevedore/build_and_push:
+          repo: web
+          tag: ${CIRCLE_SHA1},latest
+      - stevedore/run_task:
+          cluster: production
+          task_definition: web-migrate
+          pushed_image: true
+          command: '[\"/bin/busybox\", \"true\"]'
+          launch_type: FARGATE
+          subnets: subnet-0a1b2c3d
+          security_groups: sg-0a1b2c3d
+      - stevedore/deploy_service:
+          cluster: production
+          service: web
+          rollback: true
+          check_url: /
+          check_timeout: 15s
+workflows:
+  release:
+    jobs:
+      - release
+";
+
+/// Docker mode, where the tasks are real containers: a migration with the pushed image, then a
+/// deploy whose `check_url: /` is answered by the new task's busybox httpd on its public IP; then
+/// an image whose page is a 500: the step fails with exit 3 naming the answer, and the service
+/// is put back on the revision before (boto3).
+#[test]
+fn a_deploy_checks_that_the_new_tasks_answer_on_their_public_ip_and_rolls_back_when_not() {
+    use crate::orb::{packed_orb, root, Files, Job};
+    let tmp = tempfile::tempdir().unwrap();
+    let orb = packed_orb(tmp.path());
+    let sb = SandboxProc::start_docker();
+    sb.boto3("ecr.create_repository(repositoryName='web')\nprint(1)");
+    let base = sb.push_runnable_image("web", "v0");
+    sb.boto3(&FARGATE_WEB.replace("BASE", &format!("{base:?}")).replace("desiredCount=2", "desiredCount=1").replace(
+        "print(1)",
+        &format!("ecs.register_task_definition(family='web-migrate', requiresCompatibilities=['FARGATE'], networkMode='awsvpc', cpu='256', memory='512', containerDefinitions=[{{'name': 'migrate', 'image': {base:?}}}])\nprint(1)"),
+    ));
+    sb.put_role("circleci-deployer", None, None);
+    let files = Files::serve(&root().join("dist"));
+    let job = Job::new(&sb, orb, tmp.path(), &files);
+    let release = config(tmp.path(), "release", RELEASE);
+
+    let nonce = format!("{}-{}", std::process::id(), free_port());
+    let good = tmp.path().join("good");
+    web_project(&good, Some(&format!("hello from {nonce}\n")));
+    let out = job.run_config(&release, "release", &good);
+    forget_local(&["stevedore-build-web:42"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let text = &out.stdout;
+    assert!(
+        text.contains("Essential container in task exited (migrate exited 0)"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("checked http://127.77."))
+        .unwrap_or_else(|| panic!("no check line: {text}"));
+    assert!(line.contains(":8080/: answered 200 in "), "{line}");
+    // The address checked is the one EC2 answers for the task's interface, and it serves the page.
+    let ip = sb.boto3("import boto3 as b\nec2 = b.client('ec2', **kw)\nt = ecs.describe_tasks(cluster='production', tasks=ecs.list_tasks(cluster='production', serviceName='web')['taskArns'])['tasks'][0]\neni = [d['value'] for d in t['attachments'][0]['details'] if d['name'] == 'networkInterfaceId'][0]\nprint(json.dumps(ec2.describe_network_interfaces(NetworkInterfaceIds=[eni])['NetworkInterfaces'][0]['Association']['PublicIp']))");
+    let ip = ip.as_str().unwrap();
+    assert!(
+        line.starts_with(&format!("checked http://{ip}:8080/")),
+        "{line} vs {ip}"
+    );
+    let page = http_get(&format!("{ip}:8080"), "/");
+    assert!(
+        page.starts_with("HTTP/1.0 200") || page.starts_with("HTTP/1.1 200"),
+        "{page}"
+    );
+    assert!(
+        page.ends_with(&format!("\r\n\r\nhello from {nonce}\n")),
+        "{page}"
+    );
+
+    let bad = tmp.path().join("bad");
+    web_project(&bad, None);
+    let out = job.run_config(&release, "release", &bad);
+    forget_local(&["stevedore-build-web:42"]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout.contains(":8080/ answered 500, expected 2xx ("),
+        "{}",
+        out.stdout
+    );
+    let td = sb.boto3("print(json.dumps(ecs.describe_services(cluster='production', services=['web'])['services'][0]['taskDefinition'].rsplit('/', 1)[1]))");
+    assert_eq!(
+        td,
+        json!("web:2"),
+        "rolled back to the revision the first run deployed"
+    );
+}
+
+/// `--verify` is told where the new tasks answer: the URL of each task's public IP, as EC2's
+/// DescribeNetworkInterfaces (boto3) has it for the interface DescribeTasks names; and EC2's
+/// errors reach boto3 in EC2's shape.
+#[test]
+fn verify_is_told_the_new_tasks_public_ips_as_ec2_answers_them() {
+    let sb = SandboxProc::start();
+    sb.boto3("ecr.create_repository(repositoryName='web')\nprint(1)");
+    let base = sb.push_image("web", "v0", &[]);
+    sb.boto3(&FARGATE_WEB.replace("BASE", &format!("{base:?}")));
+    let v1 = sb.push_image("web", "v1", &[]);
+    let home = tempfile::tempdir().unwrap();
+    let seen = home.path().join("seen");
+    let verify = format!(
+        "printf '%s\\n---\\n%s\\n---\\n%s\\n' \"$STEVEDORE_VERIFY_URLS\" \"$STEVEDORE_VERIFY_PUBLIC_IPS\" \"$STEVEDORE_VERIFY_PORT\" > {}",
+        seen.display()
+    );
+    let out = stevedore(&[
+        "deploy",
+        "--cluster",
+        "production",
+        "--service",
+        "web",
+        "--image",
+        &v1,
+        "--poll-interval",
+        "200ms",
+        "--timeout",
+        "60s",
+        "--verify",
+        &verify,
+        "--check-url",
+        "/",
+    ])
+    .sandbox(&sb, true)
+    .run()
+    .success();
+    let ips = sb.boto3("import boto3 as b\nec2 = b.client('ec2', **kw)\nts = ecs.describe_tasks(cluster='production', tasks=ecs.list_tasks(cluster='production', serviceName='web')['taskArns'])['tasks']\nts = [t for t in ts if t['taskDefinitionArn'].endswith('web:2')]\nenis = [[d['value'] for d in t['attachments'][0]['details'] if d['name'] == 'networkInterfaceId'][0] for t in ts]\nnis = ec2.describe_network_interfaces(NetworkInterfaceIds=enis)['NetworkInterfaces']\nprint(json.dumps(sorted(n['Association']['PublicIp'] for n in nis)))");
+    let ips: Vec<String> = serde_json::from_value(ips).unwrap();
+    assert_eq!(ips.len(), 2, "{ips:?}");
+    let text = std::fs::read_to_string(&seen).unwrap();
+    let parts: Vec<&str> = text.split("\n---\n").collect();
+    let mut urls: Vec<&str> = parts[0].lines().collect();
+    urls.sort();
+    let want: Vec<String> = ips.iter().map(|ip| format!("http://{ip}:8080")).collect();
+    assert_eq!(urls, want, "{text}");
+    let mut public: Vec<&str> = parts[1].lines().collect();
+    public.sort();
+    assert_eq!(public, ips);
+    assert_eq!(parts[2].trim(), "8080");
+    for ip in &ips {
+        assert!(
+            out.stdout
+                .contains(&format!("checked http://{ip}:8080/: answered 200 in ")),
+            "{}",
+            out.stdout
+        );
+    }
+    // EC2's own error shape, as boto3 reads it.
+    let e = sb.boto3("import boto3 as b, botocore\nec2 = b.client('ec2', **kw)\ntry:\n    ec2.describe_network_interfaces(NetworkInterfaceIds=['eni-0000000000000dead'])\n    print(json.dumps('answered'))\nexcept botocore.exceptions.ClientError as e:\n    print(json.dumps([e.response['Error']['Code'], e.response['ResponseMetadata']['HTTPStatusCode']]))");
+    assert_eq!(e, json!(["InvalidNetworkInterfaceID.NotFound", 400]));
+}
+
+/// `--check-url` and its companions are checked before anything is registered.
+#[test]
+fn check_url_input_is_refused_before_anything_is_registered() {
+    let sb = SandboxProc::start();
+    sb.boto3("ecr.create_repository(repositoryName='web')\nprint(1)");
+    let base = sb.push_image("web", "v0", &[]);
+    sb.boto3(&FARGATE_WEB.replace("BASE", &format!("{base:?}")));
+    let v1 = sb.push_image("web", "v1", &[]);
+    let common = [
+        "deploy",
+        "--cluster",
+        "production",
+        "--service",
+        "web",
+        "--image",
+        &v1,
+    ];
+    for (extra, names) in [
+        (vec!["--check-url", "health"], "--check-url"),
+        (vec!["--check-url"], "--check-url"),
+        (
+            vec!["--check-url", "/", "--expect-status", "700"],
+            "--expect-status",
+        ),
+        (
+            vec!["--check-url", "/", "--check-timeout", "soon"],
+            "--check-timeout",
+        ),
+        (
+            vec!["--check-url", "/", "--wait-until", "none"],
+            "--check-url",
+        ),
+    ] {
+        let mut args = common.to_vec();
+        args.extend(&extra);
+        let out = stevedore(&args).sandbox(&sb, true).run();
+        assert_eq!(out.code, 2, "{extra:?}: {}", out.all());
+        let line = out.stderr.trim_end();
+        assert_eq!(line.lines().count(), 1, "{extra:?}: {line}");
+        assert!(line.contains(names), "{extra:?}: {line}");
+    }
+    let families = sb.boto3(
+        "print(json.dumps(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']))",
+    );
+    assert_eq!(families.as_array().unwrap().len(), 1, "{families}");
+}

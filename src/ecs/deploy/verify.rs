@@ -99,7 +99,7 @@ async fn addresses_of(
             let urls = a.urls();
             // Tasks without addresses of their own (bridge, host) go unsaid: a check says it.
             if !urls.is_empty() {
-                let line = format!("the new tasks answer at {}", urls.join(", "));
+                let line = format!("the new tasks' addresses: {}", urls.join(", "));
                 say(plan, subject.service, &line);
             }
             if let Some(note) = &a.note {
