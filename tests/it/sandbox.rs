@@ -478,3 +478,43 @@ fn ecr_uri_names_the_sandboxs_registries_as_push_and_ecr_do() {
         )
     );
 }
+
+/// The README's sandbox examples run as written against a sandbox (all but `make sandbox`,
+/// which starts one): each line in bash with the sandbox's variables, curl made to fail on an
+/// HTTP error so a refused request cannot pass for one that worked.
+#[test]
+fn the_readme_sandbox_examples_run_as_written() {
+    let readme = std::fs::read_to_string(crate::orb::root().join("README.md")).unwrap();
+    let block = readme
+        .split("```sh\nmake sandbox ")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the README's sandbox block");
+    let lines: Vec<&str> = block
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    assert!(lines.len() >= 10, "{lines:?}");
+    let sb = SandboxProc::start();
+    let script = format!(
+        "set -e\ncurl() {{ command curl --fail-with-body --silent --show-error \"$@\"; echo; }}\n{}\n",
+        lines.join("\n")
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(crate::orb::root())
+        .envs(&sb.env)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The token line printed a token; the clock took its speed.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().next().is_some_and(|t| t.split('.').count() == 3), "{text}");
+}
