@@ -516,5 +516,10 @@ fn the_readme_sandbox_examples_run_as_written() {
     );
     // The token line printed a token; the clock took its speed.
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.lines().next().is_some_and(|t| t.split('.').count() == 3), "{text}");
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|t| t.split('.').count() == 3),
+        "{text}"
+    );
 }

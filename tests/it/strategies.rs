@@ -48,7 +48,7 @@ fn setup_in(sb: &SandboxProc, cluster: &str, image: &str, config: &str, next: Op
 }
 
 /// A sandbox with service `web` on v1 under `config` (see [`setup`]), and the v2 image to deploy.
-fn with_service(config: &str) -> (SandboxProc, String) {
+pub(crate) fn with_service(config: &str) -> (SandboxProc, String) {
     let sb = SandboxProc::start();
     let v1 = sb.push_image("app", "v1", &[]);
     let v2 = sb.push_image("app", "v2", &[]);

@@ -593,3 +593,33 @@ fn check_url_input_is_refused_before_anything_is_registered() {
     );
     assert_eq!(families.as_array().unwrap().len(), 1, "{families}");
 }
+
+/// A blue/green service is checked at its pause hook with `--verify`: `--check-url`, which would
+/// not run there, is refused before anything is registered rather than skipped.
+#[test]
+fn check_url_on_a_blue_green_service_is_refused_not_skipped() {
+    let (sb, v2) = crate::strategies::with_service("'strategy': 'BLUE_GREEN'");
+    let out = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--image",
+        &v2,
+        "--check-url",
+        "/",
+    ])
+    .sandbox(&sb, true)
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("--check-url checks a rolling deployment once it completes, and service web deploys BLUE_GREEN"),
+        "{}",
+        out.stderr
+    );
+    let families = sb.boto3(
+        "print(json.dumps(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']))",
+    );
+    assert_eq!(families.as_array().unwrap().len(), 1, "{families}");
+}

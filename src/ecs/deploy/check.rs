@@ -68,6 +68,15 @@ pub fn parse_path(text: &str) -> Result<String> {
     }
 }
 
+/// `--check-url` is for rolling deployments: refused, before anything is registered, for a
+/// service that deploys `how` (blue/green, linear, canary, CodeDeploy).
+pub fn rolling_only(asked: bool, service: &str, how: &str) -> Result<()> {
+    if asked {
+        return Err(usage!("--check-url checks a rolling deployment once it completes, and service {service} deploys {how}: check the new revision at its pause hook with --verify (against the test listener) instead"));
+    }
+    Ok(())
+}
+
 /// One answer (or the failure to get one), as a check's line says it.
 fn outcome(result: &Result<u16, String>) -> String {
     match result {

@@ -173,11 +173,8 @@ async fn register_said(
     td_diff: &[String],
 ) -> Result<String> {
     let arn = register(ecs, plan, new).await?;
-    say(
-        plan,
-        service,
-        &format!("registered {}", arn.rsplit('/').next().unwrap_or(&arn)),
-    );
+    let short = arn.rsplit('/').next().unwrap_or(&arn);
+    say(plan, service, &format!("registered {short}"));
     for l in td_diff {
         say(plan, service, &format!("  {l}"));
     }
@@ -192,12 +189,14 @@ async fn check_controller(
     svc: &Service,
 ) -> Result<Option<super::codedeploy_setup::Group>> {
     if svc.controller() == "CODE_DEPLOY" {
+        super::check::rolling_only(plan.check.is_some(), &svc.service_name, "with CodeDeploy")?;
         return Ok(Some(super::codedeploy_setup::prepare(cd, plan, svc).await?));
     }
     if plan.codedeploy.any() {
         return Err(usage!("the --codedeploy-* flags are for services with the CODE_DEPLOY deployment controller; service {} uses {}", svc.service_name, svc.controller()));
     }
-    plan.strategy.check(svc, plan.verify.is_some())?;
+    plan.strategy
+        .check(svc, plan.verify.is_some(), plan.check.is_some())?;
     Ok(None)
 }
 

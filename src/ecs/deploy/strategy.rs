@@ -105,13 +105,14 @@ impl StrategyChange {
     /// Check the change against the service as described: a native strategy needs each load
     /// balancer's alternate target group, step settings need their strategy, and `--verify`
     /// on a native strategy needs a pause hook to act on. One line naming the fix.
-    pub fn check(&self, svc: &Service, verify: bool) -> Result<()> {
+    pub fn check(&self, svc: &Service, verify: bool, check_url: bool) -> Result<()> {
         if svc.controller() == "EXTERNAL" {
             return Err(usage!("service {} uses the EXTERNAL deployment controller: its task sets are managed by the tool that created them (CreateTaskSet, UpdateServicePrimaryTaskSet), not by UpdateService; deploy it with that tool, or use the ECS controller", svc.service_name));
         }
         let strategy = self.effective(svc);
         let native = NATIVE.contains(&strategy.as_str());
         if native {
+            super::check::rolling_only(check_url, &svc.service_name, &strategy)?;
             if let Some(lb) = svc.load_balancers.iter().find(|lb| {
                 lb.pointer("/advancedConfiguration/alternateTargetGroupArn")
                     .is_none()
