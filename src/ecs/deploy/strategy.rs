@@ -257,7 +257,7 @@ mod tests {
             strategy: Some("BLUE_GREEN"),
             ..Default::default()
         };
-        let e = bg.check(&plain, false).unwrap_err().to_string();
+        let e = bg.check(&plain, false, false).unwrap_err().to_string();
         assert!(
             e.contains("alternate target group") && e.contains("targetgroup/blue/1"),
             "{e}"
@@ -266,22 +266,35 @@ mod tests {
         adv["advancedConfiguration"] =
             json!({"alternateTargetGroupArn": "arn:green", "productionListenerRule": "arn:rule"});
         let ready = svc(json!({"loadBalancers": [adv]}));
-        bg.check(&ready, false).unwrap();
-        let e = bg.check(&ready, true).unwrap_err().to_string();
+        bg.check(&ready, false, false).unwrap();
+        let e = bg.check(&ready, true, false).unwrap_err().to_string();
         assert!(e.contains("no PAUSE lifecycle hook"), "{e}");
         let paused = svc(
             json!({"loadBalancers": [adv], "deploymentConfiguration": {"strategy": "BLUE_GREEN",
             "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}]}}),
         );
-        StrategyChange::default().check(&paused, true).unwrap();
+        StrategyChange::default()
+            .check(&paused, true, false)
+            .unwrap();
+        // --check-url runs after a rolling rollout only: refused, never skipped.
+        let e = StrategyChange::default()
+            .check(&paused, true, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("deploys BLUE_GREEN: check the new revision at its pause hook"),
+            "{e}"
+        );
         // The rolling strategy's --verify runs after the rollout: no hook needed.
-        StrategyChange::default().check(&plain, true).unwrap();
+        StrategyChange::default()
+            .check(&plain, true, false)
+            .unwrap();
         let bake = StrategyChange {
             bake_minutes: Some(5),
             ..Default::default()
         };
         assert!(bake
-            .check(&plain, false)
+            .check(&plain, false, false)
             .unwrap_err()
             .to_string()
             .contains("--bake-time"));
