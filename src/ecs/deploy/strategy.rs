@@ -307,12 +307,14 @@ mod tests {
             .check(
                 &svc(json!({"serviceName": "web", "deploymentController": {"type": "EXTERNAL"}})),
                 false,
+                false,
             )
             .unwrap_err()
             .to_string();
         assert!(e.contains("EXTERNAL") && e.contains("CreateTaskSet"), "{e}");
         none.check(
             &svc(json!({"deploymentController": {"type": "ECS"}})),
+            false,
             false,
         )
         .unwrap();
