@@ -23,6 +23,9 @@ pub const CREDENTIAL_EXPIRATION: &str = "AWS_CREDENTIAL_EXPIRATION";
 pub const TASK_DEFINITION_ARN: &str = "STEVEDORE_TASK_DEFINITION_ARN";
 /// The deployment a single-service deploy started; written by `deploy`.
 pub const DEPLOYMENT_ID: &str = "STEVEDORE_DEPLOYMENT_ID";
+/// Where the new revision's tasks answered (`http://IP:PORT`, one a line), when `--check-url`
+/// or `--verify` asked; written by `deploy`.
+pub const SERVICE_URLS: &str = "STEVEDORE_SERVICE_URLS";
 /// How a single-service deploy ended (deployed, failed, rolled back, …); written by `deploy`.
 pub const DEPLOY_RESULT: &str = "STEVEDORE_DEPLOY_RESULT";
 

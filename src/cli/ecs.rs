@@ -335,7 +335,8 @@ pub struct DeployArgs {
     #[arg(long, env = "STEVEDORE_OUTPUT_FILE", value_name = "FILE")]
     pub output_file: Option<PathBuf>,
 
-    /// Append STEVEDORE_TASK_DEFINITION_ARN, STEVEDORE_DEPLOYMENT_ID and STEVEDORE_DEPLOY_RESULT here.
+    /// Append STEVEDORE_TASK_DEFINITION_ARN, STEVEDORE_DEPLOYMENT_ID, STEVEDORE_DEPLOY_RESULT and
+    /// STEVEDORE_SERVICE_URLS here.
     #[arg(long, env = "BASH_ENV", value_name = "FILE")]
     pub bash_env: Option<PathBuf>,
 }

@@ -58,6 +58,9 @@ pub struct Record {
     /// Lifecycle stages of a blue/green, linear or canary deployment, as they began.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<Event>,
+    /// Where the new revision's tasks answer (`http://IP:PORT`), when a check asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
 }
 
 impl Default for Record {
@@ -70,6 +73,7 @@ impl Default for Record {
             log_tails: vec![],
             diff: vec![],
             stages: vec![],
+            urls: vec![],
         }
     }
 }

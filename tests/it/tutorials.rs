@@ -519,6 +519,10 @@ fn verify_is_told_the_new_tasks_public_ips_as_ec2_answers_them() {
         "/",
     ])
     .sandbox(&sb, true)
+    .env(
+        "BASH_ENV",
+        home.path().join("bash_env").display().to_string(),
+    )
     .run()
     .success();
     let ips = sb.boto3("import boto3 as b\nec2 = b.client('ec2', **kw)\nts = ecs.describe_tasks(cluster='production', tasks=ecs.list_tasks(cluster='production', serviceName='web')['taskArns'])['tasks']\nts = [t for t in ts if t['taskDefinitionArn'].endswith('web:2')]\nenis = [[d['value'] for d in t['attachments'][0]['details'] if d['name'] == 'networkInterfaceId'][0] for t in ts]\nnis = ec2.describe_network_interfaces(NetworkInterfaceIds=enis)['NetworkInterfaces']\nprint(json.dumps(sorted(n['Association']['PublicIp'] for n in nis)))");
@@ -534,6 +538,19 @@ fn verify_is_told_the_new_tasks_public_ips_as_ec2_answers_them() {
     public.sort();
     assert_eq!(public, ips);
     assert_eq!(parts[2].trim(), "8080");
+    // The same URLs are left for the job's later steps.
+    let sourced = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            ". {}; printf '%s' \"$STEVEDORE_SERVICE_URLS\"",
+            home.path().join("bash_env").display()
+        ))
+        .output()
+        .unwrap();
+    let sourced = String::from_utf8(sourced.stdout).unwrap();
+    let mut handed: Vec<&str> = sourced.lines().collect();
+    handed.sort();
+    assert_eq!(handed, want);
     for ip in &ips {
         assert!(
             out.stdout

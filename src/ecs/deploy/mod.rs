@@ -364,6 +364,7 @@ fn write_outputs(
                         r.deployment_id.as_deref().unwrap_or_default(),
                     ),
                     (crate::handoff::DEPLOY_RESULT, r.result.word()),
+                    (crate::handoff::SERVICE_URLS, &r.record.urls.join("\n")),
                 ],
             )?;
         }

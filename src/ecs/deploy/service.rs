@@ -126,7 +126,8 @@ pub(super) async fn deploy_one(
             previous_task_definition: &current,
             deployment_id: &deployment,
         };
-        result = verify::after_rollout(ecs, plan, &subject, &svc.load_balancers).await?;
+        let lbs = &svc.load_balancers;
+        result = verify::after_rollout(ecs, plan, &subject, lbs, &mut watch.record).await?;
     }
     if plan.rollback
         && matches!(result, DeployResult::Failed(_) | DeployResult::TimedOut)
@@ -549,7 +550,7 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
             deployment_id: &id,
         };
         let lbs = plan.created_load_balancers();
-        result = verify::after_rollout(ecs, plan, &subject, &lbs).await?;
+        result = verify::after_rollout(ecs, plan, &subject, &lbs, &mut watch.record).await?;
     }
     Ok(Report {
         service: service.into(),

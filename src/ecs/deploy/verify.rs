@@ -44,18 +44,21 @@ impl Subject<'_> {
     }
 }
 
-/// After a rollout completed: the new tasks' addresses (when anything will use them), then
-/// `--check-url` on each, then `--verify` told the addresses; the first failure is the result.
+/// After a rollout completed: the new tasks' addresses (when anything will use them, kept in the
+/// report), then `--check-url` on each, then `--verify` told the addresses; the first failure
+/// is the result.
 pub async fn after_rollout(
     ecs: &Ecs,
     plan: &Plan,
     subject: &Subject<'_>,
     load_balancers: &[Value],
+    record: &mut crate::ecs::report::Record,
 ) -> Result<DeployResult> {
     if plan.verify.is_none() && plan.check.is_none() {
         return Ok(DeployResult::Deployed);
     }
     let found = addresses_of(ecs, plan, subject, load_balancers).await;
+    record.urls = found.urls();
     if let Some(check) = &plan.check {
         let r = super::check::run(plan, subject.service, check, &found).await;
         if r != DeployResult::Deployed {
