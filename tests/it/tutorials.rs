@@ -9,11 +9,11 @@ use std::process::Command;
 
 /// The tags skopeo lists for a repository of the sandbox's private registry.
 fn skopeo_tags(sb: &SandboxProc, repo: &str) -> serde_json::Value {
-    let certs = tempfile::tempdir().unwrap();
-    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.path().join("ca.crt")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let certs = sb.cert_dir(dir.path());
     let out = Command::new("skopeo")
         .args(["list-tags", "--creds", &sb.registry_creds(), "--cert-dir"])
-        .arg(certs.path())
+        .arg(&certs)
         .arg(format!(
             "docker://{}/{repo}",
             sb.env["STEVEDORE_SANDBOX_REGISTRY"]
@@ -175,8 +175,8 @@ fn config(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
 
 /// skopeo's view of an image's config (architecture, os) in the sandbox's private registry.
 fn skopeo_config(sb: &SandboxProc, reference: &str) -> serde_json::Value {
-    let certs = tempfile::tempdir().unwrap();
-    std::fs::copy(&sb.env["AWS_CA_BUNDLE"], certs.path().join("ca.crt")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let certs = sb.cert_dir(dir.path());
     let out = Command::new("skopeo")
         .args([
             "inspect",
@@ -185,7 +185,7 @@ fn skopeo_config(sb: &SandboxProc, reference: &str) -> serde_json::Value {
             &sb.registry_creds(),
             "--cert-dir",
         ])
-        .arg(certs.path())
+        .arg(&certs)
         .arg(format!("docker://{reference}"))
         .output()
         .unwrap();
@@ -202,6 +202,22 @@ fn forget_local(names: &[&str]) {
         .args(["image", "rm", "--force"])
         .args(names)
         .output();
+}
+
+/// Repository `web` with image `v0`, and the Fargate service `web` of cluster `production`
+/// running it on two tasks with public IPs.
+fn fargate_web(sb: &SandboxProc) {
+    sb.boto3("ecr.create_repository(repositoryName='web')\nprint(1)");
+    let base = sb.push_image("web", "v0", &[]);
+    sb.boto3(&FARGATE_WEB.replace("BASE", &format!("{base:?}")));
+}
+
+/// How many revisions family `web` has.
+fn web_revisions(sb: &SandboxProc) -> usize {
+    let arns = sb.boto3(
+        "print(json.dumps(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']))",
+    );
+    arns.as_array().map_or(0, Vec::len)
 }
 
 const FARGATE_WEB: &str = "ecs.create_cluster(clusterName='production')\n\
@@ -224,9 +240,7 @@ fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
     let sb = SandboxProc::start();
     // The project's repository exists already (bootstrap made it), as the examples assume, and
     // the service runs an image of it.
-    sb.boto3("ecr.create_repository(repositoryName='web')\nprint(1)");
-    let base = sb.push_image("web", "v0", &[]);
-    sb.boto3(&FARGATE_WEB.replace("BASE", &format!("{base:?}")));
+    fargate_web(&sb);
     sb.put_role("ci", None, None);
     let files = Files::serve(&root().join("dist"));
     let job = Job::new(&sb, orb, tmp.path(), &files)
@@ -491,9 +505,7 @@ fn a_deploy_checks_that_the_new_tasks_answer_on_their_public_ip_and_rolls_back_w
 #[test]
 fn verify_is_told_the_new_tasks_public_ips_as_ec2_answers_them() {
     let sb = SandboxProc::start();
-    sb.boto3("ecr.create_repository(repositoryName='web')\nprint(1)");
-    let base = sb.push_image("web", "v0", &[]);
-    sb.boto3(&FARGATE_WEB.replace("BASE", &format!("{base:?}")));
+    fargate_web(&sb);
     let v1 = sb.push_image("web", "v1", &[]);
     let home = tempfile::tempdir().unwrap();
     let seen = home.path().join("seen");
@@ -568,9 +580,7 @@ fn verify_is_told_the_new_tasks_public_ips_as_ec2_answers_them() {
 #[test]
 fn check_url_input_is_refused_before_anything_is_registered() {
     let sb = SandboxProc::start();
-    sb.boto3("ecr.create_repository(repositoryName='web')\nprint(1)");
-    let base = sb.push_image("web", "v0", &[]);
-    sb.boto3(&FARGATE_WEB.replace("BASE", &format!("{base:?}")));
+    fargate_web(&sb);
     let v1 = sb.push_image("web", "v1", &[]);
     let common = [
         "deploy",
@@ -605,10 +615,7 @@ fn check_url_input_is_refused_before_anything_is_registered() {
         assert_eq!(line.lines().count(), 1, "{extra:?}: {line}");
         assert!(line.contains(names), "{extra:?}: {line}");
     }
-    let families = sb.boto3(
-        "print(json.dumps(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']))",
-    );
-    assert_eq!(families.as_array().unwrap().len(), 1, "{families}");
+    assert_eq!(web_revisions(&sb), 1, "nothing was registered");
 }
 
 /// A blue/green service is checked at its pause hook with `--verify`: `--check-url`, which would
@@ -635,8 +642,5 @@ fn check_url_on_a_blue_green_service_is_refused_not_skipped() {
         "{}",
         out.stderr
     );
-    let families = sb.boto3(
-        "print(json.dumps(ecs.list_task_definitions(familyPrefix='web')['taskDefinitionArns']))",
-    );
-    assert_eq!(families.as_array().unwrap().len(), 1, "{families}");
+    assert_eq!(web_revisions(&sb), 1, "nothing was registered");
 }

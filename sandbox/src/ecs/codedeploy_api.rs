@@ -145,7 +145,7 @@ fn create_application(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
             format!("Invalid compute platform: {platform}"),
         ));
     }
-    let id = uuid();
+    let id = new_uuid();
     st.codedeploy.apps.insert(
         name.to_string(),
         Application {
@@ -155,18 +155,6 @@ fn create_application(st: &mut EcsState, ctx: &Ctx, body: &Value) -> OpResult {
         },
     );
     Ok(json!({"applicationId": id}))
-}
-
-fn uuid() -> String {
-    let h = new_id();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
 }
 
 fn create_group(st: &mut EcsState, body: &Value) -> OpResult {
@@ -201,7 +189,7 @@ fn create_group(st: &mut EcsState, body: &Value) -> OpResult {
         ));
     }
     let g = Group {
-        id: uuid(),
+        id: new_uuid(),
         spec: body.clone(),
     };
     if config_strategy(g.config_name()).is_none() {

@@ -201,6 +201,19 @@ pub(super) fn new_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// A random id in the UUID form AWS gives attachments and CodeDeploy applications.
+pub(super) fn new_uuid() -> String {
+    let h = new_id();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 pub(super) fn new_deployment_id() -> String {
     format!(
         "ecs-svc/{:019}",

@@ -14,6 +14,30 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Interfaces numbered across every region, so no two share an address.
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// How many public addresses there are to hand out: 127.77.0.2 to 127.77.249.251.
+const PUBLIC_SPACE: u32 = 250 * 250;
+
+/// The next public address to try. Several sandboxes run at once on a machine (a test suite
+/// starts one a test): each starts at a random place, and skips an address another holds.
+static NEXT_PUBLIC: std::sync::LazyLock<AtomicU32> =
+    std::sync::LazyLock::new(|| AtomicU32::new(rand::random::<u32>() % PUBLIC_SPACE));
+
+/// A loopback address on which every one of `ports` is free now.
+fn free_public_ip(ports: &[u16]) -> String {
+    let mut ip = String::new();
+    for _ in 0..1000 {
+        let n = NEXT_PUBLIC.fetch_add(1, Ordering::Relaxed) % PUBLIC_SPACE;
+        ip = format!("127.77.{}.{}", n / 250, n % 250 + 2);
+        if ports
+            .iter()
+            .all(|p| std::net::TcpListener::bind((ip.as_str(), *p)).is_ok())
+        {
+            break;
+        }
+    }
+    ip
+}
+
 /// A task's elastic network interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Eni {
@@ -29,19 +53,19 @@ pub struct Eni {
 }
 
 impl Eni {
-    /// The next interface, in `subnet`, with a public IP when asked.
-    fn allocate(subnet: &str, security_groups: Vec<String>, public: bool) -> Eni {
+    /// The next interface, in `subnet`, with a public IP free at `ports` when asked.
+    fn allocate(subnet: &str, security_groups: Vec<String>, public: bool, ports: Vec<u16>) -> Eni {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let (hi, lo) = ((n / 250) % 250, n % 250);
         Eni {
             id: format!("eni-{:017x}", u64::from(n) * 7919 + 0x0a1b_2c3d),
-            attachment_id: uuid(),
+            attachment_id: super::model::new_uuid(),
             subnet: subnet.to_string(),
             security_groups,
             private_ip: format!("10.177.{hi}.{}", lo + 4),
             mac: format!("02:77:{:02x}:{:02x}:{:02x}:01", n >> 16 & 0xff, hi, lo),
-            public_ip: public.then(|| format!("127.77.{hi}.{}", lo + 2)),
-            ports: vec![],
+            public_ip: public.then(|| free_public_ip(&ports)),
+            ports,
         }
     }
 
@@ -54,18 +78,6 @@ impl Eni {
         };
         format!("ip-{}.{suffix}", self.private_ip.replace('.', "-"))
     }
-}
-
-fn uuid() -> String {
-    let h = format!("{:032x}", rand::random::<u128>());
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
 }
 
 /// Give the task `id` an interface when its task definition is `awsvpc`, from the
@@ -84,15 +96,14 @@ pub(super) fn attach(st: &mut EcsState, id: &str, network_configuration: &Value,
         .map(String::from)
         .collect();
     let public = vpc["assignPublicIp"].as_str() == Some("ENABLED");
-    let mut eni = Eni::allocate(subnet, groups, public);
-    eni.ports = td["containerDefinitions"]
+    let ports = td["containerDefinitions"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|c| c["portMappings"].as_array().cloned().unwrap_or_default())
         .filter_map(|m| u16::try_from(m["containerPort"].as_u64()?).ok())
         .collect();
-    t.eni = Some(eni);
+    t.eni = Some(Eni::allocate(subnet, groups, public, ports));
 }
 
 /// Whether a task definition gives its tasks interfaces of their own.
@@ -133,8 +144,8 @@ mod tests {
 
     #[test]
     fn interfaces_are_distinct_and_public_only_when_asked() {
-        let a = Eni::allocate("subnet-1", vec!["sg-1".into()], true);
-        let b = Eni::allocate("subnet-1", vec![], false);
+        let a = Eni::allocate("subnet-1", vec!["sg-1".into()], true, vec![8080]);
+        let b = Eni::allocate("subnet-1", vec![], false, vec![]);
         assert_ne!(a.id, b.id);
         assert_ne!(a.private_ip, b.private_ip);
         assert!(a.public_ip.as_deref().unwrap().starts_with("127.77."));
