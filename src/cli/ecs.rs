@@ -263,8 +263,9 @@ pub struct DeployArgs {
     /// Once the rollout completes, GET PATH on each of the new revision's tasks (its public IP,
     /// else its private one, at the load balancer's container port or the first port mapping)
     /// until it answers --expect-status; one that does not within --check-timeout fails the
-    /// deployment (exit 3; --rollback applies). --verify is told the same addresses
-    /// (STEVEDORE_VERIFY_URLS, _PUBLIC_IPS, _PRIVATE_IPS, _PORT).
+    /// deployment (exit 3; --rollback applies). Rolling deployments only. --verify is told the
+    /// same addresses (STEVEDORE_VERIFY_URLS, _PUBLIC_IPS, _PRIVATE_IPS, _PORT), at a pause hook
+    /// the green tasks'.
     #[arg(long, env = "STEVEDORE_CHECK_URL", value_name = "PATH")]
     pub check_url: Option<String>,
 

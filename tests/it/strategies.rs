@@ -314,7 +314,7 @@ fn verify_at_the_pause_hook_continues_or_rolls_back() {
                 .unwrap()
                 .to_string();
             let cmd = format!(
-                "body=$(curl -fsS {test_url}) && echo \"test listener: $body\" && case \"$body\" in *'\"revision\":\"green\"'*) ;; *) exit 9;; esac && case \"$body\" in *'\"taskDefinition\":\"web:2\"'*) ;; *) exit 9;; esac && test \"$STEVEDORE_VERIFY_STAGE\" = POST_TEST_TRAFFIC_SHIFT && case \"$STEVEDORE_VERIFY_TEST_LISTENER_RULE\" in *listener-rule/app/lb/1/4/5) echo checked $STEVEDORE_VERIFY_HOOK_ID;; *) exit 9;; esac && {}",
+                "body=$(curl -fsS {test_url}) && echo \"test listener: $body\" && case \"$body\" in *'\"revision\":\"green\"'*) ;; *) exit 9;; esac && case \"$body\" in *'\"taskDefinition\":\"web:2\"'*) ;; *) exit 9;; esac && test \"$STEVEDORE_VERIFY_STAGE\" = POST_TEST_TRAFFIC_SHIFT && case \"$STEVEDORE_VERIFY_TEST_LISTENER_RULE\" in *listener-rule/app/lb/1/4/5) echo checked $STEVEDORE_VERIFY_HOOK_ID;; *) exit 9;; esac && echo green at $STEVEDORE_VERIFY_PRIVATE_IPS port $STEVEDORE_VERIFY_PORT && {}",
                 if ok { "true" } else { "exit 1" }
             );
             let out = deploy(&sb, &["--service", "web", "--image", &v2, "--verify", &cmd]).run();
@@ -323,6 +323,18 @@ fn verify_at_the_pause_hook_continues_or_rolls_back() {
                 text.contains("checked ecs-pause-"),
                 "{name}:\n{}",
                 out.all()
+            );
+            // The green tasks' addresses, as DescribeTasks has them (no public IP asked for).
+            let green = text
+                .lines()
+                .find_map(|l| l.strip_prefix("green at "))
+                .unwrap_or_else(|| panic!("{name}: the green tasks' addresses:\n{text}"));
+            let ips: Vec<&str> = green.trim_end_matches(" port 8080").split(' ').collect();
+            assert!(
+                green.ends_with(" port 8080")
+                    && ips.len() == 2
+                    && ips.iter().all(|ip| ip.starts_with("10.177.")),
+                "{name}: {green}"
             );
             let answer = text
                 .lines()

@@ -26,6 +26,8 @@ pub(super) struct Followed<'a> {
     pub previous: &'a str,
     /// The test listener rule, for `--verify` at a pause hook.
     pub test_listener_rule: Option<String>,
+    /// The service's load balancers (their container port is where the green tasks answer).
+    pub load_balancers: Vec<serde_json::Value>,
 }
 
 impl<'a> Followed<'a> {
@@ -41,6 +43,7 @@ impl<'a> Followed<'a> {
             id,
             target,
             previous,
+            load_balancers: svc.load_balancers.clone(),
             test_listener_rule: svc.load_balancers.iter().find_map(|lb| {
                 lb.pointer("/advancedConfiguration/testListenerRule")
                     .and_then(serde_json::Value::as_str)
@@ -331,7 +334,9 @@ async fn at_pause_hook(
         previous_task_definition: f.previous,
         deployment_id: f.id,
     };
-    let extra = vec![
+    // Where the green tasks answer, as a rolling deployment's check is told.
+    let found = verify::addresses_of(ecs, plan, &subject, &f.load_balancers).await;
+    let mut extra = vec![
         (
             "STEVEDORE_VERIFY_SERVICE_DEPLOYMENT_ARN",
             sd.service_deployment_arn.clone(),
@@ -343,6 +348,7 @@ async fn at_pause_hook(
             f.test_listener_rule.clone().unwrap_or_default(),
         ),
     ];
+    extra.extend(found.vars());
     let result = verify::run(plan, cmd, &subject, &extra).await?;
     let action = match result {
         DeployResult::Deployed => "CONTINUE",

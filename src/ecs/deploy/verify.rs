@@ -73,7 +73,7 @@ pub async fn after_rollout(
 
 /// The new revision's tasks' addresses, said in one line; none (said why) when they cannot be
 /// read, which a check then reports as its failure.
-async fn addresses_of(
+pub(super) async fn addresses_of(
     ecs: &Ecs,
     plan: &Plan,
     subject: &Subject<'_>,
