@@ -98,6 +98,10 @@ pub async fn run(plan: &Plan, service: &str, check: &Check, found: &Addresses) -
             check.path
         ));
     }
+    if found.tasks.iter().all(|t| t.public_ip.is_none()) {
+        // The common set-up behind a load balancer: said up front, so a timeout is understood.
+        say(plan, service, "the new tasks have private IPs only (no assignPublicIp): a runner inside the VPC reaches them, one outside does not (stevedore does not ask the load balancer yet)");
+    }
     let http = match reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
