@@ -162,10 +162,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
     }
     let started = Instant::now();
     let (img, copy_from) = read_image(settings, &plan.input).await?;
-    if !plan.platforms.is_empty() {
-        let (have, index) = platforms_of(&img, copy_from.as_ref()).await?;
-        platform::check(&plan.platforms, &have, index).map_err(|e| usage!("{e}"))?;
-    }
+    check_platform(&plan.platforms, &img, copy_from.as_ref()).await?;
     let path = match &alias {
         Some(al) => format!("{al}/{}", plan.repo),
         None => plan.repo.clone(),
@@ -278,6 +275,19 @@ async fn read_image(
         .context("reading the image")??;
     drop(keep);
     Ok((img, None))
+}
+
+/// `--platform` against the image, before anything is created, uploaded or tagged.
+async fn check_platform(
+    wanted: &[Platform],
+    img: &Image,
+    copy_from: Option<&(Arc<Registry>, String)>,
+) -> Result<()> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let (have, index) = platforms_of(img, copy_from).await?;
+    platform::check(wanted, &have, index).map_err(|e| usage!("{e}"))
 }
 
 /// What the image is: an index's platforms, or an image's from its config (read from disk, or

@@ -58,6 +58,25 @@ pub struct Check {
     pub within: Duration,
 }
 
+impl Check {
+    /// `--check-url`, `--expect-status` and `--check-timeout`; `None` without a path.
+    pub fn from_args(a: &crate::cli::DeployArgs) -> Result<Option<Check>> {
+        let Some(path) = a.check_url.as_deref().filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        if a.wait_until == crate::cli::WaitUntil::None {
+            return Err(usage!(
+                "--check-url runs once the rollout completes, and --wait-until none does not wait for it: use --wait-until deployed (or stable)"
+            ));
+        }
+        Ok(Some(Check {
+            path: parse_path(path)?,
+            expect: Expect::parse(&a.expect_status)?,
+            within: a.check_timeout,
+        }))
+    }
+}
+
 /// `--check-url`'s path: absolute, printable, without spaces.
 pub fn parse_path(text: &str) -> Result<String> {
     let ok = text.starts_with('/') && text.chars().all(|c| c.is_ascii_graphic());

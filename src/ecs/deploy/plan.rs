@@ -222,19 +222,7 @@ impl Plan {
                 "--verify runs once the rollout completes, and --wait-until none does not wait for it: use --wait-until deployed (or stable)"
             ));
         }
-        let check = match a.check_url.as_deref().filter(|c| !c.is_empty()) {
-            Some(path) => Some(super::check::Check {
-                path: super::check::parse_path(path)?,
-                expect: super::check::Expect::parse(&a.expect_status)?,
-                within: a.check_timeout,
-            }),
-            None => None,
-        };
-        if check.is_some() && a.wait_until == WaitUntil::None {
-            return Err(usage!(
-                "--check-url runs once the rollout completes, and --wait-until none does not wait for it: use --wait-until deployed (or stable)"
-            ));
-        }
+        let check = super::check::Check::from_args(a)?;
         let create = if a.create_service {
             if a.task_definition.is_none() && given.is_none() {
                 return Err(usage!("--create-service needs the task definition to start from: --task-definition, --task-definition-file or --template"));
