@@ -58,8 +58,9 @@ fn failure(e: anyhow::Error) -> ExitCode {
 /// lives as long as the step.
 fn prepare_step(step: orb::Step) -> anyhow::Result<(orb::StepPlan, tempfile::TempDir)> {
     let work = tempfile::tempdir().context("creating a scratch directory for the step")?;
-    let machine = orb::Machine::detect(step);
-    let plan = orb::plan(step, &|k| std::env::var(k).ok(), work.path(), &machine)?;
+    let env = |k: &str| std::env::var(k).ok();
+    let machine = orb::Machine::detect(step, &env);
+    let plan = orb::plan(step, &env, work.path(), &machine)?;
     for (k, v) in &plan.set {
         // Safe here: called before the runtime starts, while this is the only thread.
         if v.is_empty() {

@@ -12,9 +12,12 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// This machine; `docker buildx version` is run only for steps that build.
-    pub fn detect(step: Step) -> Machine {
+    /// This machine. `docker buildx version` is run only for a build that names a platform or
+    /// buildx (`env` is the step's environment): the others never need to know.
+    pub fn detect(step: Step, env: &dyn Fn(&str) -> Option<String>) -> Machine {
+        let platform = env("STEVEDORE_PLATFORM").is_some_and(|v| !v.trim().is_empty());
         let buildx = step == Step::BuildAndPush
+            && (platform || is_true(env("STEVEDORE_BUILDX").as_deref()))
             && std::process::Command::new("docker")
                 .args(["buildx", "version"])
                 .stdout(std::process::Stdio::null())

@@ -65,12 +65,13 @@ stevedore-build-team-app:7
   STEVEDORE_REPO=app STEVEDORE_PLATFORM=linux/amd64,linux/arm64 run bash "$S/build_and_push.sh"
   foreign=arm64
   [ "$(uname -m)" = x86_64 ] || foreign=amd64
-  # One docker call a line.
+  # One docker call a line; the first asks whether the machine has buildx.
   run awk 'BEGIN { RS = "" } { gsub("\n", " "); print }' "$STUB_LOG/docker"
-  assert_line --index 0 "run --privileged --rm tonistiigi/binfmt:latest --install $foreign"
-  assert_line --index 1 "buildx create --name stevedore-7 --driver docker-container --driver-opt image=moby/buildkit:buildx-stable-1 --bootstrap"
-  assert_line --index 2 --regexp '^buildx build --builder stevedore-7 --platform linux/amd64,linux/arm64 -f Dockerfile --output type=oci,dest=.*/image.tar \.$'
-  assert_line --index 3 "buildx rm stevedore-7"
+  assert_line --index 0 "buildx version"
+  assert_line --index 1 "run --privileged --rm tonistiigi/binfmt:latest --install $foreign"
+  assert_line --index 2 "buildx create --name stevedore-7 --driver docker-container --driver-opt image=moby/buildkit:buildx-stable-1 --bootstrap"
+  assert_line --index 3 --regexp '^buildx build --builder stevedore-7 --platform linux/amd64,linux/arm64 -f Dockerfile --output type=oci,dest=.*/image.tar \.$'
+  assert_line --index 4 "buildx rm stevedore-7"
 }
 
 @test "deploy_service and run_task: missing parameters fail with a clear message" {
