@@ -330,12 +330,30 @@ async fn up(
     if let Some(d) = &docker {
         d.cleanup().await;
     }
-    // Stop the registries before the temporary directory goes.
-    if let Ok(app) = Arc::try_unwrap(app) {
-        for r in [app.registry, app.public_registry].into_iter().flatten() {
-            r.stop().await;
+    // Stop the registries before the temporary directory goes, also when a task (a listener, a
+    // container follower) still holds the app.
+    match Arc::try_unwrap(app) {
+        Ok(app) => {
+            for r in [app.registry, app.public_registry].into_iter().flatten() {
+                r.stop().await;
+            }
+        }
+        Err(app) => {
+            for r in [&app.registry, &app.public_registry].into_iter().flatten() {
+                r.kill();
+            }
         }
     }
-    drop(temp);
+    if let Some(t) = temp {
+        // A registry just killed may still be closing its files: try again for a few seconds.
+        let path = t.path().to_path_buf();
+        drop(t);
+        for _ in 0..50 {
+            if !path.exists() || std::fs::remove_dir_all(&path).is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
     Ok(())
 }

@@ -286,6 +286,16 @@ impl Registry {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// SIGKILL the registry, for a shutdown that cannot own it (something still holds the app).
+    pub fn kill(&self) {
+        if let Some(pid) = self.child.id() {
+            // Safe: a plain kill(2) of our own child.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
 }
 
 fn which(program: &str) -> Option<PathBuf> {
