@@ -121,25 +121,9 @@ async fn proxy(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut req = reqwest::Client::new()
-        .request(method, format!("http://{addr}{path}"))
-        .timeout(std::time::Duration::from_secs(30))
-        .body(body);
-    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
-        req = req.header(axum::http::header::CONTENT_TYPE, ct.clone());
-    }
     let revision = identity["revision"].as_str().unwrap_or("blue").to_string();
-    match req.send().await {
-        Ok(r) => {
-            let status = r.status();
-            let ct = r.headers().get(axum::http::header::CONTENT_TYPE).cloned();
-            let bytes = r.bytes().await.unwrap_or_default();
-            let mut resp = (status, bytes).into_response();
-            if let Some(ct) = ct {
-                resp.headers_mut()
-                    .insert(axum::http::header::CONTENT_TYPE, ct);
-            }
+    match forward(addr, method, uri, headers, body).await {
+        Ok(mut resp) => {
             if let Ok(v) = revision.parse() {
                 resp.headers_mut().insert("x-stevedore-revision", v);
             }
@@ -153,6 +137,35 @@ async fn proxy(
         )
             .into_response(),
     }
+}
+
+/// Pass a request on to a container at `addr` (its method, path, query, content type and body);
+/// its status, content type and body as the answer, or why it did not answer.
+pub(crate) async fn forward(
+    addr: &str,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, reqwest::Error> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = reqwest::Client::new()
+        .request(method, format!("http://{addr}{path}"))
+        .timeout(std::time::Duration::from_secs(30))
+        .body(body);
+    if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
+        req = req.header(axum::http::header::CONTENT_TYPE, ct.clone());
+    }
+    let r = req.send().await?;
+    let status = r.status();
+    let ct = r.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+    let bytes = r.bytes().await.unwrap_or_default();
+    let mut resp = (status, bytes).into_response();
+    if let Some(ct) = ct {
+        resp.headers_mut()
+            .insert(axum::http::header::CONTENT_TYPE, ct);
+    }
+    Ok(resp)
 }
 
 /// Where a request to the listener `kind` goes, `roll` being a uniform draw in 0..100.

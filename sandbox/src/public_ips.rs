@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::ecs::EcsState;
 use axum::body::Bytes;
 use axum::extract::State as AxState;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -108,24 +108,8 @@ async fn serve(
         )
             .into_response(),
         Answer::Container(Some(addr)) => {
-            let mut req = reqwest::Client::new()
-                .request(method, format!("http://{addr}{path}"))
-                .timeout(std::time::Duration::from_secs(30))
-                .body(body);
-            if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-                req = req.header(header::CONTENT_TYPE, ct.clone());
-            }
-            match req.send().await {
-                Ok(r) => {
-                    let status = r.status();
-                    let ct = r.headers().get(header::CONTENT_TYPE).cloned();
-                    let bytes = r.bytes().await.unwrap_or_default();
-                    let mut resp = (status, bytes).into_response();
-                    if let Some(ct) = ct {
-                        resp.headers_mut().insert(header::CONTENT_TYPE, ct);
-                    }
-                    resp
-                }
+            match crate::listeners::forward(&addr, method, &uri, &headers, body).await {
+                Ok(resp) => resp,
                 Err(e) => (
                     StatusCode::BAD_GATEWAY,
                     format!("the task's container did not answer: {e}\n"),

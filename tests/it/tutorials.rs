@@ -7,25 +7,29 @@ use crate::push::{gz_layer, Layout};
 use serde_json::json;
 use std::process::Command;
 
-/// The tags skopeo lists for a repository of the sandbox's private registry.
-fn skopeo_tags(sb: &SandboxProc, repo: &str) -> serde_json::Value {
+/// skopeo's JSON answer to `args` about `reference` in the sandbox's private registry.
+fn skopeo(sb: &SandboxProc, args: &[&str], reference: &str) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let certs = sb.cert_dir(dir.path());
     let out = Command::new("skopeo")
-        .args(["list-tags", "--creds", &sb.registry_creds(), "--cert-dir"])
+        .args(args)
+        .args(["--creds", &sb.registry_creds(), "--cert-dir"])
         .arg(&certs)
-        .arg(format!(
-            "docker://{}/{repo}",
-            sb.env["STEVEDORE_SANDBOX_REGISTRY"]
-        ))
+        .arg(format!("docker://{reference}"))
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "skopeo list-tags: {}",
+        "skopeo {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["Tags"].clone()
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The tags skopeo lists for a repository of the sandbox's private registry.
+fn skopeo_tags(sb: &SandboxProc, repo: &str) -> serde_json::Value {
+    let reference = format!("{}/{repo}", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
+    skopeo(sb, &["list-tags"], &reference)["Tags"].clone()
 }
 
 /// This machine's engine (Docker's classic builder, no buildx, no QEMU) asked for linux/arm64
@@ -174,26 +178,7 @@ fn config(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
 
 /// skopeo's view of an image's config (architecture, os) in the sandbox's private registry.
 fn skopeo_config(sb: &SandboxProc, reference: &str) -> serde_json::Value {
-    let dir = tempfile::tempdir().unwrap();
-    let certs = sb.cert_dir(dir.path());
-    let out = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--config",
-            "--creds",
-            &sb.registry_creds(),
-            "--cert-dir",
-        ])
-        .arg(&certs)
-        .arg(format!("docker://{reference}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    skopeo(sb, &["inspect", "--config"], reference)
 }
 
 /// Local images removed when dropped.
