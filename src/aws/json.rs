@@ -132,8 +132,6 @@ pub struct Client {
     endpoint_source: Option<&'static str>,
     region: String,
     credentials: Arc<Refreshing>,
-    /// No call outlives this, when set.
-    deadline: std::sync::Mutex<Option<std::time::Instant>>,
     max_attempts: u32,
     /// Called for every request, for tests and benchmarks that count calls.
     pub calls: std::sync::atomic::AtomicU64,
@@ -177,24 +175,20 @@ impl Client {
             endpoint_source,
             region: region.to_string(),
             credentials,
-            deadline: std::sync::Mutex::new(None),
             max_attempts,
             calls: Default::default(),
         })
     }
 
-    /// A client of `service` in the same region, with the same credentials and deadline.
+    /// A client of `service` in the same region, with the same credentials.
     pub fn sibling(&self, service: &'static Service) -> Result<Client> {
-        let c = Client::new(service, &self.region, self.credentials.clone())?;
-        *c.deadline.lock().unwrap_or_else(|p| p.into_inner()) =
-            *self.deadline.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(c)
+        Client::new(service, &self.region, self.credentials.clone())
     }
 
     /// Call `op` with `body`, retrying throttling, 5xx and transport failures with jittered backoff.
     /// Expired (or nearly expired) OIDC credentials are re-assumed once and the call repeated.
     ///
-    /// With a deadline set ([`Client::set_deadline`]) no attempt outlives it: each request's
+    /// Inside work with a deadline ([`crate::aws::deadline::scope`]) no attempt outlives it: each request's
     /// timeout shrinks to the time left, backoffs stop at it, and a call still unanswered then
     /// fails with [`crate::error::DeadlineExceeded`] (exit code 4).
     pub async fn call(&self, op: &str, body: &Value) -> Result<Value, CallError> {
@@ -256,7 +250,7 @@ impl Client {
         let op = request.op;
         let mut attempt = 0;
         let mut reassumed = false;
-        let deadline = *self.deadline.lock().unwrap_or_else(|p| p.into_inner());
+        let deadline = crate::aws::deadline::current();
         let passed = || {
             CallError::Transport(anyhow::Error::new(crate::error::DeadlineExceeded {
                 endpoint: self.endpoint.clone(),
@@ -305,11 +299,6 @@ impl Client {
                 _ => tokio::time::sleep(pause).await,
             }
         }
-    }
-
-    /// Bound every later call by `deadline` (see [`Client::call`]).
-    pub fn set_deadline(&self, deadline: std::time::Instant) {
-        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
     }
 
     async fn call_once(&self, request: &Request<'_>) -> Result<Value, CallError> {

@@ -89,9 +89,8 @@ pub fn no_logs_line(containers: &[String]) -> String {
 /// CloudWatch Logs clients, one per region, signing with the command's credentials.
 pub struct Logs {
     credentials: Arc<Refreshing>,
+    /// A read made inside work with a deadline ([`crate::aws::deadline`]) does not outlive it.
     clients: Mutex<HashMap<String, Arc<Client>>>,
-    /// No read outlives the command's deadline, when it has one.
-    deadline: Mutex<Option<std::time::Instant>>,
     /// GetLogEvents calls made, for the bench.
     pub calls: std::sync::atomic::AtomicU64,
 }
@@ -109,21 +108,7 @@ impl Logs {
         Logs {
             credentials,
             clients: Mutex::new(HashMap::new()),
-            deadline: Mutex::new(None),
             calls: Default::default(),
-        }
-    }
-
-    /// Bound every read by `deadline` (see [`Client::set_deadline`]).
-    pub fn set_deadline(&self, deadline: std::time::Instant) {
-        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Some(deadline);
-        for c in self
-            .clients
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-        {
-            c.set_deadline(deadline);
         }
     }
 
@@ -136,9 +121,6 @@ impl Logs {
             Client::new(&json::LOGS, region, self.credentials.clone())
                 .map_err(|e| ReadError::Other(format!("{e:#}")))?,
         );
-        if let Some(d) = *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) {
-            c.set_deadline(d);
-        }
         clients.insert(region.to_string(), c.clone());
         Ok(c)
     }

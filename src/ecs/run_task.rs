@@ -303,8 +303,6 @@ async fn wait_for_stop(
 ) -> Result<()> {
     let id = arn.rsplit('/').next().unwrap_or(arn);
     let deadline = Instant::now() + timeout;
-    // No poll outlives the deadline, hung requests included.
-    ecs.client().set_deadline(deadline);
     let mut last = String::new();
     let mut heartbeat = super::wait::Heartbeat::new(Instant::now(), super::HEARTBEAT);
     loop {
@@ -439,7 +437,6 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
     // The tasks run side by side; each is followed in turn under the one deadline, and the
     // first failure is the command's.
     let deadline = Instant::now() + timeout;
-    logs.set_deadline(deadline);
     let mut first_failure = None;
     let shown: Vec<&str> = match a.logs {
         crate::ecs::logs::Which::Off => vec![],
@@ -457,7 +454,9 @@ pub async fn run(settings: &Settings, a: RunTaskArgs) -> Result<()> {
             crate::ecs::logs::Follower::new(&logs, streams)
         });
         let waits = (left, poll);
-        if let Err(e) = wait_for_stop(&ecs, &run.cluster, arn, &container, waits, follower).await {
+        // No poll or log read outlives the deadline, hung requests included.
+        let waiting = wait_for_stop(&ecs, &run.cluster, arn, &container, waits, follower);
+        if let Err(e) = crate::aws::deadline::scope(deadline, waiting).await {
             // The first failure is the command's (printed by the caller); later ones here.
             match first_failure {
                 None => first_failure = Some(e),

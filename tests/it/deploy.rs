@@ -945,3 +945,75 @@ fn tags_on_demand_are_added_or_changed_on_the_new_revision_and_the_rest_kept() {
     );
     assert_eq!(task_definitions(&sb).as_array().unwrap().len(), 2);
 }
+
+/// Services deployed together keep their own deadlines: `web`'s rollback starts a fresh
+/// `--timeout` for `web` alone, and `api`, whose DescribeServices call hangs from then on, gives
+/// up at its own `--timeout` (it used to inherit `web`'s, set on the client they share).
+#[test]
+fn a_hung_call_ends_at_its_own_services_timeout_while_another_service_rolls_back() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let bad = sb.push_image("app", "crash", CRASH);
+    sb.boto3(&format!(
+        "ecs.create_cluster(clusterName='c1')\n\
+         ecs.register_task_definition(family='web', containerDefinitions=[{{'name': 'app', 'image': {v1:?}, 'memory': 128}}])\n\
+         ecs.create_service(cluster='c1', serviceName='web', taskDefinition='web:1', desiredCount=2,\n\
+           deploymentConfiguration={{'deploymentCircuitBreaker': {{'enable': True, 'rollback': False}}}})\n\
+         ecs.create_service(cluster='c1', serviceName='api', taskDefinition='web:1', desiredCount=2,\n\
+           deploymentConfiguration={{'deploymentCircuitBreaker': {{'enable': False, 'rollback': False}}}})\n\
+         import time\n\
+         def settled():\n  return all(s['deployments'][0].get('rolloutState') == 'COMPLETED' for s in ecs.describe_services(cluster='c1', services=['web', 'api'])['services'])\n\
+         print(json.dumps(any(settled() or time.sleep(0.05) for _ in range(200))))"
+    ));
+    // In real time, `web`'s breaker trips seconds into the run: long enough for a fresh
+    // deadline of its own to differ from `api`'s by more than the tolerance.
+    sb.control("POST", "/_sandbox/clock", r#"{"speed": 1}"#);
+    let timeout = 20.0;
+    let mut hung_at = None;
+    let (out, lines) = deploy(
+        &sb,
+        &[
+            "--service",
+            "web,api",
+            "--image",
+            &bad,
+            "--rollback",
+            "--timeout",
+            "20s",
+        ],
+    )
+    .run_watching(|line, at| {
+        if hung_at.is_none() && line.starts_with("[web] rolling back to web:1") {
+            hung_at = Some(at);
+            sb.control(
+                "PUT",
+                "/_sandbox/faults",
+                r#"{"latency_ms": 600000, "operations": ["DescribeServices"]}"#,
+            );
+        }
+    });
+    let hung_at = hung_at.unwrap_or_else(|| panic!("web never rolled back:\n{}", out.all()));
+    assert!(
+        (2.0..timeout - 2.0).contains(&hung_at.as_secs_f64()),
+        "web's rollback began at {hung_at:?}: {}",
+        out.all()
+    );
+    let (gave_up, _) = lines
+        .iter()
+        .find(|(_, l)| l.starts_with("[api] rolling back to web:1 (no success within 20s)"))
+        .unwrap_or_else(|| panic!("api did not time out:\n{}", out.all()));
+    eprintln!("web's rollback began at {hung_at:?}; api gave up at {gave_up:?}");
+    assert!(
+        (gave_up.as_secs_f64() - timeout).abs() <= 1.0,
+        "api gave up {gave_up:?} after the start, its --timeout is {timeout} s (web's rollback began at {hung_at:?}):\n{}",
+        out.all()
+    );
+    // Both rollbacks hang in turn and fail; a failure outranks a timeout in the exit code.
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout.contains("web: deployment of web:2 FAILED")
+            && out.stdout.contains("api: deployment of web:2 FAILED"),
+        "{}",
+        out.stdout
+    );
+}

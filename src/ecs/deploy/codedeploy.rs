@@ -100,8 +100,6 @@ pub(super) async fn deploy(
     if let (true, DeployResult::TimedOut) = (plan.rollback, &result) {
         // The rollback gets a --timeout of its own, as for the other controllers.
         let deadline = Instant::now() + plan.timeout;
-        cd.client().set_deadline(deadline);
-        ecs.client().set_deadline(deadline);
         say(
             plan,
             service,
@@ -111,7 +109,8 @@ pub(super) async fn deploy(
                 crate::validate::human_duration(plan.timeout)
             ),
         );
-        result = match cd.stop_deployment(&f.id, true).await {
+        let stopping = crate::aws::deadline::scope(deadline, cd.stop_deployment(&f.id, true));
+        result = match stopping.await {
             Ok(()) => match follow(ecs, cd, plan, &f, deadline, &mut watch).await? {
                 r @ DeployResult::RolledBack(_) => r,
                 other => DeployResult::Failed(format!(
@@ -131,6 +130,18 @@ pub(super) async fn deploy(
 /// Poll the deployment (GetDeployment and its ECS target) until it is decided, printing its
 /// lifecycle events as they change; `--verify` once traffic is on the replacement.
 async fn follow(
+    ecs: &Ecs,
+    cd: &CodeDeploy,
+    plan: &Plan,
+    f: &Followed<'_>,
+    deadline: Instant,
+    watch: &mut Watch,
+) -> Result<DeployResult> {
+    let polling = polls(ecs, cd, plan, f, deadline, watch);
+    crate::aws::deadline::bounded(deadline, polling, || Ok(DeployResult::TimedOut)).await
+}
+
+async fn polls(
     ecs: &Ecs,
     cd: &CodeDeploy,
     plan: &Plan,

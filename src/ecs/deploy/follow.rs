@@ -16,8 +16,21 @@ pub(super) fn jittered(d: Duration) -> Duration {
     Duration::from_millis(rand::random_range(ms * 3 / 4..=ms * 5 / 4 + 1))
 }
 
-/// Poll DescribeServices (once per poll) until the deployment is decided or the deadline passes.
+/// Poll DescribeServices (once per poll) until the deployment is decided or the deadline passes
+/// (this deployment's own: whatever another service's follower waits for does not hold it).
 pub(super) async fn follow(
+    ecs: &Ecs,
+    plan: &Plan,
+    service: &str,
+    id: &str,
+    deadline: Instant,
+    watch: &mut Watch,
+) -> Result<DeployResult> {
+    let polling = polls(ecs, plan, service, id, deadline, watch);
+    crate::aws::deadline::bounded(deadline, polling, || Ok(DeployResult::TimedOut)).await
+}
+
+async fn polls(
     ecs: &Ecs,
     plan: &Plan,
     service: &str,

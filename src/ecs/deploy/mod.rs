@@ -7,6 +7,7 @@ mod codedeploy_setup;
 mod follow;
 mod native;
 mod plan;
+mod rollback;
 mod service;
 mod signed;
 mod strategy;
@@ -123,27 +124,22 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
     let credentials = crate::auth::credentials(&region, None).await?;
     let mut ecs = Ecs::new(Client::ecs(&region, credentials.clone())?);
     if args.log_lines > 0 {
-        let logs = crate::ecs::logs::Logs::new(credentials.clone());
-        logs.set_deadline(plan.deadline);
-        ecs = ecs.with_logs(logs);
+        ecs = ecs.with_logs(crate::ecs::logs::Logs::new(credentials.clone()));
     }
     let ecs = Arc::new(ecs);
-    ecs.client().set_deadline(plan.deadline);
     let cd = Arc::new(crate::codedeploy::api::CodeDeploy::new(Client::new(
         &crate::aws::json::CODEDEPLOY,
         &region,
         credentials.clone(),
     )?));
-    cd.client().set_deadline(plan.deadline);
     let mut set = tokio::task::JoinSet::new();
     for (i, service) in services.iter().enumerate() {
         let (ecs, cd, plan, service) = (ecs.clone(), cd.clone(), plan.clone(), service.clone());
+        // Each service's calls are bounded by its own deadline (a rollback moves only its own).
         set.spawn(async move {
-            (
-                i,
-                service.clone(),
-                deploy_one(&ecs, &cd, &plan, &service).await,
-            )
+            let deploying = deploy_one(&ecs, &cd, &plan, &service);
+            let r = crate::aws::deadline::scope(plan.deadline, deploying).await;
+            (i, service.clone(), r)
         });
     }
     let mut results: Vec<(usize, String, Result<Report>)> = Vec::new();

@@ -91,8 +91,20 @@ pub(super) async fn follow_native(
     Ok((r, Some(arn)))
 }
 
-/// Poll the service deployment `arn` until it is decided (or the deadline passes).
+/// Poll the service deployment `arn` until it is decided (or its own deadline passes).
 pub(super) async fn follow_arn(
+    ecs: &Ecs,
+    plan: &Plan,
+    f: &Followed<'_>,
+    arn: &str,
+    deadline: Instant,
+    watch: &mut Watch,
+) -> Result<DeployResult> {
+    let polling = polls(ecs, plan, f, arn, deadline, watch);
+    crate::aws::deadline::bounded(deadline, polling, || Ok(DeployResult::TimedOut)).await
+}
+
+async fn polls(
     ecs: &Ecs,
     plan: &Plan,
     f: &Followed<'_>,

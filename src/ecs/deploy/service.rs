@@ -99,7 +99,7 @@ pub(super) async fn deploy_one(
     let deployment = update_service(ecs, plan, service, &target, breaker_cfg).await?;
     if native {
         let f = super::native::Followed::new(service, &deployment, &target, &current, &svc);
-        return follow_native_deploy(ecs, plan, &f, started, td_diff, &svc).await;
+        return super::rollback::follow_native_deploy(ecs, plan, &f, started, td_diff, &svc).await;
     }
     if plan.wait_until == WaitUntil::None {
         let seconds = started.elapsed().as_secs_f64();
@@ -133,7 +133,8 @@ pub(super) async fn deploy_one(
         && matches!(result, DeployResult::Failed(_) | DeployResult::TimedOut)
         && current != target
     {
-        result = roll_back(ecs, plan, service, &current, &result, &mut watch).await?;
+        result =
+            super::rollback::roll_back(ecs, plan, service, &current, &result, &mut watch).await?;
     }
     Ok(Report {
         service: service.into(),
@@ -361,109 +362,6 @@ fn print_dry_run(plan: &Plan, service: &str, td_diff: &[String], service_changes
     }
 }
 
-/// Follow a blue/green, linear or canary deployment to its verdict; with `--rollback`, one that
-/// did not finish in time is stopped with a rollback (StopServiceDeployment), and that followed.
-async fn follow_native_deploy(
-    ecs: &Ecs,
-    plan: &Plan,
-    f: &super::native::Followed<'_>,
-    started: Instant,
-    td_diff: Vec<String>,
-    before: &Service,
-) -> Result<Report> {
-    let mut watch = Watch::seeded(before);
-    watch.record.diff = td_diff;
-    let report = |result, watch: &mut Watch| Report {
-        service: f.service.into(),
-        task_definition: Some(f.target.into()),
-        deployment_id: Some(f.id.into()),
-        result,
-        seconds: started.elapsed().as_secs_f64(),
-        record: std::mem::take(&mut watch.record),
-    };
-    if plan.wait_until == WaitUntil::None {
-        return Ok(report(DeployResult::Started, &mut watch));
-    }
-    let (mut result, arn) =
-        super::native::follow_native(ecs, plan, f, plan.deadline, &mut watch).await?;
-    if let (true, DeployResult::TimedOut, Some(arn)) = (plan.rollback, &result, arn) {
-        // The rollback gets a --timeout of its own, as for a rolling deployment.
-        let deadline = Instant::now() + plan.timeout;
-        ecs.client().set_deadline(deadline);
-        say(
-            plan,
-            f.service,
-            &format!(
-                "stopping service deployment {arn} with a rollback (no verdict within {})",
-                crate::validate::human_duration(plan.timeout)
-            ),
-        );
-        ecs.stop_service_deployment(&arn)
-            .await
-            .map_err(|e| api_err("StopServiceDeployment", e))?;
-        result = match super::native::follow_arn(ecs, plan, f, &arn, deadline, &mut watch).await? {
-            DeployResult::RolledBack(why) => DeployResult::RolledBack(why),
-            other => DeployResult::Failed(format!(
-                "no verdict within the timeout, and the rollback did not finish either ({})",
-                other.word()
-            )),
-        };
-    }
-    Ok(report(result, &mut watch))
-}
-
-/// Put the previous revision back after a failed deployment and follow that: rolled back, or
-/// failed twice.
-async fn roll_back(
-    ecs: &Ecs,
-    plan: &Plan,
-    service: &str,
-    current: &str,
-    result: &DeployResult,
-    watch: &mut Watch,
-) -> Result<DeployResult> {
-    let why = match result {
-        DeployResult::Failed(w) => w.clone(),
-        _ => format!(
-            "no success within {}",
-            crate::validate::human_duration(plan.timeout)
-        ),
-    };
-    // A deployment that timed out has used the deploy's deadline up: the rollback gets a
-    // --timeout of its own, or it could never be made.
-    let deadline = Instant::now() + plan.timeout;
-    ecs.client().set_deadline(deadline);
-    say(
-        plan,
-        service,
-        &format!(
-            "rolling back to {} ({why})",
-            current.rsplit('/').next().unwrap_or(current)
-        ),
-    );
-    let back = start_deployment(
-        ecs,
-        &ServiceUpdate {
-            cluster: plan.cluster.clone(),
-            service: service.into(),
-            task_definition: current.into(),
-            ..Default::default()
-        },
-    )
-    .await?;
-    let again = follow(ecs, plan, service, &back, deadline, watch).await?;
-    Ok(match again {
-        DeployResult::Deployed => DeployResult::RolledBack(format!(
-            "{why}; restored {}",
-            current.rsplit('/').next().unwrap_or(current)
-        )),
-        other => DeployResult::Failed(format!(
-            "{why}; the rollback to {current} did not succeed either ({})",
-            other.word()
-        )),
-    })
-}
-
 /// Create the service from the given task definition and follow its first deployment.
 async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant) -> Result<Report> {
     let cluster = plan.cluster.as_str();
@@ -580,7 +478,7 @@ pub(super) async fn register(ecs: &Ecs, plan: &Plan, td: &Value) -> Result<Strin
 }
 
 /// UpdateService, returning the id of the PRIMARY deployment it created.
-async fn start_deployment(ecs: &Ecs, update: &ServiceUpdate) -> Result<String> {
+pub(super) async fn start_deployment(ecs: &Ecs, update: &ServiceUpdate) -> Result<String> {
     let updated = ecs
         .update_service(update)
         .await

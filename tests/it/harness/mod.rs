@@ -140,6 +140,49 @@ impl Run {
 }
 
 impl Run {
+    /// [`Run::run`], calling `on_line` with each line of stdout as it is printed and the time
+    /// since the start (to act in the middle of a run: a fault once a rollback begins); the
+    /// lines come back with their times too.
+    pub fn run_watching(
+        &self,
+        mut on_line: impl FnMut(&str, std::time::Duration),
+    ) -> (Output, Vec<(std::time::Duration, String)>) {
+        use std::io::BufRead;
+        let bin = std::env::var_os("STEVEDORE_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_stevedore").into());
+        let started = std::time::Instant::now();
+        let mut child = Command::new(bin)
+            .args(&self.args)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn stevedore");
+        let mut err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut err, &mut s).ok();
+            s
+        });
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let at = started.elapsed();
+            on_line(&line, at);
+            lines.push((at, line));
+        }
+        let status = child.wait().unwrap();
+        let stdout = lines.iter().map(|(_, l)| format!("{l}\n")).collect();
+        let out = Output {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr: stderr.join().unwrap(),
+        };
+        (out, lines)
+    }
+
     /// [`Run::run`], and the run's peak resident memory in bytes (its own, from `wait4`).
     // The child is waited for by wait4, which std's Child cannot do (it gives no rusage).
     #[allow(clippy::zombie_processes)]
