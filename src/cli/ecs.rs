@@ -1,49 +1,8 @@
 //! The arguments of `deploy` and `run-task`.
 
-use clap::{Args, ValueEnum};
+use super::values::*;
+use clap::Args;
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum WaitUntil {
-    /// The new deployment's rollout COMPLETED (for blue/green, linear and canary: SUCCESSFUL,
-    /// bake time included).
-    Deployed,
-    /// Blue/green, linear and canary: production traffic is all on the new revision (the bake
-    /// is left to ECS). The rolling strategy: as `deployed`.
-    TrafficShifted,
-    /// Deployed, and the old tasks drained.
-    Stable,
-    /// Do not wait.
-    None,
-}
-
-/// `--strategy`: ECS's deployment strategies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Strategy {
-    Rolling,
-    BlueGreen,
-    Linear,
-    Canary,
-}
-
-impl Strategy {
-    /// The `DeploymentStrategy` value.
-    pub fn as_ecs(self) -> &'static str {
-        match self {
-            Strategy::Rolling => "ROLLING",
-            Strategy::BlueGreen => "BLUE_GREEN",
-            Strategy::Linear => "LINEAR",
-            Strategy::Canary => "CANARY",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CircuitBreaker {
-    Off,
-    On,
-    Rollback,
-}
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -249,6 +208,17 @@ pub struct DeployArgs {
     /// On failure or timeout, update the service back to its previous task definition and follow that.
     #[arg(long, env = "STEVEDORE_ROLLBACK")]
     pub rollback: bool,
+
+    /// After a rollback ECS makes (its circuit breaker, an alarm, a failed hook), follow it
+    /// until the previous revision runs again (full, within what is left of --timeout) or
+    /// exit at the verdict (none). Either way the exit code is 3.
+    #[arg(
+        long,
+        env = "STEVEDORE_ROLLBACK_WAIT",
+        value_enum,
+        default_value = "full"
+    )]
+    pub rollback_wait: RollbackWait,
 
     /// Run CMD with `sh -c` to check the new revision (a smoke test): once a rolling
     /// deployment completes, or (blue/green, linear, canary) when the deployment waits at its
@@ -492,31 +462,6 @@ pub struct RunTaskArgs {
     /// Time between polls.
     #[arg(long, env = "STEVEDORE_POLL_INTERVAL", default_value = "3s", value_parser = crate::ecs::poll_flag)]
     pub poll_interval: std::time::Duration,
-}
-
-/// ECS's launch types, as its API spells them (botocore's ecs model, `LaunchType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LaunchType {
-    #[value(name = "FARGATE")]
-    Fargate,
-    #[value(name = "EC2")]
-    Ec2,
-    #[value(name = "EXTERNAL")]
-    External,
-    #[value(name = "MANAGED_INSTANCES")]
-    ManagedInstances,
-}
-
-impl LaunchType {
-    /// The value ECS takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LaunchType::Fargate => "FARGATE",
-            LaunchType::Ec2 => "EC2",
-            LaunchType::External => "EXTERNAL",
-            LaunchType::ManagedInstances => "MANAGED_INSTANCES",
-        }
-    }
 }
 
 #[derive(Debug, Args)]

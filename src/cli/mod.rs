@@ -3,9 +3,11 @@
 
 mod ecr;
 mod ecs;
+mod values;
 
 pub use ecr::*;
 pub use ecs::*;
+pub use values::*;
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};

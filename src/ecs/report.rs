@@ -61,6 +61,61 @@ pub struct Record {
     /// Where the new revision's tasks answer (`http://IP:PORT`), when a check asked.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
+    /// How the rollback ECS made ended, when it made one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Rollback>,
+}
+
+/// How ECS's rollback ended, for the last line and the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum Rollback {
+    /// The previous revision runs again, rollout COMPLETED.
+    Restored {
+        to: String,
+        running: i64,
+        desired: i64,
+        seconds: u64,
+    },
+    /// The rollback deployment failed too: the service is left without a healthy revision.
+    Failed { to: String, reason: String },
+    /// `--timeout` passed with the rollback still in progress.
+    Unfinished {
+        to: String,
+        running: i64,
+        desired: i64,
+    },
+    /// `--rollback-wait none`: the rollback goes on in ECS.
+    NotFollowed { to: String },
+}
+
+impl Rollback {
+    /// The rollback's outcome, said once at the end of the verdict.
+    pub fn line(&self) -> String {
+        match self {
+            Rollback::Restored {
+                to,
+                running,
+                desired,
+                seconds,
+            } => format!("rolled back: {to} running {running}/{desired} again after {seconds} s"),
+            Rollback::Failed { to, reason } => {
+                format!(
+                    "the rollback to {to} FAILED too ({reason}): no healthy revision is running"
+                )
+            }
+            Rollback::Unfinished {
+                to,
+                running,
+                desired,
+            } => format!(
+                "the rollback to {to} had not finished at --timeout ({running}/{desired} running)"
+            ),
+            Rollback::NotFollowed { to } => {
+                format!("ECS is rolling back to {to} (not followed: --rollback-wait none)")
+            }
+        }
+    }
 }
 
 impl Default for Record {
@@ -74,6 +129,7 @@ impl Default for Record {
             diff: vec![],
             stages: vec![],
             urls: vec![],
+            rollback: None,
         }
     }
 }

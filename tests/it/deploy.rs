@@ -1017,3 +1017,96 @@ fn a_hung_call_ends_at_its_own_services_timeout_while_another_service_rolls_back
         out.stdout
     );
 }
+
+/// After ECS's circuit breaker rolls a deployment back, the deploy follows the rollback to its
+/// end: the last line says the previous revision runs again (exit 3), and the report keeps it;
+/// with `--rollback-wait none` it exits at the verdict and says the rollback goes on.
+#[test]
+fn a_breaker_rollback_is_followed_until_the_previous_revision_runs_again() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let bad = sb.push_image("app", "crash", CRASH);
+    setup(&sb, &v1, "{'enable': True, 'rollback': True}");
+    let dir = tempfile::tempdir().unwrap();
+    let report_dir = dir.path().join("report");
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--image",
+            &bad,
+            "--report",
+            report_dir.to_str().unwrap(),
+        ],
+    )
+    .run();
+    assert_eq!(out.code, 3, "{}", out.all());
+    let last = out.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "web: deployment of web:2 ROLLED BACK: deployment failed: tasks failed to start."
+        ) && last.contains("; rolled back: web:1 running 2/2 again after "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("following ECS's rollback to web:1 (deployment "),
+        "{}",
+        out.stdout
+    );
+    // Read back by boto3: the previous revision is the service's, its rollout done, 2 running.
+    let svc = service(&sb);
+    let primary = svc["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["status"] == "PRIMARY")
+        .unwrap();
+    assert!(
+        primary["taskDefinition"]
+            .as_str()
+            .unwrap()
+            .ends_with("web:1"),
+        "{svc}"
+    );
+    assert_eq!(primary["rolloutState"], "COMPLETED", "{svc}");
+    assert_eq!(
+        (
+            primary["runningCount"].as_i64(),
+            primary["desiredCount"].as_i64()
+        ),
+        (Some(2), Some(2)),
+        "{svc}"
+    );
+    let report = crate::report::valid_report(&report_dir);
+    assert_eq!(
+        report["services"][0]["rollback"]["state"], "restored",
+        "{report}"
+    );
+
+    // --rollback-wait none: the verdict at ECS's decision, the rollback left to ECS.
+    let out = deploy(
+        &sb,
+        &[
+            "--service",
+            "web",
+            "--image",
+            &bad,
+            "--rollback-wait",
+            "none",
+        ],
+    )
+    .run();
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(
+        out.stdout
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .ends_with("ECS is rolling back to web:1 (not followed: --rollback-wait none)"),
+        "{}",
+        out.stdout
+    );
+}

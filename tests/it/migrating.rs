@@ -48,7 +48,7 @@ fn the_ecr_and_ecs_pair_after_migration_runs_end_to_end() {
         ],
     );
     sb.put_role(ROLE, None, Some(&policy));
-    let files = Files::serve(&root().join("dist"));
+    let files = Files::serve(&crate::orb::dist_dir());
     let job = Job::new(&sb, orb, tmp.path(), &files);
     let checkout = tmp.path().join("project");
     project(&checkout, false);
@@ -107,7 +107,7 @@ fn the_scheduled_task_after_migration_runs_end_to_end() {
         ],
     );
     sb.put_role(ROLE, None, Some(&policy));
-    let files = Files::serve(&root().join("dist"));
+    let files = Files::serve(&crate::orb::dist_dir());
     let job = Job::new(&sb, orb, tmp.path(), &files);
     let checkout = tmp.path().join("project");
     project(&checkout, false);

@@ -7,6 +7,14 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+/// Where the release archives the orb installs are: `$STEVEDORE_TEST_DIST` (`make test` packs its
+/// debug build there), else `make dist`'s `dist/`.
+pub(crate) fn dist_dir() -> PathBuf {
+    std::env::var_os("STEVEDORE_TEST_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("dist"))
+}
+
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -197,10 +205,10 @@ impl<'a> Job<'a> {
 /// The orb packed with the archives of `make dist`, into `dir`.
 pub(crate) fn packed_orb(dir: &Path) -> PathBuf {
     let version = env!("CARGO_PKG_VERSION");
-    let sums = root().join(format!("dist/v{version}/SHA256SUMS"));
+    let sums = dist_dir().join(format!("v{version}/SHA256SUMS"));
     assert!(
         sums.exists(),
-        "{} is missing: run `make dist` first (`make test` does)",
+        "{} is missing: run `make dist` first (`make test` packs its own build)",
         sums.display()
     );
     let orb = dir.join("orb.yml");
@@ -225,7 +233,7 @@ pub(crate) fn packed_orb(dir: &Path) -> PathBuf {
 #[test]
 fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_reason() {
     let version = env!("CARGO_PKG_VERSION");
-    let dist = root().join("dist");
+    let dist = dist_dir();
     let tmp = tempfile::tempdir().unwrap();
     let orb = packed_orb(tmp.path());
 
@@ -314,7 +322,7 @@ fn per_architecture_builds_and_publish_index_run_end_to_end() {
     // The job's role holds exactly what `stevedore iam policy` renders for the repository.
     let policy = rendered(&sb, &["iam", "policy", "--repo", "multi"]);
     sb.put_role("ci", None, Some(&policy));
-    let files = Files::serve(&root().join("dist"));
+    let files = Files::serve(&dist_dir());
     let job = Job::new(&sb, orb, tmp.path(), &files);
     // Each architecture as its own job (on CircleCI an amd64 and an arm64 machine at once, each
     // with its own checkout and engine).
@@ -403,7 +411,7 @@ fn deploy_service_update_hands_the_service_parameters_to_the_deploy() {
          print(1)"
     ));
     sb.put_role("ci", None, None);
-    let files = Files::serve(&root().join("dist"));
+    let files = Files::serve(&dist_dir());
     let job = Job::new(&sb, orb, tmp.path(), &files);
     // The aws-ecs orb's desired_count and enable_circuit_breaker, as parameters of this job.
     let image = format!("image={base}");
@@ -472,7 +480,7 @@ fn build_cache_in_the_repository_is_used_by_the_next_job() {
     let sb = SandboxProc::start();
     let policy = rendered(&sb, &["iam", "policy", "--repo", "cached"]);
     sb.put_role("ci", None, Some(&policy));
-    let files = Files::serve(&root().join("dist"));
+    let files = Files::serve(&dist_dir());
     let job = Job::new(&sb, orb, tmp.path(), &files);
     let checkout = tmp.path().join("project");
     project(&checkout, false);

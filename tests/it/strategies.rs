@@ -546,7 +546,7 @@ fn the_orbs_blue_green_example_runs_end_to_end() {
     std::fs::write(&smoke, "#!/bin/sh\nset -eu\ntest \"$STEVEDORE_VERIFY_STAGE\" = POST_TEST_TRAFFIC_SHIFT\necho \"smoke test passed against $STEVEDORE_VERIFY_TEST_LISTENER_RULE\"\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&smoke, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let files = Files::serve(&root().join("dist"));
+    let files = Files::serve(&crate::orb::dist_dir());
     let job = Job::new(&sb, orb, tmp.path(), &files);
     let out = job.run_config(&config, "release", &checkout);
     let _ = std::process::Command::new("docker")

@@ -228,7 +228,7 @@ const FARGATE_WEB: &str = "ecs.create_cluster(clusterName='production')\n\
 /// push that must not change what the deploy runs.
 #[test]
 fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
-    use crate::orb::{packed_orb, project, root, Files, Job};
+    use crate::orb::{packed_orb, project, Files, Job};
     let tmp = tempfile::tempdir().unwrap();
     let orb = packed_orb(tmp.path());
     let sb = SandboxProc::start();
@@ -236,7 +236,7 @@ fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
     // the service runs an image of it.
     fargate_web(&sb);
     sb.put_role("ci", None, None);
-    let files = Files::serve(&root().join("dist"));
+    let files = Files::serve(&crate::orb::dist_dir());
     let job = Job::new(&sb, orb, tmp.path(), &files)
         .with_env("LEGACY_AWS_KEY_ID", &sb.env["AWS_ACCESS_KEY_ID"])
         .with_env("LEGACY_AWS_SECRET", &sb.env["AWS_SECRET_ACCESS_KEY"])
@@ -427,7 +427,7 @@ workflows:
 /// is put back on the revision before (boto3).
 #[test]
 fn a_deploy_checks_that_the_new_tasks_answer_on_their_public_ip_and_rolls_back_when_not() {
-    use crate::orb::{packed_orb, root, Files, Job};
+    use crate::orb::{packed_orb, Files, Job};
     let tmp = tempfile::tempdir().unwrap();
     let orb = packed_orb(tmp.path());
     let sb = SandboxProc::start_docker();
@@ -438,7 +438,7 @@ fn a_deploy_checks_that_the_new_tasks_answer_on_their_public_ip_and_rolls_back_w
         &format!("ecs.register_task_definition(family='web-migrate', requiresCompatibilities=['FARGATE'], networkMode='awsvpc', cpu='256', memory='512', containerDefinitions=[{{'name': 'migrate', 'image': {base:?}}}])\nprint(1)"),
     ));
     sb.put_role("circleci-deployer", None, None);
-    let files = Files::serve(&root().join("dist"));
+    let files = Files::serve(&crate::orb::dist_dir());
     let job = Job::new(&sb, orb, tmp.path(), &files);
     let release = config(tmp.path(), "release", RELEASE);
 

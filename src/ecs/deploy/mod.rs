@@ -1,6 +1,7 @@
 //! `stevedore deploy`: a new task-definition revision (only when something changed), the service
 //! update, and the rollout followed by its deployment id until it succeeds, fails or times out.
 
+mod aftermath;
 mod check;
 mod codedeploy;
 mod codedeploy_setup;

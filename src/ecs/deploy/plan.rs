@@ -25,6 +25,8 @@ pub struct Plan {
     pub timeout: Duration,
     pub poll: Duration,
     pub rollback: bool,
+    /// `--rollback-wait full`: a rollback ECS makes is followed to its end.
+    pub follow_rollback: bool,
     /// `--verify`: the command that checks a completed rollout (or the revision at a pause hook).
     pub verify: Option<String>,
     /// `--check-url`: the path each new task must answer.
@@ -271,6 +273,7 @@ impl Plan {
             timeout,
             poll,
             rollback: a.rollback,
+            follow_rollback: a.rollback_wait == crate::cli::RollbackWait::Full,
             verify,
             check,
             strategy: super::strategy::StrategyChange::from_args(a)?,

@@ -117,6 +117,9 @@ pub(super) async fn deploy_one(
     let mut watch = Watch::seeded(&svc);
     watch.record.diff = td_diff.clone();
     let mut result = follow(ecs, plan, service, &deployment, deadline, &mut watch).await?;
+    result =
+        super::aftermath::follow_ecs_rollback(ecs, plan, service, &deployment, result, &mut watch)
+            .await?;
     if result == DeployResult::Deployed {
         let subject = verify::Subject {
             cluster: &plan.cluster,
