@@ -6,6 +6,9 @@
 # project's CircleCI pipeline builds all four release targets on their own executors.
 # $DIST_SKIP_BUILD=1 packs binaries already built, from $DIST_TARGET_DIR (default target) into
 # $DIST_DIR (default dist): tests/orb/dist.bats does so with each kind of tar.
+# $DIST_BINARY packs that binary as this machine's target's, built by nobody here: `make test`
+# packs its one debug build (stripped) into target/test-dist for the orb's end-to-end tests,
+# rather than building the same code a second time as a static release.
 #
 # Byte-for-byte reproducible on Linux and macOS alike: the archive is written by
 # scripts/archive.py (fixed order, times, owners and modes; gzip without a timestamp), because
@@ -26,14 +29,19 @@ sha256() {
 }
 
 for target in $targets; do
-  if [ "${DIST_SKIP_BUILD:-}" != 1 ]; then
+  binary=${DIST_TARGET_DIR:-target}/$target/release/stevedore
+  if [ -n "${DIST_BINARY:-}" ]; then
+    binary=$out/.stevedore-$target
+    objcopy --strip-debug "$DIST_BINARY" "$binary"
+  elif [ "${DIST_SKIP_BUILD:-}" != 1 ]; then
     case $target in
       *-linux-musl) rustup target list --installed | grep -qx "$target" || rustup target add "$target" ;;
     esac
     cargo build --release --locked -p stevedore --target "$target"
   fi
   archive=$out/stevedore-$target.tar.gz
-  python3 scripts/archive.py "${DIST_TARGET_DIR:-target}/$target/release/stevedore" "stevedore-$target/stevedore" "$archive"
+  python3 scripts/archive.py "$binary" "stevedore-$target/stevedore" "$archive"
+  [ -z "${DIST_BINARY:-}" ] || rm -f "$binary"
   listing=$(tar -tzf "$archive")
   if [ "$listing" != "stevedore-$target/"$'\n'"stevedore-$target/stevedore" ]; then
     echo "dist: $(command -v tar) lists $archive as: $listing" >&2

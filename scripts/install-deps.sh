@@ -21,7 +21,7 @@ as_root() {
 }
 
 apt_packages=(shellcheck docker-registry skopeo apache2-utils busybox-static bats bats-assert bats-support
-  musl-tools python3-venv libarchive-tools chromium)
+  musl-tools python3-venv libarchive-tools chromium binutils)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

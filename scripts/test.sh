@@ -17,6 +17,11 @@ count() {
   while IFS= read -r line; do
     if [[ $line =~ test\ result:\ [a-zA-Z]+\.\ ([0-9]+)\ passed\;\ ([0-9]+)\ failed\;\ ([0-9]+)\ ignored ]]; then
       p=$((p + BASH_REMATCH[1])) f=$((f + BASH_REMATCH[2])) i=$((i + BASH_REMATCH[3]))
+    elif [[ $line =~ Summary\ \[.*\]\ [0-9]+\ tests?\ run:\ ([0-9]+)\ passed ]]; then
+      # cargo-nextest's summary: "N tests run: P passed (S slow), F failed, K skipped"
+      p=$((p + BASH_REMATCH[1]))
+      [[ $line =~ ,\ ([0-9]+)\ failed ]] && f=$((f + BASH_REMATCH[1]))
+      [[ $line =~ ,\ ([0-9]+)\ timed\ out ]] && f=$((f + BASH_REMATCH[1]))
     elif [[ $line =~ ^([0-9]+)\ tests?,\ ([0-9]+)\ failures? ]]; then
       p=$((p + BASH_REMATCH[1] - BASH_REMATCH[2])) f=$((f + BASH_REMATCH[2]))
     elif [[ $line =~ ^ok\ [0-9]+\  ]]; then
@@ -56,19 +61,36 @@ stage() {
   fi
 }
 
+# Each binary is built once, in the debug profile: the tests run it, and the orb's end-to-end
+# tests install it from an archive packed as a release's (target/test-dist); the static release
+# build is `make dist`'s (and the demo's), not the tests'.
+test_dist=$PWD/target/test-dist
+# The integration tests wait on sandboxes and child processes more than they compute: more
+# at once than there are cores, each in its own process (cargo-nextest).
+threads=${STEVEDORE_TEST_THREADS:-8}
+# run_tests on|off CARGO-ARGS…: the tests, with the sandbox's tasks as containers or simulated.
+# shellcheck disable=SC2317 # called through `stage`
+run_tests() {
+  export STEVEDORE_SANDBOX_DOCKER=$1 STEVEDORE_TEST_DIST=$test_dist
+  shift
+  if [ -x .venv/bin/cargo-nextest ]; then
+    .venv/bin/cargo-nextest nextest run --no-fail-fast --test-threads "$threads" "$@"
+  else
+    cargo test "$@" # no cargo-nextest wheel for this machine: one process, a thread per core
+  fi
+}
 stage lint make --no-print-directory lint
+stage build cargo build --workspace --all-targets
+stage test-dist env DIST_BINARY=target/debug/stevedore DIST_DIR="$test_dist" bash scripts/dist.sh
 stage orb-check make --no-print-directory orb-check
-stage dist make --no-print-directory dist
-stage build cargo build --workspace
-stage unit+integration env STEVEDORE_SANDBOX_DOCKER=off cargo test --workspace --all-targets
+stage unit+integration run_tests off --workspace --all-targets
 if docker info >/dev/null 2>&1; then
-  stage docker-scenarios env STEVEDORE_SANDBOX_DOCKER=on cargo test -p stevedore-sandbox --test it scenarios
+  stage docker-scenarios run_tests on -p stevedore-sandbox --test it scenarios
 else
   summary+=("$(printf '%-18s skipped: no Docker engine answers docker info (tasks were simulated only)' docker-scenarios)")
 fi
-
 echo
 echo "== make test: summary"
 printf '%s\n' "${summary[@]}"
-echo "all stages: $passed passed, $failed failed"
+echo "all stages: $passed passed, $failed failed, in $((SECONDS / 60)) min $((SECONDS % 60)) s"
 exit "$status"
