@@ -67,25 +67,30 @@ stage() {
 test_dist=$PWD/target/test-dist
 # The integration tests wait on sandboxes and child processes more than they compute: more
 # at once than there are cores, each in its own process (cargo-nextest).
-threads=${STEVEDORE_TEST_THREADS:-8}
-# run_tests on|off CARGO-ARGS…: the tests, with the sandbox's tasks as containers or simulated.
+threads=${STEVEDORE_TEST_THREADS:-16}
+# run_tests on|off all|scenarios: every test, or the sandbox's scenarios, with the sandbox's
+# tasks run as containers (on) or simulated (off).
 # shellcheck disable=SC2317 # called through `stage`
 run_tests() {
   export STEVEDORE_SANDBOX_DOCKER=$1 STEVEDORE_TEST_DIST=$test_dist
-  shift
   if [ -x .venv/bin/cargo-nextest ]; then
-    .venv/bin/cargo-nextest nextest run --no-fail-fast --test-threads "$threads" "$@"
+    # The scenarios by a filter over the same build, not by package (which would rebuild it).
+    local only=()
+    [ "$2" = scenarios ] && only=(-E 'package(stevedore-sandbox) & binary(it) & test(scenarios)')
+    .venv/bin/cargo-nextest nextest run --no-fail-fast --test-threads "$threads" --workspace --all-targets "${only[@]}"
+  elif [ "$2" = scenarios ]; then
+    cargo test -p stevedore-sandbox --test it scenarios # no cargo-nextest wheel for this machine
   else
-    cargo test "$@" # no cargo-nextest wheel for this machine: one process, a thread per core
+    cargo test --workspace --all-targets
   fi
 }
 stage lint make --no-print-directory lint
 stage build cargo build --workspace --all-targets
 stage test-dist env DIST_BINARY=target/debug/stevedore DIST_DIR="$test_dist" bash scripts/dist.sh
 stage orb-check make --no-print-directory orb-check
-stage unit+integration run_tests off --workspace --all-targets
+stage unit+integration run_tests off all
 if docker info >/dev/null 2>&1; then
-  stage docker-scenarios run_tests on -p stevedore-sandbox --test it scenarios
+  stage docker-scenarios run_tests on scenarios
 else
   summary+=("$(printf '%-18s skipped: no Docker engine answers docker info (tasks were simulated only)' docker-scenarios)")
 fi
