@@ -168,14 +168,25 @@ impl EventWatch {
             .map(|e| e.lifecycle_event_name.clone())
             .collect()
     }
+}
 
-    /// The lifecycle event in progress, for heartbeats.
-    pub fn current<'a>(&self, target: &'a EcsTarget) -> Option<&'a str> {
-        target
-            .lifecycle_events
-            .iter()
-            .find(|e| e.status.as_deref() == Some("InProgress"))
-            .map(|e| e.lifecycle_event_name.as_str())
+/// Where a deployment is, for its heartbeat: the lifecycle event in progress; once every event
+/// succeeded, the termination wait (the original task set kept until it ends); between two
+/// events, after the last one that succeeded; before any began, waiting for the first.
+pub fn phase(target: &EcsTarget) -> String {
+    let events = &target.lifecycle_events;
+    let succeeded = |e: &&LifecycleEvent| e.status.as_deref() == Some("Succeeded");
+    if let Some(e) = events
+        .iter()
+        .find(|e| e.status.as_deref() == Some("InProgress"))
+    {
+        e.lifecycle_event_name.clone()
+    } else if !events.is_empty() && events.iter().all(|e| succeeded(&e)) {
+        "the termination wait: every lifecycle event succeeded".into()
+    } else if let Some(e) = events.iter().rev().find(succeeded) {
+        format!("after {}", e.lifecycle_event_name)
+    } else {
+        "waiting for its first lifecycle event".into()
     }
 }
 
@@ -251,6 +262,34 @@ mod tests {
     }
 
     #[test]
+    fn the_heartbeat_names_the_termination_wait_once_every_event_succeeded() {
+        let events = |statuses: &[&str]| {
+            let names = ["BeforeInstall", "Install", "AllowTraffic"];
+            let list: Vec<_> = names
+                .iter()
+                .zip(statuses)
+                .map(|(n, s)| json!({"lifecycleEventName": n, "status": s}))
+                .collect();
+            phase(&target(
+                json!({"status": "InProgress", "lifecycleEvents": list}),
+            ))
+        };
+        assert_eq!(
+            events(&["Pending", "Pending", "Pending"]),
+            "waiting for its first lifecycle event"
+        );
+        assert_eq!(events(&["Succeeded", "InProgress", "Pending"]), "Install");
+        assert_eq!(
+            events(&["Succeeded", "Succeeded", "Pending"]),
+            "after Install"
+        );
+        assert_eq!(
+            events(&["Succeeded", "Succeeded", "Succeeded"]),
+            "the termination wait: every lifecycle event succeeded"
+        );
+    }
+
+    #[test]
     fn each_event_is_said_once_as_it_begins_and_ends_with_traffic_as_it_moves() {
         let mut w = EventWatch::default();
         let t1 = target(json!({"status": "InProgress", "lifecycleEvents": [
@@ -263,7 +302,7 @@ mod tests {
             vec!["BeforeInstall succeeded in 0.5 s", "Install began"]
         );
         assert_eq!(w.observe(&t1), Vec::<String>::new());
-        assert_eq!(w.current(&t1), Some("Install"));
+        assert_eq!(phase(&t1), "Install");
         assert_eq!(w.begun(&t1), vec!["BeforeInstall", "Install"]);
         assert!(w.begun(&t1).is_empty());
         let t2 = target(json!({"status": "InProgress", "lifecycleEvents": [

@@ -403,9 +403,10 @@ fn observe(
     if !lines.is_empty() {
         heartbeat.said(Instant::now());
     } else if heartbeat.due(Instant::now()) {
-        let at = target
-            .and_then(|t| events.current(t))
-            .unwrap_or("its first lifecycle event");
+        let at = target.map_or_else(
+            || "waiting for its first lifecycle event".to_string(),
+            crate::codedeploy::events::phase,
+        );
         say(
             plan,
             f.service,
