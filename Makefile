@@ -24,7 +24,7 @@ orb: dist
 # The orb's checks: review rules, the SchemaStore CircleCI schema (packed orb and our own
 # config), yamllint, and the scripts' bats tests (which run the scripts with the debug helper).
 orb-check: deps
-	cargo build -p stevedore
+	cargo build --workspace --all-targets
 	$(PY) scripts/orbtool.py review
 	$(PY) scripts/orbtool.py review-config .circleci/config.yml .circleci/test-deploy.yml docs/migrating/*.yml
 	$(PY) scripts/orbtool.py pack --version $(VERSION) -o target/orb-check.yml

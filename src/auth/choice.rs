@@ -9,17 +9,7 @@
 use crate::error::usage;
 use anyhow::Result;
 
-/// `--credentials` (`STEVEDORE_CREDENTIALS`, the orb's `credentials`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Mode {
-    /// A named role with the OIDC token when there is one; access keys when no role is named.
-    #[default]
-    Auto,
-    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (to assume the role with, when one is named).
-    Keys,
-    /// The job's OIDC token, exchanged for the named role's credentials.
-    Oidc,
-}
+pub use crate::cli::CredentialsMode as Mode;
 
 /// What the job has to authenticate with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

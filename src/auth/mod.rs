@@ -4,7 +4,6 @@
 mod choice;
 pub mod oidc;
 
-pub use choice::Mode as CredentialsMode;
 use choice::Source;
 
 use crate::aws::credentials::{Reassume, Refreshing};
@@ -36,17 +35,6 @@ const MAX_ATTEMPTS: u32 = 4;
 pub enum ExportTarget {
     BashEnv(PathBuf),
     Profile(String),
-}
-
-/// A session duration, as clap reads `--duration`: the CLI's one duration grammar
-/// ([`validate::duration`]), whole seconds from 900 s to 12 h (what STS allows).
-pub fn parse_duration(text: &str) -> std::result::Result<i32, String> {
-    let d = validate::duration(text).map_err(|e| format!("{e} (STEVEDORE_SESSION_DURATION)"))?;
-    let secs = d.as_secs();
-    if !(900..=43_200).contains(&secs) || d.subsec_nanos() != 0 {
-        return Err(format!("'{text}' is outside 15m to 12h, what STS allows in whole seconds (the role's maximum session duration may be lower) (STEVEDORE_SESSION_DURATION)"));
-    }
-    Ok(secs as i32)
 }
 
 /// The role to assume: `--role-arn`, else `AWS_ROLE_ARN`, else `--role-name` in `AWS_ACCOUNT_ID`.
@@ -529,16 +517,16 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("3600"), Ok(3600));
-        assert_eq!(parse_duration("1h"), Ok(3600));
-        assert_eq!(parse_duration("45m"), Ok(2700));
-        assert_eq!(parse_duration("900s"), Ok(900));
-        assert!(parse_duration("10m")
+        assert_eq!(crate::cli::session_duration("3600"), Ok(3600));
+        assert_eq!(crate::cli::session_duration("1h"), Ok(3600));
+        assert_eq!(crate::cli::session_duration("45m"), Ok(2700));
+        assert_eq!(crate::cli::session_duration("900s"), Ok(900));
+        assert!(crate::cli::session_duration("10m")
             .unwrap_err()
             .contains("outside 15m to 12h"));
-        assert!(parse_duration("1000.5s").is_err());
-        assert!(parse_duration("13h").is_err());
-        assert!(parse_duration("soon")
+        assert!(crate::cli::session_duration("1000.5s").is_err());
+        assert!(crate::cli::session_duration("13h").is_err());
+        assert!(crate::cli::session_duration("soon")
             .unwrap_err()
             .contains("not a duration"));
     }

@@ -366,7 +366,7 @@ pub struct AuthArgs {
     pub session_name: Option<String>,
 
     /// How long the credentials last: seconds, or with a unit (900s, 45m, 1h); 15 min to 12 h.
-    #[arg(long, env = "STEVEDORE_SESSION_DURATION", default_value = "1h", value_parser = crate::auth::parse_duration)]
+    #[arg(long, env = "STEVEDORE_SESSION_DURATION", default_value = "1h", value_parser = values::session_duration)]
     pub duration: i32,
 
     /// Write the credentials to this profile of the AWS shared files instead of $BASH_ENV.
@@ -384,7 +384,7 @@ pub struct AuthArgs {
     /// Which credentials to use. auto: a named role with the OIDC token when there is one, the
     /// access keys when no role is named (a context brings a token even to jobs that use keys).
     #[arg(long, env = "STEVEDORE_CREDENTIALS", value_enum, default_value_t)]
-    pub credentials: crate::auth::CredentialsMode,
+    pub credentials: CredentialsMode,
 }
 
 #[derive(Debug, Args)]

@@ -79,3 +79,26 @@ pub enum RollbackWait {
     /// Exit at the verdict; the rollback goes on in ECS.
     None,
 }
+
+/// `--credentials` (`STEVEDORE_CREDENTIALS`, the orb's `credentials`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum CredentialsMode {
+    /// A named role with the OIDC token when there is one; access keys when no role is named.
+    #[default]
+    Auto,
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (to assume the role with, when one is named).
+    Keys,
+    /// The job's OIDC token, exchanged for the named role's credentials.
+    Oidc,
+}
+
+/// `--session-duration` as clap reads it: the CLI's one duration grammar, within what STS allows.
+pub fn session_duration(text: &str) -> std::result::Result<i32, String> {
+    let d =
+        crate::validate::duration(text).map_err(|e| format!("{e} (STEVEDORE_SESSION_DURATION)"))?;
+    let secs = d.as_secs();
+    if !(900..=43_200).contains(&secs) || d.subsec_nanos() != 0 {
+        return Err(format!("'{text}' is outside 15m to 12h, what STS allows in whole seconds (the role's maximum session duration may be lower) (STEVEDORE_SESSION_DURATION)"));
+    }
+    Ok(secs as i32)
+}

@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod diff;
 pub mod hooks;
 pub mod logs;
+pub mod record;
 pub mod report;
 pub mod run_task;
 pub mod stages;

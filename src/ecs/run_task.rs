@@ -348,7 +348,7 @@ async fn wait_for_stop(
             println!("task {id}: still {status}");
         }
         if status == "STOPPED" {
-            println!("{}", super::wait::stopped_task_line(&t));
+            println!("{}", super::record::stopped_task_line(&t));
             let c = t.containers.iter().find(|c| c.name == container);
             return match c.and_then(|c| c.exit_code) {
                 Some(0) => Ok(()),

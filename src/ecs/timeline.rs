@@ -1,7 +1,7 @@
 //! The report's SVG timeline: task counts per deployment over time, the lifecycle stages of a
 //! blue/green, linear or canary deployment as bands, events and stops as marks, the verdict.
 
-use super::report::{esc, Sample, ServiceReport};
+use super::record::{Sample, ServiceReport};
 use std::fmt::Write as _;
 
 /// Colours per deployment, in order of appearance (the new revision first).
@@ -217,4 +217,12 @@ fn marks(svg: &mut String, sc: &Scale, s: &ServiceReport) {
         sc.top + 10.0,
         esc(&s.result.to_uppercase())
     );
+}
+
+/// Text escaped for HTML and SVG.
+pub(super) fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

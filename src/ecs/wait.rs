@@ -1,7 +1,7 @@
 //! Following one deployment: what a DescribeServices answer says about it, and what is new since
 //! the last poll. Pure functions; the polling loop lives in `deploy`.
 
-use crate::ecs::api::{RolloutState, Service, Task};
+use crate::ecs::api::{RolloutState, Service};
 use std::collections::HashSet;
 
 /// What the service says about the deployment being followed.
@@ -121,33 +121,6 @@ pub fn failure_event(service: &Service, id: &str) -> Option<String> {
             .split_once(&marker)
             .map(|(_, why)| format!("deployment failed: {why}"))
     })
-}
-
-/// One line for a stopped task: its reason and the exit codes of its containers.
-pub fn stopped_task_line(task: &Task) -> String {
-    let reason = task.stopped_reason.as_deref().unwrap_or("stopped");
-    let code = task
-        .stop_code
-        .as_deref()
-        .map(|c| format!(" [{c}]"))
-        .unwrap_or_default();
-    let exits: Vec<String> = task
-        .containers
-        .iter()
-        .map(|c| {
-            let name = if c.name.is_empty() { "?" } else { &c.name };
-            match (c.exit_code, c.reason.as_deref()) {
-                (Some(x), _) => format!("{name} exited {x}"),
-                (None, Some(r)) => format!("{name}: {r}"),
-                (None, None) => format!("{name}: no exit code"),
-            }
-        })
-        .collect();
-    format!(
-        "task {} stopped{code}: {reason} ({})",
-        task.id(),
-        exits.join("; ")
-    )
 }
 
 /// When a quiet wait should say it is still waiting: CircleCI ends a step after 10 minutes
@@ -298,13 +271,6 @@ mod tests {
             Some("deployment failed: tasks failed to start.")
         );
         assert_eq!(failure_event(&s, "ecs-svc/8"), None);
-    }
-
-    #[test]
-    fn stopped_task_lines() {
-        let t: Task = serde_json::from_value(json!({"taskArn": "arn:aws:ecs:r:1:task/c/abc", "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
-            "containers": [{"name": "web", "exitCode": 3}, {"name": "log", "reason": "CannotPullContainerError: nope"}]})).unwrap();
-        assert_eq!(stopped_task_line(&t), "task abc stopped [EssentialContainerExited]: Essential container in task exited (web exited 3; log: CannotPullContainerError: nope)");
     }
 
     #[test]

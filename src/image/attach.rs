@@ -208,7 +208,7 @@ pub async fn after_docker_push(
     if extras.is_empty() {
         return Ok(());
     }
-    let (reg, _, path) = super::push::open_repository(settings, public, repo).await?;
+    let (reg, _, path) = super::repository::open_repository(settings, public, repo).await?;
     let top = reg.get_manifest(&path, digest).await?;
     let pushed = Pushed::new(&path, reference, &top);
     let prepared = prepare(extras, settings, &pushed).await?;

@@ -1,8 +1,6 @@
 //! The Docker engine's side of a push: `docker save` of a local image for stevedore to read, or
 //! `docker tag` + `docker push` when the daemon is to push it itself (`--via docker`).
 
-use super::attach;
-use super::push::{outputs_of, PushPlan};
 use crate::config::Settings;
 use crate::ecr;
 use crate::error::usage;
@@ -34,12 +32,16 @@ pub(super) fn docker_save(name: &str) -> Result<(tempfile::TempDir, std::path::P
     Ok((dir, path))
 }
 
-/// `stevedore push`.
-/// `docker tag` + `docker push` for those who want the daemon to push.
-pub(super) async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<()> {
-    let (public, tags) = (plan.public, &plan.tags);
+/// `docker tag` + `docker push` of image `name` as each of `tags` in `repo`, for those who want
+/// the daemon to push: the repository's reference and the digest pushed.
+pub(super) async fn via_docker(
+    settings: &Settings,
+    (public, repo): (bool, &str),
+    tags: &[String],
+    name: &str,
+) -> Result<(String, String)> {
     let auth = ecr::login::registry_auth(settings, public).await?;
-    let path = ecr::repository_path(settings, public, &plan.repo)?;
+    let path = ecr::repository_path(settings, public, repo)?;
     let reference = format!("{}/{path}", auth.host);
     ecr::docker_login(&auth)?;
     let mut digest = String::new();
@@ -72,7 +74,5 @@ pub(super) async fn via_docker(settings: &Settings, plan: &PushPlan, name: &str)
         }
         println!("pushed {target} with docker ({digest})");
     }
-    let repo = &plan.repo;
-    attach::after_docker_push(settings, &plan.extras, public, repo, &reference, &digest).await?;
-    outputs_of(plan, &reference, &digest)
+    Ok((reference, digest))
 }

@@ -12,7 +12,7 @@ pub async fn all_tags_exist(
     repo: &str,
     tags: &[String],
 ) -> Result<bool> {
-    let (reg, host, path) = super::push::open_repository(settings, public, repo).await?;
+    let (reg, host, path) = super::repository::open_repository(settings, public, repo).await?;
     let mut all = true;
     for t in tags {
         match reg.manifest_digest(&path, t).await? {

@@ -298,7 +298,7 @@ pub async fn run(settings: &Settings, a: IndexArgs) -> Result<()> {
     } else {
         (plan.repo.clone(), settings.require_region()?.to_string())
     };
-    let (reg, host) = push::open_registry(plan.public, &region).await?;
+    let (reg, host) = super::repository::open_registry(plan.public, &region).await?;
     let reference = format!("{host}/{path}");
 
     let mut reads = tokio::task::JoinSet::new();

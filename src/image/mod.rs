@@ -12,6 +12,7 @@ pub mod progress;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod repository;
 pub mod retag;
 pub mod source;
 pub mod wire;

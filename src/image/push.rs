@@ -8,7 +8,7 @@ use super::registry::{self, BlobOutcome, Registry};
 use super::source::{self, Image, Source};
 use crate::cli::PushArgs;
 use crate::config::{self, Settings};
-use crate::ecr::{self, RegistryAuth};
+use crate::ecr;
 use crate::error::usage;
 use crate::units;
 use crate::validate;
@@ -151,7 +151,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         via_daemon: true,
     } = &plan.input
     {
-        return engine::via_docker(settings, &plan, name).await;
+        return pushed_by_docker(settings, &plan, name).await;
     }
     // The files written at the end are checked before the upload starts.
     if let Some(p) = &plan.output_file {
@@ -167,7 +167,7 @@ pub async fn run(settings: &Settings, a: PushArgs) -> Result<()> {
         Some(al) => format!("{al}/{}", plan.repo),
         None => plan.repo.clone(),
     };
-    let (reg, host) = open_registry(public, &region).await?;
+    let (reg, host) = super::repository::open_registry(public, &region).await?;
     let reference = format!("{host}/{path}");
 
     // One round of HEADs, concurrently: what each tag names now, and whether the manifest is
@@ -317,50 +317,6 @@ async fn platforms_of(
     };
     let cfg: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     Ok((Platform::of_config(&cfg).into_iter().collect(), false))
-}
-
-/// A registry client for the private registry of `region` or ECR Public, with its token and a
-/// way to renew it; and the registry's host.
-/// The registry of a repository (private ECR in the settings' region, or ECR Public), its
-/// host, and the repository's path there (ECR Public's begins with the alias).
-pub(crate) async fn open_repository(
-    settings: &Settings,
-    public: bool,
-    repo: &str,
-) -> Result<(Arc<Registry>, String, String)> {
-    let region = if public {
-        config::ECR_PUBLIC_REGION.to_string()
-    } else {
-        settings.require_region()?.to_string()
-    };
-    let path = crate::ecr::repository_path(settings, public, repo)?;
-    let (reg, host) = open_registry(public, &region).await?;
-    Ok((reg, host, path))
-}
-
-pub(crate) async fn open_registry(public: bool, region: &str) -> Result<(Arc<Registry>, String)> {
-    let region = region.to_string();
-    let auth = if public {
-        ecr::public_auth().await?
-    } else {
-        ecr::private_auth(&region).await?
-    };
-    let refresh: registry::Refresh = {
-        let region = region.clone();
-        Arc::new(move || {
-            let region = region.clone();
-            Box::pin(async move {
-                let fresh: RegistryAuth = if public {
-                    ecr::public_auth().await?
-                } else {
-                    ecr::private_auth(&region).await?
-                };
-                Ok(fresh.basic())
-            })
-        })
-    };
-    let reg = Arc::new(Registry::new(&auth.host, auth.basic(), Some(refresh))?);
-    Ok((reg, auth.host))
 }
 
 /// Which blobs the registry has already (HEAD each, concurrently).
@@ -562,7 +518,16 @@ async fn remote_image(region: &str, from: &str) -> Result<(Image, Arc<Registry>,
     Ok((Image::remote(blobs, children, top, work), src, repo))
 }
 
-pub(super) fn outputs_of(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
+/// `--via docker`: the daemon pushes; then the signature and attestations, and the outputs.
+async fn pushed_by_docker(settings: &Settings, plan: &PushPlan, name: &str) -> Result<()> {
+    let (public, repo) = (plan.public, plan.repo.as_str());
+    let (reference, digest) =
+        engine::via_docker(settings, (public, repo), &plan.tags, name).await?;
+    attach::after_docker_push(settings, &plan.extras, public, repo, &reference, &digest).await?;
+    outputs_of(plan, &reference, &digest)
+}
+
+fn outputs_of(plan: &PushPlan, reference: &str, digest: &str) -> Result<()> {
     crate::export::image_outputs(
         matches!(plan.input, Input::From(_)),
         plan.bash_env.as_deref(),

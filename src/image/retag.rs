@@ -16,7 +16,7 @@ pub async fn run(settings: &Settings, a: TagArgs) -> Result<()> {
     }
     crate::validate::repository_name(&a.target.repo).map_err(|e| usage!("--repo: {e}"))?;
     let (reg, host, path) =
-        super::push::open_repository(settings, a.target.public, &a.target.repo).await?;
+        super::repository::open_repository(settings, a.target.public, &a.target.repo).await?;
     let manifest = match reg.find_manifest(&path, source).await? {
         Ok(m) => m,
         Err(body) => {

@@ -86,7 +86,7 @@ pub async fn locate(image: &str, region: &str) -> Result<Located> {
     } else {
         region
     };
-    let (reg, ecr_host) = crate::image::push::open_registry(public, region).await?;
+    let (reg, ecr_host) = crate::image::repository::open_registry(public, region).await?;
     if ecr_host != host {
         return Err(usage!(
             "{image} is not in this account's ECR ({ecr_host}) or ECR Public: only those can be verified"

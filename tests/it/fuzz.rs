@@ -106,7 +106,7 @@ proptest! {
         if let Ok(d) = stevedore::ecs::poll_flag(&s) {
             prop_assert!(d >= stevedore::ecs::MIN_POLL && d <= stevedore::ecs::MAX_POLL);
         }
-        if let Ok(secs) = stevedore::auth::parse_duration(&s) {
+        if let Ok(secs) = stevedore::cli::session_duration(&s) {
             prop_assert!((900..=43_200).contains(&secs));
         }
     }

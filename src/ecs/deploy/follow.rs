@@ -181,7 +181,7 @@ pub(super) async fn report_stopped(
         if !t.task_arn.is_empty() {
             watch.seen_stopped.insert(t.task_arn.clone());
         }
-        say(plan, service, &wait::stopped_task_line(t));
+        say(plan, service, &crate::ecs::record::stopped_task_line(t));
         watch.record.stopped(t);
         log_tail(ecs, plan, service, t, watch).await;
     }
