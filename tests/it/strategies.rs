@@ -384,7 +384,10 @@ fn verify_at_the_pause_hook_continues_or_rolls_back() {
 
 #[test]
 fn a_waiting_pause_hook_is_continued_from_a_later_step() {
-    let (sb, v2) = with_service("'strategy': 'BLUE_GREEN', 'lifecycleHooks': [{'targetType': 'PAUSE', 'lifecycleStages': ['POST_SCALE_UP']}]");
+    // A bake of 10 minutes (30 s at the sandbox's speed) keeps the deployment in progress after
+    // the hook is continued, so the rollback below finds it under any load (without it the
+    // deployment could end in between).
+    let (sb, v2) = with_service("'strategy': 'BLUE_GREEN', 'bakeTimeInMinutes': 10, 'lifecycleHooks': [{'targetType': 'PAUSE', 'lifecycleStages': ['POST_SCALE_UP']}]");
     // Nothing waits yet: continue says so, exit 2.
     let early = stevedore(&["continue", "--cluster", "c1", "--service", "web"])
         .sandbox(&sb, true)
