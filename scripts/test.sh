@@ -67,7 +67,7 @@ stage() {
 test_dist=$PWD/target/test-dist
 # The integration tests wait on sandboxes and child processes more than they compute: more
 # at once than there are cores, each in its own process (cargo-nextest).
-threads=${STEVEDORE_TEST_THREADS:-16}
+threads=${STEVEDORE_TEST_THREADS:-8}
 # run_tests on|off all|scenarios: every test, or the sandbox's scenarios, with the sandbox's
 # tasks run as containers (on) or simulated (off).
 # shellcheck disable=SC2317 # called through `stage`
