@@ -224,11 +224,7 @@ fn in_docker_mode_run_task_prints_what_the_real_container_printed() {
     let sb = SandboxProc::start_docker();
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy("/bin/busybox", dir.path().join("busybox")).expect("busybox-static (make deps)");
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sh\", \"-c\", \"for i in $(/bin/busybox seq 1 500); do echo line $i; done; exit 4\"]\n",
-    )
-    .unwrap();
+    scratch_dockerfile(dir.path(), "COPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sh\", \"-c\", \"for i in $(/bin/busybox seq 1 500); do echo line $i; done; exit 4\"]\n");
     let local = format!("stevedore-logs-test:{}", std::process::id());
     let built = Command::new("docker")
         .args(["build", "-q", "-t", &local])

@@ -5,22 +5,9 @@
 use crate::harness::*;
 use crate::orb::{packed_orb, project, root, Files, Job};
 use serde_json::json;
-use std::process::Command;
 
 const ROLE: &str = "circleci-deployer";
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-/// Remove the image the job's `docker build` left in this machine's engine.
-fn remove_built(repo: &str) {
-    let _ = Command::new("docker")
-        .args([
-            "image",
-            "rm",
-            "--force",
-            &format!("stevedore-build-{repo}:42"),
-        ])
-        .output();
-}
 
 #[test]
 fn the_ecr_and_ecs_pair_after_migration_runs_end_to_end() {
@@ -57,7 +44,7 @@ fn the_ecr_and_ecs_pair_after_migration_runs_end_to_end() {
         "release",
         &checkout,
     );
-    remove_built("app");
+    job.forget_built(&["app"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stdout
@@ -116,7 +103,7 @@ fn the_scheduled_task_after_migration_runs_end_to_end() {
         "release",
         &checkout,
     );
-    remove_built("nightly-report");
+    job.forget_built(&["nightly-report"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stdout

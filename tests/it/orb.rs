@@ -73,11 +73,12 @@ pub(crate) fn project(dir: &Path, crash: bool) {
     } else {
         ""
     };
-    std::fs::write(
-        dir.join("Dockerfile"),
-        format!("FROM scratch\nCOPY busybox /bin/busybox\n{labels}CMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n"),
-    )
-    .unwrap();
+    scratch_dockerfile(
+        dir,
+        &format!(
+            "COPY busybox /bin/busybox\n{labels}CMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n"
+        ),
+    );
 }
 
 pub(crate) struct Job<'a> {
@@ -86,6 +87,9 @@ pub(crate) struct Job<'a> {
     orb: PathBuf,
     home: PathBuf,
     files: &'a Files,
+    /// `CIRCLE_BUILD_NUM`, which names the image the job's `docker build` tags locally: a number
+    /// of this job's own, as tests building in parallel share this machine's engine.
+    pub(crate) build_num: u64,
     /// Variables the project (or a context) adds to every job.
     extra: Vec<(String, String)>,
 }
@@ -99,6 +103,7 @@ impl<'a> Job<'a> {
             orb,
             home: tmp.join("home"),
             files,
+            build_num: unique_number(),
             extra: vec![],
         };
         std::fs::create_dir_all(&job.home).unwrap();
@@ -109,6 +114,20 @@ impl<'a> Job<'a> {
     pub(crate) fn with_env(mut self, name: &str, value: &str) -> Job<'a> {
         self.extra.push((name.into(), value.into()));
         self
+    }
+
+    /// The local tag the orb's build of `repo` gives its image (`stevedore-build-<repo>:<num>`).
+    pub(crate) fn built(&self, repo: &str) -> String {
+        format!("stevedore-build-{repo}:{}", self.build_num)
+    }
+
+    /// Remove the images the jobs' `docker build` of these repositories left in this machine's
+    /// engine (on CircleCI the remote engine goes with the job), so test runs do not fill it.
+    pub(crate) fn forget_built(&self, repos: &[&str]) {
+        let _ = Command::new("docker")
+            .args(["image", "rm", "--force"])
+            .args(repos.iter().map(|r| self.built(r)))
+            .output();
     }
 
     /// Run `build_push_and_deploy` with a clean environment: what CircleCI gives a job, the
@@ -128,11 +147,7 @@ impl<'a> Job<'a> {
             "verify=test \"$STEVEDORE_VERIFY_SERVICE\" = web".into(),
         ];
         let out = self.run_job("build_push_and_deploy", checkout, &params);
-        // The job's `docker build` tagged its image locally (on CircleCI the remote engine goes
-        // with the job); remove it so test runs do not fill this machine's engine.
-        let _ = Command::new("docker")
-            .args(["image", "rm", "--force", "stevedore-build-app:42"])
-            .output();
+        self.forget_built(&["app"]);
         out
     }
 
@@ -179,7 +194,7 @@ impl<'a> Job<'a> {
             .env("HOME", &self.home)
             .env("CIRCLE_OIDC_TOKEN_V2", &self.token)
             .env("CIRCLE_SHA1", "0123456789abcdef0123456789abcdef01234567")
-            .env("CIRCLE_BUILD_NUM", "42")
+            .env("CIRCLE_BUILD_NUM", self.build_num.to_string())
             .env("CIRCLE_PROJECT_REPONAME", "demo");
         for (k, v) in &self.sb.env {
             let admin =
@@ -284,7 +299,7 @@ fn build_push_and_deploy_runs_end_to_end_and_a_crashing_image_fails_with_the_rea
     let image = image.as_str().unwrap();
     assert!(image.contains("/app@sha256:"), "the service runs {image}");
     let tags = sb.boto3("print(json.dumps(sorted(t for i in ecr.describe_images(repositoryName='app')['imageDetails'] for t in i.get('imageTags', []))))");
-    assert_eq!(tags, json!(["42", "v1"]));
+    assert_eq!(tags, json!([job.build_num.to_string(), "v1"]));
     let lifecycle = sb.boto3("print(json.dumps(json.loads(ecr.get_lifecycle_policy(repositoryName='app')['lifecyclePolicyText'])['rules'][0]['selection']['countNumber']))");
     assert_eq!(lifecycle, json!(5));
 
@@ -356,9 +371,7 @@ fn per_architecture_builds_and_publish_index_run_end_to_end() {
                 "role_name=ci".into(),
             ],
         );
-        let _ = Command::new("docker")
-            .args(["image", "rm", "--force", "stevedore-build-multi:42"])
-            .output();
+        job.forget_built(&["multi"]);
         assert_eq!(out.code, 0, "{arch}: {}", out.all());
     }
     // publish_index checks nothing out: an empty working directory.
@@ -485,21 +498,11 @@ fn build_cache_in_the_repository_is_used_by_the_next_job() {
     let checkout = tmp.path().join("project");
     project(&checkout, false);
     let nonce = format!("{}-{}", std::process::id(), free_port());
-    std::fs::write(
-        checkout.join("Dockerfile"),
-        format!("FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {nonce} > /deps\"]\nCOPY app /app\n"),
-    )
-    .unwrap();
+    scratch_dockerfile(&checkout, &format!("COPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo {nonce} > /deps\"]\nCOPY app /app\n"));
     let cache_ref = format!("{}/cached:buildcache", sb.env["STEVEDORE_SANDBOX_REGISTRY"]);
     let forget = || {
         let _ = Command::new("docker")
-            .args([
-                "image",
-                "rm",
-                "--force",
-                "stevedore-build-cached:42",
-                &cache_ref,
-            ])
+            .args(["image", "rm", "--force", &job.built("cached"), &cache_ref])
             .output();
     };
     let mut outs = vec![];

@@ -552,9 +552,7 @@ fn the_orbs_blue_green_example_runs_end_to_end() {
     let files = Files::serve(&crate::orb::dist_dir());
     let job = Job::new(&sb, orb, tmp.path(), &files);
     let out = job.run_config(&config, "release", &checkout);
-    let _ = std::process::Command::new("docker")
-        .args(["image", "rm", "--force", "stevedore-build-web:42"])
-        .output();
+    job.forget_built(&["web"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let text = &out.stdout;
     assert!(text.contains("smoke test passed against arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/1/4/5"), "{text}");

@@ -245,18 +245,14 @@ fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
     project(&checkout, false);
     let nonce = format!("{}-{}", std::process::id(), free_port());
     std::fs::write(checkout.join("nonce"), &nonce).unwrap();
-    std::fs::write(
-        checkout.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY nonce /nonce\nCMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n",
-    )
-    .unwrap();
+    scratch_dockerfile(&checkout, "COPY busybox /bin/busybox\nCOPY nonce /nonce\nCMD [\"/bin/busybox\", \"sleep\", \"3600\"]\n");
     let tags = |repo: &str| {
         sb.boto3(&format!("print(json.dumps(sorted(t for i in ecr.describe_images(repositoryName='{repo}')['imageDetails'] for t in i.get('imageTags', []))))"))
     };
 
     // Access keys in a context, under names of their own; no role anywhere.
     let out = job.run_config(&example("access_keys", tmp.path()), "push", &checkout);
-    forget_local(&["stevedore-build-web:42"]);
+    job.forget_built(&["web"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stdout.contains(
@@ -285,7 +281,7 @@ fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
         "deploy",
         &checkout,
     );
-    forget_local(&["stevedore-build-web:42"]);
+    oidc.forget_built(&["web"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stdout
@@ -307,7 +303,7 @@ fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
 
     // ECR Public, tagged with the release tag.
     let out = oidc.run_config(&example("ecr_public", tmp.path()), "release", &checkout);
-    forget_local(&["stevedore-build-tool:42"]);
+    oidc.forget_built(&["tool"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let public = sb.boto3("import boto3 as b\npub = b.client('ecr-public', **kw)\nprint(json.dumps(sorted(t for i in pub.describe_images(repositoryName='tool')['imageDetails'] for t in i.get('imageTags', []))))");
     assert_eq!(public, json!(["latest", "v1.2.3"]));
@@ -316,7 +312,7 @@ fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
     // said in the output, and the push checks the platform.
     let arm = config(tmp.path(), "arm64", "version: 2.1\norbs:\n  stevedore: stevedore-ci/stevedore@1.0.0\nworkflows:\n  images:\n    jobs:\n      - stevedore/build_and_push_image:\n          repo: web-arm\n          create_repo: true\n          platform: linux/arm64\n          tag: ${CIRCLE_SHA1}-arm64\n");
     let out = oidc.run_config(&arm, "images", &checkout);
-    forget_local(&["stevedore-build-web-arm:42"]);
+    oidc.forget_built(&["web-arm"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
         out.stdout.contains(
@@ -341,7 +337,7 @@ fn tutorial_configs_run_end_to_end_with_a_token_in_every_job() {
     std::fs::write(checkout.join("nonce"), format!("{nonce}-2")).unwrap();
     let copy = config(tmp.path(), "copy", "version: 2.1\norbs:\n  stevedore: stevedore-ci/stevedore@1.0.0\njobs:\n  release:\n    executor: stevedore/default\n    steps:\n      - checkout\n      - setup_remote_docker\n      - stevedore/install\n      - stevedore/auth\n      - stevedore/build_and_push:\n          repo: web\n          tag: v2\n      - run:\n          name: Copy to ECR Public\n          command: stevedore push --public --from web:v2 --repo web --create-repo --tag v2\n      - stevedore/deploy_service:\n          cluster: production\n          service: web\nworkflows:\n  release:\n    jobs:\n      - release\n");
     let out = oidc.run_config(&copy, "release", &checkout);
-    forget_local(&["stevedore-build-web:42"]);
+    oidc.forget_built(&["web"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let v = sb.boto3("import boto3 as b\npub = b.client('ecr-public', **kw)\nd = [i['imageDigest'] for i in ecr.describe_images(repositoryName='web')['imageDetails'] if 'v2' in i.get('imageTags', [])][0]\np = [i['imageDigest'] for i in pub.describe_images(repositoryName='web')['imageDetails'] if 'v2' in i.get('imageTags', [])][0]\ns = ecs.describe_services(cluster='production', services=['web'])['services'][0]\nprint(json.dumps([d, p, ecs.describe_task_definition(taskDefinition=s['taskDefinition'])['taskDefinition']['containerDefinitions'][0]['image']]))");
     assert_eq!(v[0], v[1], "the copy is the same image");
@@ -379,11 +375,7 @@ fn web_project(dir: &std::path::Path, page: Option<&str>) {
             std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
     }
-    std::fs::write(
-        dir.join("Dockerfile"),
-        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nEXPOSE 8080\nCMD [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n",
-    )
-    .unwrap();
+    scratch_dockerfile(dir, "COPY busybox /bin/busybox\nCOPY www /www\nEXPOSE 8080\nCMD [\"/bin/busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n");
 }
 
 const RELEASE: &str = "version: 2.1
@@ -446,7 +438,7 @@ fn a_deploy_checks_that_the_new_tasks_answer_on_their_public_ip_and_rolls_back_w
     let good = tmp.path().join("good");
     web_project(&good, Some(&format!("hello from {nonce}\n")));
     let out = job.run_config(&release, "release", &good);
-    forget_local(&["stevedore-build-web:42"]);
+    job.forget_built(&["web"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let text = &out.stdout;
     assert!(
@@ -478,7 +470,7 @@ fn a_deploy_checks_that_the_new_tasks_answer_on_their_public_ip_and_rolls_back_w
     let bad = tmp.path().join("bad");
     web_project(&bad, None);
     let out = job.run_config(&release, "release", &bad);
-    forget_local(&["stevedore-build-web:42"]);
+    job.forget_built(&["web"]);
     assert_eq!(out.code, 3, "{}", out.all());
     assert!(
         out.stdout.contains(":8080/ answered 500, expected 2xx ("),

@@ -17,6 +17,30 @@ mod sandbox;
 pub use fakes::*;
 pub use sandbox::*;
 
+/// A number no other test process on this machine uses now: this process's id and a counter.
+pub fn unique_number() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    u64::from(std::process::id()) * 1000 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Write a Dockerfile `FROM scratch` with these steps into the build context `dir`, its first
+/// step the copy of a file no other build has (written there too).
+///
+/// The engine's classic builder caches each step by its parent and instruction, so builds of
+/// the same steps share intermediate images; `docker image rm` of one build's tag then removes
+/// those parents while another build stands on one between its steps, and that build fails
+/// ("unknown parent image ID"). A first step of its own gives each build its own chain (the
+/// layers of the same files are still stored once). A COPY, not a LABEL: the classic builder
+/// commits a LABEL on scratch as the machine's platform, which a `--platform` build refuses.
+pub fn scratch_dockerfile(dir: &Path, steps: &str) {
+    std::fs::write(dir.join("build-id"), unique_number().to_string()).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM scratch\nCOPY build-id /build-id\n{steps}"),
+    )
+    .unwrap();
+}
+
 /// boto3 against moto's server (a third-party client reading what stevedore did).
 pub trait Boto3 {
     /// Run a boto3 snippet: it gets `ecr` and `sts` clients and prints JSON; returns it parsed.
