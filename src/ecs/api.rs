@@ -21,6 +21,7 @@ pub struct Service {
     pub status: String,
     pub task_definition: String,
     pub desired_count: i64,
+    pub running_count: i64,
     pub deployments: Vec<Deployment>,
     pub events: Vec<ServiceEvent>,
     pub deployment_configuration: Option<DeploymentConfiguration>,

@@ -222,7 +222,10 @@ fn a_failed_hook_names_its_lifecycle_event_and_codedeploy_rolls_back() {
         o.contains("Failed in AfterAllowTestTraffic: HOOK_EXECUTION_FAILURE"),
         "{o}"
     );
-    assert!(o.contains("restored web:1"), "{o}");
+    assert!(
+        o.contains("; rolled back: web:1 running 2/2 again after "),
+        "{o}"
+    );
     assert!(!o.contains("BeforeAllowTraffic succeeded"), "{o}");
     assert_eq!(runs(&sb), "web:1");
     let d = newest(&sb, &deployment_id(o));

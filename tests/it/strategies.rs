@@ -167,13 +167,22 @@ fn a_failing_lambda_hook_rolls_back_with_the_hook_named() {
             "{name}:\n{}",
             out.stdout
         );
+        // ECS's rollback is followed to its end: the previous revision runs again, as boto3
+        // reads the service deployment and the service.
+        assert!(
+            out.stdout.contains("following ECS's rollback to web:1"),
+            "{name}:\n{}",
+            out.stdout
+        );
         let last = out.stdout.lines().last().unwrap();
         assert!(
             last.contains("ROLLED BACK")
                 && last.contains("hook smoke FAILED")
-                && last.contains("ECS rolls back to web:1"),
+                && last.contains("; rolled back: web:1 running 2/2 again after "),
             "{name}: {last}"
         );
+        assert_eq!(newest(&sb)["status"], "ROLLBACK_SUCCESSFUL", "{name}");
+        assert_eq!(runs(&sb), "web:1", "{name}");
     }
 }
 

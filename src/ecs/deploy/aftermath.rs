@@ -2,7 +2,7 @@
 //! rollback deployment followed to its end, so the job knows whether the previous revision runs
 //! and is healthy again, or whether the service is left broken.
 
-use super::follow::follow;
+use super::follow::{follow, naming_the_target};
 use super::plan::Plan;
 use super::service::describe_service;
 use super::{say, DeployResult};
@@ -32,22 +32,26 @@ async fn rollback_deployment(
     Some((p.id.clone(), to.to_string()))
 }
 
-/// When ECS rolled `ours` back (or is rolling it back), follow that rollback to its end (within
-/// the deploy's deadline): the result says how it ended. Any other result is returned as it is.
+/// When ECS rolled `ours` back to `to` (or is rolling it back), follow that rollback to its end
+/// (within the deploy's deadline): the result says how it ended. Any other result is returned
+/// as it is.
 pub(super) async fn follow_ecs_rollback(
     ecs: &Ecs,
     plan: &Plan,
     service: &str,
     ours: &str,
-    result: DeployResult,
+    (result, to): (DeployResult, Option<String>),
     watch: &mut Watch,
 ) -> Result<DeployResult> {
+    // FAILED while it is still listed, or gone: either way a PRIMARY other than ours is ECS's
+    // rollback (the breaker's or an alarm's).
     let why = match &result {
         DeployResult::RolledBack(w) | DeployResult::Failed(w) => w.clone(),
         _ => return Ok(result),
     };
     let Some((id, to)) = rollback_deployment(ecs, plan, service, ours).await else {
-        return Ok(result);
+        // No rollback deployment left to follow: the verdict as it was, with where ECS went.
+        return Ok(naming_the_target(result, to));
     };
     let outcome = if plan.follow_rollback {
         say(
@@ -72,20 +76,13 @@ pub(super) async fn follow_ecs_rollback(
     };
     watch.record.rollback = Some(outcome.clone());
     Ok(DeployResult::RolledBack(format!(
-        "{}; {}",
-        trimmed(&why),
+        "{why}; {}",
         outcome.line()
     )))
 }
 
-/// The failure's reason without the "(ECS rolled back to …)" the verdict added: the rollback's
-/// own line says where it went.
-fn trimmed(why: &str) -> &str {
-    why.split(" (ECS rolled back to ").next().unwrap_or(why)
-}
-
 /// How the rollback deployment's follow ended, as a [`Rollback`].
-fn outcome(
+pub(super) fn outcome(
     ended: DeployResult,
     to: String,
     (running, desired): (i64, i64),
@@ -127,10 +124,6 @@ mod tests {
         assert_eq!(
             outcome(DeployResult::TimedOut, to(), (1, 2), 9).line(),
             "the rollback to web:1 had not finished at --timeout (1/2 running)"
-        );
-        assert_eq!(
-            trimmed("tasks failed to start. (ECS rolled back to web:1)"),
-            "tasks failed to start."
         );
     }
 }

@@ -9,20 +9,22 @@
 
 use super::codedeploy_setup::Group;
 use super::follow::report_stopped;
-use super::native::pause;
 use super::plan::Plan;
+use super::poller::{self, Controller, Judged};
+use super::service::describe_service;
 use super::verify;
 use super::{say, DeployResult, Report};
-use crate::aws::json::{ApiError, CallError};
+use crate::aws::json::CallError;
 use crate::cli::WaitUntil;
 use crate::codedeploy::api::{CodeDeploy, NewDeployment};
 use crate::codedeploy::appspec::AppSpec;
 use crate::codedeploy::events::{self, DeploymentInfo, EcsTarget, EventWatch};
 use crate::ecs::api::{Deployment, Ecs};
+use crate::ecs::record::Rollback;
 use crate::ecs::stages::Verdict;
-use crate::ecs::wait::{Heartbeat, Watch};
+use crate::ecs::wait::Watch;
 use anyhow::Result;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The deployment being followed.
 struct Followed<'a> {
@@ -127,8 +129,133 @@ pub(super) async fn deploy(
     Ok(report(result, &mut watch, &f))
 }
 
-/// Poll the deployment (GetDeployment and its ECS target) until it is decided, printing its
-/// lifecycle events as they change; `--verify` once traffic is on the replacement.
+/// A CodeDeploy deployment, as the poller follows it: GetDeployment and its ECS target.
+struct Following<'a> {
+    ecs: &'a Ecs,
+    cd: &'a CodeDeploy,
+    plan: &'a Plan,
+    f: &'a Followed<'a>,
+    events: EventWatch,
+    target_id: Option<String>,
+    /// Where the deployment is (`events::phase`), for the heartbeat.
+    phase: Option<String>,
+    verified: bool,
+    ready_seen: bool,
+    /// A `--verify` failure: the reason of the rollback it asked for.
+    verify_failure: Option<String>,
+    /// The deployment CodeDeploy rolls back with, once it does.
+    rollback_id: Option<String>,
+}
+
+impl Controller for Following<'_> {
+    type State = (DeploymentInfo, Option<EcsTarget>);
+    const SERVICE: &'static str = "CodeDeploy";
+    const READ: &'static str = "GetDeployment";
+
+    async fn read(&mut self) -> Result<Self::State, CallError> {
+        let info = self.cd.get_deployment(&self.f.id).await?;
+        let target = self.cd.ecs_target(&self.f.id, &mut self.target_id).await?;
+        Ok((info, target))
+    }
+
+    async fn judge(&mut self, (info, target): Self::State, watch: &mut Watch) -> Result<Judged> {
+        let (plan, f) = (self.plan, self.f);
+        let said = self.observe(target.as_ref(), watch);
+        let traffic_shifted = plan.wait_until == WaitUntil::TrafficShifted && plan.verify.is_none();
+        let decided = match events::assess(&info, target.as_ref(), traffic_shifted) {
+            Verdict::Deployed if !self.verified && plan.verify.is_some() => {
+                // Completed before the check could run (no termination wait): nothing to roll back to.
+                Some(match verify_now(plan, f).await? {
+                    DeployResult::Failed(why) => DeployResult::Failed(format!("{why}; the deployment had already completed, so the original task set is gone and nothing was rolled back")),
+                    other => other,
+                })
+            }
+            Verdict::Deployed => {
+                if info.status != "Succeeded" {
+                    say(plan, f.service, &format!(
+                        "production traffic is on {}; CodeDeploy terminates the original task set after the group's wait",
+                        f.target.rsplit('/').next().unwrap_or(f.target)));
+                }
+                Some(DeployResult::Deployed)
+            }
+            Verdict::RolledBack(why) => {
+                stopped_tasks(self.ecs, plan, f, target.as_ref(), watch).await;
+                self.rollback_id = info.rollback_info.and_then(|r| r.rollback_deployment_id);
+                Some(DeployResult::RolledBack(
+                    self.verify_failure.take().unwrap_or(why),
+                ))
+            }
+            Verdict::Failed(why) => {
+                stopped_tasks(self.ecs, plan, f, target.as_ref(), watch).await;
+                Some(DeployResult::Failed(
+                    self.verify_failure.take().unwrap_or(why),
+                ))
+            }
+            Verdict::InProgress => None,
+        };
+        if let Some(r) = decided {
+            return Ok(Judged::Decided(r));
+        }
+        // Ready (the group's STOP_DEPLOYMENT ready wait): --verify decides, before production
+        // traffic moves, whether to continue.
+        if info.status == "Ready" && !self.ready_seen {
+            self.ready_seen = true;
+            self.verified = plan.verify.is_some();
+            match at_ready(self.cd, plan, f).await? {
+                Ok(failure) => self.verify_failure = self.verify_failure.take().or(failure),
+                Err(done) => return Ok(Judged::Decided(done)),
+            }
+            return Ok(Judged::Going { said: true });
+        }
+        // --verify while the original task set waits for termination: a failure stops the
+        // deployment with a rollback, which puts traffic back on it.
+        if plan.verify.is_some()
+            && !self.verified
+            && target.as_ref().is_some_and(EcsTarget::shifted)
+        {
+            self.verified = true;
+            match verify_in_wait(self.cd, plan, f).await? {
+                Ok(failure) => self.verify_failure = failure,
+                Err(done) => return Ok(Judged::Decided(done)),
+            }
+            return Ok(Judged::Going { said: true });
+        }
+        Ok(Judged::Going { said })
+    }
+
+    fn heartbeat(&self, so_far: &str) -> String {
+        let at = self
+            .phase
+            .as_deref()
+            .unwrap_or("waiting for its first lifecycle event");
+        format!(
+            "still following CodeDeploy deployment {} ({at}, {so_far} so far)",
+            self.f.id
+        )
+    }
+}
+
+impl Following<'_> {
+    /// Print what changed on the target and record it for the report; whether a line was said.
+    fn observe(&mut self, target: Option<&EcsTarget>, watch: &mut Watch) -> bool {
+        let Some(t) = target else { return false };
+        let lines = self.events.observe(t);
+        for l in &lines {
+            say(self.plan, self.f.service, l);
+            watch.record.event(l);
+        }
+        for name in self.events.begun(t) {
+            watch.record.stage(&name);
+        }
+        watch.record.sample(&task_sets(t, self.f));
+        self.phase = Some(events::phase(t));
+        !lines.is_empty()
+    }
+}
+
+/// Follow the deployment to its verdict (GetDeployment and its ECS target, once per poll) and,
+/// when CodeDeploy rolls it back, its rollback deployment to the end (unless `--rollback-wait
+/// none`), within `deadline`; `--verify` once traffic is on the replacement.
 async fn follow(
     ecs: &Ecs,
     cd: &CodeDeploy,
@@ -137,149 +264,25 @@ async fn follow(
     deadline: Instant,
     watch: &mut Watch,
 ) -> Result<DeployResult> {
-    let polling = polls(ecs, cd, plan, f, deadline, watch);
-    crate::aws::deadline::bounded(deadline, polling, || Ok(DeployResult::TimedOut)).await
-}
-
-async fn polls(
-    ecs: &Ecs,
-    cd: &CodeDeploy,
-    plan: &Plan,
-    f: &Followed<'_>,
-    deadline: Instant,
-    watch: &mut Watch,
-) -> Result<DeployResult> {
-    let since = Instant::now();
-    let mut heartbeat = Heartbeat::new(since, crate::ecs::HEARTBEAT);
-    let mut events = EventWatch::default();
-    let mut target_id = None;
-    let mut interval = plan.poll;
-    let mut verified = false;
-    let mut ready_seen = false;
-    let mut verify_failure: Option<String> = None;
-    let mut unanswered = false;
-    loop {
-        let (info, target) =
-            match poll(cd, plan, f, &mut target_id, &mut interval, &mut unanswered).await? {
-                Poll::Got(p) => *p,
-                Poll::Again if pause(interval, deadline).await => continue,
-                Poll::Again | Poll::TimedOut => return Ok(DeployResult::TimedOut),
-            };
-        observe(
-            plan,
-            f,
-            target.as_ref(),
-            &mut events,
-            &mut heartbeat,
-            since,
-            watch,
-        );
-        let verdict = events::assess(
-            &info,
-            target.as_ref(),
-            plan.wait_until == WaitUntil::TrafficShifted && plan.verify.is_none(),
-        );
-        match verdict {
-            Verdict::Deployed if !verified && plan.verify.is_some() => {
-                // Completed before the check could run (no termination wait): nothing to roll back to.
-                let r = verify_now(plan, f).await?;
-                return Ok(match r {
-                    DeployResult::Failed(why) => DeployResult::Failed(format!("{why}; the deployment had already completed, so the original task set is gone and nothing was rolled back")),
-                    other => other,
-                });
-            }
-            Verdict::Deployed => {
-                if info.status != "Succeeded" {
-                    say(plan, f.service, &format!(
-                        "production traffic is on {}; CodeDeploy terminates the original task set after the group's wait",
-                        f.target.rsplit('/').next().unwrap_or(f.target)));
-                }
-                return Ok(DeployResult::Deployed);
-            }
-            Verdict::RolledBack(why) => {
-                stopped_tasks(ecs, plan, f, target.as_ref(), watch).await;
-                let why = verify_failure.unwrap_or(why);
-                return Ok(rolled_back(cd, plan, f, &info, why, deadline).await);
-            }
-            Verdict::Failed(why) => {
-                stopped_tasks(ecs, plan, f, target.as_ref(), watch).await;
-                return Ok(DeployResult::Failed(verify_failure.unwrap_or(why)));
-            }
-            Verdict::InProgress => {}
+    let mut following = Following {
+        ecs,
+        cd,
+        plan,
+        f,
+        events: EventWatch::default(),
+        target_id: None,
+        phase: None,
+        verified: false,
+        ready_seen: false,
+        verify_failure: None,
+        rollback_id: None,
+    };
+    let result = poller::follow(&mut following, plan, f.service, deadline, watch).await?;
+    match (result, following.rollback_id) {
+        (DeployResult::RolledBack(why), Some(back)) => {
+            rolled_back(ecs, cd, plan, f, why, &back, deadline, watch).await
         }
-        // Ready (the group's STOP_DEPLOYMENT ready wait): --verify decides, before production
-        // traffic moves, whether to continue.
-        if info.status == "Ready" && !ready_seen {
-            ready_seen = true;
-            verified = plan.verify.is_some();
-            match at_ready(cd, plan, f).await? {
-                Ok(failure) => verify_failure = verify_failure.or(failure),
-                Err(done) => return Ok(done),
-            }
-        }
-        // --verify while the original task set waits for termination: a failure stops the
-        // deployment with a rollback, which puts traffic back on it.
-        if plan.verify.is_some() && !verified && target.as_ref().is_some_and(EcsTarget::shifted) {
-            verified = true;
-            match verify_in_wait(cd, plan, f).await? {
-                Ok(failure) => verify_failure = failure,
-                Err(done) => return Ok(done),
-            }
-        }
-        if !pause(interval, deadline).await {
-            return Ok(DeployResult::TimedOut);
-        }
-    }
-}
-
-/// One poll's answer, or what to do instead.
-enum Poll {
-    Got(Box<(DeploymentInfo, Option<EcsTarget>)>),
-    /// A transient failure or throttling: wait a poll and ask again.
-    Again,
-    TimedOut,
-}
-
-/// GetDeployment and the ECS target once. Transient failures are said once and waited out
-/// until the deadline; throttling slows the polls down.
-async fn poll(
-    cd: &CodeDeploy,
-    plan: &Plan,
-    f: &Followed<'_>,
-    target_id: &mut Option<String>,
-    interval: &mut Duration,
-    unanswered: &mut bool,
-) -> Result<Poll> {
-    let polled = async {
-        let info = cd.get_deployment(&f.id).await?;
-        let target = cd.ecs_target(&f.id, target_id).await?;
-        Ok::<_, CallError>((info, target))
-    }
-    .await;
-    match polled {
-        Ok(p) => {
-            *interval = plan.poll;
-            Ok(Poll::Got(Box::new(p)))
-        }
-        Err(e) if e.is_deadline() => Ok(Poll::TimedOut),
-        Err(e @ CallError::Transport(_))
-        | Err(e @ CallError::Api(ApiError { status: 500.., .. })) => {
-            if !*unanswered {
-                *unanswered = true;
-                say(plan, f.service, &format!("CodeDeploy did not answer ({e}); the deployment goes on, still following it until the deadline"));
-            }
-            Ok(Poll::Again)
-        }
-        Err(CallError::Api(e)) if e.is_throttling() => {
-            *interval = (*interval * 2).min(Duration::from_secs(30));
-            say(
-                plan,
-                f.service,
-                &format!("throttled; polling every {} ms", interval.as_millis()),
-            );
-            Ok(Poll::Again)
-        }
-        Err(e) => Err(e.into_anyhow("CodeDeploy GetDeployment".into())),
+        (other, _) => Ok(other),
     }
 }
 
@@ -379,46 +382,6 @@ async fn stopped_tasks(
     }
 }
 
-/// Print what changed on the target, record it for the report, and keep the heartbeat.
-fn observe(
-    plan: &Plan,
-    f: &Followed<'_>,
-    target: Option<&EcsTarget>,
-    events: &mut EventWatch,
-    heartbeat: &mut Heartbeat,
-    since: Instant,
-    watch: &mut Watch,
-) {
-    let lines = target.map(|t| events.observe(t)).unwrap_or_default();
-    for l in &lines {
-        say(plan, f.service, l);
-        watch.record.event(l);
-    }
-    for name in target.map(|t| events.begun(t)).unwrap_or_default() {
-        watch.record.stage(&name);
-    }
-    if let Some(t) = target {
-        watch.record.sample(&task_sets(t, f));
-    }
-    if !lines.is_empty() {
-        heartbeat.said(Instant::now());
-    } else if heartbeat.due(Instant::now()) {
-        let at = target.map_or_else(
-            || "waiting for its first lifecycle event".to_string(),
-            crate::codedeploy::events::phase,
-        );
-        say(
-            plan,
-            f.service,
-            &format!(
-                "still following CodeDeploy deployment {} ({at}, {} so far)",
-                f.id,
-                crate::validate::human_duration(Duration::from_secs(since.elapsed().as_secs()))
-            ),
-        );
-    }
-}
-
 /// The task sets as the report's samples (replacement and original by their ids).
 fn task_sets(t: &EcsTarget, f: &Followed<'_>) -> Vec<Deployment> {
     t.task_sets_info
@@ -466,51 +429,81 @@ async fn verify_now(plan: &Plan, f: &Followed<'_>) -> Result<DeployResult> {
     .await
 }
 
-/// A failed deployment CodeDeploy rolls back: follow the rollback deployment to its end (the
-/// verdict is already known; this says whether the original revision is back).
+/// CodeDeploy's rollback deployment, as the poller follows it.
+struct RollbackDeployment<'a> {
+    cd: &'a CodeDeploy,
+    id: &'a str,
+}
+
+impl Controller for RollbackDeployment<'_> {
+    type State = DeploymentInfo;
+    const SERVICE: &'static str = "CodeDeploy";
+    const READ: &'static str = "GetDeployment";
+
+    async fn read(&mut self) -> Result<DeploymentInfo, CallError> {
+        self.cd.get_deployment(self.id).await
+    }
+
+    async fn judge(&mut self, d: DeploymentInfo, _: &mut Watch) -> Result<Judged> {
+        Ok(match d.status.as_str() {
+            "Succeeded" => Judged::Decided(DeployResult::Deployed),
+            "Failed" | "Stopped" => {
+                let why = d.error_information.and_then(|e| e.message);
+                Judged::Decided(DeployResult::Failed(why.unwrap_or(d.status)))
+            }
+            _ => Judged::Going { said: false },
+        })
+    }
+
+    fn heartbeat(&self, so_far: &str) -> String {
+        format!(
+            "still following CodeDeploy's rollback deployment {} ({so_far} so far)",
+            self.id
+        )
+    }
+}
+
+/// A failed deployment CodeDeploy rolls back with the deployment `back`: follow that to its end
+/// (the verdict is known already; this says whether the original revision runs again).
+#[allow(clippy::too_many_arguments)]
 async fn rolled_back(
+    ecs: &Ecs,
     cd: &CodeDeploy,
     plan: &Plan,
     f: &Followed<'_>,
-    info: &DeploymentInfo,
     why: String,
+    back: &str,
     deadline: Instant,
-) -> DeployResult {
-    let Some(back) = info
-        .rollback_info
-        .as_ref()
-        .and_then(|r| r.rollback_deployment_id.clone())
-    else {
-        return DeployResult::RolledBack(why);
+    watch: &mut Watch,
+) -> Result<DeployResult> {
+    let to = f
+        .previous
+        .rsplit('/')
+        .next()
+        .unwrap_or(f.previous)
+        .to_string();
+    let outcome = if plan.follow_rollback {
+        say(
+            plan,
+            f.service,
+            &format!("following CodeDeploy's rollback to {to} (deployment {back})"),
+        );
+        let began = Instant::now();
+        let mut rollback = RollbackDeployment { cd, id: back };
+        let ended = poller::follow(&mut rollback, plan, f.service, deadline, watch).await?;
+        // The service's own counts: CodeDeploy's rollback reroutes traffic to the original
+        // task set, whose tasks are the service's again.
+        let counts = match describe_service(ecs, plan, f.service, Instant::now()).await {
+            Ok(Some(svc)) => (svc.running_count, svc.desired_count),
+            _ => (0, 0),
+        };
+        super::aftermath::outcome(ended, to, counts, began.elapsed().as_secs())
+    } else {
+        Rollback::NotFollowed { to }
     };
-    let previous = f.previous.rsplit('/').next().unwrap_or(f.previous);
-    say(
-        plan,
-        f.service,
-        &format!("CodeDeploy rolls back to {previous} with deployment {back}"),
-    );
-    loop {
-        match cd.get_deployment(&back).await {
-            Ok(d) if d.status == "Succeeded" => {
-                return DeployResult::RolledBack(format!(
-                    "{why}; rollback deployment {back} restored {previous}"
-                ));
-            }
-            Ok(d) if d.status == "Failed" || d.status == "Stopped" => {
-                return DeployResult::Failed(format!(
-                    "{why}; the rollback deployment {back} {} too",
-                    d.status
-                ));
-            }
-            Ok(_) => {}
-            Err(e) if e.is_deadline() => break,
-            Err(_) => {}
-        }
-        if !pause(plan.poll, deadline).await {
-            break;
-        }
-    }
-    DeployResult::RolledBack(format!(
-        "{why}; rollback deployment {back} was still in progress at the deadline"
-    ))
+    watch.record.rollback = Some(outcome.clone());
+    Ok(DeployResult::RolledBack(format!(
+        "{why}; {}",
+        outcome.line()
+    )))
 }

@@ -1,90 +1,44 @@
-//! Following one deployment until it is decided: polls, stopped tasks' reasons, the verdict.
+//! Following one rolling deployment by its id (DescribeServices, once per poll, shared by the
+//! services deployed together): events and counts as they change, stopped tasks' reasons and
+//! their log tails, and ECS's verdict.
 
 use super::plan::Plan;
-use super::service::{api_err, describe_service};
+use super::poller::{self, Controller, Judged};
+use super::service::describe_service;
 use super::{say, DeployResult};
-use crate::aws::json::{ApiError, CallError};
+use crate::aws::json::CallError;
 use crate::cli::WaitUntil;
-use crate::ecs::api::Ecs;
+use crate::ecs::api::{Ecs, Service};
 use crate::ecs::wait::{self, Verdict, Watch};
 use anyhow::Result;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Jitter a poll interval by up to a quarter either way (the default 4 s becomes 3–5 s).
-pub(super) fn jittered(d: Duration) -> Duration {
-    let ms = d.as_millis() as u64;
-    Duration::from_millis(rand::random_range(ms * 3 / 4..=ms * 5 / 4 + 1))
+/// A rolling deployment (the ECS controller's), as the poller follows it.
+struct Rolling<'a> {
+    ecs: &'a Ecs,
+    plan: &'a Plan,
+    service: &'a str,
+    id: &'a str,
+    /// Reads from before this point predate the update being followed.
+    since: Instant,
+    failed_seen: i64,
+    /// Where ECS rolled back to, once it did (a short `family:revision`).
+    rolled_back_to: Option<String>,
 }
 
-/// Poll DescribeServices (once per poll) until the deployment is decided or the deadline passes
-/// (this deployment's own: whatever another service's follower waits for does not hold it).
-pub(super) async fn follow(
-    ecs: &Ecs,
-    plan: &Plan,
-    service: &str,
-    id: &str,
-    deadline: Instant,
-    watch: &mut Watch,
-) -> Result<DeployResult> {
-    let polling = polls(ecs, plan, service, id, deadline, watch);
-    crate::aws::deadline::bounded(deadline, polling, || Ok(DeployResult::TimedOut)).await
-}
+impl Controller for Rolling<'_> {
+    type State = Service;
+    const SERVICE: &'static str = "ECS";
+    const READ: &'static str = "DescribeServices";
 
-async fn polls(
-    ecs: &Ecs,
-    plan: &Plan,
-    service: &str,
-    id: &str,
-    deadline: Instant,
-    watch: &mut Watch,
-) -> Result<DeployResult> {
-    // Reads from before this point predate the update being followed.
-    let since = Instant::now();
-    let mut heartbeat = wait::Heartbeat::new(since, crate::ecs::HEARTBEAT);
-    let mut interval = plan.poll;
-    let mut failed_seen = 0;
-    let mut unanswered = false;
-    loop {
-        let svc = match describe_service(ecs, plan, service, since).await {
-            Ok(v) => {
-                interval = plan.poll;
-                // Gone altogether (deleted while followed): no deployment of it is left.
-                v.unwrap_or_default()
-            }
-            Err(e) if e.is_deadline() => return Ok(DeployResult::TimedOut),
-            // A transient failure (5xx, a cut connection) after the client's own retries: the
-            // rollout goes on in ECS regardless, so keep following it until the deadline.
-            Err(e @ CallError::Transport(_))
-            | Err(e @ CallError::Api(ApiError { status: 500.., .. })) => {
-                if !unanswered {
-                    unanswered = true;
-                    say(
-                        plan,
-                        service,
-                        &format!("DescribeServices failed ({e}); the rollout goes on in ECS, still following it until the deadline"),
-                    );
-                }
-                tokio::time::sleep(jittered(interval).min(
-                    deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10),
-                ))
-                .await;
-                if Instant::now() >= deadline {
-                    return Ok(DeployResult::TimedOut);
-                }
-                continue;
-            }
-            Err(CallError::Api(e)) if e.is_throttling() => {
-                interval = (interval * 2).min(Duration::from_secs(30));
-                say(
-                    plan,
-                    service,
-                    &format!("throttled; polling every {} ms", interval.as_millis()),
-                );
-                tokio::time::sleep(jittered(interval)).await;
-                continue;
-            }
-            Err(e) => return Err(api_err("DescribeServices", e)),
-        };
+    async fn read(&mut self) -> Result<Service, CallError> {
+        let svc = describe_service(self.ecs, self.plan, self.service, self.since).await?;
+        // Gone altogether (deleted while followed): no deployment of it is left.
+        Ok(svc.unwrap_or_default())
+    }
+
+    async fn judge(&mut self, svc: Service, watch: &mut Watch) -> Result<Judged> {
+        let (plan, service, id) = (self.plan, self.service, self.id);
         let mut said = false;
         watch.record.sample(&svc.deployments);
         for e in watch.new_events(&svc) {
@@ -96,45 +50,74 @@ async fn polls(
             say(plan, service, &c);
             said = true;
         }
-        if said {
-            heartbeat.said(Instant::now());
-        } else if heartbeat.due(Instant::now()) {
-            say(
-                plan,
-                service,
-                &format!(
-                    "still following deployment {id} ({} so far)",
-                    crate::validate::human_duration(Duration::from_secs(since.elapsed().as_secs()))
-                ),
-            );
-        }
         let verdict = wait::assess(&svc, id, plan.wait_until == WaitUntil::Stable);
         let failed = Watch::failed(&svc, id);
-        if failed > failed_seen || !matches!(verdict, Verdict::InProgress | Verdict::Deployed) {
-            failed_seen = failed;
-            report_stopped(ecs, plan, service, id, watch).await;
+        if failed > self.failed_seen || !matches!(verdict, Verdict::InProgress | Verdict::Deployed)
+        {
+            self.failed_seen = failed;
+            report_stopped(self.ecs, plan, service, id, watch).await;
         }
-        match verdict {
-            Verdict::Deployed => return Ok(DeployResult::Deployed),
-            Verdict::Failed(r) => return Ok(DeployResult::Failed(r)),
+        Ok(match verdict {
+            Verdict::Deployed => Judged::Decided(DeployResult::Deployed),
+            Verdict::Failed(r) => Judged::Decided(DeployResult::Failed(r)),
             Verdict::RolledBack { reason, to } => {
                 let reason = wait::failure_event(&svc, id).unwrap_or(reason);
-                return Ok(DeployResult::RolledBack(format!(
-                    "{reason} (ECS rolled back to {})",
-                    to.rsplit('/').next().unwrap_or(&to)
-                )));
+                self.rolled_back_to = Some(to.rsplit('/').next().unwrap_or(&to).to_string());
+                Judged::Decided(DeployResult::RolledBack(reason))
             }
-            Verdict::InProgress => {}
+            Verdict::InProgress => Judged::Going { said },
+        })
+    }
+
+    fn heartbeat(&self, so_far: &str) -> String {
+        format!("still following deployment {} ({so_far} so far)", self.id)
+    }
+}
+
+/// Follow the deployment `id` until it is decided or the deadline passes. When ECS rolled it
+/// back, the result says the reason alone, and the revision ECS went back to comes with it.
+pub(super) async fn decide(
+    ecs: &Ecs,
+    plan: &Plan,
+    service: &str,
+    id: &str,
+    deadline: Instant,
+    watch: &mut Watch,
+) -> Result<(DeployResult, Option<String>)> {
+    let mut rolling = Rolling {
+        ecs,
+        plan,
+        service,
+        id,
+        since: Instant::now(),
+        failed_seen: 0,
+        rolled_back_to: None,
+    };
+    let result = poller::follow(&mut rolling, plan, service, deadline, watch).await?;
+    Ok((result, rolling.rolled_back_to))
+}
+
+/// Follow the deployment `id` until it is decided or the deadline passes; a rollback by ECS
+/// reads "<reason> (ECS rolled back to web:1)".
+pub(super) async fn follow(
+    ecs: &Ecs,
+    plan: &Plan,
+    service: &str,
+    id: &str,
+    deadline: Instant,
+    watch: &mut Watch,
+) -> Result<DeployResult> {
+    let (result, to) = decide(ecs, plan, service, id, deadline, watch).await?;
+    Ok(naming_the_target(result, to))
+}
+
+/// A rollback's result with the revision ECS went back to: "<reason> (ECS rolled back to web:1)".
+pub(super) fn naming_the_target(result: DeployResult, to: Option<String>) -> DeployResult {
+    match (result, to) {
+        (DeployResult::RolledBack(why), Some(to)) => {
+            DeployResult::RolledBack(format!("{why} (ECS rolled back to {to})"))
         }
-        if Instant::now() >= deadline {
-            return Ok(DeployResult::TimedOut);
-        }
-        tokio::time::sleep(
-            jittered(interval).min(
-                deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10),
-            ),
-        )
-        .await;
+        (other, _) => other,
     }
 }
 

@@ -8,6 +8,7 @@ mod codedeploy_setup;
 mod follow;
 mod native;
 mod plan;
+mod poller;
 mod rollback;
 mod service;
 mod signed;

@@ -5,17 +5,19 @@
 
 use super::follow::report_stopped;
 use super::plan::Plan;
+use super::poller::{self, Controller, Judged};
 use super::service::api_err;
 use super::verify;
 use super::{say, DeployResult};
-use crate::aws::json::{ApiError, CallError};
+use crate::aws::json::CallError;
 use crate::cli::WaitUntil;
 use crate::ecs::api::{Deployment, Ecs};
+use crate::ecs::record::Rollback;
 use crate::ecs::stages::{self, ServiceDeployment, StageWatch, Verdict};
-use crate::ecs::wait::{Heartbeat, Watch};
+use crate::ecs::wait::Watch;
 use anyhow::Result;
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The deployment being followed and what the deploy knows of it.
 pub(super) struct Followed<'a> {
@@ -87,178 +89,188 @@ pub(super) async fn follow_native(
         f.service,
         &format!("following service deployment {arn}"),
     );
-    let r = follow_arn(ecs, plan, f, &arn, deadline, watch).await?;
+    let r = follow_through(ecs, plan, f, &arn, deadline, watch).await?;
     Ok((r, Some(arn)))
 }
 
-/// Poll the service deployment `arn` until it is decided (or its own deadline passes).
-pub(super) async fn follow_arn(
-    ecs: &Ecs,
-    plan: &Plan,
-    f: &Followed<'_>,
-    arn: &str,
-    deadline: Instant,
-    watch: &mut Watch,
-) -> Result<DeployResult> {
-    let polling = polls(ecs, plan, f, arn, deadline, watch);
-    crate::aws::deadline::bounded(deadline, polling, || Ok(DeployResult::TimedOut)).await
+/// A service deployment of ECS's native strategies, as the poller follows it.
+struct Native<'a> {
+    ecs: &'a Ecs,
+    plan: &'a Plan,
+    f: &'a Followed<'a>,
+    arn: &'a str,
+    since: Instant,
+    stages: StageWatch,
+    acted: HashSet<String>,
+    failures_seen: i64,
+    /// A `--verify` failure at a pause hook: the reason of the rollback it asked for.
+    verify_failure: Option<String>,
+    /// Follow ECS's rollback to its end rather than to the deployment's verdict.
+    until_rolled_back: bool,
 }
 
-async fn polls(
-    ecs: &Ecs,
-    plan: &Plan,
-    f: &Followed<'_>,
-    arn: &str,
-    deadline: Instant,
-    watch: &mut Watch,
-) -> Result<DeployResult> {
-    let since = Instant::now();
-    let mut heartbeat = Heartbeat::new(since, crate::ecs::HEARTBEAT);
-    let mut stage_watch = StageWatch::default();
-    let mut interval = plan.poll;
-    let mut acted: HashSet<String> = HashSet::new();
-    let mut failures_seen = 0;
-    let mut verify_failure: Option<String> = None;
-    let mut unanswered = false;
-    loop {
-        let sd = match poll(ecs, plan, f, arn, &mut interval, &mut unanswered, deadline).await? {
-            Poll::Got(sd) => sd,
-            Poll::Again => continue,
-            Poll::Done(r) => return Ok(r),
+impl<'a> Native<'a> {
+    fn new(ecs: &'a Ecs, plan: &'a Plan, f: &'a Followed<'a>, arn: &'a str) -> Self {
+        Native {
+            ecs,
+            plan,
+            f,
+            arn,
+            since: Instant::now(),
+            stages: StageWatch::default(),
+            acted: HashSet::new(),
+            failures_seen: 0,
+            verify_failure: None,
+            until_rolled_back: false,
+        }
+    }
+
+    /// The deployment's verdict, or where its rollback ended once that is followed.
+    fn decide(&mut self, sd: &ServiceDeployment) -> Option<DeployResult> {
+        if self.until_rolled_back {
+            return match sd.status.as_str() {
+                "ROLLBACK_SUCCESSFUL" => Some(DeployResult::Deployed),
+                "ROLLBACK_FAILED" | "STOPPED" => Some(DeployResult::Failed(
+                    sd.status_reason
+                        .clone()
+                        .unwrap_or_else(|| sd.status.clone()),
+                )),
+                _ => None,
+            };
+        }
+        let traffic_shifted = self.plan.wait_until == WaitUntil::TrafficShifted;
+        match stages::assess(sd, traffic_shifted) {
+            Verdict::Deployed => {
+                if sd.status != "SUCCESSFUL" {
+                    let at = sd.lifecycle_stage.as_deref().unwrap_or("the deployment");
+                    let line = format!(
+                        "production traffic is on {}; ECS finishes {at} on its own",
+                        short(self.f.target)
+                    );
+                    say(self.plan, self.f.service, &line);
+                }
+                Some(DeployResult::Deployed)
+            }
+            Verdict::RolledBack(why) => Some(DeployResult::RolledBack(
+                self.verify_failure.take().unwrap_or(why),
+            )),
+            Verdict::Failed(why) => Some(DeployResult::Failed(why)),
+            Verdict::InProgress => None,
+        }
+    }
+}
+
+impl Controller for Native<'_> {
+    type State = Option<ServiceDeployment>;
+    const SERVICE: &'static str = "ECS";
+    const READ: &'static str = "DescribeServiceDeployments";
+
+    async fn read(&mut self) -> Result<Self::State, CallError> {
+        self.ecs.describe_service_deployment(self.arn).await
+    }
+
+    async fn judge(&mut self, sd: Self::State, watch: &mut Watch) -> Result<Judged> {
+        let (plan, f) = (self.plan, self.f);
+        let Some(sd) = sd else {
+            let why = format!("the service deployment {} vanished", self.arn);
+            return Ok(Judged::Decided(DeployResult::Failed(why)));
         };
-        let now = since.elapsed().as_secs_f64();
-        let lines = stage_watch.observe(&sd, now);
+        let lines = self.stages.observe(&sd, self.since.elapsed().as_secs_f64());
         for l in &lines {
             say(plan, f.service, l);
             watch.record.event(l);
         }
-        for (stage, _) in stage_watch.began.drain(..) {
+        for (stage, _) in self.stages.began.drain(..) {
             watch.record.stage(&stage);
         }
         watch.record.sample(&revisions(&sd, f));
-        if lines.is_empty() {
-            if heartbeat.due(Instant::now()) {
-                let at = stage_watch.stage().unwrap_or("its first stage");
-                say(
-                    plan,
-                    f.service,
-                    &format!(
-                        "still following service deployment ({at}, {} so far)",
-                        crate::validate::human_duration(Duration::from_secs(
-                            since.elapsed().as_secs()
-                        ))
-                    ),
-                );
-            }
-        } else {
-            heartbeat.said(Instant::now());
-        }
         let failed = sd
             .deployment_circuit_breaker
             .as_ref()
             .map_or(0, |b| b.failure_count);
-        let verdict = stages::assess(&sd, plan.wait_until == WaitUntil::TrafficShifted);
-        if failed > failures_seen || matches!(verdict, Verdict::RolledBack(_) | Verdict::Failed(_))
+        let decided = self.decide(&sd);
+        if failed > self.failures_seen
+            || matches!(
+                decided,
+                Some(DeployResult::RolledBack(_) | DeployResult::Failed(_))
+            )
         {
-            failures_seen = failed;
-            report_stopped(ecs, plan, f.service, f.id, watch).await;
+            self.failures_seen = failed;
+            report_stopped(self.ecs, plan, f.service, f.id, watch).await;
         }
-        match verdict {
-            Verdict::Deployed => {
-                if sd.status != "SUCCESSFUL" {
-                    say(
-                        plan,
-                        f.service,
-                        &format!(
-                            "production traffic is on {}; ECS finishes {} on its own",
-                            short(f.target),
-                            sd.lifecycle_stage.as_deref().unwrap_or("the deployment")
-                        ),
-                    );
-                }
-                return Ok(DeployResult::Deployed);
-            }
-            Verdict::RolledBack(why) => {
-                let why = verify_failure.unwrap_or(why);
-                return Ok(DeployResult::RolledBack(format!(
-                    "{why} (ECS rolls back to {})",
-                    short(f.previous)
-                )));
-            }
-            Verdict::Failed(why) => return Ok(DeployResult::Failed(why)),
-            Verdict::InProgress => {}
+        if let Some(r) = decided {
+            return Ok(Judged::Decided(r));
         }
+        let mut said = !lines.is_empty();
         if let Some(h) = sd
             .awaiting()
-            .filter(|h| !acted.contains(&h.hook_id))
+            .filter(|h| !self.acted.contains(&h.hook_id))
             .cloned()
         {
-            acted.insert(h.hook_id.clone());
-            match at_pause(ecs, plan, f, &sd, &h).await? {
-                Some(DeployResult::TimedOut) => return Ok(DeployResult::TimedOut),
-                Some(DeployResult::Failed(why)) => verify_failure = Some(why),
+            self.acted.insert(h.hook_id.clone());
+            match at_pause(self.ecs, plan, f, &sd, &h).await? {
+                Some(DeployResult::TimedOut) => return Ok(Judged::Decided(DeployResult::TimedOut)),
+                Some(DeployResult::Failed(why)) => self.verify_failure = Some(why),
                 _ => {}
             }
-            heartbeat.said(Instant::now());
+            said = true;
         }
-        if !pause(interval, deadline).await {
-            return Ok(DeployResult::TimedOut);
-        }
+        Ok(Judged::Going { said })
+    }
+
+    fn heartbeat(&self, so_far: &str) -> String {
+        let at = self.stages.stage().unwrap_or("its first stage");
+        let what = if self.until_rolled_back {
+            "ECS's rollback"
+        } else {
+            "service deployment"
+        };
+        format!("still following {what} ({at}, {so_far} so far)")
     }
 }
 
-/// One DescribeServiceDeployments answer, or what to do instead.
-enum Poll {
-    Got(Box<ServiceDeployment>),
-    /// A transient failure or throttling, waited out: poll again.
-    Again,
-    Done(DeployResult),
-}
-
-/// Read the service deployment once. Transient failures (after the client's own retries) are
-/// said once and waited out until the deadline; throttling slows the polls down.
-async fn poll(
+/// Follow the service deployment `arn` to its verdict and, when ECS rolls it back, that
+/// rollback to its end (unless `--rollback-wait none`), within `deadline`: the result's last
+/// words say whether the previous revision runs again.
+pub(super) async fn follow_through(
     ecs: &Ecs,
     plan: &Plan,
     f: &Followed<'_>,
     arn: &str,
-    interval: &mut Duration,
-    unanswered: &mut bool,
     deadline: Instant,
-) -> Result<Poll> {
-    match ecs.describe_service_deployment(arn).await {
-        Ok(Some(sd)) => {
-            *interval = plan.poll;
-            Ok(Poll::Got(Box::new(sd)))
-        }
-        Ok(None) => Ok(Poll::Done(DeployResult::Failed(format!(
-            "the service deployment {arn} vanished"
-        )))),
-        Err(e) if e.is_deadline() => Ok(Poll::Done(DeployResult::TimedOut)),
-        Err(e @ CallError::Transport(_))
-        | Err(e @ CallError::Api(ApiError { status: 500.., .. })) => {
-            if !*unanswered {
-                *unanswered = true;
-                say(plan, f.service, &format!("DescribeServiceDeployments failed ({e}); the deployment goes on in ECS, still following it until the deadline"));
-            }
-            Ok(if pause(*interval, deadline).await {
-                Poll::Again
-            } else {
-                Poll::Done(DeployResult::TimedOut)
-            })
-        }
-        Err(CallError::Api(e)) if e.is_throttling() => {
-            *interval = (*interval * 2).min(Duration::from_secs(30));
-            say(
-                plan,
-                f.service,
-                &format!("throttled; polling every {} ms", interval.as_millis()),
-            );
-            pause(*interval, deadline).await;
-            Ok(Poll::Again)
-        }
-        Err(e) => Err(api_err("DescribeServiceDeployments", e)),
-    }
+    watch: &mut Watch,
+) -> Result<DeployResult> {
+    let mut native = Native::new(ecs, plan, f, arn);
+    let why = match poller::follow(&mut native, plan, f.service, deadline, watch).await? {
+        DeployResult::RolledBack(why) => why,
+        other => return Ok(other),
+    };
+    let to = short(f.previous).to_string();
+    let outcome = if plan.follow_rollback {
+        say(
+            plan,
+            f.service,
+            &format!("following ECS's rollback to {to}"),
+        );
+        native.until_rolled_back = true;
+        let began = Instant::now();
+        let ended = poller::follow(&mut native, plan, f.service, deadline, watch).await?;
+        let counts = match ecs.describe_service_deployment(arn).await {
+            Ok(Some(sd)) => sd
+                .source_service_revisions
+                .first()
+                .map_or((0, 0), |r| (r.running_task_count, r.requested_task_count)),
+            _ => (0, 0),
+        };
+        super::aftermath::outcome(ended, to, counts, began.elapsed().as_secs())
+    } else {
+        Rollback::NotFollowed { to }
+    };
+    watch.record.rollback = Some(outcome.clone());
+    Ok(DeployResult::RolledBack(format!(
+        "{why}; {}",
+        outcome.line()
+    )))
 }
 
 /// A pause hook awaits action: run `--verify` and answer it, or say how to act on it later.
@@ -281,16 +293,6 @@ async fn at_pause(
         "the deployment waits at its pause hook in {} until {until} (then {}): `stevedore continue --cluster {} --service {}` lets it go on, `stevedore rollback` rolls it back",
         sd.lifecycle_stage.as_deref().unwrap_or("?"), h.timeout_action.as_deref().unwrap_or("ROLLBACK"), plan.cluster, f.service));
     Ok(None)
-}
-
-/// Sleep one jittered poll, but not past the deadline; false once it has passed.
-pub(super) async fn pause(interval: Duration, deadline: Instant) -> bool {
-    let d = super::follow::jittered(interval);
-    tokio::time::sleep(
-        d.min(deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(10)),
-    )
-    .await;
-    Instant::now() < deadline
 }
 
 /// The revisions as the report's samples: the new one (by the deployment id) and the old one.

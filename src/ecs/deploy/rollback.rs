@@ -51,7 +51,7 @@ pub(super) async fn follow_native_deploy(
             ecs.stop_service_deployment(&arn)
                 .await
                 .map_err(|e| api_err("StopServiceDeployment", e))?;
-            super::native::follow_arn(ecs, plan, f, &arn, deadline, &mut watch).await
+            super::native::follow_through(ecs, plan, f, &arn, deadline, &mut watch).await
         };
         result = match crate::aws::deadline::scope(deadline, stopping).await? {
             DeployResult::RolledBack(why) => DeployResult::RolledBack(why),

@@ -1,6 +1,6 @@
 //! One service's deployment: register the revision, update (or create) the service, follow it.
 
-use super::follow::follow;
+use super::follow::{decide, follow};
 use super::plan::Plan;
 use super::verify;
 use super::{say, DeployResult, Report};
@@ -116,9 +116,9 @@ pub(super) async fn deploy_one(
     // Events already there belong to earlier deployments: print only what is new.
     let mut watch = Watch::seeded(&svc);
     watch.record.diff = td_diff.clone();
-    let mut result = follow(ecs, plan, service, &deployment, deadline, &mut watch).await?;
-    result =
-        super::aftermath::follow_ecs_rollback(ecs, plan, service, &deployment, result, &mut watch)
+    let decided = decide(ecs, plan, service, &deployment, deadline, &mut watch).await?;
+    let mut result =
+        super::aftermath::follow_ecs_rollback(ecs, plan, service, &deployment, decided, &mut watch)
             .await?;
     if result == DeployResult::Deployed {
         let subject = verify::Subject {
