@@ -2,10 +2,11 @@
 //! rollback deployment followed to its end, so the job knows whether the previous revision runs
 //! and is healthy again, or whether the service is left broken.
 
+use super::calls::describe_service;
 use super::follow::{follow, naming_the_target};
+use super::outcome::{rollback_ending, DeployResult};
+use super::plan::say;
 use super::plan::Plan;
-use super::service::describe_service;
-use super::{say, DeployResult};
 use crate::ecs::api::Ecs;
 use crate::ecs::report::Rollback;
 use crate::ecs::wait::Watch;
@@ -70,7 +71,7 @@ pub(super) async fn follow_ecs_rollback(
                     .map(|d| (d.running_count, d.desired_count))
             })
             .unwrap_or_default();
-        outcome(ended, to, counts, began.elapsed().as_secs())
+        rollback_ending(ended, to, counts, began.elapsed().as_secs())
     } else {
         Rollback::NotFollowed { to }
     };
@@ -79,51 +80,4 @@ pub(super) async fn follow_ecs_rollback(
         "{why}; {}",
         outcome.line()
     )))
-}
-
-/// How the rollback deployment's follow ended, as a [`Rollback`].
-pub(super) fn outcome(
-    ended: DeployResult,
-    to: String,
-    (running, desired): (i64, i64),
-    seconds: u64,
-) -> Rollback {
-    match ended {
-        DeployResult::Deployed => Rollback::Restored {
-            to,
-            running,
-            desired,
-            seconds,
-        },
-        DeployResult::Failed(reason) | DeployResult::RolledBack(reason) => {
-            Rollback::Failed { to, reason }
-        }
-        _ => Rollback::Unfinished {
-            to,
-            running,
-            desired,
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_ending_of_a_rollback_reads_as_one_line() {
-        let to = || "web:1".to_string();
-        assert_eq!(
-            outcome(DeployResult::Deployed, to(), (2, 2), 24).line(),
-            "rolled back: web:1 running 2/2 again after 24 s"
-        );
-        assert_eq!(
-            outcome(DeployResult::Failed("tasks failed to start.".into()), to(), (0, 2), 9).line(),
-            "the rollback to web:1 FAILED too (tasks failed to start.): no healthy revision is running"
-        );
-        assert_eq!(
-            outcome(DeployResult::TimedOut, to(), (1, 2), 9).line(),
-            "the rollback to web:1 had not finished at --timeout (1/2 running)"
-        );
-    }
 }

@@ -7,13 +7,14 @@
 //! when it fails; `--rollback` asks CodeDeploy to roll back on failure and stops a deployment
 //! that has no verdict within `--timeout`.
 
+use super::calls::describe_service;
 use super::codedeploy_setup::Group;
 use super::follow::report_stopped;
+use super::outcome::{DeployResult, Report};
+use super::plan::say;
 use super::plan::Plan;
 use super::poller::{self, Controller, Judged};
-use super::service::describe_service;
 use super::verify;
-use super::{say, DeployResult, Report};
 use crate::aws::json::CallError;
 use crate::cli::WaitUntil;
 use crate::codedeploy::api::{CodeDeploy, NewDeployment};
@@ -497,7 +498,7 @@ async fn rolled_back(
             Ok(Some(svc)) => (svc.running_count, svc.desired_count),
             _ => (0, 0),
         };
-        super::aftermath::outcome(ended, to, counts, began.elapsed().as_secs())
+        super::outcome::rollback_ending(ended, to, counts, began.elapsed().as_secs())
     } else {
         Rollback::NotFollowed { to }
     };

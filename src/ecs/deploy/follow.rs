@@ -2,10 +2,11 @@
 //! services deployed together): events and counts as they change, stopped tasks' reasons and
 //! their log tails, and ECS's verdict.
 
+use super::calls::describe_service;
+use super::outcome::DeployResult;
+use super::plan::say;
 use super::plan::Plan;
 use super::poller::{self, Controller, Judged};
-use super::service::describe_service;
-use super::{say, DeployResult};
 use crate::aws::json::CallError;
 use crate::cli::WaitUntil;
 use crate::ecs::api::{Ecs, Service};

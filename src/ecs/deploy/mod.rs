@@ -2,13 +2,17 @@
 //! update, and the rollout followed by its deployment id until it succeeds, fails or times out.
 
 mod aftermath;
+mod calls;
 mod check;
 mod codedeploy;
+mod codedeploy_settings;
 mod codedeploy_setup;
 mod follow;
 mod native;
+mod outcome;
 mod plan;
 mod poller;
+mod probe;
 mod rollback;
 mod service;
 mod signed;
@@ -21,69 +25,11 @@ use crate::config::Settings;
 use crate::ecs::api::Ecs;
 use crate::error::{Outcome, EXIT_DEPLOY_FAILED, EXIT_TIMED_OUT};
 use anyhow::{Context, Result};
+use outcome::{DeployResult, Report};
 use plan::Plan;
 use serde_json::{json, Value};
 use service::deploy_one;
 use std::sync::Arc;
-use std::time::Instant;
-
-/// How one service's deployment ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeployResult {
-    Deployed,
-    /// Nothing to do, or a dry run.
-    Unchanged(String),
-    /// Updated without waiting.
-    Started,
-    Failed(String),
-    RolledBack(String),
-    TimedOut,
-}
-
-impl DeployResult {
-    fn word(&self) -> &'static str {
-        match self {
-            DeployResult::Deployed => "deployed",
-            DeployResult::Unchanged(_) => "unchanged",
-            DeployResult::Started => "started",
-            DeployResult::Failed(_) => "failed",
-            DeployResult::RolledBack(_) => "rolled_back",
-            DeployResult::TimedOut => "timed_out",
-        }
-    }
-}
-
-/// The report for one service.
-#[derive(Debug, Clone)]
-pub struct Report {
-    pub service: String,
-    pub task_definition: Option<String>,
-    pub deployment_id: Option<String>,
-    pub result: DeployResult,
-    pub seconds: f64,
-    /// What following it saw, for `--report`.
-    pub record: crate::ecs::report::Record,
-}
-
-impl Report {
-    /// A report with nothing followed (a dry run, nothing to do, not waiting).
-    fn quick(
-        service: &str,
-        task_definition: Option<String>,
-        deployment_id: Option<String>,
-        result: DeployResult,
-        seconds: f64,
-    ) -> Report {
-        Report {
-            service: service.into(),
-            task_definition,
-            deployment_id,
-            result,
-            seconds,
-            record: Default::default(),
-        }
-    }
-}
 
 /// `stevedore deploy`.
 pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
@@ -181,21 +127,6 @@ pub async fn run(settings: &Settings, args: DeployArgs) -> Result<()> {
         write_report(dir, &plan, &reports, &started_at)?;
     }
     summarize(&reports, errors)
-}
-
-/// `work`, unless the deploy's deadline passes first: then ECR did not answer `op` in time.
-pub(super) async fn within<T>(
-    deadline: Instant,
-    op: &str,
-    work: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    tokio::time::timeout(left, work).await.map_err(|_| {
-        anyhow::Error::new(crate::error::DeadlineExceeded {
-            endpoint: "ECR".into(),
-            op: op.into(),
-        })
-    })?
 }
 
 /// `--report DIR`: report.json, report.html and summary.md of this deploy.
@@ -368,13 +299,4 @@ fn write_outputs(
         }
     }
     Ok(())
-}
-
-/// Print a line, prefixed with the service when several deploy at once.
-pub(super) fn say(plan: &Plan, service: &str, line: &str) {
-    if plan.prefix {
-        println!("[{service}] {line}");
-    } else {
-        println!("{line}");
-    }
 }

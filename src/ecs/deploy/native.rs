@@ -3,12 +3,13 @@
 //! shifts, hooks as they change; `--verify` at a pause hook, answered with
 //! ContinueServiceDeployment; the verdict at ECS's decision.
 
+use super::calls::api_err;
 use super::follow::report_stopped;
+use super::outcome::DeployResult;
+use super::plan::say;
 use super::plan::Plan;
 use super::poller::{self, Controller, Judged};
-use super::service::api_err;
 use super::verify;
-use super::{say, DeployResult};
 use crate::aws::json::CallError;
 use crate::cli::WaitUntil;
 use crate::ecs::api::{Deployment, Ecs};
@@ -262,7 +263,7 @@ pub(super) async fn follow_through(
                 .map_or((0, 0), |r| (r.running_task_count, r.requested_task_count)),
             _ => (0, 0),
         };
-        super::aftermath::outcome(ended, to, counts, began.elapsed().as_secs())
+        super::outcome::rollback_ending(ended, to, counts, began.elapsed().as_secs())
     } else {
         Rollback::NotFollowed { to }
     };

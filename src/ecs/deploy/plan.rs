@@ -34,7 +34,7 @@ pub struct Plan {
     /// `--strategy` and its settings.
     pub strategy: super::strategy::StrategyChange,
     /// The `--codedeploy-*` flags, for CODE_DEPLOY services.
-    pub codedeploy: super::codedeploy_setup::Settings,
+    pub codedeploy: super::codedeploy_settings::Settings,
     /// Prefix lines with the service name (several services at once).
     pub prefix: bool,
     /// How many of a failing container's last lines to print (`--log-lines`).
@@ -277,9 +277,18 @@ impl Plan {
             verify,
             check,
             strategy: super::strategy::StrategyChange::from_args(a)?,
-            codedeploy: super::codedeploy_setup::Settings::from_args(a)?,
+            codedeploy: super::codedeploy_settings::Settings::from_args(a)?,
             prefix: services.len() > 1,
             log_lines: a.log_lines,
         })
+    }
+}
+
+/// Print a line, prefixed with the service when several deploy at once.
+pub(super) fn say(plan: &Plan, service: &str, line: &str) {
+    if plan.prefix {
+        println!("[{service}] {line}");
+    } else {
+        println!("{line}");
     }
 }

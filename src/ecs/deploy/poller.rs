@@ -4,8 +4,9 @@
 //! [`Controller`]'s: rolling (`follow`), ECS's native strategies (`native`), CodeDeploy
 //! (`codedeploy`), and the rollbacks after them.
 
+use super::outcome::DeployResult;
+use super::plan::say;
 use super::plan::Plan;
-use super::{say, DeployResult};
 use crate::aws::json::{ApiError, CallError};
 use crate::ecs::wait::{Heartbeat, Watch};
 use anyhow::Result;

@@ -1,10 +1,11 @@
 //! Stevedore's own rollbacks (`--rollback`): a deployment that failed or found no verdict in
 //! time is put back to the previous revision, under a `--timeout` of its own for that service.
 
+use super::calls::{api_err, start_deployment};
 use super::follow::follow;
+use super::outcome::{DeployResult, Report};
+use super::plan::say;
 use super::plan::Plan;
-use super::service::{api_err, start_deployment};
-use super::{say, DeployResult, Report};
 use crate::cli::WaitUntil;
 use crate::ecs::api::{Ecs, Service, ServiceUpdate};
 use crate::ecs::wait::Watch;

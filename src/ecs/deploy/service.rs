@@ -1,9 +1,11 @@
 //! One service's deployment: register the revision, update (or create) the service, follow it.
 
+use super::calls::{api_err, describe_service, register, start_deployment};
 use super::follow::{decide, follow};
+use super::outcome::{DeployResult, Report};
+use super::plan::say;
 use super::plan::Plan;
 use super::verify;
-use super::{say, DeployResult, Report};
 use crate::aws::json::CallError;
 use crate::cli::{CircuitBreaker, WaitUntil};
 use crate::ecs::api::{self, DeploymentConfiguration, Ecs, Service, ServiceUpdate};
@@ -13,22 +15,6 @@ use crate::error::usage;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::time::Instant;
-
-pub(super) fn api_err(op: &str, e: CallError) -> anyhow::Error {
-    e.into_anyhow(format!("ECS {op}"))
-}
-
-/// The service now (or as read for all of the deploy's services since `not_before`).
-pub(super) async fn describe_service(
-    ecs: &Ecs,
-    plan: &Plan,
-    service: &str,
-    not_before: Instant,
-) -> Result<Option<Service>, CallError> {
-    plan.reads
-        .describe(ecs, &plan.cluster, service, not_before)
-        .await
-}
 
 pub(super) async fn deploy_one(
     ecs: &Ecs,
@@ -461,35 +447,6 @@ async fn create_service(ecs: &Ecs, plan: &Plan, service: &str, started: Instant)
         seconds: started.elapsed().as_secs_f64(),
         record: std::mem::take(&mut watch.record),
     })
-}
-
-/// Register a task definition once per run: services deployed together from the same family
-/// and the same changes share one new revision instead of racing to register two.
-pub(super) async fn register(ecs: &Ecs, plan: &Plan, td: &Value) -> Result<String> {
-    let key = td.to_string();
-    let mut done = plan.registered.lock().await;
-    if let Some(arn) = done.get(&key) {
-        return Ok(arn.clone());
-    }
-    let arn = ecs
-        .register_task_definition(td)
-        .await
-        .map_err(|e| api_err("RegisterTaskDefinition", e))?
-        .context("RegisterTaskDefinition answered without an ARN")?;
-    done.insert(key, arn.clone());
-    Ok(arn)
-}
-
-/// UpdateService, returning the id of the PRIMARY deployment it created.
-pub(super) async fn start_deployment(ecs: &Ecs, update: &ServiceUpdate) -> Result<String> {
-    let updated = ecs
-        .update_service(update)
-        .await
-        .map_err(|e| api_err("UpdateService", e))?;
-    updated
-        .primary()
-        .map(|d| d.id.clone())
-        .context("UpdateService answered without a PRIMARY deployment")
 }
 
 /// The circuit breaker ECS is to use for a `--circuit-breaker` choice.

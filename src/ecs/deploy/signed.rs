@@ -2,10 +2,10 @@
 //! then each service's revision verified whole, and a new service's starting revision too.
 
 use super::plan::Plan;
-use super::within;
 use crate::ecs::api::Ecs;
 use crate::ecs::taskdef;
 use anyhow::{Context, Result};
+use std::time::Instant;
 
 /// Tags of the images this deploy sets resolved to digests (`--pin-digests`), and the key of
 /// `--require-signature` loaded, so that each service's revision is verified whole (see
@@ -48,12 +48,27 @@ pub(super) async fn verified_revision(ecs: &Ecs, plan: &Plan, r: &str) -> Result
     let d = ecs
         .describe_task_definition(r)
         .await
-        .map_err(|e| super::service::api_err("DescribeTaskDefinition", e))?;
+        .map_err(|e| super::calls::api_err("DescribeTaskDefinition", e))?;
     let td = taskdef::registrable(&d);
     let mut pinned = td.clone();
     verified(plan, &mut pinned).await?;
     if pinned == td || plan.dry_run {
         return Ok(r.to_string());
     }
-    super::service::register(ecs, plan, &pinned).await
+    super::calls::register(ecs, plan, &pinned).await
+}
+
+/// `work`, unless the deploy's deadline passes first: then ECR did not answer `op` in time.
+async fn within<T>(
+    deadline: Instant,
+    op: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    tokio::time::timeout(left, work).await.map_err(|_| {
+        anyhow::Error::new(crate::error::DeadlineExceeded {
+            endpoint: "ECR".into(),
+            op: op.into(),
+        })
+    })?
 }

@@ -3,8 +3,9 @@
 //! `--rollback` puts the previous revision back); for blue/green, linear and canary it runs at
 //! the pause hook (see `native`), and its exit answers the hook.
 
+use super::outcome::DeployResult;
+use super::plan::say;
 use super::plan::Plan;
-use super::{say, DeployResult};
 use crate::ecs::addresses::{self, Addresses};
 use crate::ecs::api::Ecs;
 use anyhow::{Context, Result};
@@ -60,7 +61,7 @@ pub async fn after_rollout(
     let found = addresses_of(ecs, plan, subject, load_balancers).await;
     record.urls = found.urls();
     if let Some(check) = &plan.check {
-        let r = super::check::run(plan, subject.service, check, &found).await;
+        let r = super::probe::run(plan, subject.service, check, &found).await;
         if r != DeployResult::Deployed {
             return Ok(r);
         }
