@@ -8,25 +8,22 @@
 
 pub mod attest;
 pub mod auth;
-pub mod aws;
 pub mod cli;
 pub mod codedeploy;
-pub mod config;
 pub mod dispatch;
 pub mod doctor;
 pub mod ecr;
 pub mod ecs;
 pub mod error;
-pub mod export;
-pub mod handoff;
 pub mod iam;
 pub mod image;
 pub mod orb;
-pub mod relay;
 pub mod render;
 pub mod schedule;
 pub mod sign;
-pub mod units;
-pub mod validate;
 
 pub use dispatch::main_entry;
+// The layers below, as crates of their own (Cargo refuses an import upward): their modules keep
+// the paths they had here (`crate::config`, `crate::aws::json`).
+pub use stevedore_aws as aws;
+pub use stevedore_base::{config, export, handoff, relay, units, validate};

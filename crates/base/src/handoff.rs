@@ -34,7 +34,7 @@ mod tests {
     /// Every variable named here has its row in the README's table of who writes and reads it.
     #[test]
     fn the_readme_says_who_writes_and_reads_each_variable() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../../README.md");
         let table = readme
             .split("**What one step leaves for the next**")
             .nth(1)

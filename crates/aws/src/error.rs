@@ -40,7 +40,7 @@ where
     R: std::fmt::Debug,
 {
     match (e.code(), e.message()) {
-        (Some(c), Some(m)) => format!("{c}: {}", crate::relay::escape(m)),
+        (Some(c), Some(m)) => format!("{c}: {}", stevedore_base::relay::escape(m)),
         (Some(c), None) => c.to_string(),
         _ => match e {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {

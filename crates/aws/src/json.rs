@@ -6,12 +6,12 @@
 //! copied, not dropped (and no SDK crate adds to the binary).
 
 use super::credentials::Refreshing;
-use crate::aws::error::backoff;
-use crate::config;
+use crate::error::backoff;
 use anyhow::{Context, Result};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use stevedore_base::config;
 
 /// An error answered by the service.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -40,13 +40,13 @@ pub enum CallError {
 impl CallError {
     /// Whether the call failed because the run's deadline passed.
     pub fn is_deadline(&self) -> bool {
-        matches!(self, CallError::Transport(e) if e.is::<crate::error::DeadlineExceeded>())
+        matches!(self, CallError::Transport(e) if e.is::<stevedore_base::error::DeadlineExceeded>())
     }
 
     /// As an `anyhow` error that keeps a passed deadline recognisable (exit code 4).
     pub fn into_anyhow(self, context: String) -> anyhow::Error {
         match self {
-            CallError::Transport(e) if e.is::<crate::error::DeadlineExceeded>() => {
+            CallError::Transport(e) if e.is::<stevedore_base::error::DeadlineExceeded>() => {
                 e.context(context)
             }
             other => anyhow::anyhow!("{context}: {other}"),
@@ -188,9 +188,9 @@ impl Client {
     /// Call `op` with `body`, retrying throttling, 5xx and transport failures with jittered backoff.
     /// Expired (or nearly expired) OIDC credentials are re-assumed once and the call repeated.
     ///
-    /// Inside work with a deadline ([`crate::aws::deadline::scope`]) no attempt outlives it: each request's
+    /// Inside work with a deadline ([`crate::deadline::scope`]) no attempt outlives it: each request's
     /// timeout shrinks to the time left, backoffs stop at it, and a call still unanswered then
-    /// fails with [`crate::error::DeadlineExceeded`] (exit code 4).
+    /// fails with [`stevedore_base::error::DeadlineExceeded`] (exit code 4).
     pub async fn call(&self, op: &str, body: &Value) -> Result<Value, CallError> {
         let request = Request {
             method: "POST",
@@ -250,12 +250,14 @@ impl Client {
         let op = request.op;
         let mut attempt = 0;
         let mut reassumed = false;
-        let deadline = crate::aws::deadline::current();
+        let deadline = crate::deadline::current();
         let passed = || {
-            CallError::Transport(anyhow::Error::new(crate::error::DeadlineExceeded {
-                endpoint: self.endpoint.clone(),
-                op: op.to_string(),
-            }))
+            CallError::Transport(anyhow::Error::new(
+                stevedore_base::error::DeadlineExceeded {
+                    endpoint: self.endpoint.clone(),
+                    op: op.to_string(),
+                },
+            ))
         };
         loop {
             attempt += 1;
@@ -367,7 +369,7 @@ impl Client {
                 self.endpoint_source
                     .map(|v| format!(" (from {v})"))
                     .unwrap_or_default(),
-                crate::aws::error::root_cause(&e)
+                crate::error::root_cause(&e)
             ))
         })?;
         let status = resp.status().as_u16();
@@ -444,8 +446,9 @@ pub fn parse_xml_error(status: u16, xml: &str) -> ApiError {
     let [code, message] = found;
     ApiError {
         status,
-        code: crate::relay::escape(&code.unwrap_or_else(|| "UnknownError".into())).into_owned(),
-        message: crate::relay::escape(&message.unwrap_or_default()).into_owned(),
+        code: stevedore_base::relay::escape(&code.unwrap_or_else(|| "UnknownError".into()))
+            .into_owned(),
+        message: stevedore_base::relay::escape(&message.unwrap_or_default()).into_owned(),
     }
 }
 
@@ -469,8 +472,8 @@ pub fn parse_error(status: u16, v: &Value) -> ApiError {
         .unwrap_or_default();
     ApiError {
         status,
-        code: crate::relay::escape(code).into_owned(),
-        message: crate::relay::escape(message).into_owned(),
+        code: stevedore_base::relay::escape(code).into_owned(),
+        message: stevedore_base::relay::escape(message).into_owned(),
     }
 }
 

@@ -4,7 +4,6 @@
 //! How to re-assume is injected by the caller (`auth` builds it once), so this layer never calls
 //! up into a command.
 
-use crate::config;
 use aws_credential_types::provider::{
     self, error::CredentialsError, ProvideCredentials, SharedCredentialsProvider,
 };
@@ -12,6 +11,7 @@ use aws_credential_types::Credentials;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use stevedore_base::config;
 
 /// A way to get fresh credentials: `Ok(None)` when there is none (no role, no token).
 pub type Reassume =
@@ -92,7 +92,7 @@ impl ProvideCredentials for Refreshing {
 /// `stevedore auth` exports, when they carry none) should be replaced at `now`.
 fn expires_soon(expiry: Option<SystemTime>, now: SystemTime) -> bool {
     let expiry = expiry.or_else(|| {
-        config::env_var(crate::handoff::CREDENTIAL_EXPIRATION)
+        config::env_var(stevedore_base::handoff::CREDENTIAL_EXPIRATION)
             .and_then(|t| {
                 aws_smithy_types::DateTime::from_str(
                     &t,

@@ -1,9 +1,9 @@
 //! The AWS SDK's configuration, as every SDK client in stevedore is built from it.
 
-use crate::config::env_var;
-use crate::error::usage;
 use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use stevedore_base::config::env_var;
+use stevedore_base::error::usage_error;
 
 /// The configurations loaded so far in this process, by region and whether anonymous.
 type Loaded = Vec<((Option<String>, bool), SdkConfig)>;
@@ -63,9 +63,9 @@ fn https_client(
     use aws_smithy_http_client::tls;
     let mut trust = tls::TrustStore::empty().with_native_roots(true);
     if let Some(path) = bundle {
-        let pem = std::fs::read(path).map_err(|e| usage!("AWS_CA_BUNDLE: cannot read {path}: {e}; point it at a PEM file of CA certificates or unset it"))?;
+        let pem = std::fs::read(path).map_err(|e| usage_error(format!("AWS_CA_BUNDLE: cannot read {path}: {e}; point it at a PEM file of CA certificates or unset it")))?;
         if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
-            return Err(usage!("AWS_CA_BUNDLE: {path} holds no PEM certificate; point it at a PEM file of CA certificates or unset it"));
+            return Err(usage_error(format!("AWS_CA_BUNDLE: {path} holds no PEM certificate; point it at a PEM file of CA certificates or unset it")));
         }
         trust = trust.with_pem_certificate(pem);
     }
