@@ -42,6 +42,9 @@ pub struct ServiceDeployment {
     pub rollback: Option<RollbackInfo>,
     /// Seconds since the epoch.
     pub created_at: f64,
+    /// When ECS last changed the deployment (seconds since the epoch): a stage seen new began
+    /// at or before it, so stage durations are read from it rather than from our polls.
+    pub updated_at: Option<f64>,
 }
 
 /// `DeploymentLifecycleHookDetail`.
@@ -194,8 +197,9 @@ pub fn why(sd: &ServiceDeployment) -> String {
 /// What has been printed of one service deployment, so each change is said once.
 #[derive(Debug, Default)]
 pub struct StageWatch {
-    /// The stage seen last and when it was first seen (seconds on the caller's clock).
-    stage: Option<(usize, f64)>,
+    /// The stage seen last, when it was first seen (seconds on the caller's clock) and the
+    /// deployment's `updatedAt` then (ECS's clock).
+    stage: Option<(usize, f64, Option<f64>)>,
     hooks: HashMap<String, String>,
     production: Option<f64>,
     test: Option<f64>,
@@ -228,21 +232,26 @@ impl StageWatch {
             .and_then(|s| STAGES.iter().position(|x| *x == s))
         {
             match self.stage {
-                Some((j, _)) if j == i => {}
-                Some((j, since)) => {
+                Some((j, _, _)) if j == i => {}
+                Some((j, since, api_since)) => {
+                    // ECS's timestamps when it gave both, else the time between our polls.
+                    let took = match (api_since, sd.updated_at) {
+                        (Some(a), Some(b)) if b >= a => b - a,
+                        _ => now - since,
+                    };
                     out.push(format!(
                         "stage {} ended after {}",
                         STAGES[j],
-                        crate::units::seconds(now - since)
+                        crate::units::seconds(took)
                     ));
                     // A rollback goes back to no stage of its own; only forward moves skip.
                     for skipped in STAGES.iter().take(i).skip(j + 1) {
                         out.push(format!("stage {skipped} began and ended between two polls"));
                         self.began.push((skipped.to_string(), now));
                     }
-                    self.begin(&mut out, i, now);
+                    self.begin(&mut out, i, now, sd.updated_at);
                 }
-                None => self.begin(&mut out, i, now),
+                None => self.begin(&mut out, i, now, sd.updated_at),
             }
         }
         let (p, t) = (
@@ -290,15 +299,15 @@ impl StageWatch {
         out
     }
 
-    fn begin(&mut self, out: &mut Vec<String>, i: usize, now: f64) {
+    fn begin(&mut self, out: &mut Vec<String>, i: usize, now: f64, updated_at: Option<f64>) {
         out.push(format!("stage {} began", STAGES[i]));
         self.began.push((STAGES[i].to_string(), now));
-        self.stage = Some((i, now));
+        self.stage = Some((i, now, updated_at));
     }
 
     /// The stage being followed now.
     pub fn stage(&self) -> Option<&'static str> {
-        self.stage.map(|(i, _)| STAGES[i])
+        self.stage.map(|(i, _, _)| STAGES[i])
     }
 }
 
@@ -354,6 +363,24 @@ mod tests {
         assert!(lines.contains(&"hook smoke at PRODUCTION_TRAFFIC_SHIFT: IN_PROGRESS".to_string()));
         let names: Vec<&str> = w.began.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(names, STAGES[1..7].to_vec());
+    }
+
+    #[test]
+    fn a_stages_duration_is_read_from_ecs_timestamps_when_it_gives_them() {
+        let mut w = StageWatch::default();
+        let at = |stage: &str, updated: f64| {
+            sd(json!({"status": "IN_PROGRESS", "lifecycleStage": stage, "updatedAt": updated}))
+        };
+        w.observe(&at("PRE_SCALE_UP", 1_000.0), 0.0);
+        // Our polls 8 s apart; ECS changed the deployment 2.5 s after the stage began.
+        let lines = w.observe(&at("SCALE_UP", 1_002.5), 8.0);
+        assert_eq!(lines[0], "stage PRE_SCALE_UP ended after 2.5 s");
+        // Without ECS's timestamp (or one going back), the time between our polls.
+        let lines = w.observe(
+            &sd(json!({"status": "IN_PROGRESS", "lifecycleStage": "POST_SCALE_UP"})),
+            12.0,
+        );
+        assert_eq!(lines[0], "stage SCALE_UP ended after 4.0 s");
     }
 
     #[test]
