@@ -26,4 +26,4 @@ pub use dispatch::main_entry;
 // The layers below, as crates of their own (Cargo refuses an import upward): their modules keep
 // the paths they had here (`crate::config`, `crate::aws::json`).
 pub use stevedore_aws as aws;
-pub use stevedore_base::{config, export, handoff, relay, units, validate};
+pub use stevedore_base::{config, export, handoff, relay, units, validate, values};

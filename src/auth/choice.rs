@@ -9,7 +9,7 @@
 use crate::error::usage;
 use anyhow::Result;
 
-pub use crate::cli::CredentialsMode as Mode;
+pub use crate::values::CredentialsMode as Mode;
 
 /// What the job has to authenticate with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

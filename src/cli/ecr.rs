@@ -1,7 +1,8 @@
 //! The arguments of `push` and `ecr`.
 
+use super::{Encryption, TagMutability, Via};
 use clap::builder::BoolishValueParser;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -183,23 +184,6 @@ pub struct RepoTarget {
     pub public: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TagMutability {
-    Mutable,
-    Immutable,
-    ImmutableWithExclusion,
-    MutableWithExclusion,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Encryption {
-    #[value(name = "AES256")]
-    Aes256,
-    #[value(name = "KMS")]
-    Kms,
-}
-
 #[derive(Debug, Args)]
 pub struct EnsureRepoArgs {
     #[command(flatten)]
@@ -279,13 +263,4 @@ pub struct UriArgs {
     /// Image tag to append.
     #[arg(long, env = "STEVEDORE_TAG")]
     pub tag: Option<String>,
-}
-
-/// How `push` sends the image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Via {
-    /// stevedore speaks the registry protocol itself.
-    Native,
-    /// `docker tag` + `docker push` through the daemon.
-    Docker,
 }

@@ -1,6 +1,6 @@
 //! The arguments of `deploy` and `run-task`.
 
-use super::values::*;
+use super::{CircuitBreaker, LaunchType, RollbackWait, Strategy, WaitUntil};
 use clap::Args;
 use std::path::PathBuf;
 

@@ -7,6 +7,7 @@ mod values;
 
 pub use ecr::*;
 pub use ecs::*;
+pub use stevedore_base::values::*;
 pub use values::*;
 
 use clap::builder::BoolishValueParser;

@@ -2,10 +2,11 @@
 
 use super::check_repo_name;
 use crate::aws::error::{describe, has_code};
-use crate::cli::{Encryption, EnsureRepoArgs, TagMutability};
+use crate::cli::EnsureRepoArgs;
 use crate::config::{self, Settings};
 use crate::error::usage;
 use crate::iam::policy;
+use crate::values::{Encryption, TagMutability};
 use anyhow::{Context, Result};
 use aws_sdk_ecr::types as ecr_types;
 

@@ -68,7 +68,7 @@ impl PushPlan {
         if let Some(m) = &a.mount_from {
             ecr::check_repo_name(m).map_err(|e| usage!("--mount-from: {e}"))?;
         }
-        let input = if a.via == crate::cli::Via::Docker {
+        let input = if a.via == crate::values::Via::Docker {
             let name = a
                 .docker_image
                 .clone()

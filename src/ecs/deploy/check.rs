@@ -58,7 +58,7 @@ impl Check {
         let Some(path) = a.check_url.as_deref().filter(|c| !c.is_empty()) else {
             return Ok(None);
         };
-        if a.wait_until == crate::cli::WaitUntil::None {
+        if a.wait_until == crate::values::WaitUntil::None {
             return Err(usage!(
                 "--check-url runs once the rollout completes, and --wait-until none does not wait for it: use --wait-until deployed (or stable)"
             ));

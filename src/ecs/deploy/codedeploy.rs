@@ -16,7 +16,6 @@ use super::plan::Plan;
 use super::poller::{self, Controller, Judged};
 use super::verify;
 use crate::aws::json::CallError;
-use crate::cli::WaitUntil;
 use crate::codedeploy::api::{CodeDeploy, NewDeployment};
 use crate::codedeploy::appspec::AppSpec;
 use crate::codedeploy::events::{self, DeploymentInfo, EcsTarget, EventWatch};
@@ -24,6 +23,7 @@ use crate::ecs::api::{Deployment, Ecs};
 use crate::ecs::record::Rollback;
 use crate::ecs::stages::Verdict;
 use crate::ecs::wait::Watch;
+use crate::values::WaitUntil;
 use anyhow::Result;
 use std::time::Instant;
 

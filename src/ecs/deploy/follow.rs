@@ -8,9 +8,9 @@ use super::plan::say;
 use super::plan::Plan;
 use super::poller::{self, Controller, Judged};
 use crate::aws::json::CallError;
-use crate::cli::WaitUntil;
 use crate::ecs::api::{Ecs, Service};
 use crate::ecs::wait::{self, Verdict, Watch};
+use crate::values::WaitUntil;
 use anyhow::Result;
 use std::time::Instant;
 

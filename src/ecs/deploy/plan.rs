@@ -1,8 +1,9 @@
 //! Everything `stevedore deploy` checks and reads before its first call: the plan.
 
-use crate::cli::{CircuitBreaker, DeployArgs, WaitUntil};
+use crate::cli::DeployArgs;
 use crate::ecs::taskdef::{self, Changes};
 use crate::error::usage;
+use crate::values::{CircuitBreaker, WaitUntil};
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -234,7 +235,7 @@ impl Plan {
             if !subnets.is_empty() {
                 c["networkConfiguration"] = json!({"awsvpcConfiguration": {"subnets": subnets, "securityGroups": a.security_groups,
                     "assignPublicIp": if a.assign_public_ip { "ENABLED" } else { "DISABLED" }}});
-            } else if a.launch_type == crate::cli::LaunchType::Fargate {
+            } else if a.launch_type == crate::values::LaunchType::Fargate {
                 return Err(usage!("--create-service with --launch-type FARGATE needs --subnets (and usually --security-groups)"));
             }
             if let (Some(tg), Some(lb)) = (&a.target_group, &a.lb_container) {
@@ -273,7 +274,7 @@ impl Plan {
             timeout,
             poll,
             rollback: a.rollback,
-            follow_rollback: a.rollback_wait == crate::cli::RollbackWait::Full,
+            follow_rollback: a.rollback_wait == crate::values::RollbackWait::Full,
             verify,
             check,
             strategy: super::strategy::StrategyChange::from_args(a)?,

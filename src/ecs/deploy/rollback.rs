@@ -6,9 +6,9 @@ use super::follow::follow;
 use super::outcome::{DeployResult, Report};
 use super::plan::say;
 use super::plan::Plan;
-use crate::cli::WaitUntil;
 use crate::ecs::api::{Ecs, Service, ServiceUpdate};
 use crate::ecs::wait::Watch;
+use crate::values::WaitUntil;
 use anyhow::Result;
 use std::time::Instant;
 

@@ -2,10 +2,11 @@
 //! configuration a deploy sets, checked before anything is registered, and what the service
 //! must have for it (an alternate target group for blue/green, a pause hook for `--verify`).
 
-use crate::cli::{DeployArgs, Strategy};
+use crate::cli::DeployArgs;
 use crate::ecs::api::{Alarms, DeploymentConfiguration, Service};
 use crate::ecs::stages::NATIVE;
 use crate::error::usage;
+use crate::values::Strategy;
 use anyhow::Result;
 use serde_json::json;
 use std::time::Duration;
