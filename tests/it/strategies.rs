@@ -154,7 +154,14 @@ fn a_failing_lambda_hook_rolls_back_with_the_hook_named() {
         let hook = format!("{config}, 'lifecycleHooks': [{{'targetType': 'AWS_LAMBDA', 'hookTargetArn': {LAMBDA:?}, 'roleArn': 'arn:aws:iam::123456789012:role/hook', 'lifecycleStages': ['POST_SCALE_UP']}}]");
         setup(&sb, &v1, &hook, None);
         sb.control("PUT", "/_sandbox/hooks", &format!("{{\"targetArn\": {LAMBDA:?}, \"answers\": [\"IN_PROGRESS\", \"FAILED\"], \"callBackDelaySeconds\": 30}}"));
-        let out = deploy(&sb, &["--service", "web", "--image", &v2]).run();
+        let dir = tempfile::tempdir().unwrap();
+        let report_dir = dir.path().join("report");
+        let report_arg = report_dir.to_str().unwrap();
+        let out = deploy(
+            &sb,
+            &["--service", "web", "--image", &v2, "--report", report_arg],
+        )
+        .run();
         assert_eq!(out.code, 3, "{name}: {}", out.all());
         assert!(
             out.stdout
@@ -183,6 +190,28 @@ fn a_failing_lambda_hook_rolls_back_with_the_hook_named() {
         );
         assert_eq!(newest(&sb)["status"], "ROLLBACK_SUCCESSFUL", "{name}");
         assert_eq!(runs(&sb), "web:1", "{name}");
+        let report = crate::report::valid_report(&report_dir);
+        let rollback = &report["services"][0]["rollback"];
+        assert_eq!(rollback["state"], "restored", "{name}: {report}");
+        assert_eq!(rollback["to"], "web:1", "{name}: {report}");
+        if name == STRATEGIES[0].0 {
+            // --rollback-wait none: the verdict at ECS's decision, the rollback left to ECS.
+            let again = &[
+                "--service",
+                "web",
+                "--image",
+                &v2,
+                "--rollback-wait",
+                "none",
+            ];
+            let out = deploy(&sb, again).run();
+            assert_eq!(out.code, 3, "{name}: {}", out.all());
+            let last = out.stdout.lines().last().unwrap();
+            assert!(
+                last.ends_with("ECS is rolling back to web:1 (not followed: --rollback-wait none)"),
+                "{name}: {last}"
+            );
+        }
     }
 }
 
