@@ -75,9 +75,9 @@ pub(super) async fn follow_ecs_rollback(
     } else {
         Rollback::NotFollowed { to }
     };
-    watch.record.rollback = Some(outcome.clone());
-    Ok(DeployResult::RolledBack(format!(
-        "{why}; {}",
-        outcome.line()
-    )))
+    Ok(super::outcome::after_rollback(
+        &why,
+        outcome,
+        &mut watch.record,
+    ))
 }

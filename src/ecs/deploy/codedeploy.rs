@@ -502,9 +502,9 @@ async fn rolled_back(
     } else {
         Rollback::NotFollowed { to }
     };
-    watch.record.rollback = Some(outcome.clone());
-    Ok(DeployResult::RolledBack(format!(
-        "{why}; {}",
-        outcome.line()
-    )))
+    Ok(super::outcome::after_rollback(
+        &why,
+        outcome,
+        &mut watch.record,
+    ))
 }

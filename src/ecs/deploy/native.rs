@@ -267,11 +267,11 @@ pub(super) async fn follow_through(
     } else {
         Rollback::NotFollowed { to }
     };
-    watch.record.rollback = Some(outcome.clone());
-    Ok(DeployResult::RolledBack(format!(
-        "{why}; {}",
-        outcome.line()
-    )))
+    Ok(super::outcome::after_rollback(
+        &why,
+        outcome,
+        &mut watch.record,
+    ))
 }
 
 /// A pause hook awaits action: run `--verify` and answer it, or say how to act on it later.

@@ -1,6 +1,6 @@
 //! How one service's deployment ended: its result, its report, and how a rollback after it ended.
 
-use crate::ecs::record::Rollback;
+use crate::ecs::record::{Record, Rollback};
 
 /// How one service's deployment ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +83,14 @@ pub(super) fn rollback_ending(
             desired,
         },
     }
+}
+
+/// The verdict once ECS (or CodeDeploy) rolled the deployment back: why it failed, then how the
+/// rollback ended (kept in the record for the report too).
+pub(super) fn after_rollback(why: &str, outcome: Rollback, record: &mut Record) -> DeployResult {
+    let result = DeployResult::RolledBack(format!("{why}; {}", outcome.line()));
+    record.rollback = Some(outcome);
+    result
 }
 
 #[cfg(test)]
