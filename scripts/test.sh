@@ -12,16 +12,18 @@ failed=0
 status=0
 
 # Counts from cargo's "test result:" lines and bats' summary or TAP lines.
+# A nextest log also holds libtest's "test result:" line of each failed test's captured output;
+# its own summary line is the count there.
 count() {
-  local log=$1 p=0 f=0 i=0 line
+  local log=$1 p=0 f=0 i=0 np=0 nf=0 nextest=0 line
   while IFS= read -r line; do
     if [[ $line =~ test\ result:\ [a-zA-Z]+\.\ ([0-9]+)\ passed\;\ ([0-9]+)\ failed\;\ ([0-9]+)\ ignored ]]; then
       p=$((p + BASH_REMATCH[1])) f=$((f + BASH_REMATCH[2])) i=$((i + BASH_REMATCH[3]))
     elif [[ $line =~ Summary\ \[.*\]\ [0-9]+\ tests?\ run:\ ([0-9]+)\ passed ]]; then
       # cargo-nextest's summary: "N tests run: P passed (S slow), F failed, K skipped"
-      p=$((p + BASH_REMATCH[1]))
-      [[ $line =~ ,\ ([0-9]+)\ failed ]] && f=$((f + BASH_REMATCH[1]))
-      [[ $line =~ ,\ ([0-9]+)\ timed\ out ]] && f=$((f + BASH_REMATCH[1]))
+      nextest=1 np=$((np + BASH_REMATCH[1]))
+      [[ $line =~ ,\ ([0-9]+)\ failed ]] && nf=$((nf + BASH_REMATCH[1]))
+      [[ $line =~ ,\ ([0-9]+)\ timed\ out ]] && nf=$((nf + BASH_REMATCH[1]))
     elif [[ $line =~ ^([0-9]+)\ tests?,\ ([0-9]+)\ failures? ]]; then
       p=$((p + BASH_REMATCH[1] - BASH_REMATCH[2])) f=$((f + BASH_REMATCH[2]))
     elif [[ $line =~ ^ok\ [0-9]+\  ]]; then
@@ -30,7 +32,11 @@ count() {
       f=$((f + 1))
     fi
   done <"$log"
-  echo "$p $f $i"
+  if [ "$nextest" -eq 1 ]; then
+    echo "$np $nf 0"
+  else
+    echo "$p $f $i"
+  fi
 }
 
 # stage NAME COMMAND…: run it with its output shown and kept; record the outcome.

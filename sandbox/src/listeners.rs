@@ -10,7 +10,8 @@
 //! In Docker mode a request goes on to the chosen task's container, at the port the engine
 //! published for the load balancer's container port (method, path, query and body; the
 //! container's status, content type and body come back, with `x-stevedore-revision` saying
-//! blue or green), so a check against the test listener reaches the green revision itself.
+//! blue or green), so a check against the test listener reaches the green revision itself; 502
+//! while the chosen task's container has not published that port yet.
 
 use crate::app::App;
 use crate::ecs::EcsState;
@@ -86,13 +87,22 @@ async fn serve(
     let (app, region, (cluster, service, kind)) = &*s;
     // Through the simulation's one entry, so the tasks a tick starts get their probes and
     // containers even when only the listeners are being asked.
-    let (code, identity, upstream) = crate::server::in_region(app, region, |ecs, _| {
-        let (code, identity) = answer(ecs, cluster, service, kind, rand::random::<f64>() * 100.0);
-        let upstream = upstream(ecs, cluster, service, &identity);
-        (code, identity, upstream)
-    });
+    let (code, identity, upstream, docker_mode) =
+        crate::server::in_region(app, region, |ecs, _| {
+            let (code, identity) =
+                answer(ecs, cluster, service, kind, rand::random::<f64>() * 100.0);
+            let upstream = upstream(ecs, cluster, service, &identity);
+            (code, identity, upstream, ecs.docker_mode)
+        });
     match upstream {
         Some(addr) => proxy(&addr, &identity, method, &uri, &headers, body).await,
+        // A task whose container has not published its port yet is not a target that answers:
+        // the simulated identity would pass for the container's own answer.
+        None if docker_mode && code.is_success() => (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({"message": format!("the {} task's container has not published its port (yet)", identity["revision"].as_str().unwrap_or("blue"))})),
+        )
+            .into_response(),
         None => (code, Json(identity)).into_response(),
     }
 }
