@@ -67,6 +67,8 @@ fn bad_input_exits_2_with_one_line_and_creates_nothing() {
         ("nowhere to export", vec!["auth", "--role-name", "ci"], vec![("CIRCLE_OIDC_TOKEN_V2", &good_token), ("BASH_ENV", "")], "BASH_ENV"),
         ("bad organization id", vec!["iam", "trust", "--org-id", "not an id", "--project-id", "p1"], vec![], "--org-id"),
         ("trust policy without account", vec!["iam", "trust", "--org-id", "o1", "--project-id", "p1"], vec![("AWS_ACCOUNT_ID", "")], "AWS_ACCOUNT_ID"),
+        ("timeout without a unit", vec!["deploy", "--cluster", "c1", "--service", "web", "--timeout", "5"], vec![], "--timeout"),
+        ("poll interval without a unit", vec!["deploy", "--cluster", "c1", "--service", "web"], vec![("STEVEDORE_POLL_INTERVAL", "2")], "STEVEDORE_POLL_INTERVAL"),
         ("bad session name", vec!["auth", "--role-name", "ci", "--session-name", "a b"], vec![("CIRCLE_OIDC_TOKEN_V2", &good_token)], "--session-name"),
     ];
     for (what, args, env, input) in cases {
@@ -99,6 +101,29 @@ fn bad_input_exits_2_with_one_line_and_creates_nothing() {
         assert!(!bash_env.exists(), "{what}: credentials were exported");
     }
     assert_nothing_created(&moto);
+}
+
+#[test]
+fn a_duration_without_a_unit_names_both_readings() {
+    let out = stevedore(&[
+        "deploy",
+        "--cluster",
+        "c1",
+        "--service",
+        "web",
+        "--timeout",
+        "5",
+    ])
+    .run();
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("'5' needs a unit: say 5s or 5m"),
+        "{}",
+        out.stderr
+    );
+    // STS's own unit stays: a bare session duration is seconds, as DurationSeconds is.
+    let out = stevedore(&["auth", "--role-name", "ci", "--duration", "600"]).run();
+    assert!(out.stderr.contains("outside 15m to 12h"), "{}", out.stderr);
 }
 
 #[test]

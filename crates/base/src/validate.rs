@@ -61,7 +61,8 @@ pub fn image_tag(tag: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A span of time: `500ms`, `30s`, `10m`, `1h`, or plain seconds.
+/// A span of time: `500ms`, `30s`, `10m`, `1h`. A bare number other than 0 is refused, naming
+/// both readings: `--timeout 5` meant as minutes would otherwise die after five seconds.
 pub fn duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
     let split = t
@@ -72,8 +73,10 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a duration (use 500ms, 30s, 10m or 1h)"))?;
     let secs = match unit {
+        "" if n == 0.0 => 0.0,
+        "" => return Err(format!("'{text}' needs a unit: say {num}s or {num}m")),
         "ms" => n / 1000.0,
-        "" | "s" => n,
+        "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
         _ => {
@@ -302,7 +305,9 @@ mod tests {
     fn durations() {
         assert_eq!(duration("10m").unwrap().as_secs(), 600);
         assert_eq!(duration("250ms").unwrap().as_millis(), 250);
-        assert_eq!(duration("90").unwrap().as_secs(), 90);
+        assert_eq!(duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(duration("0").unwrap().as_secs(), 0);
+        assert_eq!(duration("5").unwrap_err(), "'5' needs a unit: say 5s or 5m");
         assert_eq!(duration("1.5s").unwrap().as_millis(), 1500);
         assert!(duration("soon").is_err());
         assert!(duration("5d").is_err());
