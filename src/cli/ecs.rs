@@ -184,7 +184,7 @@ pub struct DeployArgs {
     )]
     pub codedeploy_hook: Vec<String>,
 
-    /// Print what would change and change nothing.
+    /// Print what would change and change nothing (digests are pinned and images checked as in the run).
     #[arg(long, env = "STEVEDORE_DRY_RUN")]
     pub dry_run: bool,
 

@@ -339,6 +339,52 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 }
 
 #[test]
+fn a_dry_run_pins_and_decides_as_the_run_does() {
+    let sb = SandboxProc::start();
+    let v1 = sb.push_image("app", "v1", &[]);
+    let v2 = sb.push_image("app", "v2", &[]);
+    setup(&sb, &v1, "{'enable': False, 'rollback': False}");
+    // A tag that is not in ECR: the dry run refuses it as the run does, with the same line.
+    let missing = v2.replace(":v2", ":v3");
+    let dry = deploy(&sb, &["--service", "web", "--image", &missing, "--dry-run"]).run();
+    let real = deploy(&sb, &["--service", "web", "--image", &missing]).run();
+    assert_eq!(
+        (dry.code, real.code),
+        (2, 2),
+        "{}\n{}",
+        dry.all(),
+        real.all()
+    );
+    assert!(dry.stderr.contains("is not in ECR"), "{}", dry.stderr);
+    assert_eq!(dry.stderr, real.stderr);
+    // What runs pins to the same digest: nothing to deploy, in the dry run as in the run.
+    deploy(&sb, &["--service", "web", "--image", &v2])
+        .run()
+        .success();
+    let before = task_definitions(&sb);
+    let dry = deploy(&sb, &["--service", "web", "--image", &v2, "--dry-run"])
+        .run()
+        .success();
+    assert!(
+        dry.stdout
+            .contains("dry run: nothing to deploy: the service already runs web:2"),
+        "{}",
+        dry.stdout
+    );
+    assert!(!dry.stdout.contains("(new revision)"), "{}", dry.stdout);
+    let real = deploy(&sb, &["--service", "web", "--image", &v2])
+        .run()
+        .success();
+    assert!(
+        real.stdout
+            .contains("nothing to deploy: the service already runs web:2"),
+        "{}",
+        real.stdout
+    );
+    assert_eq!(before, task_definitions(&sb));
+}
+
+#[test]
 fn bad_input_registers_nothing() {
     let sb = SandboxProc::start();
     let v1 = sb.push_image("app", "v1", &[]);

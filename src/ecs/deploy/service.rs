@@ -50,13 +50,17 @@ pub(super) async fn deploy_one(
     if let (Some(g), false) = (&codedeploy, service_changes.is_empty()) {
         service_changes.push(super::codedeploy_setup::plan_line(g));
     }
+    let short = current.rsplit('/').next().unwrap_or(&current);
     if plan.dry_run {
         print_dry_run(plan, service, &td_diff, &service_changes);
-        let r = DeployResult::Unchanged("dry run: nothing changed".into());
+        let r = DeployResult::Unchanged(if service_changes.is_empty() {
+            format!("dry run: nothing to deploy: the service already runs {short}")
+        } else {
+            "dry run: nothing changed".into()
+        });
         return Ok(Report::quick(service, target_known, None, r, 0.0));
     }
     if service_changes.is_empty() {
-        let short = current.rsplit('/').next().unwrap_or(&current);
         let r = DeployResult::Unchanged(format!(
             "nothing to deploy: the service already runs {short}"
         ));

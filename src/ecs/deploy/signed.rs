@@ -17,7 +17,9 @@ pub(super) async fn pin_and_load(
     require_signature: Option<&str>,
     allow_unsigned: &[String],
 ) -> Result<()> {
-    if pin_digests && !plan.dry_run {
+    // A dry run pins too (DescribeImages only reads): a tag that is not in ECR fails it as it
+    // fails the run, and a revision that pins to what runs is "nothing to deploy" in both.
+    if pin_digests {
         let pinning = crate::ecr::pin::pin_digests(plan.changes.images_mut(), region);
         within(plan.deadline, "DescribeImages (digest pinning)", pinning).await?;
     }
