@@ -113,6 +113,15 @@ pub fn render_str(text: &str, data: &serde_json::Value) -> std::result::Result<S
     hb.set_strict_mode(true);
     hb.register_escape_fn(json_escape);
     hb.render_template(text, data).map_err(|e| {
+        let at = match (e.line_no, e.column_no) {
+            (Some(l), Some(c)) => format!("line {l}, column {c}: "),
+            _ => String::new(),
+        };
+        // handlebars says `Failed to access variable in strict mode Some("image")`.
+        if let handlebars::RenderErrorReason::MissingVariable(name) = e.reason() {
+            let name = name.as_deref().unwrap_or("a variable");
+            return format!("{at}{name} is not set (strict mode)");
+        }
         // Parse errors carry a multi-line excerpt; keep the gist on one line.
         let full = e.reason().to_string();
         let gist = full
@@ -121,10 +130,6 @@ pub fn render_str(text: &str, data: &serde_json::Value) -> std::result::Result<S
             .or_else(|| full.lines().next())
             .unwrap_or_default()
             .to_string();
-        let at = match (e.line_no, e.column_no) {
-            (Some(l), Some(c)) => format!("line {l}, column {c}: "),
-            _ => String::new(),
-        };
         format!("{at}{gist}")
     })
 }

@@ -13,6 +13,7 @@ pub mod run_task;
 pub mod stages;
 pub mod task_options;
 pub mod taskdef;
+pub mod taskdef_fields;
 pub mod timeline;
 pub mod wait;
 

@@ -5,8 +5,9 @@ use crate::image::reference::ImageRef;
 use serde_json::{Map, Value};
 
 /// Fields DescribeTaskDefinition returns that RegisterTaskDefinition refuses.
-pub const READ_ONLY: [&str; 8] = [
+pub const READ_ONLY: [&str; 9] = [
     "taskDefinitionArn",
+    "deleteRequestedAt",
     "revision",
     "status",
     "requiresAttributes",

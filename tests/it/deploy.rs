@@ -404,15 +404,22 @@ fn bad_input_registers_nothing() {
         r#"{"family": "web", "containerDefinitions": [{"name": "app", "image": "{{image}}"}]}"#,
     );
     let not_json = write("td.json", "{\"family\": ");
+    let memroy = write(
+        "memroy.json",
+        r#"{"family": "web", "containerDefinitions": [{"name": "app", "image": "x/app:1", "memroy": 512}]}"#,
+    );
     #[rustfmt::skip]
     let cases: Vec<(&str, Vec<&str>, &str)> = vec![
         ("unknown container", vec!["--container", "api=x/app:2"], "no container named 'api'"),
         ("malformed image", vec!["--container", "app=x/app:"], "--container app"),
         ("malformed template", vec!["--template", &broken], "--template"),
-        ("template variable missing", vec!["--template", &needs_var], "image"),
+        ("template variable missing", vec!["--template", &needs_var], ": image is not set (strict mode); pass it with --var image=VALUE"),
         ("invalid ARN", vec!["--task-definition", "arn:aws:ecs:us-east-1:123456789012:service/c1/web"], "--task-definition"),
         ("malformed JSON", vec!["--task-definition-file", &not_json], "--task-definition-file"),
         ("bad timeout", vec!["--timeout", "soon"], "--timeout"),
+        ("timeout without a unit", vec!["--timeout", "5"], "'5' needs a unit: say 5s or 5m"),
+        ("mistyped field", vec!["--task-definition-file", &memroy], "containerDefinitions[app].memroy is not a field of a container definition (did you mean memory?)"),
+        ("mistyped field, dry run", vec!["--task-definition-file", &memroy, "--dry-run"], "(did you mean memory?)"),
         ("env without container", vec!["--env", "MODE=x"], "--env"),
         ("verify without waiting", vec!["--image", &v1, "--verify", "true", "--wait-until", "none"], "--verify runs once the rollout completes"),
     ];

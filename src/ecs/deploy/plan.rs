@@ -128,6 +128,9 @@ fn check_given(v: Value, what: &str) -> Result<Value> {
             "{what}: a task definition needs \"family\" and \"containerDefinitions\""
         ));
     }
+    if let Some(why) = crate::ecs::taskdef_fields::unknown(&v) {
+        return Err(usage!("{what}: {why}; nothing was registered"));
+    }
     Ok(v)
 }
 
@@ -149,7 +152,11 @@ fn render_template(path: &std::path::Path, vars: &[String]) -> Result<Value> {
             .find(|k| crate::render::is_secret_name(k) && e.contains(&format!("env.{k}")));
         let fix = match withheld {
             Some(k) => format!("{k} looks like a secret and is withheld from templates; reference secrets through the task definition's \"secrets\" (Secrets Manager or SSM), not its text"),
-            None if e.contains("strict mode") => "pass it with --var NAME=VALUE".into(),
+            None if e.contains("strict mode") => {
+                let name = e.rsplit(": ").next().unwrap_or(&e);
+                let name = name.split(' ').next().unwrap_or("NAME");
+                format!("pass it with --var {name}=VALUE")
+            }
             None => "fix the template".into(),
         };
         usage!("--template {}: {e}; {fix}", path.display())
