@@ -53,11 +53,7 @@ pub(super) async fn deploy_one(
     let short = current.rsplit('/').next().unwrap_or(&current);
     if plan.dry_run {
         print_dry_run(plan, service, &td_diff, &service_changes);
-        let r = DeployResult::Unchanged(if service_changes.is_empty() {
-            format!("dry run: nothing to deploy: the service already runs {short}")
-        } else {
-            "dry run: nothing changed".into()
-        });
+        let r = dry_run_verdict(short, service_changes.is_empty());
         return Ok(Report::quick(service, target_known, None, r, 0.0));
     }
     if service_changes.is_empty() {
@@ -324,6 +320,15 @@ fn service_changes(
         service_changes.push("+ forceNewDeployment".into());
     }
     (service_changes, breaker_cfg)
+}
+
+/// A dry run's verdict: the run's own "nothing to deploy" when it would change nothing.
+fn dry_run_verdict(running: &str, unchanged: bool) -> DeployResult {
+    DeployResult::Unchanged(if unchanged {
+        format!("dry run: nothing to deploy: the service already runs {running}")
+    } else {
+        "dry run: nothing changed".into()
+    })
 }
 
 /// Print a dry run's plan: the task-definition diff and the service's changes.
